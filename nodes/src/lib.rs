@@ -1,0 +1,19 @@
+//! lathe-nodes: the DSP node kinds of lathe, one module per kind.
+//!
+//! [`register_all`] adds every kind to an engine [`Registry`].
+
+use lathe_engine::Registry;
+
+pub mod gain;
+
+/// Registers every node kind of this crate.
+pub fn register_all(registry: &mut Registry) {
+    registry.register(gain::GainKind);
+}
+
+/// A registry with every kind of this crate.
+pub fn registry() -> Registry {
+    let mut registry = Registry::new();
+    register_all(&mut registry);
+    registry
+}

@@ -1,0 +1,1 @@
+//! lathe-scripting: the Rhai `script` node kind.
