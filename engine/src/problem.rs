@@ -121,11 +121,12 @@ impl fmt::Display for GraphError {
 
 /// The candidate closest to `found` by edit distance, if it is close enough to be a typo.
 pub fn suggest<'a>(found: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    let limit = (found.chars().count() / 3).max(2);
+    let len = found.chars().count();
+    let limit = (len / 3).max(2);
     candidates
         .into_iter()
         .map(|c| (edit_distance(found, c), c))
-        .filter(|(d, _)| *d <= limit)
+        .filter(|(d, _)| *d <= limit && *d < len)
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
 }

@@ -174,32 +174,43 @@ fn param_changes_apply_at_the_next_block_and_meters_publish() {
     );
 }
 
+/// Renders `input` with a swap to `after` halfway; returns channel 0 of the output.
+fn render_with_swap(before: &str, after: &str, input: &[Vec<f32>]) -> Vec<f32> {
+    let half = input[0].len() / 2;
+    let (mut ctl, mut engine) = lathe_engine::engine(compile_text(before, 64).expect("valid"));
+    let first: Vec<Vec<f32>> = input.iter().map(|c| c[..half].to_vec()).collect();
+    let second: Vec<Vec<f32>> = input.iter().map(|c| c[half..].to_vec()).collect();
+    let a = render_engine(&mut engine, &first, 2, 64);
+    ctl.swap(compile_text(after, 64).expect("valid"))
+        .expect("same buses");
+    let b = render_engine(&mut engine, &second, 2, 64);
+    assert!(ctl.swap_done());
+    assert_eq!(
+        ctl.collect_garbage(),
+        1,
+        "the old graph is handed back to be freed"
+    );
+    a[0].iter().chain(&b[0]).copied().collect()
+}
+
+fn max_step(signal: &[f32]) -> f32 {
+    signal
+        .windows(2)
+        .map(|w| (w[1] - w[0]).abs())
+        .fold(0.0, f32::max)
+}
+
 //  before:  in -> keep(lat 48) -> g(gain 1) -> out
-//  after:   in -> keep(lat 48) -> g(gain 0.5) -> out     (keep's delay line must survive)
+//  after:   in -> keep(lat 48) -> g(gain 0.5) -> out     (a param edit: glides, state kept)
 #[test]
-fn hot_swap_keeps_unchanged_state_and_crossfades() {
-    let before = r#"(nodes: [(id: "keep", kind: "tdelay", config: (latency: 48)), (id: "g", kind: "tdelay", params: {"gain": 1})],
+fn hot_swap_of_a_param_keeps_state_and_glides() {
+    let before = r#"(nodes: [(id: "keep", kind: "tdelay", config: (latency: 48)),
+                             (id: "g", kind: "tdelay", config: (smoothing_ms: 5), params: {"gain": 1})],
                     links: ["in -> keep -> g -> out"])"#;
     let after = before.replace("\"gain\": 1", "\"gain\": 0.5");
-    let (mut ctl, mut engine) = lathe_engine::engine(compile_text(before, 64).expect("valid"));
     let input = sine(2, 4800, 440.0);
-    let first = render_engine(
-        &mut engine,
-        &[input[0][..2400].to_vec(), input[1][..2400].to_vec()],
-        2,
-        64,
-    );
-    ctl.swap(compile_text(&after, 64).expect("valid"))
-        .expect("same buses");
-    let second = render_engine(
-        &mut engine,
-        &[input[0][2400..].to_vec(), input[1][2400..].to_vec()],
-        2,
-        64,
-    );
-    assert!(ctl.swap_done());
-    let out: Vec<f32> = first[0].iter().chain(&second[0]).copied().collect();
-    // The delay line carried over: the output right after the swap is the delayed sine.
+    let out = render_with_swap(before, &after, &input);
+    // keep's delay line moved across: right after the swap the output is the delayed sine.
     let i = 2400 + 1;
     assert!(
         (out[i] - input[0][i - 48]).abs() < 0.01,
@@ -207,20 +218,59 @@ fn hot_swap_keeps_unchanged_state_and_crossfades() {
         out[i],
         input[0][i - 48]
     );
-    // After the crossfade (10 ms = 480 frames) the new gain rules.
+    // After the 5 ms glide the new gain rules.
     let j = 2400 + 600;
     assert!((out[j] - 0.5 * input[0][j - 48]).abs() < 1e-6);
-    // No discontinuity beyond the sine's own slope.
-    let max_step = out
-        .windows(2)
-        .map(|w| (w[1] - w[0]).abs())
-        .fold(0.0, f32::max);
     let sine_step = 0.5 * 2.0 * std::f32::consts::PI * 440.0 / 48_000.0;
     assert!(
-        max_step <= sine_step * 1.01,
-        "step {max_step} > {sine_step}"
+        max_step(&out) <= sine_step * 1.01,
+        "step {} > {sine_step}",
+        max_step(&out)
     );
-    ctl.collect_garbage();
+}
+
+//  before:  in -> g(scale 1) -> out
+//  after:   in -> g(scale 0.25) -> out    (a config edit: node-level crossfade)
+#[test]
+fn hot_swap_of_a_config_crossfades_the_node() {
+    let before =
+        r#"(nodes: [(id: "g", kind: "tdelay", config: (scale: 1.0))], links: ["in -> g -> out"])"#;
+    let after = before.replace("scale: 1.0", "scale: 0.25");
+    let input = sine(2, 4800, 440.0);
+    let out = render_with_swap(before, &after, &input);
+    assert!(
+        (out[2400 + 1] - input[0][2401]).abs() < 0.01,
+        "starts from the old node"
+    );
+    assert!(
+        (out[2400 + 500] - 0.25 * input[0][2900]).abs() < 1e-6,
+        "ends on the new node"
+    );
+    let sine_step = 0.5 * 2.0 * std::f32::consts::PI * 440.0 / 48_000.0;
+    assert!(
+        max_step(&out) <= sine_step * 1.01,
+        "step {} > {sine_step}",
+        max_step(&out)
+    );
+}
+
+//  before:  in -> a -> out
+//  after:   in -> a -> b(gain -1) -> out     (a structural edit: whole-graph crossfade)
+#[test]
+fn hot_swap_of_the_structure_crossfades_the_graph() {
+    let before = r#"(nodes: [(id: "a", kind: "tdelay")], links: ["in -> a -> out"])"#;
+    let after = r#"(nodes: [(id: "a", kind: "tdelay"), (id: "b", kind: "tdelay", params: {"gain": -1})],
+                   links: ["in -> a -> b -> out"])"#;
+    let input = sine(2, 4800, 100.0);
+    let out = render_with_swap(before, after, &input);
+    assert!(
+        (out[2400 + 500] + input[0][2900]).abs() < 1e-6,
+        "inverted after the fade"
+    );
+    // A polarity flip through a 10 ms raised cosine: no step beyond the fade's own slope.
+    let bound = 2.0 * 0.5 * std::f32::consts::PI / 480.0
+        + 2.0 * 0.5 * 2.0 * std::f32::consts::PI * 100.0 / 48_000.0;
+    assert!(max_step(&out) <= bound, "step {} > {bound}", max_step(&out));
 }
 
 #[test]

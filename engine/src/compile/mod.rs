@@ -202,13 +202,13 @@ pub fn compile(
     let flat = flatten(doc, &mut problems);
     let mut nodes = build::build_nodes(&flat, registry, prepare, &mut problems);
     apply_overrides(&mut nodes, &options.overrides, &mut problems);
-    let edges = wire::resolve_links(&flat, &nodes, &mut problems);
+    let (edges, attempted) = wire::resolve_links(&flat, &nodes, &mut problems);
     let cyclic = wire::find_cycles(&nodes, &edges, &mut problems);
     let edges = if cyclic {
         edges
     } else {
         let edges = wire::dissolve_junctions(&nodes, edges);
-        wire::check_required(&nodes, &edges, &mut problems);
+        wire::check_required(&nodes, &edges, &attempted, &mut problems);
         edges
     };
     for node in nodes.iter().flatten() {
@@ -226,6 +226,9 @@ pub fn compile(
         }
     }
     if !problems.is_empty() {
+        problems.sort_by(|a, b| {
+            (&a.at.file, a.at.line, a.at.col).cmp(&(&b.at.file, b.at.line, b.at.col))
+        });
         return Err(GraphError { problems });
     }
     let order = wire::order(&nodes, &edges);

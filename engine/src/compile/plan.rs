@@ -231,8 +231,9 @@ pub fn plan(
         meters,
         scratch: vec![0.0; stride].into_boxed_slice(),
         position_frames: 0,
-        carry_nodes: Box::new([]),
+        handover: crate::exec::runtime::Handover::Crossfade,
         carry_delays: Box::new([]),
+        fades: Box::new([]),
     };
     let plan = Plan {
         latencies: lat,

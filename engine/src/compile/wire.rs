@@ -18,13 +18,15 @@ pub struct Edge {
     pub at: Location,
 }
 
-/// Resolves every flat link to port indices and checks channel counts.
+/// Resolves every flat link to port indices and checks channel counts. Also returns the
+/// (node, input port) pairs of rejected links, so they are not reported again as unlinked.
 pub fn resolve_links(
     flat: &FlatGraph,
     nodes: &[Option<CNode>],
     problems: &mut Vec<Problem>,
-) -> Vec<Edge> {
+) -> (Vec<Edge>, Vec<(usize, usize)>) {
     let mut edges: Vec<Edge> = Vec::new();
+    let mut rejected = Vec::new();
     for link in &flat.links {
         let (Some(from), Some(to)) = (&nodes[link.from], &nodes[link.to]) else {
             continue; // the node's own problem is already reported
@@ -52,6 +54,7 @@ pub fn resolve_links(
                      lathe never up- or down-mixes silently",
                 ),
             );
+            rejected.push((link.to, tp));
             continue;
         }
         let edge = Edge {
@@ -80,7 +83,7 @@ pub fn resolve_links(
         }
         edges.push(edge);
     }
-    edges
+    (edges, rejected)
 }
 
 fn same_ends(a: &Edge, b: &Edge) -> bool {
@@ -263,13 +266,19 @@ pub fn dissolve_junctions(nodes: &[Option<CNode>], mut edges: Vec<Edge>) -> Vec<
 }
 
 /// Every required input and every graph output bus must be fed.
-pub fn check_required(nodes: &[Option<CNode>], edges: &[Edge], problems: &mut Vec<Problem>) {
+pub fn check_required(
+    nodes: &[Option<CNode>],
+    edges: &[Edge],
+    rejected: &[(usize, usize)],
+    problems: &mut Vec<Problem>,
+) {
     for (i, node) in nodes.iter().enumerate() {
         let Some(node) = node else { continue };
         match node.role {
             Role::Leaf => {
                 for (p, port) in node.spec.inputs.iter().enumerate() {
-                    if port.required && !edges.iter().any(|e| e.to == i && e.to_port == p) {
+                    let fed = edges.iter().any(|e| e.to == i && e.to_port == p);
+                    if port.required && !fed && !rejected.contains(&(i, p)) {
                         problems.push(
                             Problem::new(
                                 node.at.clone(),

@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::compile::{CompiledGraph, GraphInfo};
 use crate::control::{ControlError, ControlSurface};
-use crate::exec::runtime::{Runtime, RuntimeStats};
+use crate::exec::runtime::{
+    Handover, NodeFade, Runtime, RuntimeStats, SilentProcessor, crossfade_gain,
+};
 use crate::meter::MeterBank;
 
 /// How long a graph swap crossfades from the old graph to the new one.
@@ -172,8 +174,7 @@ impl Engine {
         for (ch, out) in outs.iter_mut().enumerate() {
             let old_out = &self.fade_scratch[ch * max_block..ch * max_block + n];
             for (i, (y, &o)) in out.iter_mut().zip(old_out).enumerate() {
-                let t = ((self.fade_pos + i) as f64 / self.fade_frames as f64).min(1.0);
-                let g_new = (0.5 - 0.5 * (std::f64::consts::PI * t).cos()) as f32;
+                let g_new = crossfade_gain(self.fade_pos + i, self.fade_frames);
                 *y = *y * g_new + o * (1.0 - g_new);
             }
         }
@@ -194,10 +195,14 @@ impl Engine {
             && self.pending_trash.is_none()
             && let Ok(mut new) = self.graphs.pop()
         {
-            new.carry_state_from(&self.current);
+            let whole_fade = new.take_over(&mut self.current);
             let old = std::mem::replace(&mut self.current, new);
-            self.fading = Some(old);
-            self.fade_pos = 0;
+            if whole_fade {
+                self.fading = Some(old);
+                self.fade_pos = 0;
+            } else {
+                self.pending_trash = Some(old); // freed off this thread
+            }
             self.shared
                 .running_generation
                 .store(self.current.generation, Ordering::Release);
@@ -213,6 +218,63 @@ impl Engine {
                     .set_param(change.node, change.param, change.value);
             }
         }
+    }
+}
+
+/// Sorted (id, kind) or (from, to) pairs.
+type NamePairs<'a> = Vec<(&'a str, &'a str)>;
+
+/// Node ids and kinds and links, sorted: equal shapes differ only in configs and params.
+fn graph_shape(i: &GraphInfo) -> (NamePairs<'_>, NamePairs<'_>) {
+    let mut nodes: Vec<(&str, &str)> = i
+        .nodes
+        .iter()
+        .map(|n| (n.id.as_str(), n.kind.as_str()))
+        .collect();
+    nodes.sort_unstable();
+    let mut links: Vec<(&str, &str)> = i
+        .links
+        .iter()
+        .map(|l| (l.from.as_str(), l.to.as_str()))
+        .collect();
+    links.sort_unstable();
+    (nodes, links)
+}
+
+/// Decides how `new` takes over from `old` (see [`Controller::swap`]) and allocates the
+/// node fade slots it needs, here, off the audio thread.
+fn plan_handover(old: &GraphInfo, new: &GraphInfo, runtime: &mut Runtime) -> Handover {
+    if graph_shape(old) != graph_shape(new) {
+        return Handover::Crossfade;
+    }
+    let fade_frames =
+        ((SWAP_CROSSFADE_MS * 0.001 * new.prepare.sample_rate_hz).round() as usize).max(1);
+    let mut moves = Vec::new();
+    let mut fades = Vec::new();
+    let mut slots: Vec<Option<NodeFade>> = (0..new.nodes.len()).map(|_| None).collect();
+    for (i, n) in new.nodes.iter().enumerate() {
+        let Some(j) = old.nodes.iter().position(|o| o.id == n.id) else {
+            continue;
+        };
+        let o = &old.nodes[j];
+        if o.config == n.config && o.spec == n.spec {
+            moves.push((i as u32, j as u32));
+        } else if o.spec.inputs == n.spec.inputs && o.spec.outputs == n.spec.outputs {
+            fades.push((i as u32, j as u32));
+            slots[i] = Some(NodeFade {
+                old: Box::new(SilentProcessor),
+                scratch: vec![0.0; n.spec.output_channels().max(1) * new.prepare.max_block_frames]
+                    .into_boxed_slice(),
+                pos: 0,
+                frames: fade_frames,
+                active: false,
+            });
+        }
+    }
+    runtime.fades = slots.into_boxed_slice();
+    Handover::Nodes {
+        moves: moves.into_boxed_slice(),
+        fades: fades.into_boxed_slice(),
     }
 }
 
@@ -270,9 +332,15 @@ impl Controller {
         &self.values
     }
 
-    /// Replaces the running graph. The new graph's nodes whose id, kind and config are
-    /// unchanged take over the old nodes' state on the audio thread, as do delay lines of
-    /// the same edge; the switch crossfades over [`SWAP_CROSSFADE_MS`].
+    /// Replaces the running graph at a block boundary, click-free:
+    /// - same nodes and links (param or config edits): unchanged nodes (same id, kind and
+    ///   config) keep running with their state (the processor is moved, not copied) and
+    ///   glide to the new param values; a node whose config changed crossfades from its old
+    ///   processor to the new one over [`SWAP_CROSSFADE_MS`];
+    /// - nodes or links added or removed: the whole output crossfades from the old graph
+    ///   to the new one (whose processors start fresh) over [`SWAP_CROSSFADE_MS`].
+    ///
+    /// Either way delay lines of the same edge keep their audio.
     pub fn swap(&mut self, compiled: CompiledGraph) -> Result<(), SwapError> {
         self.collect_garbage();
         let CompiledGraph { mut runtime, info } = compiled;
@@ -299,20 +367,7 @@ impl Controller {
                 new_block: info.prepare.max_block_frames,
             });
         }
-        runtime.carry_nodes = info
-            .nodes
-            .iter()
-            .enumerate()
-            .filter_map(|(i, n)| {
-                self.info
-                    .nodes
-                    .iter()
-                    .position(|o| {
-                        o.id == n.id && o.kind == n.kind && o.config == n.config && o.spec == n.spec
-                    })
-                    .map(|j| (i as u32, j as u32))
-            })
-            .collect();
+        runtime.handover = plan_handover(&self.info, &info, &mut runtime);
         runtime.carry_delays = info
             .delays
             .iter()

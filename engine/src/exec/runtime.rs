@@ -62,6 +62,45 @@ pub struct Bypass {
     pub unpaired: Box<[u32]>,
 }
 
+/// A node whose config changed in a swap: its old processor keeps running beside the
+/// new one for a short crossfade, on the same inputs.
+pub struct NodeFade {
+    /// Holds a placeholder until the swap moves the old processor in.
+    pub old: Box<dyn Processor>,
+    /// Old processor's output, `channels * max_block`.
+    pub scratch: Box<[f32]>,
+    pub pos: usize,
+    pub frames: usize,
+    pub active: bool,
+}
+
+/// A processor that outputs silence: a placeholder while a slot waits for a real one.
+pub struct SilentProcessor;
+
+impl Processor for SilentProcessor {
+    fn set_param(&mut self, _: ParamId, _: f32) {}
+    fn reset(&mut self) {}
+    fn process(&mut self, io: &mut Io<'_>) {
+        for out in io.outputs.iter_mut() {
+            out.fill(0.0);
+        }
+    }
+}
+
+/// How a new runtime takes over from the running one.
+pub enum Handover {
+    /// Same nodes and links: move unchanged processors across (exact state), crossfade
+    /// changed ones at node level. The old runtime stops at once.
+    Nodes {
+        /// (new node, old node): processor moved.
+        moves: Box<[(u32, u32)]>,
+        /// (new node, old node): old processor moved into the new node's fade slot.
+        fades: Box<[(u32, u32)]>,
+    },
+    /// Structure changed: run both runtimes and crossfade the whole output.
+    Crossfade,
+}
+
 /// A node on the audio side.
 pub struct RtNode {
     pub processor: Box<dyn Processor>,
@@ -113,10 +152,12 @@ pub struct Runtime {
     /// Scratch channel for bypass's delayed dry signal.
     pub scratch: Box<[f32]>,
     pub position_frames: u64,
-    /// Filled by the controller on a swap: (new node, old node) whose state carries over,
-    /// and (new line, old line) delay lines keyed by the same edge.
-    pub carry_nodes: Box<[(u32, u32)]>,
+    /// Filled by the controller on a swap: how to take over, and (new line, old line)
+    /// delay lines keyed by the same edge whose audio carries over.
+    pub handover: Handover,
     pub carry_delays: Box<[(u32, u32)]>,
+    /// Per node: a fade slot, present only for nodes that will crossfade on a swap.
+    pub fades: Box<[Option<NodeFade>]>,
 }
 
 impl Runtime {
@@ -143,28 +184,10 @@ impl Runtime {
         self.position_frames = 0;
     }
 
-    /// Takes over the state of `old` as planned in `carry_*`. No allocation.
-    pub fn carry_state_from(&mut self, old: &Runtime) {
-        for &(new_i, old_i) in self.carry_nodes.iter() {
-            let (Some(n), Some(o)) = (
-                self.nodes.get_mut(new_i as usize),
-                old.nodes.get(old_i as usize),
-            ) else {
-                continue;
-            };
-            n.processor.copy_state_from(o.processor.as_ref());
-            n.bypass.amount = o.bypass.amount;
-            for (i, &v) in n.values.iter().enumerate() {
-                if (i as u32) < n.bypass_param {
-                    n.processor.set_param(ParamId(i as u32), v);
-                } else {
-                    n.bypass.amount.set_target(v);
-                }
-            }
-            for (d, od) in n.bypass.dry.iter_mut().zip(o.bypass.dry.iter()) {
-                d.take_history_from(od);
-            }
-        }
+    /// Takes over from `old` as planned in `handover`: moves processors, arms node fades,
+    /// carries delay-line audio. Returns true when the whole output must crossfade from
+    /// `old` (which then keeps running); otherwise `old` is finished. No allocation.
+    pub fn take_over(&mut self, old: &mut Runtime) -> bool {
         for &(new_i, old_i) in self.carry_delays.iter() {
             if let (Some(d), Some(od)) = (
                 self.delays.get_mut(new_i as usize),
@@ -174,6 +197,42 @@ impl Runtime {
             }
         }
         self.position_frames = old.position_frames;
+        let Handover::Nodes { moves, fades } = &self.handover else {
+            return true;
+        };
+        for &(new_i, old_i) in moves.iter() {
+            let (Some(n), Some(o)) = (
+                self.nodes.get_mut(new_i as usize),
+                old.nodes.get_mut(old_i as usize),
+            ) else {
+                continue;
+            };
+            std::mem::swap(&mut n.processor, &mut o.processor);
+            n.bypass.amount = o.bypass.amount;
+            for (d, od) in n.bypass.dry.iter_mut().zip(o.bypass.dry.iter()) {
+                d.take_history_from(od);
+            }
+            // The moved processor holds the old targets: glide to this graph's values.
+            for (i, &v) in n.values.iter().enumerate() {
+                if (i as u32) < n.bypass_param {
+                    n.processor.set_param(ParamId(i as u32), v);
+                } else {
+                    n.bypass.amount.set_target(v);
+                }
+            }
+        }
+        for &(new_i, old_i) in fades.iter() {
+            let (Some(Some(fade)), Some(o)) = (
+                self.fades.get_mut(new_i as usize),
+                old.nodes.get_mut(old_i as usize),
+            ) else {
+                continue;
+            };
+            std::mem::swap(&mut fade.old, &mut o.processor);
+            fade.pos = 0;
+            fade.active = true;
+        }
+        false
     }
 
     fn max_block(&self) -> usize {
@@ -252,6 +311,19 @@ impl Runtime {
                         );
                         n.processor.process(&mut io);
                     }
+                    if let Some(Some(fade)) = self.fades.get_mut(node as usize)
+                        && fade.active
+                    {
+                        run_node_fade(
+                            fade,
+                            n,
+                            &ins[..in_count],
+                            frames,
+                            self.position_frames,
+                            meters,
+                            &chan_mut,
+                        );
+                    }
                     let mut outs: [&mut [f32]; MAX_NODE_CHANNELS] =
                         std::array::from_fn(|_| Default::default());
                     for (slot, &b) in outs.iter_mut().zip(n.out_bufs.iter()) {
@@ -287,6 +359,55 @@ impl Runtime {
         }
         self.position_frames += frames as u64;
     }
+}
+
+/// Runs a changed node's old processor on the same inputs and fades from its output to
+/// the new processor's (raised cosine: the gains sum to one).
+fn run_node_fade<'a>(
+    fade: &mut NodeFade,
+    n: &RtNode,
+    ins: &[&'a [f32]],
+    frames: usize,
+    position_frames: u64,
+    meters: &[crate::meter::MeterCell],
+    chan_mut: &impl Fn(u32) -> &'a mut [f32],
+) {
+    let stride = fade.scratch.len() / n.out_bufs.len().max(1);
+    {
+        let mut outs: [&mut [f32]; MAX_NODE_CHANNELS] = std::array::from_fn(|_| Default::default());
+        for (slot, chunk) in outs.iter_mut().zip(fade.scratch.chunks_mut(stride.max(1))) {
+            *slot = &mut chunk[..frames];
+        }
+        let out_count = n.out_bufs.len();
+        let mut io = Io::new(
+            frames,
+            ins,
+            &mut outs[..out_count],
+            position_frames,
+            &n.connected,
+            meters,
+        );
+        fade.old.process(&mut io);
+    }
+    for (ch, &b) in n.out_bufs.iter().enumerate() {
+        let new = chan_mut(b);
+        let old = &fade.scratch[ch * stride..ch * stride + frames];
+        for (i, (y, &o)) in new.iter_mut().zip(old).enumerate() {
+            let g = crossfade_gain(fade.pos + i, fade.frames);
+            *y = *y * g + o * (1.0 - g);
+        }
+    }
+    fade.pos += frames;
+    if fade.pos >= fade.frames {
+        fade.active = false;
+    }
+}
+
+/// Gain of the incoming side at frame `pos` of a raised-cosine fade of `frames` frames.
+#[inline]
+pub fn crossfade_gain(pos: usize, frames: usize) -> f32 {
+    let t = (pos as f64 / frames.max(1) as f64).min(1.0);
+    (0.5 - 0.5 * (std::f64::consts::PI * t).cos()) as f32
 }
 
 /// Mixes the node's delayed input into its outputs by the bypass amount. The dry delay

@@ -18,6 +18,10 @@ pub const RATE_HZ: f64 = 48_000.0;
 pub struct DelayConfig {
     pub latency: usize,
     pub channels: usize,
+    /// Smoothing of the `gain` param.
+    pub smoothing_ms: f32,
+    /// A structural output scale (changing it is a config change).
+    pub scale: f32,
 }
 
 impl Default for DelayConfig {
@@ -25,6 +29,8 @@ impl Default for DelayConfig {
         Self {
             latency: 0,
             channels: 2,
+            smoothing_ms: 0.0,
+            scale: 1.0,
         }
     }
 }
@@ -37,7 +43,8 @@ pub struct TestDelay;
 struct TestDelayProc {
     rings: Vec<Vec<f32>>,
     pos: usize,
-    gain: f32,
+    gain: lathe_engine::LinearSmoother,
+    scale: f32,
 }
 
 impl NodeKind for TestDelay {
@@ -64,7 +71,8 @@ impl NodeKind for TestDelay {
                 inputs: vec![PortSpec::new("in", c.channels)],
                 outputs: vec![PortSpec::new("out", c.channels)],
                 params: vec![
-                    ParamSpec::new("gain", Unit::Factor, -4.0, 4.0, 1.0).smoothing_ms(0.0),
+                    ParamSpec::new("gain", Unit::Factor, -4.0, 4.0, 1.0)
+                        .smoothing_ms(c.smoothing_ms),
                 ],
                 meters: vec![lathe_engine::MeterSpec::new(
                     "level",
@@ -76,7 +84,8 @@ impl NodeKind for TestDelay {
             processor: Box::new(TestDelayProc {
                 rings: vec![vec![0.0; c.latency]; c.channels],
                 pos: 0,
-                gain: 1.0,
+                gain: lathe_engine::LinearSmoother::new(1.0, c.smoothing_ms, RATE_HZ),
+                scale: c.scale,
             }),
         })
     }
@@ -84,17 +93,20 @@ impl NodeKind for TestDelay {
 
 impl Processor for TestDelayProc {
     fn set_param(&mut self, _: ParamId, value: f32) {
-        self.gain = value;
+        self.gain.set_target(value);
     }
     fn reset(&mut self) {
         self.rings.iter_mut().for_each(|r| r.fill(0.0));
         self.pos = 0;
+        self.gain.snap();
     }
     fn process(&mut self, io: &mut Io<'_>) {
         let len = self.rings[0].len();
         let start = self.pos;
+        let gain_start = self.gain;
         for (ch, ring) in self.rings.iter_mut().enumerate() {
             let mut pos = start;
+            self.gain = gain_start;
             for i in 0..io.frames {
                 let x = io.inputs[ch][i];
                 let y = if len == 0 {
@@ -105,7 +117,7 @@ impl Processor for TestDelayProc {
                     pos = (pos + 1) % len;
                     y
                 };
-                io.outputs[ch][i] = y * self.gain;
+                io.outputs[ch][i] = y * self.gain.next() * self.scale;
             }
         }
         if len > 0 {
