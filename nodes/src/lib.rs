@@ -4,6 +4,7 @@
 
 use lathe_engine::Registry;
 
+pub mod biquad;
 pub mod gain;
 
 /// Registers every node kind of this crate.
