@@ -5,11 +5,14 @@
 use lathe_engine::Registry;
 
 pub mod biquad;
+pub mod eq;
 pub mod gain;
+pub mod linear_phase;
 
 /// Registers every node kind of this crate.
 pub fn register_all(registry: &mut Registry) {
     registry.register(gain::GainKind);
+    registry.register(eq::EqKind);
 }
 
 /// A registry with every kind of this crate.
