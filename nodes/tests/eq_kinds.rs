@@ -55,3 +55,12 @@ fn eq_linear_phase_passes_harness() {
         r#"(mode: "linear_phase", fir_frames: 1024, bands: [(type: "bell", channel: "side"), (type: "high_shelf", channel: "left")])"#,
     ).params(&[("band1.gain_db", 6.0), ("band2.gain_db", -3.0)]));
 }
+
+#[test]
+fn dynamic_eq_passes_harness() {
+    use lathe_nodes::dynamic_eq::DynamicEqKind;
+    check_kind(&Case::new(&DynamicEqKind));
+    check_kind(&Case::new(&DynamicEqKind).config(
+        r#"(bands: [(type: "bell", detector: "sidechain"), (type: "low_shelf", order: 1, channel: "mid"), (type: "high_shelf", channel: "side")])"#,
+    ).params(&[("band1.threshold_db", -40.0), ("band1.range_db", 6.0), ("band2.ratio", 8.0)]));
+}
