@@ -504,7 +504,7 @@ impl Processor for DynamicEqProcessor {
         let mut start = 0;
         while start < frames {
             let pos = io.position_frames + start as u64;
-            if pos % COEF_GRID_FRAMES == 0 {
+            if pos.is_multiple_of(COEF_GRID_FRAMES) {
                 self.update_designs();
             }
             let end = frames.min(start + (COEF_GRID_FRAMES - pos % COEF_GRID_FRAMES) as usize);

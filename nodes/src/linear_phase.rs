@@ -331,8 +331,8 @@ impl LinearPhaseProcessor {
                     band[2] * m[1] + band[3] * m[3],
                 ];
             }
-            for kern in 0..self.kernels {
-                d.spectra[kern * bins + k] = Complex::new(m[kern], 0.0);
+            for (kern, value) in m.iter().enumerate().take(self.kernels) {
+                d.spectra[kern * bins + k] = Complex::new(*value, 0.0);
             }
         }
         let part = self.part;
@@ -369,7 +369,7 @@ impl LinearPhaseProcessor {
     fn run_partition(&mut self) {
         if self.dirty && !self.crossfading {
             let grid = (CONTROL_GRID_FRAMES / self.part).max(1) as u64;
-            if self.chunks % grid == 0 {
+            if self.chunks.is_multiple_of(grid) {
                 self.active ^= 1;
                 let set = self.active;
                 self.design(set);
@@ -448,12 +448,12 @@ fn convolve(p: &mut LinearPhaseProcessor, o: usize, set: usize, old: bool) {
 
 impl Processor for LinearPhaseProcessor {
     fn set_param(&mut self, id: ParamId, value: f32) {
-        if let Some(&(band, field)) = self.routes_params.get(id.index()) {
-            if let Some(v) = self.values.get_mut(band) {
-                v.set(field, value);
-                v.snap();
-                self.dirty = true;
-            }
+        if let Some(&(band, field)) = self.routes_params.get(id.index())
+            && let Some(v) = self.values.get_mut(band)
+        {
+            v.set(field, value);
+            v.snap();
+            self.dirty = true;
         }
     }
 

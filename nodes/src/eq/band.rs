@@ -133,7 +133,7 @@ impl BandConfig {
         }
         if alignment == Alignment::LinkwitzRiley {
             let pass = matches!(kind, FilterType::HighPass | FilterType::LowPass);
-            if !pass || order % 2 != 0 {
+            if !pass || !order.is_multiple_of(2) {
                 return Err(ConfigError::invalid(
                     field("alignment"),
                     format!(

@@ -117,12 +117,12 @@ impl MinimumPhaseProcessor {
 
 impl Processor for MinimumPhaseProcessor {
     fn set_param(&mut self, id: ParamId, value: f32) {
-        if let Some(&(band, field)) = self.routes.get(id.index()) {
-            if let (Some(v), Some(d)) = (self.values.get_mut(band), self.dirty.get_mut(band)) {
-                v.set(field, value);
-                *d = true;
-                self.any_dirty = true;
-            }
+        if let Some(&(band, field)) = self.routes.get(id.index())
+            && let (Some(v), Some(d)) = (self.values.get_mut(band), self.dirty.get_mut(band))
+        {
+            v.set(field, value);
+            *d = true;
+            self.any_dirty = true;
         }
     }
 
@@ -146,7 +146,7 @@ impl Processor for MinimumPhaseProcessor {
             let pos = io.position_frames + start as u64;
             let mut end = frames;
             if self.any_dirty {
-                if pos % COEF_GRID_FRAMES == 0 {
+                if pos.is_multiple_of(COEF_GRID_FRAMES) {
                     self.update_moving();
                 }
                 let to_grid = (COEF_GRID_FRAMES - pos % COEF_GRID_FRAMES) as usize;
