@@ -532,3 +532,74 @@ fn dynamic_eq_attack_and_release_time_constants() {
         "release {release} ms"
     );
 }
+
+#[test]
+fn linear_phase_gain_step_crossfades_without_click() {
+    // The same 0 -> +12 dB step as `gain_step_makes_no_click`, linear phase: the kernel
+    // is redesigned at the next 1024-frame grid point and the output crossfades over
+    // 1024 frames, so the second difference stays under the same bound (2 % over a
+    // pure sine of the final amplitude) and the final gain is reached.
+    let case = Case::new(&EqKind)
+        .config(r#"(mode: "linear_phase", fir_frames: 2048, bands: [(type: "bell")])"#)
+        .params(&[("band1.freq_hz", 1000.0)]);
+    let mut built = build(&case, PrepareInfo::new(FS, 512));
+    let frames = 24_000;
+    let input: Vec<Vec<f32>> = (0..2)
+        .map(|_| {
+            (0..frames)
+                .map(|i| 0.5 * (std::f64::consts::TAU * 1000.0 * i as f64 / FS).sin() as f32)
+                .collect()
+        })
+        .collect();
+    let gain = built.spec.param_index("band1.gain_db").expect("gain param");
+    let events = [ParamEvent {
+        frame: 9_001,
+        param: gain,
+        value: 12.0,
+    }];
+    let meters = meters_for(&built.spec);
+    let out = render(&mut built, &input, 64, &events, &meters);
+    let bound =
+        1.02 * 0.5 * 10f64.powf(12.0 / 20.0) * (2.0 * (std::f64::consts::PI / 48.0).sin()).powi(2);
+    // Skip the start-up (the first fir_frames / 2 frames are the kernel filling).
+    let worst = out[0][2048..]
+        .windows(3)
+        .map(|w| (w[2] as f64 - 2.0 * w[1] as f64 + w[0] as f64).abs())
+        .fold(0.0, f64::max);
+    eprintln!("linear phase gain step: second difference {worst}, bound {bound}");
+    assert!(
+        worst < bound,
+        "second difference {worst} over bound {bound}"
+    );
+    let tail = out[0][frames - 48..]
+        .iter()
+        .fold(0.0f32, |m, x| m.max(x.abs()));
+    assert!(
+        (db(tail as f64 / 0.5) - 12.0).abs() < 0.05,
+        "{}",
+        db(tail as f64 / 0.5)
+    );
+}
+
+#[test]
+fn dynamic_eq_listens_to_its_sidechain() {
+    // A band with a sidechain detector ignores a loud input and reacts to the sidechain.
+    let case = Case::new(&DynamicEqKind)
+        .config(r#"(bands: [(type: "bell", detector: "sidechain")])"#)
+        .params(&[("band1.threshold_db", -40.0), ("band1.range_db", -6.0)]);
+    let frames = 24_000;
+    let loud = sine(1000.0, 0.5, frames);
+    let quiet = vec![0.0f32; frames];
+    for (main, side, expect_change) in [(&loud, &quiet, false), (&quiet, &loud, true)] {
+        let mut built = build(&case, PrepareInfo::new(FS, 512));
+        let meters = meters_for(&built.spec);
+        let ins = vec![main.clone(), main.clone(), side.clone(), side.clone()];
+        render(&mut built, &ins, 256, &[], &meters);
+        let change = meters[0].load();
+        if expect_change {
+            assert!((change + 6.0).abs() < 0.01, "sidechain loud: {change} dB");
+        } else {
+            assert_eq!(change, 0.0, "sidechain silent: {change} dB");
+        }
+    }
+}
