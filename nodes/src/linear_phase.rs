@@ -13,8 +13,8 @@
 //! frequency (the product of the bands' matrices in band order), applied with four
 //! kernels; otherwise one kernel filters every channel.
 //!
-//! Param changes: every [`CONTROL_GRID_FRAMES`] absolute frames, if a param changed, the
-//! kernel is redesigned at the params' targets and the output crossfades linearly from
+//! Param changes: every [`CONTROL_GRID_FRAMES`] absolute frames (or every partition,
+//! when a partition is longer), if a param changed, the kernel is redesigned at the params' targets and the output crossfades linearly from
 //! the old kernel to the new one over the next grid period. Convolution is linear in the
 //! kernel, so the crossfade is the same as a kernel that morphs sample by sample: no
 //! click. Resolution: a kernel of `fir_frames` cannot follow responses that change within

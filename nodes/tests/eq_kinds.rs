@@ -609,3 +609,64 @@ fn dynamic_eq_listens_to_its_sidechain() {
         }
     }
 }
+
+#[test]
+fn bad_configs_name_the_field_and_the_value() {
+    use lathe_engine::{BuildContext, ConfigError, NodeConfig, NodeKind};
+    let ctx = BuildContext {
+        prepare: PrepareInfo::new(FS, 512),
+        node_id: "eq",
+        base_dir: std::path::Path::new("."),
+    };
+    let err =
+        |kind: &dyn NodeKind, config: &str| match kind.build(&NodeConfig::from_ron(config), &ctx) {
+            Err(ConfigError::Invalid { field, message }) => format!("{field}: {message}"),
+            Err(e) => format!("parse: {e}"),
+            Ok(_) => "built".to_string(),
+        };
+    let cases: &[(&dyn NodeKind, &str, &str)] = &[
+        (
+            &EqKind,
+            r#"(bands: [(type: "peak")])"#,
+            "bands[0].type: must be one of",
+        ),
+        (
+            &EqKind,
+            r#"(bands: [(type: "bell"), (type: "high_pass", order: 9)])"#,
+            "bands[1].order: must be 1..=8 for \"high_pass\", found 9",
+        ),
+        (
+            &EqKind,
+            r#"(bands: [(type: "low_pass", order: 3, alignment: "linkwitz_riley")])"#,
+            "bands[0].alignment: \"linkwitz_riley\" needs",
+        ),
+        (
+            &EqKind,
+            r#"(channels: 1, bands: [(type: "bell", channel: "side")])"#,
+            "bands[0].channel: \"side\" needs a 2-channel bus, found channels: 1",
+        ),
+        (
+            &EqKind,
+            r#"(mode: "linear_phase", fir_frames: 3000)"#,
+            "fir_frames: must be a power of two in 256..=65536, found 3000",
+        ),
+        (&EqKind, r#"(mode: "linear")"#, "mode: must be"),
+        (
+            &DynamicEqKind,
+            r#"(bands: [(type: "notch")])"#,
+            "bands[0].type: must be one of \"bell\", \"low_shelf\", \"high_shelf\"",
+        ),
+        (
+            &DynamicEqKind,
+            r#"(bands: [(detector: "external")])"#,
+            "bands[0].detector: must be \"band\" or \"sidechain\", found \"external\"",
+        ),
+        (&EqKind, r#"(bands: [(typ: "bell")])"#, "parse:"),
+    ];
+    for (kind, config, expected) in cases {
+        let got = err(*kind, config);
+        assert!(got.starts_with(expected), "{config}: got `{got}`");
+    }
+    // No bands is a valid (transparent) EQ.
+    assert_eq!(err(&EqKind, "(bands: [])"), "built");
+}
