@@ -45,6 +45,7 @@ fn eq_minimum_phase_passes_harness() {
     check_kind(&Case::new(&EqKind).latency(LatencyCheck::Skip).config(
         r#"(bands: [(type: "low_pass", order: 7), (type: "high_pass", order: 8, alignment: "linkwitz_riley", channel: "side"), (type: "bell", channel: "mid"), (type: "tilt", order: 1, channel: "left"), (type: "notch", channel: "right"), (type: "band_pass")])"#,
     ));
+    check_kind(&Case::new(&EqKind).config("(bands: [])"));
     check_kind(
         &Case::new(&EqKind)
             .config(r#"(channels: 3, bands: [(type: "low_shelf", order: 1), (type: "bell")])"#),
