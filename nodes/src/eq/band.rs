@@ -338,10 +338,11 @@ impl BandValues {
     }
 }
 
-/// Parses the bands of a config and builds their params: (layouts, specs, routes), where
+/// What [`parse_bands`] returns: (layouts, param specs, routes), where
 /// `routes[param index] = (band index, field)`.
 pub type BandParams = (Vec<BandLayout>, Vec<ParamSpec>, Vec<(usize, BandField)>);
 
+/// Validates every band of a config (allowing only `types`) and builds their params.
 pub fn parse_bands(
     bands: &[BandConfig],
     channels: usize,
