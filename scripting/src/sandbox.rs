@@ -1,0 +1,110 @@
+//! The sandboxed Rhai engine every script runs in, and the conversion of Rhai's errors
+//! into messages with the script's name and position.
+//!
+//! What a script cannot do: load modules (`import` is not a keyword here and there is no
+//! module resolver), evaluate text (`eval` is disabled), touch files, the network or
+//! processes (Rhai has none of these without a host adding them). What it cannot exceed
+//! per run (one tick, or the first run of the top level and `init`): the limits below.
+//! All limits count work, not wall time, so a render stops a runaway script at the same
+//! point every time.
+
+use rhai::{Engine, EvalAltResult, ParseError, Position};
+
+use crate::api;
+
+/// Rhai operations one tick may take (a tick of the shipped scripts takes a few hundred).
+pub const MAX_OPERATIONS_PER_TICK: u64 = 200_000;
+/// Depth of nested function calls.
+pub const MAX_CALL_LEVELS: usize = 32;
+/// Nesting depth of expressions, at top level and inside functions.
+pub const MAX_EXPR_DEPTH: usize = 64;
+pub const MAX_FN_EXPR_DEPTH: usize = 32;
+/// Bytes in one string.
+pub const MAX_STRING_BYTES: usize = 4096;
+/// Items in one array.
+pub const MAX_ARRAY_ITEMS: usize = 4096;
+/// Entries in one object map.
+pub const MAX_MAP_ENTRIES: usize = 256;
+/// Variables alive at once, and functions one script may define.
+pub const MAX_VARIABLES: usize = 256;
+pub const MAX_FUNCTIONS: usize = 64;
+
+/// A new engine with the limits above and the control API of [`api`] registered.
+pub fn engine() -> Engine {
+    let mut engine = Engine::new();
+    engine
+        .set_max_operations(MAX_OPERATIONS_PER_TICK)
+        .set_max_call_levels(MAX_CALL_LEVELS)
+        .set_max_expr_depths(MAX_EXPR_DEPTH, MAX_FN_EXPR_DEPTH)
+        .set_max_string_size(MAX_STRING_BYTES)
+        .set_max_array_size(MAX_ARRAY_ITEMS)
+        .set_max_map_size(MAX_MAP_ENTRIES)
+        .set_max_variables(MAX_VARIABLES)
+        .set_max_functions(MAX_FUNCTIONS)
+        .set_max_modules(0)
+        .set_module_resolver(rhai::module_resolvers::DummyModuleResolver::new())
+        .disable_symbol("eval")
+        .disable_symbol("import")
+        // `print`/`debug` go to the log, never to stdout.
+        .on_print(|text| tracing::info!(target: "lathe::script", "{text}"))
+        .on_debug(|text, source, pos| {
+            tracing::debug!(target: "lathe::script", "{}{}: {text}", source.unwrap_or(""), at(pos))
+        });
+    api::register(&mut engine);
+    engine
+}
+
+/// Where in a script something happened: 1-based line and column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScriptPos {
+    pub line: usize,
+    pub col: usize,
+}
+
+impl ScriptPos {
+    pub fn from_rhai(pos: Position) -> Option<Self> {
+        Some(Self {
+            line: pos.line()?,
+            col: pos.position().unwrap_or(1),
+        })
+    }
+}
+
+fn at(pos: Position) -> String {
+    match ScriptPos::from_rhai(pos) {
+        Some(p) => format!(":{}:{}", p.line, p.col),
+        None => String::new(),
+    }
+}
+
+/// A syntax error: its message (without position) and position.
+pub fn parse_error_parts(err: &ParseError) -> (String, Option<ScriptPos>) {
+    (err.0.to_string(), ScriptPos::from_rhai(err.1))
+}
+
+/// A run-time error: the message of the innermost error (where it happened), prefixed
+/// with the chain of script functions it happened in, and its position.
+pub fn eval_error_parts(err: &EvalAltResult) -> (String, Option<ScriptPos>) {
+    let mut chain = Vec::new();
+    let mut inner = err;
+    while let EvalAltResult::ErrorInFunctionCall(name, _, next, _) = inner {
+        chain.push(name.as_str());
+        inner = next;
+    }
+    let pos = inner.position();
+    let message = match inner {
+        // Errors raised by the control API carry their text as the value.
+        EvalAltResult::ErrorRuntime(value, _) => value.to_string(),
+        other => {
+            let text = other.to_string();
+            let suffix = format!(" ({pos})");
+            text.strip_suffix(&suffix).unwrap_or(&text).to_string()
+        }
+    };
+    let message = if chain.is_empty() {
+        message
+    } else {
+        format!("in {}: {message}", chain.join(" -> "))
+    };
+    (message, ScriptPos::from_rhai(pos))
+}
