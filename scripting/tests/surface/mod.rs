@@ -1,8 +1,8 @@
 //! An in-memory control surface for script tests: a table of params with ranges, meters
+//! the test drives, and a log of every set.
 //!
 //! Each test binary uses a different part of it.
 #![allow(dead_code)]
-//! the test drives, and a log of every set.
 
 use std::collections::BTreeMap;
 
@@ -56,6 +56,13 @@ impl TestSurface {
 
     pub fn value(&self, path: &str) -> f64 {
         self.params[path].value
+    }
+
+    /// Sets a param as the CLI or live host would: not logged as a script set.
+    pub fn set_value(&mut self, path: &str, value: f64) {
+        if let Some(p) = self.params.get_mut(path) {
+            p.value = value.clamp(p.min, p.max);
+        }
     }
 
     pub fn set_meter(&mut self, path: &str, value: f32) {
