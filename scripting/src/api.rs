@@ -8,6 +8,7 @@
 //! `ctx` kept by a script past its tick finds the slot empty and reports an error.
 
 use std::cell::Cell;
+use std::marker::PhantomData;
 use std::ptr::NonNull;
 
 use lathe_engine::ControlSurface;
@@ -38,20 +39,23 @@ thread_local! {
     static LENT: Cell<Option<Lent>> = const { Cell::new(None) };
 }
 
-/// Takes the surface back from the slot when a run ends.
-pub struct LendGuard {
+/// Takes the surface back from the slot when a run ends; holds the surface's borrow
+/// until then.
+pub(crate) struct LendGuard<'a> {
     previous: Option<Lent>,
+    _surface: PhantomData<&'a mut ()>,
 }
 
-impl Drop for LendGuard {
+impl Drop for LendGuard<'_> {
     fn drop(&mut self) {
         LENT.with(|slot| slot.set(self.previous));
     }
 }
 
 /// Lends `surface` (and the tick period used by `smooth`) to the script API until the
-/// returned guard is dropped.
-pub fn lend(surface: &mut dyn ControlSurface, dt_s: f64) -> LendGuard {
+/// returned guard is dropped. Crate-private: soundness relies on the guard being
+/// dropped (not forgotten) before the borrow ends, which the host does.
+pub(crate) fn lend<'a>(surface: &'a mut (dyn ControlSurface + 'a), dt_s: f64) -> LendGuard<'a> {
     let ptr = NonNull::from(surface);
     // SAFETY: only the lifetime bound is erased (same fat pointer). The pointer is
     // dereferenced only through `with_surface` while the guard is alive, and the guard
@@ -60,7 +64,10 @@ pub fn lend(surface: &mut dyn ControlSurface, dt_s: f64) -> LendGuard {
     // script runs, and API calls never nest, so no two `&mut` to it exist at once.
     let surface: NonNull<dyn ControlSurface + 'static> = unsafe { std::mem::transmute(ptr) };
     let previous = LENT.with(|slot| slot.replace(Some(Lent { surface, dt_s })));
-    LendGuard { previous }
+    LendGuard {
+        previous,
+        _surface: PhantomData,
+    }
 }
 
 fn lent() -> RhaiResult<Lent> {
@@ -136,9 +143,10 @@ fn clamp(x: Dynamic, lo: Dynamic, hi: Dynamic) -> RhaiResult<f64> {
         number(&lo, "clamp's lower bound")?,
         number(&hi, "clamp's upper bound")?,
     );
-    if !(lo <= hi) {
+    // f64::clamp panics on these.
+    if lo.is_nan() || hi.is_nan() || lo > hi {
         return Err(error(format!(
-            "clamp: lower bound {lo} is above upper bound {hi}"
+            "clamp: the bounds must be ordered numbers, found {lo} and {hi}"
         )));
     }
     Ok(x.clamp(lo, hi))

@@ -138,6 +138,7 @@ impl ScriptHost {
             };
             let result = {
                 let _lent = api::lend(&mut *surface, ctx.dt_s);
+                sandbox::clear_last_position();
                 run(&self.engine, script, ctx)
             };
             if let Err(err) = result {
@@ -189,6 +190,7 @@ fn run(engine: &Engine, script: &mut Running, ctx: Ctx) -> Result<(), Box<EvalAl
     if !script.started {
         script.started = true;
         engine.run_ast_with_scope(&mut script.scope, &script.ast)?;
+        sandbox::check_state(&script.scope)?;
         if script.has_init {
             let _returned: Dynamic = engine.call_fn_with_options(
                 options(),
@@ -197,6 +199,7 @@ fn run(engine: &Engine, script: &mut Running, ctx: Ctx) -> Result<(), Box<EvalAl
                 "init",
                 (ctx.clone(),),
             )?;
+            sandbox::check_state(&script.scope)?;
         }
     }
     if script.has_tick {
@@ -207,6 +210,7 @@ fn run(engine: &Engine, script: &mut Running, ctx: Ctx) -> Result<(), Box<EvalAl
             "tick",
             (ctx,),
         )?;
+        sandbox::check_state(&script.scope)?;
     }
     Ok(())
 }

@@ -8,7 +8,10 @@
 //! All limits count work, not wall time, so a render stops a runaway script at the same
 //! point every time.
 
-use rhai::{Engine, EvalAltResult, ParseError, Position};
+use std::cell::Cell;
+
+use rhai::debugger::{DebuggerCommand, DebuggerEvent};
+use rhai::{Dynamic, Engine, EvalAltResult, ParseError, Position, Scope};
 
 use crate::api;
 
@@ -50,8 +53,73 @@ pub fn engine() -> Engine {
         .on_debug(|text, source, pos| {
             tracing::debug!(target: "lathe::script", "{}{}: {text}", source.unwrap_or(""), at(pos))
         });
+    track_positions(&mut engine);
     api::register(&mut engine);
     engine
+}
+
+thread_local! {
+    /// The last script position the engine stepped on, on this thread.
+    static LAST_POS: Cell<Position> = const { Cell::new(Position::NONE) };
+}
+
+/// Rhai gives the limit errors (operations, call depth, sizes) the position of the
+/// outermost call, which for `tick` is the host's call: none. Stepping through the
+/// script with the debugger hook records where it really was.
+fn track_positions(engine: &mut Engine) {
+    // Rhai marks the debugger API volatile (it may change), not as going away.
+    #[allow(deprecated)]
+    engine.register_debugger(
+        |_, debugger| debugger,
+        |_, event, _, _, pos| {
+            // Only steps: exit events carry the position of the function's end.
+            if matches!(event, DebuggerEvent::Step) && !pos.is_none() {
+                LAST_POS.with(|p| p.set(pos));
+            }
+            Ok(DebuggerCommand::StepInto)
+        },
+    );
+}
+
+/// Forgets the last position, before a run.
+pub fn clear_last_position() {
+    LAST_POS.with(|p| p.set(Position::NONE));
+}
+
+/// Checks the values a script keeps between runs against the size limits. Rhai checks
+/// sizes as values are built, but not every way of growing one (`m[key] = v` on a map),
+/// so a value kept in the state could otherwise grow a little on every tick.
+pub fn check_state(scope: &Scope) -> Result<(), Box<EvalAltResult>> {
+    for (name, _, value) in scope.iter_raw() {
+        if let Some(problem) = oversized(value) {
+            clear_last_position();
+            let what = format!("{problem} in `{name}`, kept between ticks,");
+            return Err(EvalAltResult::ErrorDataTooLarge(what, Position::NONE).into());
+        }
+    }
+    Ok(())
+}
+
+/// What in `value` (or in a value inside it) is over its limit.
+fn oversized(value: &Dynamic) -> Option<String> {
+    if let Ok(map) = value.as_map_ref() {
+        if map.len() > MAX_MAP_ENTRIES {
+            return Some(format!("Object map of {} entries", map.len()));
+        }
+        return map.values().find_map(oversized);
+    }
+    if let Ok(array) = value.as_array_ref() {
+        if array.len() > MAX_ARRAY_ITEMS {
+            return Some(format!("Array of {} items", array.len()));
+        }
+        return array.iter().find_map(oversized);
+    }
+    match value.as_immutable_string_ref() {
+        Ok(text) if text.len() > MAX_STRING_BYTES => {
+            Some(format!("String of {} bytes", text.len()))
+        }
+        _ => None,
+    }
 }
 
 /// Where in a script something happened: 1-based line and column.
@@ -83,7 +151,8 @@ pub fn parse_error_parts(err: &ParseError) -> (String, Option<ScriptPos>) {
 }
 
 /// A run-time error: the message of the innermost error (where it happened), prefixed
-/// with the chain of script functions it happened in, and its position.
+/// with the chain of script functions it happened in, and its position (where the
+/// script had stepped to, when the error itself has none).
 pub fn eval_error_parts(err: &EvalAltResult) -> (String, Option<ScriptPos>) {
     let mut chain = Vec::new();
     let mut inner = err;
@@ -91,13 +160,16 @@ pub fn eval_error_parts(err: &EvalAltResult) -> (String, Option<ScriptPos>) {
         chain.push(name.as_str());
         inner = next;
     }
-    let pos = inner.position();
+    let pos = match inner.position() {
+        pos if pos.is_none() => LAST_POS.with(Cell::get),
+        pos => pos,
+    };
     let message = match inner {
         // Errors raised by the control API carry their text as the value.
         EvalAltResult::ErrorRuntime(value, _) => value.to_string(),
         other => {
             let text = other.to_string();
-            let suffix = format!(" ({pos})");
+            let suffix = format!(" ({})", inner.position());
             text.strip_suffix(&suffix).unwrap_or(&text).to_string()
         }
     };

@@ -209,7 +209,7 @@ fn rider_stays_within_its_range() {
         .iter()
         .map(|s| s.applied)
         .fold(f32::MAX, f32::min);
-    assert!(smallest >= -6.0 && smallest < -5.99, "{smallest}");
+    assert!((-6.0..-5.99).contains(&smallest), "{smallest}");
     println!("rider: range +-6 dB, reached {largest} and {smallest}");
 }
 
