@@ -1,9 +1,9 @@
 //! The sandboxed Rhai engine every script runs in, and the conversion of Rhai's errors
 //! into messages with the script's name and position.
 //!
-//! What a script cannot do: load modules (`import` is not a keyword here and there is no
-//! module resolver), evaluate text (`eval` is disabled), touch files, the network or
-//! processes (Rhai has none of these without a host adding them). What it cannot exceed
+//! What a script cannot do: load modules (`import` is disabled and there is no module
+//! resolver), evaluate text (`eval`), touch files, the network or processes (Rhai has
+//! none of these without a host adding them); `sleep`, `timestamp` and `exit` fail. What it cannot exceed
 //! per run (one tick, or the first run of the top level and `init`): the limits below.
 //! All limits count work, not wall time, so a render stops a runaway script at the same
 //! point every time.
@@ -53,9 +53,38 @@ pub fn engine() -> Engine {
         .on_debug(|text, source, pos| {
             tracing::debug!(target: "lathe::script", "{}{}: {text}", source.unwrap_or(""), at(pos))
         });
+    withdraw_unsafe_builtins(&mut engine);
     track_positions(&mut engine);
     api::register(&mut engine);
     engine
+}
+
+/// Replaces Rhai built-ins that have no place in a control script by errors: `sleep`
+/// would stall the host, `timestamp` (wall time) would make renders differ between runs,
+/// `exit` would end a run as if it succeeded. Functions registered on the engine take
+/// precedence over its standard packages.
+fn withdraw_unsafe_builtins(engine: &mut Engine) {
+    fn withdrawn(name: &str) -> Box<EvalAltResult> {
+        EvalAltResult::ErrorRuntime(
+            format!("`{name}` is not available in scripts").into(),
+            Position::NONE,
+        )
+        .into()
+    }
+    engine
+        .register_fn("sleep", |_: rhai::INT| -> Result<(), _> {
+            Err(withdrawn("sleep"))
+        })
+        .register_fn("sleep", |_: rhai::FLOAT| -> Result<(), _> {
+            Err(withdrawn("sleep"))
+        })
+        .register_fn("timestamp", || -> Result<(), _> {
+            Err(withdrawn("timestamp"))
+        })
+        .register_fn("exit", || -> Result<(), _> { Err(withdrawn("exit")) })
+        .register_fn("exit", |_: Dynamic| -> Result<(), _> {
+            Err(withdrawn("exit"))
+        });
 }
 
 thread_local! {

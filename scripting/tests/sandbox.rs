@@ -99,6 +99,30 @@ const HOSTILE: &[(&str, &str, usize, &str)] = &[
         2,
         "no way",
     ),
+    (
+        "sleeps",
+        "fn tick(ctx) {\n    sleep(1000);\n}",
+        2,
+        "`sleep` is not available in scripts",
+    ),
+    (
+        "sleeps_float",
+        "fn tick(ctx) {\n    sleep(0.5);\n}",
+        2,
+        "`sleep` is not available in scripts",
+    ),
+    (
+        "wall_time",
+        "let t0 = 0;\nt0 = timestamp();",
+        2,
+        "`timestamp` is not available in scripts",
+    ),
+    (
+        "exits",
+        "fn tick(ctx) {\n    exit(1);\n}",
+        2,
+        "`exit` is not available",
+    ),
 ];
 
 const ALIVE: &str = "let n = 0;\nfn tick(ctx) {\n    n += 1;\n    ctx.set(\"alive.count\", n);\n}";

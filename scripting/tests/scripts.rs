@@ -103,11 +103,14 @@ fn ride(
     let mut trace = Vec::new();
     let end = seconds * RATE as u64;
     let mut pos = 0u64;
+    let mut ticking = std::time::Duration::ZERO;
     while pos < end {
         surface.position_frames = pos;
         at_frame(pos, &mut surface);
         if host.next_tick_frame().is_some_and(|f| f <= pos) {
+            let started = std::time::Instant::now();
             host.tick_due(pos, &mut surface);
+            ticking += started.elapsed();
             trace.push(TickTrace {
                 frame: pos,
                 short_term_lufs: model.short_term_lufs(),
@@ -125,6 +128,11 @@ fn ride(
     }
     let reports = host.take_reports();
     assert!(reports.is_empty(), "rider failed: {reports:?}");
+    println!(
+        "rider: {} ticks, {:.1} us per tick on average",
+        trace.len(),
+        ticking.as_secs_f64() * 1e6 / trace.len().max(1) as f64
+    );
     (surface, trace)
 }
 
