@@ -6,7 +6,7 @@
 //! [`ScriptHost::next_tick_frame`] and calls [`ScriptHost::tick_due`] there, so a render
 //! depends neither on block size nor on timing:
 //!
-//! ```ignore
+//! ```text
 //! while pos < end {
 //!     if host.next_tick_frame().is_some_and(|f| f <= pos) {
 //!         host.tick_due(pos, &mut surface);

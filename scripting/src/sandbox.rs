@@ -3,10 +3,10 @@
 //!
 //! What a script cannot do: load modules (`import` is disabled and there is no module
 //! resolver), evaluate text (`eval`), touch files, the network or processes (Rhai has
-//! none of these without a host adding them); `sleep`, `timestamp` and `exit` fail. What it cannot exceed
-//! per run (one tick, or the first run of the top level and `init`): the limits below.
-//! All limits count work, not wall time, so a render stops a runaway script at the same
-//! point every time.
+//! none of these without a host adding them); `sleep`, `timestamp` and `exit` fail.
+//! What it cannot exceed per run (one tick, or the first run of the top level and
+//! `init`): the limits below. All limits count work, not wall time, so a render stops a
+//! runaway script at the same point every time.
 
 use std::cell::Cell;
 
@@ -15,7 +15,8 @@ use rhai::{Dynamic, Engine, EvalAltResult, ParseError, Position, Scope};
 
 use crate::api;
 
-/// Rhai operations one tick may take (a tick of the shipped scripts takes a few hundred).
+/// Rhai operations one tick may take: far above what a control law needs, low enough
+/// that a runaway tick costs the host only milliseconds.
 pub const MAX_OPERATIONS_PER_TICK: u64 = 200_000;
 /// Depth of nested function calls.
 pub const MAX_CALL_LEVELS: usize = 32;
