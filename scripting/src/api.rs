@@ -179,7 +179,7 @@ fn slew(current: Dynamic, target: Dynamic, max_step: Dynamic) -> RhaiResult<f64>
 }
 
 /// Registers `Ctx` and the helpers on `engine`.
-pub fn register(engine: &mut Engine) {
+pub(crate) fn register(engine: &mut Engine) {
     engine
         .register_type_with_name::<Ctx>("Ctx")
         .register_get("time_s", |c: &mut Ctx| c.time_s)

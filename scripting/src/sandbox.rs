@@ -112,14 +112,14 @@ fn track_positions(engine: &mut Engine) {
 }
 
 /// Forgets the last position, before a run.
-pub fn clear_last_position() {
+pub(crate) fn clear_last_position() {
     LAST_POS.with(|p| p.set(Position::NONE));
 }
 
 /// Checks the values a script keeps between runs against the size limits. Rhai checks
 /// sizes as values are built, but not every way of growing one (`m[key] = v` on a map),
 /// so a value kept in the state could otherwise grow a little on every tick.
-pub fn check_state(scope: &Scope) -> Result<(), Box<EvalAltResult>> {
+pub(crate) fn check_state(scope: &Scope) -> Result<(), Box<EvalAltResult>> {
     for (name, _, value) in scope.iter_raw() {
         if let Some(problem) = oversized(value) {
             clear_last_position();
@@ -176,14 +176,14 @@ fn at(pos: Position) -> String {
 }
 
 /// A syntax error: its message (without position) and position.
-pub fn parse_error_parts(err: &ParseError) -> (String, Option<ScriptPos>) {
+pub(crate) fn parse_error_parts(err: &ParseError) -> (String, Option<ScriptPos>) {
     (err.0.to_string(), ScriptPos::from_rhai(err.1))
 }
 
 /// A run-time error: the message of the innermost error (where it happened), prefixed
 /// with the chain of script functions it happened in, and its position (where the
 /// script had stepped to, when the error itself has none).
-pub fn eval_error_parts(err: &EvalAltResult) -> (String, Option<ScriptPos>) {
+pub(crate) fn eval_error_parts(err: &EvalAltResult) -> (String, Option<ScriptPos>) {
     let mut chain = Vec::new();
     let mut inner = err;
     while let EvalAltResult::ErrorInFunctionCall(name, _, next, _) = inner {
