@@ -345,6 +345,28 @@ impl LrSplit {
     }
 }
 
+/// Implements `Clone` field by field, so that `clone_from` (the state copy of graph swaps)
+/// reuses every buffer: a derived `Clone` would allocate fresh ones in `clone_from`.
+/// Fields listed after `keep` are cloned by `clone` but left as they are by `clone_from`:
+/// for shared immutable plans, where replacing one would free it on the audio thread.
+macro_rules! clone_by_field {
+    ($ty:ident { $($field:ident),* $(,)? } $(keep { $($kept:ident),* $(,)? })?) => {
+        impl Clone for $ty {
+            fn clone(&self) -> Self {
+                Self {
+                    $($field: self.$field.clone(),)*
+                    $($($kept: self.$kept.clone(),)*)?
+                }
+            }
+
+            fn clone_from(&mut self, other: &Self) {
+                $(self.$field.clone_from(&other.$field);)*
+            }
+        }
+    };
+}
+pub(crate) use clone_by_field;
+
 /// Frames from absolute position `pos` to the next coefficient-grid point, at most `left`.
 pub(crate) fn grid_segment(pos: u64, left: usize) -> usize {
     let to_grid = COEF_GRID_FRAMES - pos % COEF_GRID_FRAMES;
@@ -416,7 +438,7 @@ impl NodeKind for CrossoverKind {
                 })
             }
             "linear_phase" => {
-                if cfg.fir_taps % 2 == 0 || !(63..=65535).contains(&cfg.fir_taps) {
+                if cfg.fir_taps.is_multiple_of(2) || !(63..=65535).contains(&cfg.fir_taps) {
                     return Err(ConfigError::invalid(
                         "fir_taps",
                         format!("must be odd and 63..=65535, found {}", cfg.fir_taps),
@@ -489,7 +511,6 @@ fn check_freqs(freqs: &[f64], rate: f64) -> Result<(), ConfigError> {
 /// the low side of split k taken from the high side of splits 1..k-1, then passed through
 /// the all-passes of splits k+1.. so that every band carries the same phase, and the sum
 /// telescopes to the product of all the splits' all-passes.
-#[derive(Clone)]
 pub struct IirCrossover {
     slope: Slope,
     channels: usize,
@@ -504,6 +525,17 @@ pub struct IirCrossover {
     /// `[channel][band][split]`, used for split > band.
     ap_state: Vec<AllpassState>,
 }
+
+clone_by_field!(IirCrossover {
+    slope,
+    channels,
+    rate,
+    freq_log2,
+    designed_hz,
+    splits,
+    split_state,
+    ap_state
+});
 
 impl IirCrossover {
     fn new(slope: Slope, freqs: &[f64], channels: usize, prepare: PrepareInfo) -> Self {
@@ -569,7 +601,7 @@ impl Processor for IirCrossover {
         let mut done = 0;
         while done < io.frames {
             let pos = io.position_frames + done as u64;
-            if pos % COEF_GRID_FRAMES == 0 {
+            if pos.is_multiple_of(COEF_GRID_FRAMES) {
                 self.on_grid();
             }
             let len = grid_segment(pos, io.frames - done);
@@ -666,12 +698,12 @@ pub fn linear_phase_taps(slope: Slope, freqs: &[f64], taps: usize, rate: f64) ->
 /// Linear-phase crossover by uniformly partitioned FFT convolution (overlap-save with
 /// 64-frame partitions). The input spectrum history is shared by all bands of a channel,
 /// so each partition costs one forward FFT per channel and one inverse FFT per band.
-#[derive(Clone)]
 pub struct FirCrossover {
     channels: usize,
     bands: usize,
     partitions: usize,
     latency: usize,
+    /// FFT plans of the partition size; any two are interchangeable.
     forward: Arc<dyn RealToComplex<f32>>,
     inverse: Arc<dyn ComplexToReal<f32>>,
     /// `[band][partition][bin]`: FIR partition spectra, scaled for the inverse FFT.
@@ -688,6 +720,25 @@ pub struct FirCrossover {
     acc: Vec<Complex<f32>>,
     scratch: Vec<Complex<f32>>,
 }
+
+clone_by_field!(FirCrossover {
+    channels,
+    bands,
+    partitions,
+    latency,
+    filters,
+    history,
+    head,
+    input,
+    output,
+    fill,
+    time,
+    acc,
+    scratch
+} keep {
+    forward,
+    inverse
+});
 
 impl FirCrossover {
     fn new(taps: &[Vec<f64>], channels: usize) -> Self {

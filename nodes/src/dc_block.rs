@@ -14,6 +14,7 @@ use lathe_engine::{
     ParamId, ParamSpec, PortSpec, Processor, Unit, impl_state_copy,
 };
 
+use crate::crossover::clone_by_field;
 use crate::crossover::{
     COEF_GRID_FRAMES, Section, SectionState, check_channels, grid_segment, prewarp,
 };
@@ -69,7 +70,6 @@ impl NodeKind for DcBlockKind {
     }
 }
 
-#[derive(Clone)]
 pub struct DcBlockProcessor {
     rate: f64,
     freq_hz: LinearSmoother,
@@ -77,6 +77,14 @@ pub struct DcBlockProcessor {
     section: Section,
     state: Vec<SectionState>,
 }
+
+clone_by_field!(DcBlockProcessor {
+    rate,
+    freq_hz,
+    designed_hz,
+    section,
+    state
+});
 
 impl DcBlockProcessor {
     fn on_grid(&mut self) {
@@ -106,7 +114,7 @@ impl Processor for DcBlockProcessor {
         let mut done = 0;
         while done < io.frames {
             let pos = io.position_frames + done as u64;
-            if pos % COEF_GRID_FRAMES == 0 {
+            if pos.is_multiple_of(COEF_GRID_FRAMES) {
                 self.on_grid();
             }
             let len = grid_segment(pos, io.frames - done);

@@ -18,6 +18,7 @@ use lathe_engine::{
 use serde::Deserialize;
 
 use crate::crossover::check_channels;
+use crate::crossover::clone_by_field;
 use crate::gain::DEFAULT_CHANNELS;
 
 /// Delay line length when the config does not say.
@@ -106,7 +107,6 @@ impl NodeKind for DelayKind {
     }
 }
 
-#[derive(Clone)]
 pub struct DelayProcessor {
     rate: f64,
     max_frames: usize,
@@ -123,6 +123,19 @@ pub struct DelayProcessor {
     fade_frames: u32,
     fade_done: u32,
 }
+
+clone_by_field!(DelayProcessor {
+    rate,
+    max_frames,
+    mask,
+    line,
+    write,
+    target,
+    current,
+    next,
+    fade_frames,
+    fade_done
+});
 
 impl Processor for DelayProcessor {
     fn set_param(&mut self, id: ParamId, value: f32) {

@@ -15,6 +15,7 @@ use lathe_engine::{
 use serde::Deserialize;
 
 use crate::crossover::check_channels;
+use crate::crossover::clone_by_field;
 use crate::gain::DEFAULT_CHANNELS;
 
 /// Inputs of a mix when the config does not say.
@@ -97,13 +98,18 @@ impl NodeKind for MixKind {
     }
 }
 
-#[derive(Clone)]
 pub struct MixProcessor {
     channels: usize,
     gain_db: Vec<LinearSmoother>,
     /// Linear gains matching `gain_db` while they are steady.
     gain: Vec<f32>,
 }
+
+clone_by_field!(MixProcessor {
+    channels,
+    gain_db,
+    gain
+});
 
 impl Processor for MixProcessor {
     fn set_param(&mut self, id: ParamId, value: f32) {

@@ -28,6 +28,7 @@ use lathe_engine::{
 use serde::Deserialize;
 
 use crate::crossover::check_channels;
+use crate::crossover::clone_by_field;
 use crate::gain::DEFAULT_CHANNELS;
 
 #[derive(Debug, Deserialize)]
@@ -268,10 +269,11 @@ impl NodeKind for RouteKind {
     }
 }
 
-#[derive(Clone)]
 pub struct RouteProcessor {
     terms: Vec<Term>,
 }
+
+clone_by_field!(RouteProcessor { terms });
 
 impl Processor for RouteProcessor {
     fn set_param(&mut self, _id: ParamId, _value: f32) {}

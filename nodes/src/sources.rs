@@ -32,6 +32,7 @@ use lathe_engine::{
 use serde::Deserialize;
 
 use crate::crossover::check_channels;
+use crate::crossover::clone_by_field;
 use crate::gain::{DEFAULT_CHANNELS, GainConfig};
 
 /// Highest tone frequency as a fraction of the sample rate.
@@ -337,7 +338,6 @@ impl NodeKind for NoiseKind {
     }
 }
 
-#[derive(Clone)]
 pub struct NoiseProcessor {
     level: Level,
     seed: u64,
@@ -347,6 +347,15 @@ pub struct NoiseProcessor {
     sections: [PinkSection; PINK_SECTIONS],
     channels: Vec<NoiseChannel>,
 }
+
+clone_by_field!(NoiseProcessor {
+    level,
+    seed,
+    pink,
+    scale,
+    sections,
+    channels
+});
 
 impl Processor for NoiseProcessor {
     fn set_param(&mut self, id: ParamId, value: f32) {
@@ -471,7 +480,7 @@ impl Processor for ImpulseProcessor {
             let n = io.position_frames + i as u64;
             let hit = match self.period {
                 None => n == 0,
-                Some(p) => n % p == 0,
+                Some(p) => n.is_multiple_of(p),
             };
             write_all(io, i, if hit { gain } else { 0.0 });
         }
@@ -560,7 +569,6 @@ impl NodeKind for SweepKind {
             repeat: cfg.repeat,
             rate_per_frame: log_ratio / (cfg.duration_s * rate),
             phase_scale: TAU * cfg.start_hz * cfg.duration_s / log_ratio,
-            rate,
         };
         Ok(BuiltNode {
             spec: spec(channels, vec![level]),
@@ -579,15 +587,6 @@ pub struct SweepProcessor {
     rate_per_frame: f64,
     /// 2 pi f1 T / ln(f2/f1).
     phase_scale: f64,
-    rate: f64,
-}
-
-impl SweepProcessor {
-    /// Instantaneous frequency at frame `n` of the sweep (for tests and docs).
-    pub fn frequency_at(&self, n: u64) -> f64 {
-        self.phase_scale * self.rate_per_frame * (self.rate_per_frame * n as f64).exp() * self.rate
-            / TAU
-    }
 }
 
 impl Processor for SweepProcessor {

@@ -180,7 +180,7 @@ impl Processor for WidthProcessor {
         let mut done = 0;
         while done < io.frames {
             let pos = io.position_frames + done as u64;
-            if pos % COEF_GRID_FRAMES == 0 {
+            if pos.is_multiple_of(COEF_GRID_FRAMES) {
                 self.on_grid();
             }
             let len = grid_segment(pos, io.frames - done);
