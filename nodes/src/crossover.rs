@@ -882,7 +882,7 @@ mod tests {
     use lathe_engine::harness::{ParamEvent, render};
 
     const RATE: f64 = 48_000.0;
-    const IR_FRAMES: usize = 1 << 16;
+    const IR_FRAMES: usize = 1 << 15;
 
     type C64 = Complex<f64>;
 

@@ -605,3 +605,62 @@ fn sweep_is_exponential_and_ends() {
     assert!((peak(&x[..48_000]) - 0.1).abs() < 1e-3);
     assert!(x[48_000..].iter().all(|v| *v == 0.0));
 }
+
+// -------------------------------------------------------------------------- specs
+
+/// Port and param names as the docs give them, and the declared latencies.
+#[test]
+fn specs_name_ports_and_params_as_documented() {
+    let spec = |kind: &dyn NodeKind, cfg: &str| build(&Case::new(kind).config(cfg), prepare()).spec;
+    let names = |ports: &[lathe_engine::PortSpec]| {
+        ports
+            .iter()
+            .map(|p| format!("{}:{}", p.name, p.channels))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let params = |s: &lathe_engine::NodeSpec| {
+        s.params
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let s = spec(&CrossoverKind, "");
+    assert_eq!(names(&s.inputs), "in:2");
+    assert_eq!(names(&s.outputs), "band1:2 band2:2 band3:2");
+    assert_eq!(params(&s), "split1_hz split2_hz");
+    assert_eq!(s.params[1].default, 2000.0);
+    assert_eq!(s.latency_frames, 0);
+    let s = spec(
+        &CrossoverKind,
+        "(freqs_hz: [300], mode: \"linear_phase\", fir_taps: 1023)",
+    );
+    assert_eq!(names(&s.outputs), "band1:2 band2:2");
+    assert_eq!(params(&s), "");
+    assert_eq!(s.latency_frames, 511 + 64);
+    assert_eq!(
+        params(&spec(&WidthKind, "")),
+        "width_pct side_gain_db bass_mono_hz"
+    );
+    assert_eq!(params(&spec(&BalanceKind, "")), "balance_pct");
+    assert_eq!(params(&spec(&DcBlockKind, "")), "freq_hz");
+    assert_eq!(params(&spec(&DelayKind, "")), "delay_ms");
+    assert_eq!(params(&spec(&PolarityKind, "")), "invert_left invert_right");
+    assert_eq!(
+        params(&spec(&PolarityKind, "(channels: 3)")),
+        "invert_ch1 invert_ch2 invert_ch3"
+    );
+    let s = spec(&MixKind, "(inputs: 3, channels: 1)");
+    assert_eq!(names(&s.inputs), "in1:1 in2:1 in3:1");
+    assert_eq!(params(&s), "in1.gain_db in2.gain_db in3.gain_db");
+    assert_eq!(params(&spec(&SineKind, "")), "freq_hz level_dbfs");
+    for kind in [&NoiseKind as &dyn NodeKind, &ImpulseKind, &SweepKind] {
+        let s = spec(kind, "(channels: 1)");
+        assert_eq!(
+            (names(&s.inputs), names(&s.outputs)),
+            (String::new(), "out:1".into())
+        );
+        assert_eq!(params(&s), "level_dbfs");
+    }
+}
