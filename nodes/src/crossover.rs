@@ -522,7 +522,7 @@ pub struct IirCrossover {
     splits: Vec<LrSplit>,
     /// `[channel][split]`.
     split_state: Vec<LrSplitState>,
-    /// `[channel][band][split]`, used for split > band.
+    /// `[channel][band][split]` for the bands below the top one, used for split > band.
     ap_state: Vec<AllpassState>,
 }
 
@@ -555,7 +555,7 @@ impl IirCrossover {
                 .map(|f| LrSplit::new(slope, *f, rate))
                 .collect(),
             split_state: vec![LrSplitState::default(); channels * n],
-            ap_state: vec![AllpassState::default(); channels * (n + 1) * n],
+            ap_state: vec![AllpassState::default(); channels * n * n],
         }
     }
 
@@ -616,7 +616,7 @@ impl Processor for IirCrossover {
                     break;
                 };
                 let split_state = &mut self.split_state[ch * n..(ch + 1) * n];
-                let ap_state = &mut self.ap_state[ch * (n + 1) * n..(ch + 1) * (n + 1) * n];
+                let ap_state = &mut self.ap_state[ch * n * n..(ch + 1) * n * n];
                 for i in range.clone() {
                     let mut rest = f64::from(input[i]);
                     for (k, (split, st)) in
@@ -878,7 +878,6 @@ impl Processor for FirCrossover {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lathe_engine::PrepareInfo;
     use lathe_engine::harness::{ParamEvent, render};
 
     const RATE: f64 = 48_000.0;
