@@ -18,8 +18,8 @@
 //!   whole frames). Params `level_dbfs` (-120 ..= 0, default 0 = amplitude 1).
 //! - `sweep`: out `out` (channels). Config `(channels: 2, start_hz: 20, end_hz: 20000,
 //!   duration_s: 10, repeat: false)`: an exponential (log) sine sweep, phase
-//!   `2 pi f1 T / ln(f2/f1) (exp(t ln(f2/f1) / T) - 1)`, starting at phase 0; silence
-//!   after `duration_s` unless `repeat`. Params `level_dbfs` (peak, -120 ..= 0, default
+//!   `2 pi f1 T / ln(f2/f1) (exp(t ln(f2/f1) / T) - 1)`, starting at phase 0, faded in and
+//!   out over 5 ms (raised cosine); silence after `duration_s` unless `repeat`. Params `level_dbfs` (peak, -120 ..= 0, default
 //!   -20, smoothed 20 ms).
 //! - Latency: none (no input). Allocate at build only (per-channel noise state).
 
@@ -35,6 +35,8 @@ use crate::crossover::check_channels;
 use crate::crossover::clone_by_field;
 use crate::gain::{DEFAULT_CHANNELS, GainConfig};
 
+/// Raised-cosine fade at each end of a sweep, so it neither starts nor stops with a click.
+pub const SWEEP_FADE_MS: f64 = 5.0;
 /// Highest tone frequency as a fraction of the sample rate.
 pub const MAX_TONE_FRACTION: f64 = 0.49;
 
@@ -528,7 +530,7 @@ impl NodeKind for SweepKind {
         "sweep: exponential sine sweep from start_hz to end_hz, same on every channel.\n\
          Ports: out `out` (channels).\n\
          Config: (channels: 2, start_hz: 20, end_hz: 20000, duration_s: 10, repeat: false);\n\
-         silence after the sweep unless repeat.\n\
+         5 ms raised-cosine fades at both ends; silence after the sweep unless repeat.\n\
          Params: level_dbfs peak -120..0 (default -20), smoothed 20 ms."
     }
 
@@ -569,6 +571,7 @@ impl NodeKind for SweepKind {
             repeat: cfg.repeat,
             rate_per_frame: log_ratio / (cfg.duration_s * rate),
             phase_scale: TAU * cfg.start_hz * cfg.duration_s / log_ratio,
+            fade_frames: (SWEEP_FADE_MS * 0.001 * rate).min(cfg.duration_s * rate / 4.0),
         };
         Ok(BuiltNode {
             spec: spec(channels, vec![level]),
@@ -587,6 +590,8 @@ pub struct SweepProcessor {
     rate_per_frame: f64,
     /// 2 pi f1 T / ln(f2/f1).
     phase_scale: f64,
+    /// Length of the raised-cosine fades at both ends.
+    fade_frames: f64,
 }
 
 impl Processor for SweepProcessor {
@@ -608,7 +613,13 @@ impl Processor for SweepProcessor {
             let value = if k < self.length {
                 let phase = self.phase_scale * ((self.rate_per_frame * k as f64).exp() - 1.0);
                 // Reduce before the sine: the phase reaches millions of radians.
-                (phase % (2.0 * PI)).sin() as f32 * gain
+                let edge = k.min(self.length - 1 - k) as f64;
+                let fade = if edge < self.fade_frames {
+                    0.5 - 0.5 * (PI * edge / self.fade_frames).cos()
+                } else {
+                    1.0
+                };
+                ((phase % (2.0 * PI)).sin() * fade) as f32 * gain
             } else {
                 0.0
             };

@@ -579,7 +579,7 @@ fn impulse_fires_once_or_periodically() {
 }
 
 /// A 1 s sweep 100 Hz -> 10 kHz: the frequency at 0.5 s is 1 kHz (zero-crossing rate
-/// over 20 ms, within 1%), peak -20 dBFS, and silence after the sweep.
+/// over 20 ms, within 1%), peak -20 dBFS, faded ends, and silence after the sweep.
 #[test]
 fn sweep_is_exponential_and_ends() {
     let out = run_source(
@@ -604,6 +604,9 @@ fn sweep_is_exponential_and_ends() {
     );
     assert!((peak(&x[..48_000]) - 0.1).abs() < 1e-3);
     assert!(x[48_000..].iter().all(|v| *v == 0.0));
+    // The 5 ms fades: no step at either end.
+    assert_eq!(x[0], 0.0);
+    assert!(x[47_999].abs() < 1e-6, "last sample {}", x[47_999]);
 }
 
 // -------------------------------------------------------------------------- specs
