@@ -4,17 +4,41 @@
 
 use lathe_engine::Registry;
 
+pub mod balance;
 pub mod biquad;
+pub mod crossover;
+pub mod dc_block;
+pub mod delay;
 pub mod dynamic_eq;
 pub mod eq;
 pub mod gain;
 pub mod linear_phase;
+pub mod mix;
+pub mod ms;
+pub mod polarity;
+pub mod route;
+pub mod sources;
+pub mod width;
 
 /// Registers every node kind of this crate.
 pub fn register_all(registry: &mut Registry) {
     registry.register(gain::GainKind);
     registry.register(eq::EqKind);
     registry.register(dynamic_eq::DynamicEqKind);
+    registry.register(crossover::CrossoverKind);
+    registry.register(dc_block::DcBlockKind);
+    registry.register(ms::MsEncodeKind);
+    registry.register(ms::MsDecodeKind);
+    registry.register(width::WidthKind);
+    registry.register(balance::BalanceKind);
+    registry.register(delay::DelayKind);
+    registry.register(mix::MixKind);
+    registry.register(route::RouteKind);
+    registry.register(polarity::PolarityKind);
+    registry.register(sources::SineKind);
+    registry.register(sources::NoiseKind);
+    registry.register(sources::ImpulseKind);
+    registry.register(sources::SweepKind);
 }
 
 /// A registry with every kind of this crate.
