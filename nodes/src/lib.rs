@@ -4,11 +4,21 @@
 
 use lathe_engine::Registry;
 
+pub mod analysis;
+pub mod bs1770;
+pub mod correlation;
 pub mod gain;
+pub mod loudness;
+pub mod peak_rms;
+pub mod spectrum;
 
 /// Registers every node kind of this crate.
 pub fn register_all(registry: &mut Registry) {
     registry.register(gain::GainKind);
+    registry.register(loudness::LoudnessKind);
+
+
+
 }
 
 /// A registry with every kind of this crate.
