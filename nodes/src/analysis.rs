@@ -112,7 +112,10 @@ impl FileState {
             sample_peak_dbfs: self.sample_peak_dbfs,
             momentary_max_lufs: self.momentary_max_lufs,
             short_term_max_lufs: self.short_term_max_lufs,
-            plr_db: self.true_peak_dbtp.zip(integrated_lufs).map(|(tp, i)| tp - i),
+            plr_db: self
+                .true_peak_dbtp
+                .zip(integrated_lufs)
+                .map(|(tp, i)| tp - i),
             correlation: self.correlation.and_then(|c| c.correlation()),
         }
     }
@@ -125,8 +128,7 @@ impl FileState {
         self.true_peak_dbtp = max_option(self.true_peak_dbtp, other.true_peak_dbtp);
         self.sample_peak_dbfs = max_option(self.sample_peak_dbfs, other.sample_peak_dbfs);
         self.momentary_max_lufs = max_option(self.momentary_max_lufs, other.momentary_max_lufs);
-        self.short_term_max_lufs =
-            max_option(self.short_term_max_lufs, other.short_term_max_lufs);
+        self.short_term_max_lufs = max_option(self.short_term_max_lufs, other.short_term_max_lufs);
         self.correlation = match (self.correlation, other.correlation) {
             (Some(mut a), Some(b)) => {
                 a.merge(&b);
@@ -167,8 +169,12 @@ impl Analyzer {
         let series = &mut self.series;
         self.meter.process(channels, |hop| {
             let nan_if_silent = |x: f64| finite(x).unwrap_or(f64::NAN);
-            series.momentary_lufs.push(nan_if_silent(hop.momentary_lufs));
-            series.short_term_lufs.push(nan_if_silent(hop.short_term_lufs));
+            series
+                .momentary_lufs
+                .push(nan_if_silent(hop.momentary_lufs));
+            series
+                .short_term_lufs
+                .push(nan_if_silent(hop.short_term_lufs));
         });
         if let (Some(sums), [left, right, ..]) = (&mut self.correlation, channels) {
             let frames = left.len().min(right.len());

@@ -16,9 +16,6 @@ pub mod spectrum;
 pub fn register_all(registry: &mut Registry) {
     registry.register(gain::GainKind);
     registry.register(loudness::LoudnessKind);
-
-
-
 }
 
 /// A registry with every kind of this crate.

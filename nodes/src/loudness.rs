@@ -81,14 +81,46 @@ impl LoudnessConfig {
 
 /// Meter order in [`NodeSpec::meters`].
 const METERS: [(&str, Unit, &str); 8] = [
-    ("momentary_lufs", Unit::Lufs, "Momentary loudness (400 ms window), every 10 ms."),
-    ("short_term_lufs", Unit::Lufs, "Short-term loudness (3 s window), every 100 ms."),
-    ("integrated_lufs", Unit::Lufs, "Gated integrated loudness since reset."),
-    ("loudness_range_lu", Unit::Lu, "Loudness range (EBU Tech 3342) since reset."),
-    ("true_peak_dbtp", Unit::Dbtp, "Largest true peak since reset, all channels."),
-    ("sample_peak_dbfs", Unit::Dbfs, "Largest sample since reset, all channels."),
-    ("momentary_max_lufs", Unit::Lufs, "Largest momentary loudness since reset."),
-    ("short_term_max_lufs", Unit::Lufs, "Largest short-term loudness since reset."),
+    (
+        "momentary_lufs",
+        Unit::Lufs,
+        "Momentary loudness (400 ms window), every 10 ms.",
+    ),
+    (
+        "short_term_lufs",
+        Unit::Lufs,
+        "Short-term loudness (3 s window), every 100 ms.",
+    ),
+    (
+        "integrated_lufs",
+        Unit::Lufs,
+        "Gated integrated loudness since reset.",
+    ),
+    (
+        "loudness_range_lu",
+        Unit::Lu,
+        "Loudness range (EBU Tech 3342) since reset.",
+    ),
+    (
+        "true_peak_dbtp",
+        Unit::Dbtp,
+        "Largest true peak since reset, all channels.",
+    ),
+    (
+        "sample_peak_dbfs",
+        Unit::Dbfs,
+        "Largest sample since reset, all channels.",
+    ),
+    (
+        "momentary_max_lufs",
+        Unit::Lufs,
+        "Largest momentary loudness since reset.",
+    ),
+    (
+        "short_term_max_lufs",
+        Unit::Lufs,
+        "Largest short-term loudness since reset.",
+    ),
 ];
 
 pub struct LoudnessKind;

@@ -218,7 +218,10 @@ mod tests {
             both.add(e);
         }
         a.merge(&b);
-        let (i_a, i_both) = (a.gated_loudness(-10.0).unwrap(), both.gated_loudness(-10.0).unwrap());
+        let (i_a, i_both) = (
+            a.gated_loudness(-10.0).unwrap(),
+            both.gated_loudness(-10.0).unwrap(),
+        );
         assert!((i_a - i_both).abs() < 1e-9, "{i_a} vs {i_both}");
         assert_eq!(a.loudness_range(-20.0), both.loudness_range(-20.0));
         a.clear();

@@ -47,7 +47,10 @@ impl KWeighting {
         // The numerator stays [1, -2, 1] (not renormalised), as the standard's table has it.
         let high_pass = Biquad {
             b: [1.0, -2.0, 1.0],
-            a: [2.0 * (k * k - 1.0) / a0, (1.0 - k / HIGH_PASS_Q + k * k) / a0],
+            a: [
+                2.0 * (k * k - 1.0) / a0,
+                (1.0 - k / HIGH_PASS_Q + k * k) / a0,
+            ],
         };
         Self { shelf, high_pass }
     }
@@ -57,7 +60,10 @@ impl KWeighting {
         let w = 2.0 * std::f64::consts::PI * freq_hz / sample_rate_hz;
         let stage = |q: &Biquad| {
             let (c1, s1, c2, s2) = (w.cos(), w.sin(), (2.0 * w).cos(), (2.0 * w).sin());
-            let num = (q.b[0] + q.b[1] * c1 + q.b[2] * c2, -q.b[1] * s1 - q.b[2] * s2);
+            let num = (
+                q.b[0] + q.b[1] * c1 + q.b[2] * c2,
+                -q.b[1] * s1 - q.b[2] * s2,
+            );
             let den = (1.0 + q.a[0] * c1 + q.a[1] * c2, -q.a[0] * s1 - q.a[1] * s2);
             (num.0.hypot(num.1)) / (den.0.hypot(den.1))
         };

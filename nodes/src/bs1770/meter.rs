@@ -156,8 +156,7 @@ impl LoudnessMeter {
         if self.ticks % TICKS_PER_HOP != 0 {
             return;
         }
-        self.short_term =
-            self.window_sum(SHORT_TERM_TICKS) / self.window_frames(SHORT_TERM_TICKS);
+        self.short_term = self.window_sum(SHORT_TERM_TICKS) / self.window_frames(SHORT_TERM_TICKS);
         self.short_term_max = self.short_term_max.max(self.short_term);
         if self.ticks >= MOMENTARY_TICKS as u64 {
             self.gating_blocks.add(self.momentary);

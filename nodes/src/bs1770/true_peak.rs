@@ -48,7 +48,8 @@ fn design(factor: usize) -> Vec<[f32; LANES]> {
                 (std::f64::consts::PI * t).sin() / (std::f64::consts::PI * t)
             };
             let r = (m as f64 - centre) / centre;
-            let window = bessel_i0(KAISER_BETA * (1.0 - r * r).max(0.0).sqrt()) / bessel_i0(KAISER_BETA);
+            let window =
+                bessel_i0(KAISER_BETA * (1.0 - r * r).max(0.0).sqrt()) / bessel_i0(KAISER_BETA);
             sinc * window
         })
         .collect();
@@ -173,7 +174,10 @@ mod tests {
                         im += c[phase] as f64 * (w * j as f64).sin();
                     }
                     let db = 10.0 * (re * re + im * im).log10();
-                    assert!(db.abs() < 0.1, "factor {factor} phase {phase} at {i}%: {db} dB");
+                    assert!(
+                        db.abs() < 0.1,
+                        "factor {factor} phase {phase} at {i}%: {db} dB"
+                    );
                 }
             }
         }
@@ -188,7 +192,8 @@ mod tests {
             let x: Vec<f32> = (0..5000)
                 .map(|n| {
                     let fade = (n as f64 / 1000.0).min(1.0);
-                    let phase = std::f64::consts::FRAC_PI_2 * n as f64 + std::f64::consts::FRAC_PI_4;
+                    let phase =
+                        std::f64::consts::FRAC_PI_2 * n as f64 + std::f64::consts::FRAC_PI_4;
                     (fade * phase.sin()) as f32
                 })
                 .collect();
