@@ -16,6 +16,9 @@ pub mod spectrum;
 pub fn register_all(registry: &mut Registry) {
     registry.register(gain::GainKind);
     registry.register(loudness::LoudnessKind);
+    registry.register(peak_rms::PeakRmsKind);
+    registry.register(correlation::CorrelationKind);
+    registry.register(spectrum::SpectrumKind);
 }
 
 /// A registry with every kind of this crate.

@@ -37,7 +37,7 @@ pub struct HopReading {
     pub short_term_lufs: f64,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, PartialEq)]
 pub struct LoudnessMeter {
     layout: Layout,
     weights: Vec<f64>,
@@ -62,6 +62,27 @@ pub struct LoudnessMeter {
     true_peak: TruePeak,
     sample_peaks: Vec<f32>,
 }
+
+clone_reusing!(LoudnessMeter {
+    layout,
+    weights,
+    kweighting,
+    filters,
+    tick_frames,
+    tick_fill,
+    tick_energy,
+    ring,
+    ring_pos,
+    ticks,
+    momentary,
+    short_term,
+    momentary_max,
+    short_term_max,
+    gating_blocks,
+    range_blocks,
+    true_peak,
+    sample_peaks
+});
 
 impl LoudnessMeter {
     pub fn new(sample_rate_hz: f64, layout: Layout) -> Self {

@@ -65,7 +65,7 @@ fn design(factor: usize) -> Vec<[f32; LANES]> {
 }
 
 /// Per-channel true-peak detectors sharing one coefficient set.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, PartialEq)]
 pub struct TruePeak {
     coefs: Vec<[f32; LANES]>,
     factor: usize,
@@ -77,6 +77,15 @@ pub struct TruePeak {
     /// Running maximum per channel and branch.
     peaks: Vec<[f32; LANES]>,
 }
+
+clone_reusing!(TruePeak {
+    coefs,
+    factor,
+    channels,
+    history,
+    scratch,
+    peaks
+});
 
 impl TruePeak {
     pub fn new(channels: usize, sample_rate_hz: f64) -> Self {
