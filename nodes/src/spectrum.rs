@@ -29,6 +29,7 @@ use realfft::num_complex::Complex;
 use realfft::{RealFftPlanner, RealToComplex};
 use serde::Deserialize;
 
+use crate::bs1770::clone_reusing;
 use crate::gain::{DEFAULT_CHANNELS, MAX_CHANNELS};
 
 pub const DEFAULT_FFT_SIZE: usize = 8192;
@@ -275,7 +276,7 @@ impl NodeKind for SpectrumKind {
             power: vec![0.0; cfg.fft_size / 2 + 1],
             band_power: vec![0.0; bands.len()],
             has_spectrum: false,
-            fft,
+            fft: FftPlan(fft),
         };
         processor.set_smoothing(DEFAULT_SMOOTHING_MS);
         Ok(BuiltNode {
@@ -307,56 +308,41 @@ pub struct SpectrumProcessor {
     power: Vec<f64>,
     band_power: Vec<f64>,
     has_spectrum: bool,
-    fft: Arc<dyn RealToComplex<f64>>,
+    fft: FftPlan,
 }
 
-/// Copies reuse every buffer and keep this processor's own FFT plan (the same config
-/// plans the same FFT), so a state copy neither allocates nor frees.
-impl Clone for SpectrumProcessor {
+clone_reusing!(SpectrumProcessor {
+    channels,
+    fft_size,
+    hop,
+    sample_rate_hz,
+    scale,
+    keep,
+    slope_db_per_oct,
+    bands,
+    window,
+    ring,
+    ring_pos,
+    fill,
+    frame,
+    spectrum,
+    scratch,
+    power,
+    band_power,
+    has_spectrum,
+    fft,
+});
+
+/// A shared FFT plan. A state copy keeps its own plan (the same config plans the same
+/// FFT), so `copy_state_from` neither allocates nor frees one.
+struct FftPlan(Arc<dyn RealToComplex<f64>>);
+
+impl Clone for FftPlan {
     fn clone(&self) -> Self {
-        Self {
-            channels: self.channels.clone(),
-            fft_size: self.fft_size.clone(),
-            hop: self.hop.clone(),
-            sample_rate_hz: self.sample_rate_hz.clone(),
-            scale: self.scale.clone(),
-            keep: self.keep.clone(),
-            slope_db_per_oct: self.slope_db_per_oct.clone(),
-            bands: self.bands.clone(),
-            window: self.window.clone(),
-            ring: self.ring.clone(),
-            ring_pos: self.ring_pos.clone(),
-            fill: self.fill.clone(),
-            frame: self.frame.clone(),
-            spectrum: self.spectrum.clone(),
-            scratch: self.scratch.clone(),
-            power: self.power.clone(),
-            band_power: self.band_power.clone(),
-            has_spectrum: self.has_spectrum.clone(),
-            fft: Arc::clone(&self.fft),
-        }
+        Self(Arc::clone(&self.0))
     }
 
-    fn clone_from(&mut self, other: &Self) {
-        self.channels.clone_from(&other.channels);
-        self.fft_size.clone_from(&other.fft_size);
-        self.hop.clone_from(&other.hop);
-        self.sample_rate_hz.clone_from(&other.sample_rate_hz);
-        self.scale.clone_from(&other.scale);
-        self.keep.clone_from(&other.keep);
-        self.slope_db_per_oct.clone_from(&other.slope_db_per_oct);
-        self.bands.clone_from(&other.bands);
-        self.window.clone_from(&other.window);
-        self.ring.clone_from(&other.ring);
-        self.ring_pos.clone_from(&other.ring_pos);
-        self.fill.clone_from(&other.fill);
-        self.frame.clone_from(&other.frame);
-        self.spectrum.clone_from(&other.spectrum);
-        self.scratch.clone_from(&other.scratch);
-        self.power.clone_from(&other.power);
-        self.band_power.clone_from(&other.band_power);
-        self.has_spectrum.clone_from(&other.has_spectrum);
-    }
+    fn clone_from(&mut self, _other: &Self) {}
 }
 
 impl SpectrumProcessor {
@@ -401,6 +387,7 @@ impl SpectrumProcessor {
             }
             if self
                 .fft
+                .0
                 .process_with_scratch(&mut self.frame, &mut self.spectrum, &mut self.scratch)
                 .is_ok()
             {

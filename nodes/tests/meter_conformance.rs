@@ -460,7 +460,7 @@ fn music(rate: f64, secs: f64) -> Vec<Vec<f32>> {
     let notes = [55.0, 65.41, 73.42, 49.0];
     let mut l = Vec::with_capacity(frames);
     let mut r = Vec::with_capacity(frames);
-    for n in 0..frames {
+    for (n, &h) in hat.iter().enumerate() {
         let t = n as f64 / rate;
         let beat = t * 2.0; // 120 bpm
         let bar = (beat / 4.0) as usize;
@@ -476,7 +476,7 @@ fn music(rate: f64, secs: f64) -> Vec<Vec<f32>> {
         let bass = 0.5 * env * (tau * root).sin();
         let chord =
             0.15 * ((tau * root * 4.0).sin() + (tau * root * 5.0).sin() + (tau * root * 6.0).sin());
-        let hh = 0.1 * hat[n] as f64 * (-(beat * 2.0).fract() * 20.0).exp();
+        let hh = 0.1 * h as f64 * (-(beat * 2.0).fract() * 20.0).exp();
         l.push((section * (bass + chord + hh)) as f32);
         r.push((section * (bass + 0.8 * chord - hh)) as f32);
     }

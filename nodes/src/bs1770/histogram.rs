@@ -74,7 +74,7 @@ impl GatingHistogram {
     /// gate (and non-finite energies) are dropped.
     pub fn add(&mut self, energy: f64) {
         let lufs = energy_to_lufs(energy);
-        if !(lufs > ABSOLUTE_GATE_LUFS) || !energy.is_finite() {
+        if lufs.is_nan() || lufs <= ABSOLUTE_GATE_LUFS || !energy.is_finite() {
             return;
         }
         let bin = (((lufs - ABSOLUTE_GATE_LUFS) / BIN_LU) as usize).min(BINS - 1);

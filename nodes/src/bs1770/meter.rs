@@ -174,7 +174,7 @@ impl LoudnessMeter {
         self.ticks += 1;
         self.momentary = self.window_sum(MOMENTARY_TICKS) / self.window_frames(MOMENTARY_TICKS);
         self.momentary_max = self.momentary_max.max(self.momentary);
-        if self.ticks % TICKS_PER_HOP != 0 {
+        if !self.ticks.is_multiple_of(TICKS_PER_HOP) {
             return;
         }
         self.short_term = self.window_sum(SHORT_TERM_TICKS) / self.window_frames(SHORT_TERM_TICKS);
