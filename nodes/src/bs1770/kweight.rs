@@ -83,25 +83,50 @@ impl KFilterState {
     /// no branch; denormals are flushed once per call.
     #[inline]
     pub fn energy(&mut self, k: &KWeighting, input: &[f32]) -> f64 {
-        let (sb, sa) = (k.shelf.b, k.shelf.a);
-        let ha = k.high_pass.a;
-        let [mut s1, mut s2] = self.shelf;
-        let [mut h1, mut h2] = self.high_pass;
-        let mut sum = 0.0;
-        for &x in input {
-            let x = x as f64;
-            let y = sb[0] * x + s1;
-            s1 = sb[1] * x - sa[0] * y + s2;
-            s2 = sb[2] * x - sa[1] * y;
-            let z = y + h1;
-            h1 = -2.0 * y - ha[0] * z + h2;
-            h2 = y - ha[1] * z;
-            sum += z * z;
-        }
-        self.shelf = [flush_denormal(s1), flush_denormal(s2)];
-        self.high_pass = [flush_denormal(h1), flush_denormal(h2)];
+        let mut states = [*self];
+        let [sum] = energy_lanes(&mut states, k, [input]);
+        *self = states[0];
         sum
     }
+}
+
+/// [`KFilterState::energy`] for several channels of equal length at once. The recursion
+/// of one channel is a chain of dependent operations; running channels side by side in
+/// one loop lets their chains overlap (and share SIMD registers), close to doubling the
+/// throughput for a stereo pair.
+#[inline]
+pub fn energy_lanes<const N: usize>(
+    states: &mut [KFilterState; N],
+    k: &KWeighting,
+    inputs: [&[f32]; N],
+) -> [f64; N] {
+    let (sb, sa) = (k.shelf.b, k.shelf.a);
+    let ha = k.high_pass.a;
+    let frames = inputs.iter().map(|x| x.len()).min().unwrap_or(0);
+    let mut s1: [f64; N] = std::array::from_fn(|c| states[c].shelf[0]);
+    let mut s2: [f64; N] = std::array::from_fn(|c| states[c].shelf[1]);
+    let mut h1: [f64; N] = std::array::from_fn(|c| states[c].high_pass[0]);
+    let mut h2: [f64; N] = std::array::from_fn(|c| states[c].high_pass[1]);
+    let mut sum = [0.0; N];
+    // Frame-major over N channels: each frame reads one sample of every input.
+    #[allow(clippy::needless_range_loop)]
+    for n in 0..frames {
+        for c in 0..N {
+            let x = inputs[c][n] as f64;
+            let y = sb[0] * x + s1[c];
+            s1[c] = sb[1] * x - sa[0] * y + s2[c];
+            s2[c] = sb[2] * x - sa[1] * y;
+            let z = y + h1[c];
+            h1[c] = -2.0 * y - ha[0] * z + h2[c];
+            h2[c] = y - ha[1] * z;
+            sum[c] += z * z;
+        }
+    }
+    for (c, state) in states.iter_mut().enumerate() {
+        state.shelf = [flush_denormal(s1[c]), flush_denormal(s2[c])];
+        state.high_pass = [flush_denormal(h1[c]), flush_denormal(h2[c])];
+    }
+    sum
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@
 //! mostly the two histograms), whatever the length of the programme.
 
 use super::histogram::GatingHistogram;
-use super::kweight::{KFilterState, KWeighting};
+use super::kweight::{KFilterState, KWeighting, energy_lanes};
 use super::true_peak::TruePeak;
 use super::{LRA_RELATIVE_GATE_LU, Layout, RELATIVE_GATE_LU, energy_to_lufs, finite};
 
@@ -146,17 +146,35 @@ impl LoudnessMeter {
         let mut offset = 0;
         while offset < frames {
             let n = (frames - offset).min(self.tick_frames - self.tick_fill);
-            for (c, input) in channels.iter().enumerate().take(self.weights.len()) {
-                if self.weights[c] != 0.0 {
-                    self.tick_energy[c] +=
-                        self.filters[c].energy(&self.kweighting, &input[offset..offset + n]);
-                }
-            }
+            self.filter_segment(channels, offset..offset + n);
             offset += n;
             self.tick_fill += n;
             if self.tick_fill == self.tick_frames {
                 self.tick_fill = 0;
                 self.end_tick(&mut on_hop);
+            }
+        }
+    }
+
+    /// K-weights frames `range` of every channel into the tick energies, two channels
+    /// per loop so their filter recursions overlap. The LFE (weight 0) is filtered too:
+    /// its energy is weighted out, and skipping it would break the pairing.
+    fn filter_segment(&mut self, channels: &[&[f32]], range: std::ops::Range<usize>) {
+        let count = channels.len().min(self.filters.len());
+        let k = &self.kweighting;
+        let mut c = 0;
+        while c < count {
+            let pair = (self.filters.get_mut(c..c + 2), channels.get(c..c + 2));
+            if let (Some([a, b]), Some([x, y])) = (pair.0, pair.1) {
+                let mut states = [*a, *b];
+                let [ea, eb] = energy_lanes(&mut states, k, [&x[range.clone()], &y[range.clone()]]);
+                [*a, *b] = states;
+                self.tick_energy[c] += ea;
+                self.tick_energy[c + 1] += eb;
+                c += 2;
+            } else {
+                self.tick_energy[c] += self.filters[c].energy(k, &channels[c][range.clone()]);
+                c += 1;
             }
         }
     }

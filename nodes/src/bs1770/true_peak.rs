@@ -10,7 +10,7 @@
 
 /// Taps per polyphase branch.
 pub const TAPS: usize = 24;
-/// Branches computed per input sample (4x oversampling; 2x leaves two lanes zero).
+/// Coefficient lanes per tap: one per branch (4x oversampling; 2x leaves two zero).
 const LANES: usize = 4;
 /// Kaiser window shape: ~60 dB image rejection, flat passband to ~0.42·fs.
 const KAISER_BETA: f64 = 6.0;
@@ -64,6 +64,19 @@ fn design(factor: usize) -> Vec<[f32; LANES]> {
     coefs
 }
 
+/// Largest of `start` and the absolute values of `x`, eight lanes at a time.
+fn abs_max(start: f32, x: &[f32]) -> f32 {
+    let mut lanes = [start; 8];
+    let mut blocks = x.chunks_exact(8);
+    for block in &mut blocks {
+        for (m, v) in lanes.iter_mut().zip(block) {
+            *m = m.max(v.abs());
+        }
+    }
+    let rest = blocks.remainder().iter().fold(start, |m, v| m.max(v.abs()));
+    lanes.iter().fold(rest, |m, &v| m.max(v))
+}
+
 /// Per-channel true-peak detectors sharing one coefficient set.
 #[derive(Debug, PartialEq)]
 pub struct TruePeak {
@@ -74,6 +87,8 @@ pub struct TruePeak {
     history: Vec<f32>,
     /// History followed by the chunk being filtered.
     scratch: Vec<f32>,
+    /// One branch's output for the chunk.
+    branch: Vec<f32>,
     /// Running maximum per channel and branch.
     peaks: Vec<[f32; LANES]>,
 }
@@ -84,6 +99,7 @@ clone_reusing!(TruePeak {
     channels,
     history,
     scratch,
+    branch,
     peaks
 });
 
@@ -96,6 +112,7 @@ impl TruePeak {
             channels,
             history: vec![0.0; channels * (TAPS - 1)],
             scratch: vec![0.0; TAPS - 1 + CHUNK],
+            branch: vec![0.0; CHUNK],
             peaks: vec![[0.0; LANES]; channels],
         }
     }
@@ -122,16 +139,21 @@ impl TruePeak {
             let buf = &mut self.scratch[..TAPS - 1 + chunk.len()];
             buf[..TAPS - 1].copy_from_slice(history);
             buf[TAPS - 1..].copy_from_slice(chunk);
-            for window in buf.windows(TAPS) {
-                let mut acc = [0f32; LANES];
-                for (c, &x) in self.coefs.iter().zip(window) {
-                    for lane in 0..LANES {
-                        acc[lane] += c[lane] * x;
+            let len = chunk.len();
+            // Phase 0 is the input itself.
+            peak[0] = abs_max(peak[0], chunk);
+            // Each other branch is a sum of scaled, shifted copies of the input: one
+            // contiguous multiply-add pass per tap, which vectorises across samples.
+            for (phase, branch_peak) in peak.iter_mut().enumerate().take(self.factor).skip(1) {
+                let out = &mut self.branch[..len];
+                out.fill(0.0);
+                for (j, c) in self.coefs.iter().enumerate() {
+                    let c = c[phase];
+                    for (o, &x) in out.iter_mut().zip(&buf[j..j + len]) {
+                        *o += c * x;
                     }
                 }
-                for lane in 0..LANES {
-                    peak[lane] = peak[lane].max(acc[lane].abs());
-                }
+                *branch_peak = abs_max(*branch_peak, out);
             }
             history.copy_from_slice(&buf[chunk.len()..]);
         }
@@ -152,7 +174,8 @@ impl TruePeak {
     /// Bytes held, fixed at construction.
     pub fn heap_bytes(&self) -> usize {
         (self.coefs.capacity() + self.peaks.capacity()) * size_of::<[f32; LANES]>()
-            + (self.history.capacity() + self.scratch.capacity()) * size_of::<f32>()
+            + (self.history.capacity() + self.scratch.capacity() + self.branch.capacity())
+                * size_of::<f32>()
     }
 }
 
