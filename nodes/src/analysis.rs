@@ -33,7 +33,8 @@ pub struct FileAnalysis {
 }
 
 /// Loudness over time, one value per 100 ms hop, for plots. The value at index `i` is
-/// the loudness of the window ending at `(i + 1) * hop_s`; NaN (JSON `null`) where the
+/// the loudness of the window ending at `(i + 1) * hop_s` (`hop_s` is 0.1 s, or the
+/// nearest whole number of frames at rates that are not a multiple of 100 Hz); NaN (JSON `null`) where the
 /// window held digital silence.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct LoudnessSeries {
@@ -152,12 +153,14 @@ pub struct Analyzer {
 
 impl Analyzer {
     pub fn new(sample_rate_hz: f64, layout: Layout) -> Self {
+        let meter = LoudnessMeter::new(sample_rate_hz, layout);
+        let hop_s = meter.hop_frames() as f64 / sample_rate_hz;
         Self {
-            meter: LoudnessMeter::new(sample_rate_hz, layout),
+            meter,
             sample_rate_hz,
             correlation: (layout == Layout::Stereo).then(CorrelationSums::default),
             series: LoudnessSeries {
-                hop_s: 0.1,
+                hop_s,
                 ..LoudnessSeries::default()
             },
         }

@@ -17,7 +17,8 @@
 //!   bin reads the nearest bin's power scaled by its share of the bin. NaN before the
 //!   first spectrum and for digital silence.
 //! - Latency: 0. Allocates at build: the FFT plan, input rings and spectra (about
-//!   `fft_size · (channels + 4)` values).
+//!   `fft_size · (channels + 4)` values). The FFTs run in the block where a hop ends,
+//!   so the cost comes in bursts of one FFT per channel every `fft_size / 4` frames.
 
 use std::sync::Arc;
 

@@ -592,6 +592,36 @@ fn node_equals_analyze() {
     }
 }
 
+/// Chunking does not change an analysis: odd chunks equal the whole file, bit for bit,
+/// series included.
+#[test]
+fn analysis_does_not_depend_on_chunking() {
+    let rate = 44_100.0;
+    let input = music(rate, 12.0);
+    let mut whole = Analyzer::new(rate, Layout::Stereo);
+    whole.process(&slices(&input));
+    let mut chunked = Analyzer::new(rate, Layout::Stereo);
+    let mut pos = 0;
+    for size in [1, 7, 441, 4410, 1000, 65_536].iter().cycle() {
+        if pos >= input[0].len() {
+            break;
+        }
+        let end = (pos + size).min(input[0].len());
+        chunked.process(&[&input[0][pos..end], &input[1][pos..end]]);
+        pos = end;
+    }
+    let (a, b) = (whole.analysis(), chunked.analysis());
+    assert_eq!(a.integrated_lufs, b.integrated_lufs);
+    assert_eq!(a.loudness_range_lu, b.loudness_range_lu);
+    assert_eq!(a.true_peak_dbtp, b.true_peak_dbtp);
+    assert_eq!(a.momentary_max_lufs, b.momentary_max_lufs);
+    assert_eq!(whole.series().momentary_lufs.len(), 120);
+    assert_eq!(
+        format!("{:?}", whole.series()),
+        format!("{:?}", chunked.series())
+    );
+}
+
 /// Silence has no loudness: the node publishes NaN and analyze gives None.
 #[test]
 fn silence_has_no_value() {

@@ -231,6 +231,12 @@ impl LoudnessMeter {
         self.ticks / TICKS_PER_HOP
     }
 
+    /// Length of a 100 ms hop in frames (rounded at rates that are not a multiple of
+    /// 100 Hz).
+    pub fn hop_frames(&self) -> usize {
+        self.tick_frames * TICKS_PER_HOP as usize
+    }
+
     /// Frames measured since the reset.
     pub fn frames(&self) -> u64 {
         self.ticks * self.tick_frames as u64 + self.tick_fill as u64
