@@ -10,9 +10,9 @@
 //!   restarts the measurement at that frame, like the reset button of a meter.
 //! - Meters (NaN = no value, e.g. integrated loudness of silence):
 //!   `momentary_lufs` (400 ms, updated every 10 ms), `short_term_lufs` (3 s, every
-//!   100 ms), `integrated_lufs` (gated, every 100 ms), `loudness_range_lu` (Tech 3342),
+//!   10 ms), `integrated_lufs` (gated, every 100 ms), `loudness_range_lu` (Tech 3342),
 //!   `true_peak_dbtp` and `sample_peak_dbfs` (maxima since reset, over all channels),
-//!   `momentary_max_lufs` (10 ms resolution), `short_term_max_lufs` (100 ms resolution).
+//!   `momentary_max_lufs` and `short_term_max_lufs` (10 ms resolution).
 //! - Latency: 0. Allocates at build only (about 260 KB: two fixed gating histograms);
 //!   memory does not grow with the length of the measurement.
 
@@ -37,7 +37,7 @@ Config: layout: \"mono\" | \"stereo\" (default) | \"5.0\" (L R C Ls Rs) | \"5.1\
   LFE not measured); or channels: 1, 2, 5, 6 (those layouts) or up to 8 channels weighted 1.0.
 Params: reset (0/1, default 0): any change of value restarts the measurement.
 Meters (NaN = no value): momentary_lufs (400 ms, every 10 ms), short_term_lufs (3 s, every
-  100 ms), integrated_lufs (gated), loudness_range_lu (Tech 3342), true_peak_dbtp (4x
+  10 ms), integrated_lufs (gated), loudness_range_lu (Tech 3342), true_peak_dbtp (4x
   oversampled, 2x from 96 kHz), sample_peak_dbfs, momentary_max_lufs, short_term_max_lufs.
 Latency: 0. Allocates at build only (~260 KB); memory is constant however long it runs.";
 
@@ -90,7 +90,7 @@ const METERS: [(&str, Unit, &str); 8] = [
     (
         "short_term_lufs",
         Unit::Lufs,
-        "Short-term loudness (3 s window), every 100 ms.",
+        "Short-term loudness (3 s window), every 10 ms.",
     ),
     (
         "integrated_lufs",

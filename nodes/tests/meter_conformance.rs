@@ -115,6 +115,10 @@ fn ten_ms(rate: f64) -> usize {
 }
 
 fn assert_near(what: &str, got: f64, want: f64, tol: f64) {
+    println!(
+        "{what}: {got:.4} (expected {want}, deviation {:+.4})",
+        got - want
+    );
     assert!(
         (got - want).abs() <= tol,
         "{what}: measured {got:.4}, expected {want} ± {tol}"
@@ -333,7 +337,7 @@ fn tech3341_cases_11_and_14_maxima_in_one_run() {
                 .silence(0.4 - 0.02 * fi);
             b14.push(t14.out.len());
         }
-        let run = run_node(rate, STEREO.0, &t11.stereo(), 10 * ten_ms(rate));
+        let run = run_node(rate, STEREO.0, &t11.stereo(), ten_ms(rate));
         for (i, max) in segment_maxima(&run, &b11, true).into_iter().enumerate() {
             assert_near(
                 &format!("case 11 at {rate}, segment {i}"),
@@ -429,6 +433,10 @@ fn tech3341_cases_15_to_19_true_peak() {
                     a.sample_peak_dbfs.unwrap(),
                 ),
             ] {
+                println!(
+                    "{what}, {path}: true peak {tp:.4} (expected {want_tp}, deviation {:+.4})",
+                    tp - want_tp
+                );
                 assert!(
                     tp <= want_tp + 0.2 && tp >= want_tp - 0.4,
                     "{what}, {path}: true peak {tp:.3} dBTP, expected {want_tp} +0.2/-0.4"
