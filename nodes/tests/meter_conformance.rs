@@ -504,7 +504,7 @@ fn oracle(rate: f64, input: &[Vec<f32>]) -> ebur128::EbuR128 {
 }
 
 /// Integrated, momentary and short-term loudness agree with the `ebur128` crate within
-/// 0.05 LU (measured: I within 0.0001 LU); true peak within 0.2 dB (measured 0.09 dB at
+/// 0.005 LU (measured: within 0.0001 LU); true peak within 0.2 dB (measured 0.09 dB at
 /// most); LRA within 0.5 LU (the crate steps its 3 s windows
 /// at 1 Hz, this meter at 10 Hz as Tech 3342 asks, so the two sample LRA differently).
 #[test]
@@ -540,20 +540,20 @@ fn agrees_with_the_ebur128_crate() {
             let what = format!("{name} at {rate}");
             let i = a.integrated_lufs.unwrap();
             let ei = e.loudness_global().unwrap();
-            assert_near(&format!("{what}: I vs ebur128"), i, ei, 0.05);
+            assert_near(&format!("{what}: I vs ebur128"), i, ei, 0.005);
             let m = *an.series().momentary_lufs.last().unwrap();
             assert_near(
                 &format!("{what}: M"),
                 m,
                 e.loudness_momentary().unwrap(),
-                0.05,
+                0.005,
             );
             let s = *an.series().short_term_lufs.last().unwrap();
             assert_near(
                 &format!("{what}: S"),
                 s,
                 e.loudness_shortterm().unwrap(),
-                0.05,
+                0.005,
             );
             let etp = (0..2).map(|c| e.true_peak(c).unwrap()).fold(0.0, f64::max);
             // Full-band white noise has energy right up to Nyquist, where any two
@@ -569,12 +569,6 @@ fn agrees_with_the_ebur128_crate() {
                 lra,
                 e.loudness_range().unwrap(),
                 0.5,
-            );
-            println!(
-                "{what}: I {i:.4} (ebur128 {ei:.4}), LRA {lra:.3} (ebur128 {:.3}), TP {:.3} (ebur128 {:.3})",
-                e.loudness_range().unwrap(),
-                a.true_peak_dbtp.unwrap(),
-                20.0 * etp.log10()
             );
         }
     }
