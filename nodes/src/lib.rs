@@ -4,8 +4,11 @@
 
 use lathe_engine::Registry;
 
+pub mod analysis;
 pub mod balance;
 pub mod biquad;
+pub mod bs1770;
+pub mod correlation;
 pub mod crossover;
 pub mod dc_block;
 pub mod delay;
@@ -13,11 +16,14 @@ pub mod dynamic_eq;
 pub mod eq;
 pub mod gain;
 pub mod linear_phase;
+pub mod loudness;
 pub mod mix;
 pub mod ms;
+pub mod peak_rms;
 pub mod polarity;
 pub mod route;
 pub mod sources;
+pub mod spectrum;
 pub mod width;
 
 /// Registers every node kind of this crate.
@@ -39,6 +45,10 @@ pub fn register_all(registry: &mut Registry) {
     registry.register(sources::NoiseKind);
     registry.register(sources::ImpulseKind);
     registry.register(sources::SweepKind);
+    registry.register(loudness::LoudnessKind);
+    registry.register(peak_rms::PeakRmsKind);
+    registry.register(correlation::CorrelationKind);
+    registry.register(spectrum::SpectrumKind);
 }
 
 /// A registry with every kind of this crate.
