@@ -5,6 +5,7 @@
 use lathe_engine::Registry;
 
 pub mod gain;
+pub mod oversample;
 
 /// Registers every node kind of this crate.
 pub fn register_all(registry: &mut Registry) {
