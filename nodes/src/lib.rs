@@ -4,12 +4,20 @@
 
 use lathe_engine::Registry;
 
+pub mod clipper;
+pub mod compressor;
+pub mod dither;
 pub mod gain;
+pub mod limiter;
 pub mod oversample;
 
 /// Registers every node kind of this crate.
 pub fn register_all(registry: &mut Registry) {
     registry.register(gain::GainKind);
+    registry.register(compressor::CompressorKind);
+    registry.register(limiter::LimiterKind);
+    registry.register(clipper::ClipperKind);
+    registry.register(dither::DitherKind);
 }
 
 /// A registry with every kind of this crate.

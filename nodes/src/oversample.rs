@@ -16,6 +16,24 @@
 //! Everything is sized in `new`; `process_*` only do f32 dot products over contiguous
 //! windows of a mirrored history buffer, so they never allocate.
 
+/// Implements `Clone` field by field with a `clone_from` that reuses each field's
+/// buffers. `#[derive(Clone)]` would leave `clone_from` as `*self = other.clone()`, which
+/// allocates; processors are copied with `clone_from` on the audio thread.
+macro_rules! clone_fields {
+    ($ty:ident { $($field:ident),* $(,)? }) => {
+        impl Clone for $ty {
+            fn clone(&self) -> Self {
+                Self { $($field: self.$field.clone()),* }
+            }
+
+            fn clone_from(&mut self, other: &Self) {
+                $(self.$field.clone_from(&other.$field);)*
+            }
+        }
+    };
+}
+pub(crate) use clone_fields;
+
 /// Stopband attenuation the prototype is designed for (Kaiser formula), in dB.
 pub const STOPBAND_DB: f64 = 110.0;
 /// Upper passband edge as a fraction of the original sample rate.
@@ -74,12 +92,13 @@ pub fn design_prototype(factor: usize) -> Vec<f64> {
 
 /// A history of the last `len` values, stored twice so the newest `len` values are
 /// always one contiguous slice (oldest first).
-#[derive(Clone)]
 struct History {
     buf: Box<[f32]>,
     len: usize,
     pos: usize,
 }
+
+clone_fields!(History { buf, len, pos });
 
 impl History {
     fn new(len: usize) -> Self {
@@ -136,7 +155,6 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
 
 /// Raises the rate of one channel by `factor`: one input frame in, `factor` samples out.
 /// Delay: [`Upsampler::latency_frames`] original frames, exactly.
-#[derive(Clone)]
 pub struct Upsampler {
     factor: usize,
     taps_per_phase: usize,
@@ -144,6 +162,8 @@ pub struct Upsampler {
     phases: Box<[f32]>,
     history: History,
 }
+
+clone_fields!(Upsampler { factor, taps_per_phase, phases, history });
 
 impl Upsampler {
     /// `factor` must satisfy [`valid_factor`] (configs check it); other values are
@@ -197,12 +217,13 @@ impl Upsampler {
 
 /// Lowers the rate of one channel by `factor`: `factor` samples in, one frame out.
 /// Delay: [`Downsampler::latency_frames`] original frames, exactly.
-#[derive(Clone)]
 pub struct Downsampler {
     factor: usize,
     coefs: Box<[f32]>,
     history: History,
 }
+
+clone_fields!(Downsampler { factor, coefs, history });
 
 impl Downsampler {
     pub fn new(factor: usize) -> Self {
@@ -259,11 +280,12 @@ pub const MAX_FACTOR: usize = 16;
 
 /// Up then down on one channel, with a caller-supplied function on the oversampled
 /// samples in between. Delay: `2 * half_frames` original frames, exactly.
-#[derive(Clone)]
 pub struct Oversampler {
     up: Upsampler,
     down: Downsampler,
 }
+
+clone_fields!(Oversampler { up, down });
 
 impl Oversampler {
     pub fn new(factor: usize) -> Self {
@@ -308,12 +330,13 @@ impl Oversampler {
 /// The estimate returned for a pushed frame describes the signal
 /// [`TruePeakDetector::latency_frames`] frames earlier (the span from that frame to the
 /// next).
-#[derive(Clone)]
 pub struct TruePeakDetector {
     up: Upsampler,
     /// The two previous oversampled values, for the parabola across frame boundaries.
     prev: [f32; 2],
 }
+
+clone_fields!(TruePeakDetector { up, prev });
 
 impl TruePeakDetector {
     /// `factor` of at least 4 is what BS.1770 true-peak meters use.
