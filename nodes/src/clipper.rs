@@ -38,12 +38,23 @@ Output sample peak never exceeds the ceiling.
 Latency: the oversampler's round trip (0 at oversampling 1). Allocates at build only.";
 
 /// The transfer curve.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClipShape {
-    #[default]
     Hard,
     Soft,
+}
+
+impl ClipShape {
+    fn parse(name: &str) -> Result<Self, ConfigError> {
+        match name {
+            "hard" => Ok(Self::Hard),
+            "soft" => Ok(Self::Soft),
+            other => Err(ConfigError::invalid(
+                "shape",
+                format!("must be \"hard\" or \"soft\", found \"{other}\""),
+            )),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -51,7 +62,8 @@ pub enum ClipShape {
 pub struct ClipperConfig {
     pub channels: usize,
     pub oversampling: usize,
-    pub shape: ClipShape,
+    /// `"hard"` or `"soft"`.
+    pub shape: String,
 }
 
 impl Default for ClipperConfig {
@@ -59,7 +71,7 @@ impl Default for ClipperConfig {
         Self {
             channels: DEFAULT_CHANNELS,
             oversampling: DEFAULT_OVERSAMPLING,
-            shape: ClipShape::Hard,
+            shape: "hard".to_string(),
         }
     }
 }
@@ -92,6 +104,7 @@ impl NodeKind for ClipperKind {
                 format!("must be 1, 2, 4, 8 or 16, found {}", cfg.oversampling),
             ));
         }
+        let shape = ClipShape::parse(&cfg.shape)?;
         let sr = ctx.prepare.sample_rate_hz;
         let params = vec![
             ParamSpec::new("drive_db", Unit::Db, 0.0, 24.0, 0.0).doc("Gain before the curve."),
@@ -104,7 +117,7 @@ impl NodeKind for ClipperKind {
         };
         let latency = oversamplers.first().map_or(0, Oversampler::latency_frames);
         let processor = ClipperProcessor {
-            shape: cfg.shape,
+            shape,
             drive_db: LinearSmoother::new(0.0, params[0].smoothing_ms, sr),
             ceiling_db: LinearSmoother::new(-0.1, params[1].smoothing_ms, sr),
             oversamplers,
@@ -169,9 +182,19 @@ impl Processor for ClipperProcessor {
             let drive = db_to_gain(self.drive_db.next());
             let ceiling = db_to_gain(self.ceiling_db.next());
             for (c, out) in io.outputs.iter_mut().enumerate() {
-                let x = io.inputs.get(c).and_then(|ch| ch.get(i)).copied().unwrap_or(0.0) * drive;
+                let x = io
+                    .inputs
+                    .get(c)
+                    .and_then(|ch| ch.get(i))
+                    .copied()
+                    .unwrap_or(0.0)
+                    * drive;
                 // Keep absurd input finite through the filters; the curve clips it anyway.
-                let x = if x.is_finite() { x.clamp(-1e6, 1e6) } else { 0.0 };
+                let x = if x.is_finite() {
+                    x.clamp(-1e6, 1e6)
+                } else {
+                    0.0
+                };
                 let y = match self.oversamplers.get_mut(c) {
                     Some(os) => os.process_frame(x, |s| clip(shape, s, ceiling)),
                     None => clip(shape, x, ceiling),

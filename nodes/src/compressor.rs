@@ -512,7 +512,12 @@ impl Processor for CompressorProcessor {
                 let gr = self.ballistics.step(&mut self.envelopes[c], target);
                 self.gr_db[c] = gr;
 
-                let x = io.inputs.get(c).and_then(|ch| ch.get(i)).copied().unwrap_or(0.0);
+                let x = io
+                    .inputs
+                    .get(c)
+                    .and_then(|ch| ch.get(i))
+                    .copied()
+                    .unwrap_or(0.0);
                 let slot = c * len + pos;
                 self.delay[slot] = x;
                 let read = c * len + if pos + 1 == len { 0 } else { pos + 1 };

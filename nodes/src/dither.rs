@@ -51,13 +51,25 @@ Output: multiples of 2^-(bits-1). Noise: 1/4 LSB^2 (RMS 0.5 LSB) for none and tp
 No params, no meters. Latency 0. Allocates at build only.";
 
 /// How the dither noise is coloured.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Shaping {
-    #[default]
     None,
     TpdfHp,
     Shaped,
+}
+
+impl Shaping {
+    fn parse(name: &str) -> Result<Self, ConfigError> {
+        match name {
+            "none" => Ok(Self::None),
+            "tpdf_hp" => Ok(Self::TpdfHp),
+            "shaped" => Ok(Self::Shaped),
+            other => Err(ConfigError::invalid(
+                "shaping",
+                format!("must be \"none\", \"tpdf_hp\" or \"shaped\", found \"{other}\""),
+            )),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -65,7 +77,8 @@ pub enum Shaping {
 pub struct DitherConfig {
     pub channels: usize,
     pub bits: u32,
-    pub shaping: Shaping,
+    /// `"none"`, `"tpdf_hp"` or `"shaped"`.
+    pub shaping: String,
     pub seed: u64,
     pub auto_mute_ms: f64,
 }
@@ -75,7 +88,7 @@ impl Default for DitherConfig {
         Self {
             channels: DEFAULT_CHANNELS,
             bits: DEFAULT_BITS,
-            shaping: Shaping::None,
+            shaping: "none".to_string(),
             seed: DEFAULT_SEED,
             auto_mute_ms: DEFAULT_AUTO_MUTE_MS,
         }
@@ -104,6 +117,7 @@ impl NodeKind for DitherKind {
     ) -> Result<BuiltNode, ConfigError> {
         let cfg: DitherConfig = config.parse()?;
         check_channels(cfg.channels)?;
+        let shaping = Shaping::parse(&cfg.shaping)?;
         if !(8..=24).contains(&cfg.bits) {
             return Err(ConfigError::invalid(
                 "bits",
@@ -118,7 +132,7 @@ impl NodeKind for DitherKind {
         }
         let mute_frames = ctx.prepare.ms_to_frames(cfg.auto_mute_ms) as u64;
         let mut processor = DitherProcessor {
-            shaping: cfg.shaping,
+            shaping,
             scale: (1u64 << (cfg.bits - 1)) as f64,
             seed: cfg.seed,
             mute_frames,

@@ -2,7 +2,7 @@
 //!
 //! - Ports: in `in` (N channels), out `out` (N channels).
 //! - Config: `(channels: 2, lookahead_ms: 5.0, oversampling: 4)`. `lookahead_ms`
-//!   (1 ..= 50) is the node's latency; `oversampling` (4, 8 or 16) is the factor of the
+//!   (1.5 ..= 50) is the node's latency; `oversampling` (4, 8 or 16) is the factor of the
 //!   true-peak detector.
 //! - Params: `ceiling_dbtp` (-24 ..= 0, default -1, smoothed 20 ms), `release_ms`
 //!   (1 ..= 2000, default 50), `auto_release` (toggle, default off; program-dependent
@@ -41,7 +41,7 @@ use crate::oversample::{TruePeakDetector, clone_fields, valid_factor};
 /// Default lookahead (and latency), in ms.
 pub const DEFAULT_LOOKAHEAD_MS: f64 = 5.0;
 /// Lookahead range, in ms.
-pub const LOOKAHEAD_RANGE_MS: (f64, f64) = (1.0, 50.0);
+pub const LOOKAHEAD_RANGE_MS: (f64, f64) = (1.5, 50.0);
 /// Default true-peak detector oversampling.
 pub const DEFAULT_OVERSAMPLING: usize = 4;
 /// Oversampling of the output true-peak meter.
@@ -55,7 +55,7 @@ const DOC: &str = "\
 limiter: lookahead brickwall limiter with true-peak detection.
 Ports: in `in` (N), out `out` (N).
 Config: (channels: 2, lookahead_ms: 5.0, oversampling: 4)
-  lookahead_ms 1..=50 = latency; oversampling 4|8|16 (true-peak detector).
+  lookahead_ms 1.5..=50 = latency; oversampling 4|8|16 (true-peak detector).
 Params: ceiling_dbtp -24..0 (-1), release_ms 1..2000 (50), auto_release on/off (off),
   link_pct 0..100 (100), input_gain_db -24..24 (0).
 Meters: gain_reduction_db (positive dB of reduction, most reduced channel),
@@ -222,7 +222,13 @@ struct MinHold {
     len: usize,
 }
 
-clone_fields!(MinHold { values, frames, head, count, len });
+clone_fields!(MinHold {
+    values,
+    frames,
+    head,
+    count,
+    len
+});
 
 impl MinHold {
     fn new(len: usize) -> Self {
@@ -362,7 +368,8 @@ clone_fields!(LimiterProcessor {
 
 impl LimiterProcessor {
     fn update_ballistics(&mut self) {
-        self.ballistics = Ballistics::new(self.sample_rate_hz, 0.0, self.release_ms, self.auto_release);
+        self.ballistics =
+            Ballistics::new(self.sample_rate_hz, 0.0, self.release_ms, self.auto_release);
     }
 }
 
@@ -394,7 +401,11 @@ impl Processor for LimiterProcessor {
         self.ceiling_db.snap();
         self.input_gain_db.snap();
         self.link.snap();
-        for d in self.detectors.iter_mut().chain(self.meter_detectors.iter_mut()) {
+        for d in self
+            .detectors
+            .iter_mut()
+            .chain(self.meter_detectors.iter_mut())
+        {
             d.reset();
         }
         self.spans.fill([0.0; PEAK_SPANS]);
@@ -429,7 +440,13 @@ impl Processor for LimiterProcessor {
             // Wanted gain per channel from the true peak around the aligned sample.
             let mut wanted_min = 1.0f64;
             for c in 0..n {
-                let x = io.inputs.get(c).and_then(|ch| ch.get(i)).copied().unwrap_or(0.0) * drive;
+                let x = io
+                    .inputs
+                    .get(c)
+                    .and_then(|ch| ch.get(i))
+                    .copied()
+                    .unwrap_or(0.0)
+                    * drive;
                 let x = if x.is_finite() { x } else { 0.0 };
                 self.delay[c * len + pos] = x;
                 let span = self.detectors[c].process_frame(x);
@@ -475,7 +492,9 @@ impl Processor for LimiterProcessor {
 
                 let dry = self.delay[c * len + read];
                 let y = ((dry as f64 * gain) as f32).clamp(-clamp, clamp);
-                self.output_peak = self.output_peak.max(self.meter_detectors[c].process_frame(y));
+                self.output_peak = self
+                    .output_peak
+                    .max(self.meter_detectors[c].process_frame(y));
                 if let Some(out) = outs.next().and_then(|o| o.get_mut(i)) {
                     *out = y;
                 }
