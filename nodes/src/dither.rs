@@ -8,6 +8,7 @@
 //!     distribution, spectrum `4 sin^2(pi f / fs)`, so less noise at low frequencies.
 //!   - `"shaped"`: TPDF with second-order error feedback; the total error is shaped by
 //!     `(1 - 0.8 z^-1)^2`: about -28 dB at DC, +10 dB at Nyquist.
+//!
 //!   `seed` makes the noise reproducible; every channel derives its own stream from it.
 //!   `auto_mute_ms` (0 = never): after this long of exactly zero input on a channel, that
 //!   channel outputs exact zeros (no dither noise in digital silence) and the shaping
