@@ -246,8 +246,9 @@ impl MinHold {
     fn push(&mut self, frame: u64, value: f64) -> f64 {
         let cap = self.len;
         // Drop larger-or-equal values from the back: they can never be the minimum again.
+        let wrap = |i: usize| if i >= cap { i - cap } else { i };
         while self.count > 0 {
-            let back = (self.head + self.count - 1) % cap;
+            let back = wrap(self.head + self.count - 1);
             if self.values[back] >= value {
                 self.count -= 1;
             } else {
@@ -256,10 +257,10 @@ impl MinHold {
         }
         // Drop the front when it has left the window.
         if self.count > 0 && self.frames[self.head] + cap as u64 <= frame {
-            self.head = (self.head + 1) % cap;
+            self.head = wrap(self.head + 1);
             self.count -= 1;
         }
-        let slot = (self.head + self.count) % cap;
+        let slot = wrap(self.head + self.count);
         self.values[slot] = value;
         self.frames[slot] = frame;
         self.count += 1;
@@ -463,7 +464,10 @@ impl Processor for LimiterProcessor {
             // frames ago.
             let clamp = self.ceilings[self.ceiling_pos];
             self.ceilings[self.ceiling_pos] = f32_at_or_below(ceiling);
-            self.ceiling_pos = (self.ceiling_pos + 1) % self.ceilings.len();
+            self.ceiling_pos += 1;
+            if self.ceiling_pos == self.ceilings.len() {
+                self.ceiling_pos = 0;
+            }
 
             let read = if pos + 1 == len { 0 } else { pos + 1 };
             let mut outs = io.outputs.iter_mut();
