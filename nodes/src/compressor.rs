@@ -149,18 +149,13 @@ impl Ballistics {
     /// Advances `env` one sample toward `target` and returns the reduction to apply.
     #[inline]
     pub fn step(&self, env: &mut Envelope, target: f64) -> f64 {
-        let follow = |state: f64, up: f64, down: f64| {
-            let coef = if target > state { up } else { down };
-            flush_denormal(target + (state - target) * coef)
-        };
         if self.auto_release {
-            env.fast = follow(env.fast, self.attack, self.fast_release);
-            env.slow = follow(env.slow, self.slow_attack, self.slow_release);
-            env.fast.max(env.slow)
+            let fast = env.fast.step(target, self.attack, self.fast_release);
+            let slow = env.slow.step(target, self.slow_attack, self.slow_release);
+            fast.max(slow)
         } else {
-            env.fast = follow(env.fast, self.attack, self.release);
-            env.slow = 0.0;
-            env.fast
+            env.slow = Stage::default();
+            env.fast.step(target, self.attack, self.release)
         }
     }
 }
@@ -168,8 +163,36 @@ impl Ballistics {
 /// State of [`Ballistics`] for one channel.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Envelope {
-    fast: f64,
-    slow: f64,
+    fast: Stage,
+    slow: Stage,
+}
+
+/// One attack/release stage: a peak hold that jumps up at once and releases
+/// exponentially, followed by an attack smoother that only acts while rising. Holding
+/// the peak before smoothing the attack makes a steady tone settle at the reduction of
+/// its peak (not somewhere between its peaks and zero crossings), while a step still
+/// rises with the attack and falls with the release time constant.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Stage {
+    hold: f64,
+    out: f64,
+}
+
+impl Stage {
+    #[inline]
+    fn step(&mut self, target: f64, attack: f64, release: f64) -> f64 {
+        self.hold = if target >= self.hold {
+            target
+        } else {
+            flush_denormal(target + (self.hold - target) * release)
+        };
+        self.out = if self.hold > self.out {
+            flush_denormal(self.hold + (self.out - self.hold) * attack)
+        } else {
+            self.hold
+        };
+        self.out
+    }
 }
 
 /// 12 dB/oct Butterworth high-pass on the detector signal, f64 state (transposed
