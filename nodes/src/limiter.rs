@@ -2,7 +2,7 @@
 //!
 //! - Ports: in `in` (N channels), out `out` (N channels).
 //! - Config: `(channels: 2, lookahead_ms: 5.0, oversampling: 4)`. `lookahead_ms`
-//!   (1.5 ..= 50) is the node's latency; `oversampling` (4, 8 or 16) is the factor of the
+//!   (3 ..= 50) is the node's latency; `oversampling` (4, 8 or 16) is the factor of the
 //!   true-peak detector.
 //! - Params: `ceiling_dbtp` (-24 ..= 0, default -1, smoothed 20 ms), `release_ms`
 //!   (1 ..= 2000, default 50), `auto_release` (toggle, default off; program-dependent
@@ -18,13 +18,15 @@
 //!    input over that frame's span; the largest of three consecutive spans covers the
 //!    interval `[t - 1, t + 2]` around sample `t`, so it bounds every inter-sample value
 //!    that sample `t` takes part in. The wanted gain is `r[t] = min(1, ceiling / peak)`.
-//! 2. A running minimum of `r` over `H` frames, then release (attack instant, so the
-//!    envelope never rises above the held minimum), then two moving averages of lengths
-//!    `B1 + B2 - 1 = H`. Each output of the averages is a mean of values that are all
-//!    `<= r[t]` for the one aligned `t`, so the applied gain is never above the wanted gain
-//!    and it moves smoothly (no steps, so no distortion from the gain itself). The averages
-//!    run on integers (gain scaled by 2^48, rounded down), so they are exact and never
-//!    drift upward.
+//! 2. A running minimum of `r` over `H = R + 2 G` frames, then release (attack instant, so
+//!    the envelope never rises above the held minimum), then two moving averages of
+//!    lengths `B1 + B2 - 1 = R`. Each output of the averages is a mean of values that are
+//!    all `<= r` at every frame of a window of `2 G + 1` frames, and the output sample is
+//!    the centre of that window: the applied gain is never above the wanted gain, it is
+//!    flat for `G` frames (`GUARD_FRAMES`) on each side of a peak, and it moves smoothly
+//!    elsewhere (no steps, so no distortion from the gain itself). The averages run on
+//!    integers (gain scaled by 2^48, rounded down), so they are exact and never drift.
+//!    Latency = detector delay + `R + G`; `R` gets what the lookahead leaves.
 //! 3. A final clamp at the (delayed) ceiling only removes f32 rounding: the sample peak of
 //!    the output never exceeds the ceiling.
 
@@ -41,13 +43,17 @@ use crate::oversample::{TruePeakDetector, clone_fields, valid_factor};
 /// Default lookahead (and latency), in ms.
 pub const DEFAULT_LOOKAHEAD_MS: f64 = 5.0;
 /// Lookahead range, in ms.
-pub const LOOKAHEAD_RANGE_MS: (f64, f64) = (1.5, 50.0);
+pub const LOOKAHEAD_RANGE_MS: (f64, f64) = (3.0, 50.0);
 /// Default true-peak detector oversampling.
 pub const DEFAULT_OVERSAMPLING: usize = 4;
 /// Oversampling of the output true-peak meter.
 pub const METER_OVERSAMPLING: usize = 4;
 /// Fixed-point scale of the gain averages: 2^48.
 const GAIN_SCALE: f64 = (1u64 << 48) as f64;
+/// Frames on each side of a sample over which its wanted gain is also enforced, so the
+/// gain is flat around every peak and its changes (which add sidebands to the signal)
+/// happen away from the peaks.
+const GUARD_FRAMES: usize = 8;
 /// Consecutive detector spans whose maximum bounds one sample's neighbourhood.
 const PEAK_SPANS: usize = 3;
 
@@ -55,7 +61,7 @@ const DOC: &str = "\
 limiter: lookahead brickwall limiter with true-peak detection.
 Ports: in `in` (N), out `out` (N).
 Config: (channels: 2, lookahead_ms: 5.0, oversampling: 4)
-  lookahead_ms 1.5..=50 = latency; oversampling 4|8|16 (true-peak detector).
+  lookahead_ms 3..=50 = latency; oversampling 4|8|16 (true-peak detector).
 Params: ceiling_dbtp -24..0 (-1), release_ms 1..2000 (50), auto_release on/off (off),
   link_pct 0..100 (100), input_gain_db -24..24 (0).
 Meters: gain_reduction_db (positive dB of reduction, most reduced channel),
@@ -146,19 +152,20 @@ impl NodeKind for LimiterKind {
         // Output sample t is decided at frame t + k + 1 (detector delay k, one span after),
         // then waits H - 1 frames in the min-hold and averages: latency = H + k.
         let k = detector.latency_frames();
-        let hold = latency.saturating_sub(k);
-        if hold < 2 {
+        let ramp = latency.saturating_sub(k + GUARD_FRAMES);
+        if ramp < 2 {
             return Err(ConfigError::invalid(
                 "lookahead_ms",
                 format!(
-                    "must give at least {} frames at {sr} Hz (the true-peak filter's delay), \
-                     found {latency}",
-                    k + 2
+                    "must give at least {} frames at {sr} Hz (the true-peak filter's delay \
+                     and the guard), found {latency}",
+                    k + GUARD_FRAMES + 2
                 ),
             ));
         }
-        let box1 = hold.div_ceil(2);
-        let box2 = hold + 1 - box1;
+        let hold = ramp + 2 * GUARD_FRAMES;
+        let box1 = ramp.div_ceil(2);
+        let box2 = ramp + 1 - box1;
         let params = param_specs();
         let n = cfg.channels;
         let mut processor = LimiterProcessor {
@@ -182,7 +189,7 @@ impl NodeKind for LimiterKind {
             delay: vec![0.0; n * (latency + 1)].into_boxed_slice(),
             delay_len: latency + 1,
             delay_pos: 0,
-            ceilings: vec![0.0; hold - 1].into_boxed_slice(),
+            ceilings: vec![0.0; ramp + GUARD_FRAMES - 1].into_boxed_slice(),
             ceiling_pos: 0,
             frame: 0,
             output_peak: 0.0,
