@@ -1,9 +1,10 @@
 //! `clipper`: an oversampled soft or hard clipper.
 //!
 //! - Ports: in `in` (N channels), out `out` (N channels).
-//! - Config: `(channels: 2, oversampling: 4, shape: "hard")`. `oversampling` is 1 (none),
-//!   2, 4, 8 or 16; `shape` is `"hard"` (clamp at the ceiling) or `"soft"`
-//!   (`ceiling * tanh(x / ceiling)`: smooth, approaches the ceiling without reaching it).
+//! - Config: `(channels: 2, oversampling: 4, shape: "hard", clamp_output: true)`.
+//!   `oversampling` is 1 (none), 2, 4, 8 or 16; `shape` is `"hard"` (clamp at the
+//!   ceiling) or `"soft"` (`ceiling * tanh(x / ceiling)`: smooth, approaches the ceiling
+//!   without reaching it); `clamp_output`: see below.
 //! - Params: `drive_db` (0 ..= 24, default 0, smoothed 20 ms; gain before the curve),
 //!   `ceiling_db` (-24 ..= 0, default -0.1, smoothed 20 ms).
 //! - Meters: none.
@@ -11,9 +12,12 @@
 //!   oversampling. Allocates only at build.
 //!
 //! The curve runs on the oversampled signal so its harmonics above the original Nyquist
-//! are filtered out instead of aliasing. The decimation filter can ring slightly above the
-//! clipped level, so a last hard clamp at the ceiling on the output keeps the sample peak
-//! at or under the ceiling; it only touches those small overshoots.
+//! are filtered out instead of aliasing. Removing them makes the decimated signal ring
+//! above the clipped level (Gibbs overshoot, up to about 1 dB on hard clipping of high
+//! tones). With `clamp_output: true` (default) a last hard clamp at the ceiling keeps the
+//! output's sample peak at or under the ceiling, at the price of some aliasing from that
+//! clamp on heavily clipped high tones; with `false` the spectrum stays clean and a
+//! true-peak limiter after the clipper should catch the overshoot.
 
 use lathe_engine::{
     BuildContext, BuiltNode, ConfigError, Io, LinearSmoother, NodeConfig, NodeKind, NodeSpec,
@@ -31,10 +35,11 @@ pub const DEFAULT_OVERSAMPLING: usize = 4;
 const DOC: &str = "\
 clipper: oversampled hard or soft (tanh) clipper.
 Ports: in `in` (N), out `out` (N).
-Config: (channels: 2, oversampling: 4, shape: \"hard\")
-  oversampling 1|2|4|8|16; shape \"hard\" | \"soft\".
+Config: (channels: 2, oversampling: 4, shape: \"hard\", clamp_output: true)
+  oversampling 1|2|4|8|16; shape \"hard\" | \"soft\";
+  clamp_output: hard clamp after decimation (sample peak <= ceiling; false = cleaner
+  spectrum, filter overshoot up to ~1 dB left for a limiter).
 Params: drive_db 0..24 (0), ceiling_db -24..0 (-0.1).
-Output sample peak never exceeds the ceiling.
 Latency: the oversampler's round trip (0 at oversampling 1). Allocates at build only.";
 
 /// The transfer curve.
@@ -64,6 +69,8 @@ pub struct ClipperConfig {
     pub oversampling: usize,
     /// `"hard"` or `"soft"`.
     pub shape: String,
+    /// Hard-clamp the output at the ceiling after decimation.
+    pub clamp_output: bool,
 }
 
 impl Default for ClipperConfig {
@@ -72,6 +79,7 @@ impl Default for ClipperConfig {
             channels: DEFAULT_CHANNELS,
             oversampling: DEFAULT_OVERSAMPLING,
             shape: "hard".to_string(),
+            clamp_output: true,
         }
     }
 }
@@ -118,6 +126,7 @@ impl NodeKind for ClipperKind {
         let latency = oversamplers.first().map_or(0, Oversampler::latency_frames);
         let processor = ClipperProcessor {
             shape,
+            clamp_output: cfg.clamp_output,
             drive_db: LinearSmoother::new(0.0, params[0].smoothing_ms, sr),
             ceiling_db: LinearSmoother::new(-0.1, params[1].smoothing_ms, sr),
             oversamplers,
@@ -137,6 +146,7 @@ impl NodeKind for ClipperKind {
 
 pub struct ClipperProcessor {
     shape: ClipShape,
+    clamp_output: bool,
     drive_db: LinearSmoother,
     ceiling_db: LinearSmoother,
     /// One per channel; empty without oversampling.
@@ -145,6 +155,7 @@ pub struct ClipperProcessor {
 
 clone_fields!(ClipperProcessor {
     shape,
+    clamp_output,
     drive_db,
     ceiling_db,
     oversamplers
@@ -200,7 +211,11 @@ impl Processor for ClipperProcessor {
                     None => clip(shape, x, ceiling),
                 };
                 if let Some(o) = out.get_mut(i) {
-                    *o = y.clamp(-ceiling, ceiling);
+                    *o = if self.clamp_output {
+                        y.clamp(-ceiling, ceiling)
+                    } else {
+                        y
+                    };
                 }
             }
         }

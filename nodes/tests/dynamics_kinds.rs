@@ -88,6 +88,7 @@ fn clipper_passes_harness() {
     check_kind(&Case::new(&ClipperKind));
     check_kind(&Case::new(&ClipperKind).config("(shape: \"soft\", oversampling: 8)"));
     check_kind(&Case::new(&ClipperKind).config("(oversampling: 1, channels: 1)"));
+    check_kind(&Case::new(&ClipperKind).config("(clamp_output: false)"));
     check_kind(
         &Case::new(&ClipperKind)
             .config("(oversampling: 2)")
@@ -737,6 +738,56 @@ fn clipper_respects_the_ceiling_and_declares_its_latency() {
     let (out, latency, _) = run(&ClipperKind, "", &[], &[quiet.clone(), quiet.clone()]);
     for i in 1000..4800 {
         assert!((out[0][i] - quiet[i - latency]).abs() < 1e-6);
+    }
+}
+
+/// Power below 20 kHz other than the 15 kHz fundamental, relative to the fundamental, in
+/// dB: for a 15 kHz tone every other component in that band is an alias.
+fn alias_to_fundamental_db(x: &[f32]) -> f64 {
+    use realfft::RealFftPlanner;
+    let n = x.len(); // a whole number of 15 kHz periods: the tone sits on one bin
+    let fft = RealFftPlanner::<f64>::new().plan_fft_forward(n);
+    let mut input: Vec<f64> = x.iter().map(|&v| v as f64).collect();
+    let mut spectrum = fft.make_output_vec();
+    fft.process(&mut input, &mut spectrum).expect("sizes match");
+    let bin_hz = RATE / n as f64;
+    let tone_bin = (15_000.0 / bin_hz).round() as usize;
+    let top_bin = (20_000.0 / bin_hz) as usize;
+    let alias: f64 = (1..=top_bin)
+        .filter(|&k| k != tone_bin)
+        .map(|k| spectrum[k].norm_sqr())
+        .sum();
+    10.0 * (alias / spectrum[tone_bin].norm_sqr()).log10()
+}
+
+/// A 15 kHz sine driven 12 dB into the clipper: without oversampling every harmonic
+/// folds back below 20 kHz. Aliases are measured as all power below 20 kHz except the
+/// fundamental, relative to it. Without the output clamp, 4x must cut them by 15 dB and
+/// 8x by 35 dB (at 4x the 13th harmonic, 195 kHz, still folds to 3 kHz); with the clamp
+/// (default) 4x must still gain 10 dB.
+#[test]
+fn clipper_oversampling_suppresses_aliasing() {
+    let x = sine(15_000.0, 1.0, 0.0, 14_400);
+    let alias_db = |shape: &str, factor: usize, clamp: bool| {
+        let config = format!("(oversampling: {factor}, shape: \"{shape}\", clamp_output: {clamp})");
+        let params = [("drive_db", 12.0), ("ceiling_db", -6.0)];
+        let (out, _, _) = run(&ClipperKind, &config, &params, &[x.clone(), x.clone()]);
+        alias_to_fundamental_db(&out[0][4800..14_400])
+    };
+    for shape in ["hard", "soft"] {
+        let plain = alias_db(shape, 1, true);
+        let (x4, x8) = (alias_db(shape, 4, false), alias_db(shape, 8, false));
+        let x4_clamped = alias_db(shape, 4, true);
+        eprintln!(
+            "{shape}: aliases {plain:.1} dB plain; unclamped {x4:.1} dB at 4x, {x8:.1} dB at 8x; \
+             clamped {x4_clamped:.1} dB at 4x"
+        );
+        assert!(x4 < plain - 15.0, "{shape}: 4x {x4} vs {plain} dB");
+        assert!(x8 < plain - 35.0, "{shape}: 8x {x8} vs {plain} dB");
+        assert!(
+            x4_clamped < plain - 10.0,
+            "{shape}: clamped 4x {x4_clamped} vs {plain} dB"
+        );
     }
 }
 
