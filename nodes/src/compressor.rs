@@ -321,7 +321,7 @@ impl NodeKind for CompressorKind {
             release_ms: params[param::RELEASE as usize].default as f64,
             auto_release: false,
             rms: false,
-            ballistics: Ballistics::new(sr, 20.0, 200.0, false),
+            ballistics: Ballistics::new(sr, 0.0, 0.0, false),
             rms_coef: one_pole_coef(RMS_WINDOW_MS, sr),
             hpf: SidechainHpf::default(),
             hpf_coef_hz: 0.0,
@@ -349,6 +349,7 @@ impl NodeKind for CompressorKind {
             latency_frames: latency,
         };
         let mut processor = processor;
+        processor.update_ballistics();
         processor.reset();
         Ok(BuiltNode {
             spec,

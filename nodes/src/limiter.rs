@@ -178,12 +178,12 @@ impl NodeKind for LimiterKind {
         let mut processor = LimiterProcessor {
             channels: n,
             sample_rate_hz: sr,
-            ceiling_db: LinearSmoother::new(-1.0, params[0].smoothing_ms, sr),
+            ceiling_db: LinearSmoother::new(params[0].default, params[0].smoothing_ms, sr),
             input_gain_db: LinearSmoother::new(0.0, params[4].smoothing_ms, sr),
             link: LinearSmoother::new(100.0, params[3].smoothing_ms, sr),
-            release_ms: 50.0,
+            release_ms: params[param::RELEASE as usize].default as f64,
             auto_release: false,
-            ballistics: Ballistics::new(sr, 0.0, 50.0, false),
+            ballistics: Ballistics::new(sr, 0.0, 0.0, false),
             detectors: vec![detector; n],
             meter_detectors: vec![TruePeakDetector::new(METER_OVERSAMPLING); n],
             spans: vec![[0.0; PEAK_SPANS]; n].into_boxed_slice(),
@@ -201,6 +201,7 @@ impl NodeKind for LimiterKind {
             frame: 0,
             output_peak: 0.0,
         };
+        processor.update_ballistics();
         processor.reset();
         let spec = NodeSpec {
             inputs: vec![PortSpec::new("in", n)],
