@@ -434,7 +434,7 @@ fn parabola_peak(a: f32, b: f32, c: f32) -> f32 {
 }
 
 /// True peak of a whole signal (max over [`TruePeakDetector`] estimates, including the
-/// filter's tail). Convenience for meters and tests; does not allocate.
+/// filter's tail). Convenience for offline use and tests: builds (allocates) a detector.
 pub fn true_peak(signal: &[f32], factor: usize) -> f32 {
     let mut det = TruePeakDetector::new(factor);
     let tail = det.latency_frames() + 2;
