@@ -8,17 +8,22 @@ pub mod analysis;
 pub mod balance;
 pub mod biquad;
 pub mod bs1770;
+pub mod clipper;
+pub mod compressor;
 pub mod correlation;
 pub mod crossover;
 pub mod dc_block;
 pub mod delay;
+pub mod dither;
 pub mod dynamic_eq;
 pub mod eq;
 pub mod gain;
+pub mod limiter;
 pub mod linear_phase;
 pub mod loudness;
 pub mod mix;
 pub mod ms;
+pub mod oversample;
 pub mod peak_rms;
 pub mod polarity;
 pub mod route;
@@ -49,6 +54,10 @@ pub fn register_all(registry: &mut Registry) {
     registry.register(peak_rms::PeakRmsKind);
     registry.register(correlation::CorrelationKind);
     registry.register(spectrum::SpectrumKind);
+    registry.register(compressor::CompressorKind);
+    registry.register(limiter::LimiterKind);
+    registry.register(clipper::ClipperKind);
+    registry.register(dither::DitherKind);
 }
 
 /// A registry with every kind of this crate.

@@ -1,0 +1,604 @@
+//! `compressor`: a feed-forward, log-domain compressor with soft knee, lookahead,
+//! stereo link, peak or RMS detection, an optional external sidechain with a high-pass
+//! filter, program-dependent release and dry/wet mix.
+//!
+//! - Ports: in `in` (N channels), in `sidechain` (N channels, optional: when unlinked the
+//!   main input drives the detector), out `out` (N channels).
+//! - Config: `(channels: 2, lookahead_ms: 0.0)`. `lookahead_ms` (0 ..= 50) delays the audio
+//!   (not the detector) and is the node's latency.
+//! - Params:
+//!   `threshold_db` (-60 ..= 0, default -18), `ratio` (1 ..= 20, default 2),
+//!   `knee_db` (0 ..= 24, default 6; quadratic soft knee, 0 = hard),
+//!   `attack_ms` (0.1 ..= 500, default 20), `release_ms` (5 ..= 5000, default 200),
+//!   `auto_release` (toggle, default off), `makeup_db` (-24 ..= 24, default 0),
+//!   `mix_pct` (0 ..= 100, default 100; the dry path is delayed like the wet one),
+//!   `link_pct` (0 ..= 100, default 100), `detector` (`"peak"` | `"rms"`, default peak;
+//!   RMS over a 10 ms mean-square average), `sidechain_hpf_hz` (0 ..= 500, default 0 = off;
+//!   12 dB/oct Butterworth on the detector signal).
+//!   Level params are smoothed over 20 ms; times apply at once.
+//! - Meters: `gain_reduction_db`: the largest gain reduction among the channels at the end
+//!   of each block, as a POSITIVE number of dB (3.0 = 3 dB quieter; 0 = no reduction).
+//! - Latency: `lookahead_ms` in frames. Allocates only at build (delay lines).
+//!
+//! Time constants: attack and release are one-pole time constants on the gain reduction in
+//! dB: after a step of the wanted reduction, 63.2 % of the step is reached after
+//! `attack_ms` (rising) or `release_ms` (falling).
+
+use lathe_engine::rt::flush_denormal;
+use lathe_engine::{
+    BuildContext, BuiltNode, ConfigError, Io, LinearSmoother, MeterSpec, NodeConfig, NodeKind,
+    NodeSpec, ParamId, ParamSpec, PortSpec, Processor, Unit, impl_state_copy,
+};
+use serde::Deserialize;
+
+use crate::gain::{DEFAULT_CHANNELS, MAX_CHANNELS};
+use crate::oversample::clone_fields;
+
+/// Longest lookahead a config may ask for, in ms.
+pub const MAX_LOOKAHEAD_MS: f64 = 50.0;
+/// Averaging time of the RMS detector (one-pole mean square), in ms.
+pub const RMS_WINDOW_MS: f64 = 10.0;
+/// Auto release: the fast stage releases in this fraction of `release_ms`.
+pub const AUTO_FAST_RELEASE_FACTOR: f64 = 0.3;
+/// Auto release: the slow stage releases in this multiple of `release_ms`.
+pub const AUTO_SLOW_RELEASE_FACTOR: f64 = 3.0;
+/// Auto release: the slow stage charges with this time constant, so only sustained
+/// reduction reaches it.
+pub const AUTO_SLOW_ATTACK_MS: f64 = 400.0;
+/// The sidechain filter is off below this frequency.
+const HPF_MIN_HZ: f64 = 1.0;
+/// Frames between sidechain filter coefficient updates while its frequency moves,
+/// counted on absolute positions so the output does not depend on block size.
+const COEF_GRID_FRAMES: u64 = 16;
+/// Detector floor, in dB, so silence gives a finite level.
+const LEVEL_FLOOR_DB: f64 = -200.0;
+
+const DOC: &str = "\
+compressor: feed-forward soft-knee compressor with lookahead, link, sidechain.
+Ports: in `in` (N), in `sidechain` (N, optional; unlinked = main input detects), out `out` (N).
+Config: (channels: 2, lookahead_ms: 0.0)   lookahead 0..=50 ms = latency.
+Params: threshold_db -60..0 (-18), ratio 1..20 (2), knee_db 0..24 (6, quadratic),
+  attack_ms 0.1..500 (20), release_ms 5..5000 (200), auto_release on/off (off),
+  makeup_db -24..24 (0), mix_pct 0..100 (100), link_pct 0..100 (100),
+  detector peak|rms (peak), sidechain_hpf_hz 0..500 (0 = off).
+Meters: gain_reduction_db (positive dB of reduction, largest channel).
+Attack/release: one-pole time constants on the reduction in dB (63.2 % of a step).
+Latency: lookahead_ms. Allocates at build only.";
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CompressorConfig {
+    pub channels: usize,
+    pub lookahead_ms: f64,
+}
+
+impl Default for CompressorConfig {
+    fn default() -> Self {
+        Self {
+            channels: DEFAULT_CHANNELS,
+            lookahead_ms: 0.0,
+        }
+    }
+}
+
+/// Checks a `channels` config field.
+pub(crate) fn check_channels(channels: usize) -> Result<(), ConfigError> {
+    if channels == 0 || channels > MAX_CHANNELS {
+        return Err(ConfigError::invalid(
+            "channels",
+            format!("must be 1..={MAX_CHANNELS}, found {channels}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Gain reduction in dB (positive) of the static curve for a detector level in dB:
+/// below `threshold - knee/2` none; above `threshold + knee/2` the slope is `1/ratio`;
+/// in between the quadratic knee `(1 - 1/ratio) (x - T + W/2)^2 / (2 W)`.
+pub fn static_gain_reduction_db(level_db: f64, threshold_db: f64, ratio: f64, knee_db: f64) -> f64 {
+    let slope = 1.0 - 1.0 / ratio.max(1.0);
+    let over = level_db - threshold_db;
+    if knee_db > 0.0 && over.abs() <= knee_db / 2.0 {
+        let d = over + knee_db / 2.0;
+        slope * d * d / (2.0 * knee_db)
+    } else if over > 0.0 {
+        slope * over
+    } else {
+        0.0
+    }
+}
+
+/// One-pole coefficient for a time constant in ms (0 = instant).
+pub(crate) fn one_pole_coef(ms: f64, sample_rate_hz: f64) -> f64 {
+    if ms <= 0.0 {
+        0.0
+    } else {
+        (-1.0 / (ms * 0.001 * sample_rate_hz)).exp()
+    }
+}
+
+/// Attack/release ballistics on a gain reduction in dB (positive), shared with the limiter.
+///
+/// With `auto_release`, two stages run side by side and the larger reduction wins: a fast
+/// one (attack as set, release `AUTO_FAST_RELEASE_FACTOR * release_ms`) and a slow one
+/// (charging over `AUTO_SLOW_ATTACK_MS`, releasing over `AUTO_SLOW_RELEASE_FACTOR *
+/// release_ms`). A short peak charges only the fast stage and recovers quickly; sustained
+/// reduction charges the slow stage too and recovers slowly: program-dependent release.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Ballistics {
+    attack: f64,
+    release: f64,
+    fast_release: f64,
+    slow_attack: f64,
+    slow_release: f64,
+    auto_release: bool,
+}
+
+impl Ballistics {
+    pub fn new(sample_rate_hz: f64, attack_ms: f64, release_ms: f64, auto_release: bool) -> Self {
+        Self {
+            attack: one_pole_coef(attack_ms, sample_rate_hz),
+            release: one_pole_coef(release_ms, sample_rate_hz),
+            fast_release: one_pole_coef(release_ms * AUTO_FAST_RELEASE_FACTOR, sample_rate_hz),
+            slow_attack: one_pole_coef(AUTO_SLOW_ATTACK_MS, sample_rate_hz),
+            slow_release: one_pole_coef(release_ms * AUTO_SLOW_RELEASE_FACTOR, sample_rate_hz),
+            auto_release,
+        }
+    }
+
+    /// Advances `env` one sample toward `target` and returns the reduction to apply.
+    #[inline]
+    pub fn step(&self, env: &mut Envelope, target: f64) -> f64 {
+        if self.auto_release {
+            let fast = env.fast.step(target, self.attack, self.fast_release);
+            let slow = env.slow.step(target, self.slow_attack, self.slow_release);
+            fast.max(slow)
+        } else {
+            env.slow = Stage::default();
+            env.fast.step(target, self.attack, self.release)
+        }
+    }
+}
+
+/// State of [`Ballistics`] for one channel.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Envelope {
+    fast: Stage,
+    slow: Stage,
+}
+
+/// One attack/release stage: a peak hold that jumps up at once and releases
+/// exponentially, followed by an attack smoother that only acts while rising. Holding
+/// the peak before smoothing the attack makes a steady tone settle at the reduction of
+/// its peak (not somewhere between its peaks and zero crossings), while a step still
+/// rises with the attack and falls with the release time constant.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Stage {
+    hold: f64,
+    out: f64,
+}
+
+impl Stage {
+    #[inline]
+    fn step(&mut self, target: f64, attack: f64, release: f64) -> f64 {
+        self.hold = if target >= self.hold {
+            target
+        } else {
+            flush_denormal(target + (self.hold - target) * release)
+        };
+        self.out = if self.hold > self.out {
+            flush_denormal(self.hold + (self.out - self.hold) * attack)
+        } else {
+            self.hold
+        };
+        self.out
+    }
+}
+
+/// 12 dB/oct Butterworth high-pass on the detector signal, f64 state (transposed
+/// direct form II). Below `HPF_MIN_HZ` it passes the signal through.
+#[derive(Debug, Clone, Copy, Default)]
+struct SidechainHpf {
+    b: [f64; 3],
+    a: [f64; 2],
+    active: bool,
+}
+
+impl SidechainHpf {
+    fn new(freq_hz: f64, sample_rate_hz: f64) -> Self {
+        let nyquist_safe = 0.45 * sample_rate_hz;
+        if freq_hz < HPF_MIN_HZ {
+            return Self::default();
+        }
+        let k = (std::f64::consts::PI * freq_hz.min(nyquist_safe) / sample_rate_hz).tan();
+        let sqrt2 = std::f64::consts::SQRT_2;
+        let norm = 1.0 / (1.0 + sqrt2 * k + k * k);
+        Self {
+            b: [norm, -2.0 * norm, norm],
+            a: [2.0 * (k * k - 1.0) * norm, (1.0 - sqrt2 * k + k * k) * norm],
+            active: true,
+        }
+    }
+
+    #[inline]
+    fn tick(&self, state: &mut [f64; 2], x: f64) -> f64 {
+        if !self.active {
+            return x;
+        }
+        let y = self.b[0] * x + state[0];
+        state[0] = flush_denormal(self.b[1] * x - self.a[0] * y + state[1]);
+        state[1] = flush_denormal(self.b[2] * x - self.a[1] * y);
+        y
+    }
+}
+
+mod param {
+    pub const THRESHOLD: u32 = 0;
+    pub const RATIO: u32 = 1;
+    pub const KNEE: u32 = 2;
+    pub const ATTACK: u32 = 3;
+    pub const RELEASE: u32 = 4;
+    pub const AUTO_RELEASE: u32 = 5;
+    pub const MAKEUP: u32 = 6;
+    pub const MIX: u32 = 7;
+    pub const LINK: u32 = 8;
+    pub const DETECTOR: u32 = 9;
+    pub const SC_HPF: u32 = 10;
+}
+
+fn param_specs() -> Vec<ParamSpec> {
+    vec![
+        ParamSpec::new("threshold_db", Unit::Dbfs, -60.0, 0.0, -18.0)
+            .doc("Level where compression starts (centre of the knee)."),
+        ParamSpec::new("ratio", Unit::Ratio, 1.0, 20.0, 2.0).doc("Input dB per output dB above the knee."),
+        ParamSpec::new("knee_db", Unit::Db, 0.0, 24.0, 6.0).doc("Width of the quadratic soft knee; 0 = hard."),
+        ParamSpec::new("attack_ms", Unit::Ms, 0.1, 500.0, 20.0)
+            .smoothing_ms(0.0)
+            .doc("Time constant of rising gain reduction (63.2 % of a step)."),
+        ParamSpec::new("release_ms", Unit::Ms, 5.0, 5000.0, 200.0)
+            .smoothing_ms(0.0)
+            .doc("Time constant of falling gain reduction (63.2 % of a step)."),
+        ParamSpec::toggle("auto_release", false)
+            .smoothing_ms(0.0)
+            .doc("Program-dependent release: fast after short peaks, slow after sustained reduction."),
+        ParamSpec::new("makeup_db", Unit::Db, -24.0, 24.0, 0.0).doc("Gain after compression (wet path)."),
+        ParamSpec::new("mix_pct", Unit::Percent, 0.0, 100.0, 100.0)
+            .doc("Wet share; the dry path is delayed to match the lookahead."),
+        ParamSpec::new("link_pct", Unit::Percent, 0.0, 100.0, 100.0)
+            .doc("Stereo link: 100 = every channel follows the loudest, 0 = independent."),
+        ParamSpec::choice("detector", &["peak", "rms"], 0).doc("Peak or 10 ms RMS level detection."),
+        ParamSpec::new("sidechain_hpf_hz", Unit::Hz, 0.0, 500.0, 0.0)
+            .doc("High-pass on the detector signal, 12 dB/oct; 0 = off."),
+    ]
+}
+
+pub struct CompressorKind;
+
+impl NodeKind for CompressorKind {
+    fn name(&self) -> &'static str {
+        "compressor"
+    }
+
+    fn summary(&self) -> &'static str {
+        "Soft-knee compressor: lookahead, stereo link, peak/RMS, sidechain with HPF, auto release, mix."
+    }
+
+    fn doc(&self) -> &'static str {
+        DOC
+    }
+
+    fn build(
+        &self,
+        config: &NodeConfig<'_>,
+        ctx: &BuildContext<'_>,
+    ) -> Result<BuiltNode, ConfigError> {
+        let cfg: CompressorConfig = config.parse()?;
+        check_channels(cfg.channels)?;
+        if !(0.0..=MAX_LOOKAHEAD_MS).contains(&cfg.lookahead_ms) {
+            return Err(ConfigError::invalid(
+                "lookahead_ms",
+                format!("must be 0..={MAX_LOOKAHEAD_MS}, found {}", cfg.lookahead_ms),
+            ));
+        }
+        let sr = ctx.prepare.sample_rate_hz;
+        let latency = ctx.prepare.ms_to_frames(cfg.lookahead_ms);
+        let params = param_specs();
+        let smoother = |i: u32| {
+            let p = &params[i as usize];
+            LinearSmoother::new(p.default, p.smoothing_ms, sr)
+        };
+        let processor = CompressorProcessor {
+            channels: cfg.channels,
+            sample_rate_hz: sr,
+            threshold_db: smoother(param::THRESHOLD),
+            ratio: smoother(param::RATIO),
+            knee_db: smoother(param::KNEE),
+            makeup_db: smoother(param::MAKEUP),
+            mix: smoother(param::MIX),
+            link: smoother(param::LINK),
+            hpf_hz: smoother(param::SC_HPF),
+            attack_ms: params[param::ATTACK as usize].default as f64,
+            release_ms: params[param::RELEASE as usize].default as f64,
+            auto_release: false,
+            rms: false,
+            ballistics: Ballistics::new(sr, 0.0, 0.0, false),
+            rms_coef: one_pole_coef(RMS_WINDOW_MS, sr),
+            hpf: SidechainHpf::default(),
+            hpf_coef_hz: 0.0,
+            hpf_state: vec![[0.0; 2]; cfg.channels].into_boxed_slice(),
+            mean_square: vec![0.0; cfg.channels].into_boxed_slice(),
+            envelopes: vec![Envelope::default(); cfg.channels].into_boxed_slice(),
+            levels_db: vec![0.0; cfg.channels].into_boxed_slice(),
+            gr_db: vec![0.0; cfg.channels].into_boxed_slice(),
+            delay: vec![0.0; cfg.channels * (latency + 1)].into_boxed_slice(),
+            delay_len: latency + 1,
+            delay_pos: 0,
+        };
+        let spec = NodeSpec {
+            inputs: vec![
+                PortSpec::new("in", cfg.channels),
+                PortSpec::new("sidechain", cfg.channels).optional(),
+            ],
+            outputs: vec![PortSpec::new("out", cfg.channels)],
+            params,
+            meters: vec![MeterSpec::new(
+                "gain_reduction_db",
+                Unit::Db,
+                "Gain reduction of the most reduced channel, positive dB (0 = none).",
+            )],
+            latency_frames: latency,
+        };
+        let mut processor = processor;
+        processor.update_ballistics();
+        processor.reset();
+        Ok(BuiltNode {
+            spec,
+            processor: Box::new(processor),
+        })
+    }
+}
+
+pub struct CompressorProcessor {
+    channels: usize,
+    sample_rate_hz: f64,
+    threshold_db: LinearSmoother,
+    ratio: LinearSmoother,
+    knee_db: LinearSmoother,
+    makeup_db: LinearSmoother,
+    mix: LinearSmoother,
+    link: LinearSmoother,
+    hpf_hz: LinearSmoother,
+    attack_ms: f64,
+    release_ms: f64,
+    auto_release: bool,
+    rms: bool,
+    ballistics: Ballistics,
+    rms_coef: f64,
+    hpf: SidechainHpf,
+    /// Frequency the current `hpf` coefficients were made for.
+    hpf_coef_hz: f32,
+    hpf_state: Box<[[f64; 2]]>,
+    mean_square: Box<[f64]>,
+    envelopes: Box<[Envelope]>,
+    /// Per-frame scratch: detector level per channel.
+    levels_db: Box<[f64]>,
+    /// Current gain reduction per channel (positive dB).
+    gr_db: Box<[f64]>,
+    /// Lookahead delay, channel after channel, `delay_len` frames each.
+    delay: Box<[f32]>,
+    delay_len: usize,
+    delay_pos: usize,
+}
+
+clone_fields!(CompressorProcessor {
+    channels,
+    sample_rate_hz,
+    threshold_db,
+    ratio,
+    knee_db,
+    makeup_db,
+    mix,
+    link,
+    hpf_hz,
+    attack_ms,
+    release_ms,
+    auto_release,
+    rms,
+    ballistics,
+    rms_coef,
+    hpf,
+    hpf_coef_hz,
+    hpf_state,
+    mean_square,
+    envelopes,
+    levels_db,
+    gr_db,
+    delay,
+    delay_len,
+    delay_pos,
+});
+
+impl CompressorProcessor {
+    fn update_ballistics(&mut self) {
+        self.ballistics = Ballistics::new(
+            self.sample_rate_hz,
+            self.attack_ms,
+            self.release_ms,
+            self.auto_release,
+        );
+    }
+
+    fn update_hpf(&mut self) {
+        let f = self.hpf_hz.value();
+        self.hpf = SidechainHpf::new(f as f64, self.sample_rate_hz);
+        self.hpf_coef_hz = f;
+    }
+}
+
+impl Processor for CompressorProcessor {
+    fn set_param(&mut self, id: ParamId, value: f32) {
+        match id.0 {
+            param::THRESHOLD => self.threshold_db.set_target(value),
+            param::RATIO => self.ratio.set_target(value),
+            param::KNEE => self.knee_db.set_target(value),
+            param::ATTACK => {
+                self.attack_ms = value as f64;
+                self.update_ballistics();
+            }
+            param::RELEASE => {
+                self.release_ms = value as f64;
+                self.update_ballistics();
+            }
+            param::AUTO_RELEASE => {
+                self.auto_release = value >= 0.5;
+                self.update_ballistics();
+            }
+            param::MAKEUP => self.makeup_db.set_target(value),
+            param::MIX => self.mix.set_target(value),
+            param::LINK => self.link.set_target(value),
+            param::DETECTOR => self.rms = value >= 0.5,
+            param::SC_HPF => self.hpf_hz.set_target(value),
+            _ => {}
+        }
+    }
+
+    fn reset(&mut self) {
+        for s in [
+            &mut self.threshold_db,
+            &mut self.ratio,
+            &mut self.knee_db,
+            &mut self.makeup_db,
+            &mut self.mix,
+            &mut self.link,
+            &mut self.hpf_hz,
+        ] {
+            s.snap();
+        }
+        self.update_hpf();
+        self.hpf_state.fill([0.0; 2]);
+        self.mean_square.fill(0.0);
+        self.envelopes.fill(Envelope::default());
+        self.gr_db.fill(0.0);
+        self.delay.fill(0.0);
+        self.delay_pos = 0;
+    }
+
+    fn process(&mut self, io: &mut Io<'_>) {
+        let frames = io.frames;
+        let n = self.channels;
+        let external = io.is_connected(1);
+        let sc_offset = if external { n } else { 0 };
+        for i in 0..frames {
+            let threshold = self.threshold_db.next() as f64;
+            let ratio = self.ratio.next() as f64;
+            let knee = self.knee_db.next() as f64;
+            let makeup = self.makeup_db.next();
+            let mix = self.mix.next() * 0.01;
+            let link = self.link.next() as f64 * 0.01;
+            let hpf_hz = self.hpf_hz.next();
+            if (io.position_frames + i as u64).is_multiple_of(COEF_GRID_FRAMES)
+                && hpf_hz != self.hpf_coef_hz
+            {
+                self.update_hpf();
+            }
+
+            // Detector level per channel, then the link toward the loudest.
+            let mut loudest = LEVEL_FLOOR_DB;
+            for c in 0..n {
+                let x = io
+                    .inputs
+                    .get(c + sc_offset)
+                    .and_then(|ch| ch.get(i))
+                    .copied()
+                    .unwrap_or(0.0) as f64;
+                let Some(state) = self.hpf_state.get_mut(c) else {
+                    continue;
+                };
+                let s = self.hpf.tick(state, x);
+                let level_db = if self.rms {
+                    let ms = &mut self.mean_square[c];
+                    *ms = flush_denormal(s * s + (*ms - s * s) * self.rms_coef);
+                    10.0 * ms.max(1e-30).log10()
+                } else {
+                    20.0 * s.abs().max(1e-15).log10()
+                }
+                .max(LEVEL_FLOOR_DB);
+                self.levels_db[c] = level_db;
+                loudest = loudest.max(level_db);
+            }
+
+            let pos = self.delay_pos;
+            let len = self.delay_len;
+            let mut outs = io.outputs.iter_mut();
+            for c in 0..n {
+                let level = self.levels_db[c] + (loudest - self.levels_db[c]) * link;
+                let target = static_gain_reduction_db(level, threshold, ratio, knee);
+                let gr = self.ballistics.step(&mut self.envelopes[c], target);
+                self.gr_db[c] = gr;
+
+                let x = io
+                    .inputs
+                    .get(c)
+                    .and_then(|ch| ch.get(i))
+                    .copied()
+                    .unwrap_or(0.0);
+                let slot = c * len + pos;
+                self.delay[slot] = x;
+                let read = c * len + if pos + 1 == len { 0 } else { pos + 1 };
+                let dry = self.delay[read];
+                let wet = dry * lathe_engine::db_to_gain(makeup - gr as f32);
+                let y = dry + (wet - dry) * mix;
+                if let Some(out) = outs.next().and_then(|o| o.get_mut(i)) {
+                    *out = y;
+                }
+            }
+            self.delay_pos = if pos + 1 == len { 0 } else { pos + 1 };
+        }
+        let meter = self.gr_db.iter().fold(0.0f64, |m, &g| m.max(g));
+        io.set_meter(0, meter as f32);
+    }
+
+    impl_state_copy!();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn static_curve_matches_the_knee_formula() {
+        // Hard knee: nothing below the threshold, (1 - 1/R) of the excess above.
+        assert_eq!(static_gain_reduction_db(-30.0, -18.0, 4.0, 0.0), 0.0);
+        assert!((static_gain_reduction_db(-10.0, -18.0, 4.0, 0.0) - 6.0).abs() < 1e-12);
+        // Soft knee: continuous at both knee edges, quadratic inside.
+        let (t, r, w) = (-18.0, 2.0, 6.0);
+        assert_eq!(static_gain_reduction_db(t - w / 2.0, t, r, w), 0.0);
+        let top = static_gain_reduction_db(t + w / 2.0, t, r, w);
+        assert!((top - (w / 2.0) * 0.5).abs() < 1e-12);
+        // At the threshold: (1 - 1/R) (W/2)^2 / (2W) = 0.5 * 9 / 12.
+        assert!((static_gain_reduction_db(t, t, r, w) - 0.375).abs() < 1e-12);
+    }
+
+    #[test]
+    fn sidechain_hpf_has_butterworth_response() {
+        let sr = 48_000.0;
+        let f0 = 100.0;
+        let hpf = SidechainHpf::new(f0, sr);
+        // Response at f: |H| = 1/sqrt(1 + (f0/f)^4) (analog prototype; bilinear warping
+        // is below 0.01 dB this far under Nyquist).
+        for f in [25.0, 50.0, 100.0, 200.0, 1000.0] {
+            let mut state = [0.0; 2];
+            let w = 2.0 * std::f64::consts::PI * f / sr;
+            let mut peak: f64 = 0.0;
+            for i in 0..(sr as usize) {
+                let y = hpf.tick(&mut state, (w * i as f64).sin());
+                if i > sr as usize / 2 {
+                    peak = peak.max(y.abs());
+                }
+            }
+            let expected = 1.0 / (1.0 + (f0 / f).powi(4)).sqrt();
+            let err_db = 20.0 * (peak / expected).log10();
+            assert!(err_db.abs() < 0.01, "{f} Hz: {err_db} dB off");
+        }
+    }
+}
