@@ -118,6 +118,18 @@ pub fn render(
     meters: &[MeterCell],
 ) -> Vec<Vec<f32>> {
     let frames = inputs.first().map_or(0, |c| c.len());
+    render_frames(built, inputs, frames, block_frames, events, meters)
+}
+
+/// [`render`] for `frames` frames: also for sources, which have no input to size it.
+pub fn render_frames(
+    built: &mut BuiltNode,
+    inputs: &[Vec<f32>],
+    frames: usize,
+    block_frames: usize,
+    events: &[ParamEvent],
+    meters: &[MeterCell],
+) -> Vec<Vec<f32>> {
     let in_ch = built.spec.input_channels();
     assert_eq!(
         inputs.len(),
@@ -193,7 +205,8 @@ pub fn render_into(
 pub fn test_signal(channels: usize, frames: usize) -> Vec<Vec<f32>> {
     (0..channels)
         .map(|ch| {
-            let mut state = 0x9E37_79B9_7F4A_7C15u64 ^ ((ch as u64 + 1) * 0x2545_F491_4F6C_DD1D);
+            let mut state =
+                0x9E37_79B9_7F4A_7C15u64 ^ (ch as u64 + 1).wrapping_mul(0x2545_F491_4F6C_DD1D);
             (0..frames)
                 .map(|i| {
                     state ^= state << 13;
@@ -277,7 +290,7 @@ pub fn check_block_size_invariance(case: &Case<'_>) {
         let input = test_signal(built.spec.input_channels(), CHECK_FRAMES);
         let events = param_sweep_events(&built.spec, CHECK_FRAMES);
         let meters = meters_for(&built.spec);
-        let out = render(&mut built, &input, block, &events, &meters);
+        let out = render_frames(&mut built, &input, CHECK_FRAMES, block, &events, &meters);
         match &reference {
             None => reference = Some(out),
             Some(r) => {
@@ -305,9 +318,9 @@ pub fn check_reset_determinism(case: &Case<'_>) {
     let mut built = build(case, prepare());
     let input = test_signal(built.spec.input_channels(), CHECK_FRAMES);
     let meters = meters_for(&built.spec);
-    let first = render(&mut built, &input, 256, &[], &meters);
+    let first = render_frames(&mut built, &input, CHECK_FRAMES, 256, &[], &meters);
     built.processor.reset();
-    let second = render(&mut built, &input, 256, &[], &meters);
+    let second = render_frames(&mut built, &input, CHECK_FRAMES, 256, &[], &meters);
     for (ch, (a, b)) in first.iter().zip(&second).enumerate() {
         if let Some(i) = a
             .iter()
@@ -364,7 +377,7 @@ pub fn check_finite_at_extremes(case: &Case<'_>) {
             }
         }
         let meters = meters_for(&spec);
-        let out = render(&mut built, &input, 128, &[], &meters);
+        let out = render_frames(&mut built, &input, CHECK_FRAMES, 128, &[], &meters);
         for (ch, c) in out.iter().enumerate() {
             if let Some(i) = c.iter().position(|x| !x.is_finite()) {
                 panic!(
@@ -381,6 +394,10 @@ pub fn check_finite_at_extremes(case: &Case<'_>) {
 pub fn check_no_alloc(case: &Case<'_>) {
     use assert_no_alloc::{assert_no_alloc, reset_violation_count, violation_count};
     let name = case.kind.name();
+    // The violation counter is global: checks running on parallel test threads would
+    // disturb each other's counts, so they take turns.
+    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     // Self-check: the allocator must be installed, or this check would prove nothing.
     reset_violation_count();
     assert_no_alloc(|| drop(std::hint::black_box(vec![0u8; 16])));

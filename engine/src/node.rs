@@ -382,11 +382,3 @@ pub trait Processor: Send + 'static {
     /// Processes one block of `io.frames` frames (1 ..= max_block_frames).
     fn process(&mut self, io: &mut Io<'_>);
 }
-
-/// Kept so older processor impls keep compiling: state hand-over on graph swaps now moves
-/// processors instead of copying them, so there is nothing to implement.
-#[doc(hidden)]
-#[macro_export]
-macro_rules! impl_state_copy {
-    () => {};
-}

@@ -13,7 +13,7 @@
 
 use lathe_engine::{
     BuildContext, BuiltNode, ConfigError, Io, LinearSmoother, NodeConfig, NodeKind, NodeSpec,
-    ParamId, ParamSpec, PortSpec, Processor, Unit, impl_state_copy,
+    ParamId, ParamSpec, PortSpec, Processor, Unit,
 };
 
 use crate::ms::MsConfig;
@@ -95,6 +95,4 @@ impl Processor for BalanceProcessor {
             or[i] = r[i] * gr;
         }
     }
-
-    impl_state_copy!();
 }

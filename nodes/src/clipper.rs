@@ -21,7 +21,7 @@
 
 use lathe_engine::{
     BuildContext, BuiltNode, ConfigError, Io, LinearSmoother, NodeConfig, NodeKind, NodeSpec,
-    ParamId, ParamSpec, PortSpec, Processor, Unit, db_to_gain, impl_state_copy,
+    ParamId, ParamSpec, PortSpec, Processor, Unit, db_to_gain,
 };
 use serde::Deserialize;
 
@@ -220,6 +220,4 @@ impl Processor for ClipperProcessor {
             }
         }
     }
-
-    impl_state_copy!();
 }

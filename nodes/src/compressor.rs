@@ -27,7 +27,7 @@
 use lathe_engine::rt::flush_denormal;
 use lathe_engine::{
     BuildContext, BuiltNode, ConfigError, Io, LinearSmoother, MeterSpec, NodeConfig, NodeKind,
-    NodeSpec, ParamId, ParamSpec, PortSpec, Processor, Unit, impl_state_copy,
+    NodeSpec, ParamId, ParamSpec, PortSpec, Processor, Unit,
 };
 use serde::Deserialize;
 
@@ -557,8 +557,6 @@ impl Processor for CompressorProcessor {
         let meter = self.gr_db.iter().fold(0.0f64, |m, &g| m.max(g));
         io.set_meter(0, meter as f32);
     }
-
-    impl_state_copy!();
 }
 
 #[cfg(test)]

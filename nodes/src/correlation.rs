@@ -14,7 +14,7 @@
 use lathe_engine::rt::flush_denormal;
 use lathe_engine::{
     BuildContext, BuiltNode, ConfigError, Io, MeterSpec, NodeConfig, NodeKind, NodeSpec, ParamId,
-    ParamSpec, PortSpec, Processor, Unit, impl_state_copy,
+    ParamSpec, PortSpec, Processor, Unit,
 };
 use serde::Deserialize;
 
@@ -155,6 +155,4 @@ impl Processor for CorrelationProcessor {
         io.set_meter(0, correlation as f32);
         io.set_meter(1, balance as f32);
     }
-
-    impl_state_copy!();
 }

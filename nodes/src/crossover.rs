@@ -32,7 +32,7 @@ use std::sync::Arc;
 use lathe_engine::rt::flush_denormal;
 use lathe_engine::{
     BuildContext, BuiltNode, ConfigError, Io, LinearSmoother, NodeConfig, NodeKind, NodeSpec,
-    ParamId, ParamSpec, PortSpec, PrepareInfo, Processor, Unit, impl_state_copy,
+    ParamId, ParamSpec, PortSpec, PrepareInfo, Processor, Unit,
 };
 use realfft::num_complex::Complex;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
@@ -642,8 +642,6 @@ impl Processor for IirCrossover {
             done += len;
         }
     }
-
-    impl_state_copy!();
 }
 
 /// Designs the zero-phase band FIRs of a linear-phase crossover, centred at
@@ -871,8 +869,6 @@ impl Processor for FirCrossover {
             }
         }
     }
-
-    impl_state_copy!();
 }
 
 #[cfg(test)]

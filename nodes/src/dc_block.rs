@@ -11,7 +11,7 @@
 
 use lathe_engine::{
     BuildContext, BuiltNode, ConfigError, Io, LinearSmoother, NodeConfig, NodeKind, NodeSpec,
-    ParamId, ParamSpec, PortSpec, Processor, Unit, impl_state_copy,
+    ParamId, ParamSpec, PortSpec, Processor, Unit,
 };
 
 use crate::crossover::clone_by_field;
@@ -130,6 +130,4 @@ impl Processor for DcBlockProcessor {
             done += len;
         }
     }
-
-    impl_state_copy!();
 }

@@ -13,7 +13,7 @@
 
 use lathe_engine::{
     BuildContext, BuiltNode, ConfigError, Io, NodeConfig, NodeKind, NodeSpec, ParamId, ParamSpec,
-    PortSpec, Processor, Unit, impl_state_copy,
+    PortSpec, Processor, Unit,
 };
 use serde::Deserialize;
 
@@ -192,6 +192,4 @@ impl Processor for DelayProcessor {
             self.write = (w + 1) & self.mask;
         }
     }
-
-    impl_state_copy!();
 }

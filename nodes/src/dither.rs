@@ -24,7 +24,7 @@
 
 use lathe_engine::{
     BuildContext, BuiltNode, ConfigError, Io, NodeConfig, NodeKind, NodeSpec, ParamId, PortSpec,
-    Processor, impl_state_copy,
+    Processor,
 };
 use serde::Deserialize;
 
@@ -265,6 +265,4 @@ impl Processor for DitherProcessor {
             }
         }
     }
-
-    impl_state_copy!();
 }

@@ -43,7 +43,7 @@
 
 use lathe_engine::{
     BuildContext, BuiltNode, ConfigError, Io, MeterSpec, NodeConfig, NodeKind, NodeSpec, ParamId,
-    ParamSpec, PortSpec, Processor, Unit, impl_state_copy,
+    ParamSpec, PortSpec, Processor, Unit,
 };
 use serde::Deserialize;
 
@@ -529,6 +529,4 @@ impl Processor for DynamicEqProcessor {
             io.set_meter(i, d.change_db as f32);
         }
     }
-
-    impl_state_copy!();
 }

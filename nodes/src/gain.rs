@@ -7,7 +7,7 @@
 
 use lathe_engine::{
     BuildContext, BuiltNode, ConfigError, Io, LinearSmoother, NodeConfig, NodeKind, NodeSpec,
-    ParamId, ParamSpec, PortSpec, Processor, Unit, db_to_gain, impl_state_copy,
+    ParamId, ParamSpec, PortSpec, Processor, Unit, db_to_gain,
 };
 use serde::Deserialize;
 
@@ -111,6 +111,4 @@ impl Processor for GainProcessor {
         }
         self.gain = db_to_gain(self.gain_db.value());
     }
-
-    impl_state_copy!();
 }

@@ -39,7 +39,7 @@
 
 use lathe_engine::{
     BuildContext, BuiltNode, ConfigError, Io, LinearSmoother, MeterSpec, NodeConfig, NodeKind,
-    NodeSpec, ParamId, ParamSpec, PortSpec, Processor, Unit, db_to_gain, impl_state_copy,
+    NodeSpec, ParamId, ParamSpec, PortSpec, Processor, Unit, db_to_gain,
 };
 use serde::Deserialize;
 
@@ -525,6 +525,4 @@ impl Processor for LimiterProcessor {
         io.set_meter(0, (-20.0 * min_gain.max(1e-12).log10()) as f32);
         io.set_meter(1, lathe_engine::gain_to_db(self.output_peak));
     }
-
-    impl_state_copy!();
 }

@@ -23,7 +23,7 @@
 
 use std::sync::Arc;
 
-use lathe_engine::{ConfigError, Io, ParamId, Processor, impl_state_copy};
+use lathe_engine::{ConfigError, Io, ParamId, Processor};
 use realfft::num_complex::Complex;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 
@@ -502,6 +502,4 @@ impl Processor for LinearPhaseProcessor {
             }
         }
     }
-
-    impl_state_copy!();
 }

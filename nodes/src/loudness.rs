@@ -19,7 +19,7 @@
 use crate::bs1770::clone_reusing;
 use lathe_engine::{
     BuildContext, BuiltNode, ConfigError, Io, MeterSpec, NodeConfig, NodeKind, NodeSpec, ParamId,
-    ParamSpec, PortSpec, Processor, Unit, impl_state_copy,
+    ParamSpec, PortSpec, Processor, Unit,
 };
 use serde::Deserialize;
 
@@ -241,6 +241,4 @@ impl Processor for LoudnessProcessor {
             io.set_meter(i, v);
         }
     }
-
-    impl_state_copy!();
 }

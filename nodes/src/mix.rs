@@ -10,7 +10,7 @@
 
 use lathe_engine::{
     BuildContext, BuiltNode, ConfigError, Io, LinearSmoother, NodeConfig, NodeKind, NodeSpec,
-    ParamId, ParamSpec, PortSpec, Processor, Unit, db_to_gain, impl_state_copy,
+    ParamId, ParamSpec, PortSpec, Processor, Unit, db_to_gain,
 };
 use serde::Deserialize;
 
@@ -155,6 +155,4 @@ impl Processor for MixProcessor {
             }
         }
     }
-
-    impl_state_copy!();
 }

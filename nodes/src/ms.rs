@@ -11,7 +11,7 @@
 
 use lathe_engine::{
     BuildContext, BuiltNode, ConfigError, Io, NodeConfig, NodeKind, NodeSpec, ParamId, PortSpec,
-    Processor, impl_state_copy,
+    Processor,
 };
 use serde::Deserialize;
 
@@ -110,6 +110,4 @@ impl Processor for MsProcessor {
             y[i] = ((l - r) * scale) as f32;
         }
     }
-
-    impl_state_copy!();
 }

@@ -15,7 +15,7 @@
 use crate::bs1770::clone_reusing;
 use lathe_engine::{
     BuildContext, BuiltNode, ConfigError, Io, MeterSpec, NodeConfig, NodeKind, NodeSpec, ParamId,
-    ParamSpec, PortSpec, Processor, Unit, impl_state_copy,
+    ParamSpec, PortSpec, Processor, Unit,
 };
 use serde::Deserialize;
 
@@ -265,6 +265,4 @@ impl Processor for PeakRmsProcessor {
         }
         io.set_meter(self.readings.len(), amplitude_db(self.peak_max as f64));
     }
-
-    impl_state_copy!();
 }

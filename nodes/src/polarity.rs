@@ -9,7 +9,7 @@
 
 use lathe_engine::{
     BuildContext, BuiltNode, ConfigError, Io, LinearSmoother, NodeConfig, NodeKind, NodeSpec,
-    ParamId, ParamSpec, PortSpec, Processor, impl_state_copy,
+    ParamId, ParamSpec, PortSpec, Processor,
 };
 
 use crate::crossover::check_channels;
@@ -111,6 +111,4 @@ impl Processor for PolarityProcessor {
             }
         }
     }
-
-    impl_state_copy!();
 }

@@ -23,7 +23,7 @@
 
 use lathe_engine::{
     BuildContext, BuiltNode, ConfigError, Io, NodeConfig, NodeKind, NodeSpec, ParamId, PortSpec,
-    Processor, impl_state_copy,
+    Processor,
 };
 use serde::Deserialize;
 
@@ -295,6 +295,4 @@ impl Processor for RouteProcessor {
             }
         }
     }
-
-    impl_state_copy!();
 }

@@ -27,7 +27,7 @@ use std::f64::consts::{PI, TAU};
 
 use lathe_engine::{
     BuildContext, BuiltNode, ConfigError, Io, LinearSmoother, NodeConfig, NodeKind, NodeSpec,
-    ParamId, ParamSpec, PortSpec, Processor, Unit, db_to_gain, impl_state_copy,
+    ParamId, ParamSpec, PortSpec, Processor, Unit, db_to_gain,
 };
 use serde::Deserialize;
 
@@ -171,8 +171,6 @@ impl Processor for SineProcessor {
             }
         }
     }
-
-    impl_state_copy!();
 }
 
 // --------------------------------------------------------------------------------- noise
@@ -388,8 +386,6 @@ impl Processor for NoiseProcessor {
             }
         }
     }
-
-    impl_state_copy!();
 }
 
 // ------------------------------------------------------------------------------- impulse
@@ -487,8 +483,6 @@ impl Processor for ImpulseProcessor {
             write_all(io, i, if hit { gain } else { 0.0 });
         }
     }
-
-    impl_state_copy!();
 }
 
 // --------------------------------------------------------------------------------- sweep
@@ -626,6 +620,4 @@ impl Processor for SweepProcessor {
             write_all(io, i, value);
         }
     }
-
-    impl_state_copy!();
 }

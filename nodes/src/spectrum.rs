@@ -24,7 +24,7 @@ use std::sync::Arc;
 
 use lathe_engine::{
     BuildContext, BuiltNode, ConfigError, Io, MeterSpec, NodeConfig, NodeKind, NodeSpec, ParamId,
-    ParamSpec, PortSpec, Processor, Unit, impl_state_copy,
+    ParamSpec, PortSpec, Processor, Unit,
 };
 use realfft::num_complex::Complex;
 use realfft::{RealFftPlanner, RealToComplex};
@@ -450,6 +450,4 @@ impl Processor for SpectrumProcessor {
             io.set_meter(i, db);
         }
     }
-
-    impl_state_copy!();
 }

@@ -18,7 +18,7 @@
 
 use lathe_engine::{
     BuildContext, BuiltNode, ConfigError, Io, LinearSmoother, NodeConfig, NodeKind, NodeSpec,
-    ParamId, ParamSpec, PortSpec, Processor, Unit, db_to_gain_f64, impl_state_copy,
+    ParamId, ParamSpec, PortSpec, Processor, Unit, db_to_gain_f64,
 };
 
 use crate::crossover::{
@@ -217,6 +217,4 @@ impl Processor for WidthProcessor {
             done += len;
         }
     }
-
-    impl_state_copy!();
 }

@@ -14,7 +14,6 @@
 
 use lathe_engine::{
     BuildContext, BuiltNode, ConfigError, Io, NodeConfig, NodeKind, NodeSpec, ParamId, Processor,
-    impl_state_copy,
 };
 
 use crate::sandbox;
@@ -88,6 +87,4 @@ impl Processor for ScriptProcessor {
     fn reset(&mut self) {}
 
     fn process(&mut self, _io: &mut Io<'_>) {}
-
-    impl_state_copy!();
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 use lathe_engine::{
     BuildContext, BuiltNode, CompileOptions, CompiledGraph, ConfigError, GraphDoc, GraphError, Io,
     NodeConfig, NodeKind, NodeSpec, ParamId, ParamSpec, PortSpec, PrepareInfo, Processor, Registry,
-    Unit, compile, impl_state_copy,
+    Unit, compile,
 };
 use serde::Deserialize;
 
@@ -126,7 +126,6 @@ impl Processor for TestDelayProc {
         let last = io.outputs[0][io.frames - 1];
         io.set_meter(0, last);
     }
-    impl_state_copy!();
 }
 
 /// `tsplit`: one stereo input copied to outputs `a` and `b`.
@@ -163,7 +162,6 @@ impl Processor for TestSplitProc {
             io.outputs[ch].copy_from_slice(src);
         }
     }
-    impl_state_copy!();
 }
 
 /// `tmono`: a 1-channel pass-through (for channel mismatch tests).
@@ -221,7 +219,6 @@ impl Processor for TestNanProc {
             out.fill(f32::NAN);
         }
     }
-    impl_state_copy!();
 }
 
 pub fn registry() -> Registry {

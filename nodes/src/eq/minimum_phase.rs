@@ -1,7 +1,7 @@
 //! The minimum-phase (IIR) processor of `eq`: matched biquads, params smoothed per
 //! sample, coefficients recomputed on a grid of absolute frames while a band moves.
 
-use lathe_engine::{Io, ParamId, Processor, impl_state_copy};
+use lathe_engine::{Io, ParamId, Processor};
 
 use super::band::{BandField, BandLayout, BandValues};
 use super::chain::FilterChain;
@@ -164,6 +164,4 @@ impl Processor for MinimumPhaseProcessor {
         }
         write_output(io, &self.work, self.stride, self.channels, frames);
     }
-
-    impl_state_copy!();
 }
