@@ -69,14 +69,10 @@ impl Stereo {
         }
     }
 
-    /// Adds `sample` at frame `at` with a constant-power pan (-1 = left, +1 = right).
+    /// Adds `sample` at frame `at` with the gains of a [`Pan`].
     #[inline]
-    fn add(&mut self, at: usize, sample: f64, pan: f64) {
-        if at < self.left.len() {
-            let angle = (pan + 1.0) * std::f64::consts::FRAC_PI_4;
-            self.left[at] += (sample * angle.cos()) as f32;
-            self.right[at] += (sample * angle.sin()) as f32;
-        }
+    fn add(&mut self, at: usize, sample: f64, pan: Pan) {
+        self.add_lr(at, sample * pan.left, sample * pan.right);
     }
 
     fn add_lr(&mut self, at: usize, left: f64, right: f64) {
@@ -98,6 +94,46 @@ impl Stereo {
                 *s *= gain;
             }
         }
+    }
+}
+
+/// Constant-power pan gains.
+#[derive(Clone, Copy)]
+struct Pan {
+    left: f64,
+    right: f64,
+}
+
+impl Pan {
+    /// -1 = left, 0 = centre, +1 = right.
+    fn new(position: f64) -> Self {
+        let angle = (position + 1.0) * std::f64::consts::FRAC_PI_4;
+        Self {
+            left: angle.cos(),
+            right: angle.sin(),
+        }
+    }
+}
+
+/// An exponential decay from 1 with time constant `tau_s`, one sample per `next`.
+struct Decay {
+    value: f64,
+    factor: f64,
+}
+
+impl Decay {
+    fn new(tau_s: f64) -> Self {
+        Self {
+            value: 1.0,
+            factor: (-1.0 / (tau_s * RATE)).exp(),
+        }
+    }
+
+    #[inline]
+    fn next(&mut self) -> f64 {
+        let v = self.value;
+        self.value *= self.factor;
+        v
     }
 }
 
@@ -141,34 +177,36 @@ fn drums(mix: &mut Stereo, noise: &mut SplitMix64, bar_start: usize, bar: usize)
 
 fn kick(mix: &mut Stereo, noise: &mut SplitMix64, at: usize, velocity: f64) {
     let len = (0.45 * RATE) as usize;
+    let (mut pitch, mut amp) = (Decay::new(0.035), Decay::new(0.16));
+    let centre = Pan::new(0.0);
     let mut phase = 0.0f64;
     for i in 0..len {
-        let t = i as f64 / RATE;
-        let freq = 48.0 + 110.0 * (-t / 0.035).exp();
+        let freq = 48.0 + 110.0 * pitch.next();
         phase += freq / RATE;
-        let body = (phase * std::f64::consts::TAU).sin() * (-t / 0.16).exp();
+        let body = (phase * std::f64::consts::TAU).sin() * amp.next();
         let click = if i < 96 {
             white(noise) * 0.5 * (1.0 - i as f64 / 96.0)
         } else {
             0.0
         };
-        mix.add(at + i, velocity * 0.9 * (body + click), 0.0);
+        mix.add(at + i, velocity * 0.9 * (body + click), centre);
     }
 }
 
 fn snare(mix: &mut Stereo, noise: &mut SplitMix64, at: usize, velocity: f64) {
     let len = (0.3 * RATE) as usize;
+    let (mut tone_env, mut wire_env) = (Decay::new(0.05), Decay::new(0.09));
+    let pan = Pan::new(-0.1);
     let mut phase = 0.0f64;
     let mut prev = 0.0f64;
     for i in 0..len {
-        let t = i as f64 / RATE;
         phase += 190.0 / RATE;
-        let tone = (phase * std::f64::consts::TAU).sin() * (-t / 0.05).exp();
+        let tone = (phase * std::f64::consts::TAU).sin() * tone_env.next();
         // A first difference tilts the noise toward the top end, like snare wires.
         let n = white(noise);
-        let wires = (n - 0.6 * prev) * (-t / 0.09).exp();
+        let wires = (n - 0.6 * prev) * wire_env.next();
         prev = n;
-        mix.add(at + i, velocity * 0.35 * (0.6 * tone + wires), -0.1);
+        mix.add(at + i, velocity * 0.35 * (0.6 * tone + wires), pan);
     }
 }
 
@@ -180,13 +218,14 @@ fn hats(mix: &mut Stereo, noise: &mut SplitMix64, bar_start: usize, bar: usize) 
         let accent = if step % 2 == 0 { 1.0 } else { 0.7 };
         let len = (decay_s * 5.0 * RATE) as usize;
         let at = bar_start + step * eighth;
+        let mut env = Decay::new(decay_s);
+        let pan = Pan::new(0.35);
         let mut prev = 0.0f64;
         for i in 0..len {
-            let t = i as f64 / RATE;
             let n = white(noise);
             let high = n - prev;
             prev = n;
-            mix.add(at + i, 0.09 * accent * high * (-t / decay_s).exp(), 0.35);
+            mix.add(at + i, 0.09 * accent * high * env.next(), pan);
         }
     }
 }
@@ -194,9 +233,9 @@ fn hats(mix: &mut Stereo, noise: &mut SplitMix64, bar_start: usize, bar: usize) 
 fn crash(mix: &mut Stereo, noise: &mut SplitMix64, at: usize) {
     let len = (1.8 * RATE) as usize;
     let (mut prev_l, mut prev_r) = (0.0f64, 0.0f64);
+    let mut decay = Decay::new(0.45);
     for i in 0..len {
-        let t = i as f64 / RATE;
-        let env = 0.12 * (-t / 0.45).exp();
+        let env = 0.12 * decay.next();
         // Independent noise per side: a wide, decorrelated cymbal.
         let (l, r) = (white(noise), white(noise));
         mix.add_lr(at + i, env * (l - prev_l), env * (r - prev_r));
@@ -208,6 +247,7 @@ fn crash(mix: &mut Stereo, noise: &mut SplitMix64, at: usize) {
 /// Eighth-note bass on the chord root, an octave jump on the last note of the bar.
 fn bass(mix: &mut Stereo, bar_start: usize, root: u8, bar: usize) {
     let eighth = BEAT_FRAMES / 2;
+    let centre = Pan::new(0.0);
     for step in 0..8 {
         let note = if step == 7 && bar % 2 == 1 {
             root + 12
@@ -216,21 +256,23 @@ fn bass(mix: &mut Stereo, bar_start: usize, root: u8, bar: usize) {
         };
         let freq = midi_hz(note);
         let len = eighth - 200;
+        let mut pluck = Decay::new(0.06);
         let mut phase = 0.0f64;
         let mut low = 0.0f64;
         for i in 0..len {
             let t = i as f64 / RATE;
             phase = (phase + freq / RATE).fract();
             let saw = 2.0 * phase - 1.0;
-            // One-pole low-pass, its cutoff falling with the pluck.
-            let cutoff = 200.0 + 1200.0 * (-t / 0.06).exp();
-            low += (saw - low) * (1.0 - (-std::f64::consts::TAU * cutoff / RATE).exp());
+            // One-pole low-pass, its cutoff falling with the pluck (w / (1 + w) is close
+            // to the exact 1 - e^-w at these low cutoffs, and far cheaper).
+            let w = std::f64::consts::TAU * (200.0 + 1200.0 * pluck.next()) / RATE;
+            low += (saw - low) * (w / (1.0 + w));
             let sub = (phase * std::f64::consts::TAU).sin();
             let env = (t / 0.003).min(1.0) * (1.0 - i as f64 / len as f64).sqrt();
             mix.add(
                 bar_start + step * eighth + i,
                 0.28 * env * (0.7 * low + 0.5 * sub),
-                0.0,
+                centre,
             );
         }
     }

@@ -132,6 +132,7 @@ pub fn read_audio(path: &Path) -> Result<Audio, DecodeError> {
         })?;
 
     let mut sink = PlanarSink::new(path, params.sample_rate, params.n_frames);
+    let timing = exact_timing(params.codec);
     loop {
         let packet = match format.next_packet() {
             Ok(packet) => packet,
@@ -140,6 +141,9 @@ pub fn read_audio(path: &Path) -> Result<Audio, DecodeError> {
         };
         if packet.track_id() != track_id {
             continue;
+        }
+        if timing {
+            sink.check_position(packet.ts())?;
         }
         match decoder.decode(&packet) {
             Ok(decoded) => {
@@ -152,7 +156,19 @@ pub fn read_audio(path: &Path) -> Result<Audio, DecodeError> {
             Err(e) => return Err(sink.corrupt(e)),
         }
     }
+    if timing {
+        sink.check_complete()?;
+    }
     sink.finish()
+}
+
+/// Whether packet timestamps of `codec` count frames exactly (lossless codecs), so a
+/// gap between them or a short total means the demuxer skipped damaged data. Lossy
+/// codecs have encoder delay and overlapping blocks, so their timestamps do not.
+fn exact_timing(codec: symphonia::core::codecs::CodecType) -> bool {
+    symphonia::default::get_codecs()
+        .get_codec(codec)
+        .is_some_and(|desc| desc.short_name == "flac" || desc.short_name.starts_with("pcm_"))
 }
 
 fn codec_name(codec: symphonia::core::codecs::CodecType, error: &SymphoniaError) -> String {
@@ -170,6 +186,7 @@ struct PlanarSink<'a> {
     buffer: Option<AudioBuffer<f32>>,
     channels: Vec<Vec<f32>>,
     reserve_frames: usize,
+    declared_frames: Option<u64>,
 }
 
 impl<'a> PlanarSink<'a> {
@@ -184,6 +201,7 @@ impl<'a> PlanarSink<'a> {
             buffer: None,
             channels: Vec::new(),
             reserve_frames: n_frames.unwrap_or(0).min(MAX_RESERVE_FRAMES) as usize,
+            declared_frames: n_frames,
         }
     }
 
@@ -209,6 +227,38 @@ impl<'a> PlanarSink<'a> {
             path: self.path.to_path_buf(),
             at_seconds: self.position_seconds(),
             reason: error.to_string(),
+        }
+    }
+
+    /// Fails when a packet starts later than the audio decoded so far ends: the
+    /// demuxer dropped damaged data in between.
+    fn check_position(&self, packet_ts: u64) -> Result<(), DecodeError> {
+        let decoded = self.frames() as u64;
+        if packet_ts > decoded {
+            return Err(DecodeError::Corrupt {
+                path: self.path.to_path_buf(),
+                at_seconds: self.position_seconds(),
+                reason: format!(
+                    "{} frames are missing (damaged data was skipped)",
+                    packet_ts - decoded
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// Fails when fewer frames were decoded than the header declares (a cut-off file).
+    fn check_complete(&self) -> Result<(), DecodeError> {
+        let decoded = self.frames() as u64;
+        match self.declared_frames {
+            Some(declared) if decoded < declared => Err(DecodeError::Corrupt {
+                path: self.path.to_path_buf(),
+                at_seconds: self.position_seconds(),
+                reason: format!(
+                    "the file ends after {decoded} of the {declared} frames its header declares"
+                ),
+            }),
+            _ => Ok(()),
         }
     }
 
