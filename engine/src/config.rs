@@ -32,12 +32,25 @@ impl<'a> NodeConfig<'a> {
         match self.raw {
             None => Ok(T::default()),
             Some(raw) => ron_options().from_str(raw).map_err(|e| ConfigError::Parse {
-                message: e.code.to_string(),
+                message: without_type_names(&e.code.to_string()),
                 line: e.span.start.line,
                 col: e.span.start.col,
             }),
         }
     }
+}
+
+/// RON names the Rust struct in some messages (" in `EqConfig`"): users never see those
+/// types, so the phrase is dropped.
+fn without_type_names(message: &str) -> String {
+    let mut out = message.to_string();
+    while let Some(start) = out.find(" in `") {
+        let Some(len) = out[start + 5..].find('`') else {
+            break;
+        };
+        out.replace_range(start..start + 5 + len + 1, "");
+    }
+    out
 }
 
 /// The RON dialect of graph files: `Some(..)` may be left out around optional values.

@@ -1,25 +1,43 @@
 //! lathe-engine: the graph model, compiler and real-time executor of lathe.
 //!
 //! The engine knows no concrete DSP node: kinds come from a [`Registry`] that other
-//! crates fill (`lathe_nodes::register_all`). See the repository README for the graph
-//! file format and DESIGN notes in `docs/`.
+//! crates fill (`lathe_nodes::register_all`). A host:
+//! 1. parses a graph file ([`GraphDoc::load`]) and compiles it ([`compile`]) with a
+//!    [`CompileOptions`] (sample rate, max block, `--set` overrides): every problem is
+//!    reported at once in a [`GraphError`];
+//! 2. splits the result with [`engine`] into an [`Engine`] (audio thread: `process`) and a
+//!    [`Controller`] (any other thread: params, meters, graph swaps);
+//! 3. calls `Engine::process` with blocks of any size.
+//!
+//! The graph file format is documented in `docs/graph-format.md`.
 
+pub mod compile;
 pub mod config;
 pub mod control;
+pub mod dot;
+pub mod exec;
+pub mod graph;
 #[cfg(feature = "harness")]
 pub mod harness;
 pub mod meter;
 pub mod node;
+pub mod problem;
 pub mod registry;
 pub mod rt;
 pub mod smooth;
 
+pub use compile::{
+    BusInfo, CompileOptions, CompiledGraph, GraphInfo, LinkInfo, NodeInfo, compile, compile_file,
+};
 pub use config::{ConfigError, NodeConfig};
 pub use control::{ControlError, ControlSurface};
+pub use exec::{Controller, Engine, SwapError, engine};
+pub use graph::{GraphDoc, ParamValue};
 pub use meter::{MeterBank, MeterCell};
 pub use node::{
     BuildContext, BuiltNode, Io, MeterSpec, NodeKind, NodeSpec, ParamId, ParamSpec, PortSpec,
     PrepareInfo, Processor, Unit,
 };
+pub use problem::{GraphError, Location, Problem};
 pub use registry::Registry;
 pub use smooth::{LinearSmoother, db_to_gain, db_to_gain_f64, gain_to_db};

@@ -8,7 +8,6 @@
 //! - [`Processor`] runs on the audio thread. Its methods must not allocate, lock, log, do
 //!   I/O or panic; the shared harness (`harness` feature) proves it for every kind.
 
-use std::any::Any;
 use std::fmt;
 
 use crate::config::{ConfigError, NodeConfig};
@@ -368,7 +367,8 @@ impl<'a> Io<'a> {
 
 /// The audio-thread half of a node.
 ///
-/// No method may allocate, lock, log, do I/O or panic. `set_param` only records a new
+/// No method may allocate, lock, log, do I/O or panic. On a graph swap an unchanged node's
+/// processor is moved into the new graph, so its state carries over without copying. `set_param` only records a new
 /// target (already clamped to the param's range); the processor smooths toward it over
 /// the param's `smoothing_ms`, per sample, so output never depends on block size.
 pub trait Processor: Send + 'static {
@@ -381,34 +381,12 @@ pub trait Processor: Send + 'static {
 
     /// Processes one block of `io.frames` frames (1 ..= max_block_frames).
     fn process(&mut self, io: &mut Io<'_>);
-
-    /// For state hand-over; implement with [`impl_state_copy!`](crate::impl_state_copy).
-    fn as_any(&self) -> &dyn Any;
-
-    /// Copies the complete state of `other` (the same kind, config and prepare info) into
-    /// `self` without allocating; returns false if `other` is not the same type. Used on
-    /// graph swaps so unchanged nodes continue exactly where they were.
-    fn copy_state_from(&mut self, other: &dyn Processor) -> bool;
 }
 
-/// Implements [`Processor::as_any`] and [`Processor::copy_state_from`] with `Clone::clone_from`,
-/// which reuses the existing buffers when sizes match (they do: same config and prepare
-/// info), so the copy does not allocate.
+/// Kept so older processor impls keep compiling: state hand-over on graph swaps now moves
+/// processors instead of copying them, so there is nothing to implement.
+#[doc(hidden)]
 #[macro_export]
 macro_rules! impl_state_copy {
-    () => {
-        fn as_any(&self) -> &dyn ::std::any::Any {
-            self
-        }
-
-        fn copy_state_from(&mut self, other: &dyn $crate::Processor) -> bool {
-            match other.as_any().downcast_ref::<Self>() {
-                Some(other) => {
-                    ::std::clone::Clone::clone_from(self, other);
-                    true
-                }
-                None => false,
-            }
-        }
-    };
+    () => {};
 }

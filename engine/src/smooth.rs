@@ -52,6 +52,7 @@ impl LinearSmoother {
 
     /// Advances one sample and returns the new value.
     #[inline]
+    #[allow(clippy::should_implement_trait)] // a smoother never ends: not an Iterator
     pub fn next(&mut self) -> f32 {
         if self.remaining > 0 {
             self.remaining -= 1;

@@ -1,0 +1,339 @@
+//! The compiler: a graph file becomes a runtime the audio thread can run.
+//!
+//! Passes, in order: parse (in `graph::file`) -> flatten subgraphs -> build nodes and check
+//! params -> resolve ports and channel counts -> detect cycles -> dissolve subgraph
+//! junctions -> check required inputs -> topological order -> latency compensation ->
+//! buffer assignment with reuse -> flat schedule. Every pass up to ordering collects its
+//! problems; compilation stops before ordering if any were found.
+
+pub mod build;
+pub mod plan;
+pub mod wire;
+
+use std::path::{Path, PathBuf};
+
+use crate::exec::runtime::Runtime;
+use crate::graph::file::GraphDoc;
+use crate::graph::flatten::{Role, flatten};
+use crate::node::{NodeSpec, PrepareInfo};
+use crate::problem::{GraphError, Location, Problem, suggest};
+use crate::registry::Registry;
+
+pub use build::{BYPASS_PARAM, allowed_text};
+pub use plan::InsertedDelay;
+
+/// What the compiler needs besides the graph.
+#[derive(Debug, Clone)]
+pub struct CompileOptions {
+    pub prepare: PrepareInfo,
+    /// `node.param = value` assignments applied after the file's values (`--set`).
+    pub overrides: Vec<(String, f64)>,
+}
+
+impl CompileOptions {
+    pub fn new(prepare: PrepareInfo) -> Self {
+        Self {
+            prepare,
+            overrides: Vec::new(),
+        }
+    }
+}
+
+/// A graph bus as the host sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BusInfo {
+    pub name: String,
+    pub channels: usize,
+}
+
+/// A node of a compiled graph, as the control side sees it.
+#[derive(Debug, Clone)]
+pub struct NodeInfo {
+    /// Full id (`mb.comp_low` inside subgraph `mb`).
+    pub id: String,
+    pub kind: String,
+    /// Spec with the engine's `bypass` param appended.
+    pub spec: NodeSpec,
+    /// Raw config text: with id and kind, what decides whether state carries over a swap.
+    pub config: Option<String>,
+    pub at: Location,
+    /// When this node's input is aligned, relative to the graph input.
+    pub input_latency_frames: usize,
+    /// Index of its first meter in the meter bank.
+    pub meter_start: usize,
+    /// Initial param values (after the file and overrides).
+    pub values: Vec<f32>,
+}
+
+/// A link of the compiled graph, for display (`lathe dot`, `lathe check`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinkInfo {
+    pub from: String,
+    pub to: String,
+    /// Compensation delay inserted on this link.
+    pub delay_frames: usize,
+}
+
+/// Everything the control side knows about a compiled graph.
+#[derive(Debug, Clone)]
+pub struct GraphInfo {
+    pub prepare: PrepareInfo,
+    pub inputs: Vec<BusInfo>,
+    pub outputs: Vec<BusInfo>,
+    /// Runtime nodes in schedule order (index = runtime node index).
+    pub nodes: Vec<NodeInfo>,
+    pub links: Vec<LinkInfo>,
+    pub latency_frames: usize,
+    pub delays: Vec<InsertedDelay>,
+    pub schedule: Vec<String>,
+    pub buffers: usize,
+    /// Every file the graph came from, the root first.
+    pub files: Vec<PathBuf>,
+    /// Total meters in the bank.
+    pub meter_count: usize,
+}
+
+impl GraphInfo {
+    pub fn input_channels(&self) -> usize {
+        self.inputs.iter().map(|b| b.channels).sum()
+    }
+
+    pub fn output_channels(&self) -> usize {
+        self.outputs.iter().map(|b| b.channels).sum()
+    }
+
+    /// Resolves `node.param` (node ids may contain dots: subgraphs).
+    pub fn find_param(&self, path: &str) -> Option<(usize, usize)> {
+        self.nodes.iter().enumerate().find_map(|(n, node)| {
+            let rest = path.strip_prefix(node.id.as_str())?.strip_prefix('.')?;
+            node.spec.param_index(rest).map(|p| (n, p.index()))
+        })
+    }
+
+    /// Resolves `node.meter` to its index in the meter bank.
+    pub fn find_meter(&self, path: &str) -> Option<usize> {
+        self.nodes.iter().find_map(|node| {
+            let rest = path.strip_prefix(node.id.as_str())?.strip_prefix('.')?;
+            node.spec.meter_index(rest).map(|m| node.meter_start + m)
+        })
+    }
+
+    /// Every param path, for suggestions and listings.
+    pub fn param_paths(&self) -> Vec<String> {
+        self.nodes
+            .iter()
+            .flat_map(|n| {
+                n.spec
+                    .params
+                    .iter()
+                    .map(move |p| format!("{}.{}", n.id, p.name))
+            })
+            .collect()
+    }
+
+    /// Every meter path.
+    pub fn meter_paths(&self) -> Vec<String> {
+        self.nodes
+            .iter()
+            .flat_map(|n| {
+                n.spec
+                    .meters
+                    .iter()
+                    .map(move |m| format!("{}.{}", n.id, m.name))
+            })
+            .collect()
+    }
+
+    /// The closest param path to a misspelt one.
+    pub fn suggest_param(&self, path: &str) -> Option<String> {
+        let paths = self.param_paths();
+        suggest(path, paths.iter().map(String::as_str)).map(str::to_string)
+    }
+
+    pub fn suggest_meter(&self, path: &str) -> Option<String> {
+        let paths = self.meter_paths();
+        suggest(path, paths.iter().map(String::as_str)).map(str::to_string)
+    }
+}
+
+/// A compiled graph: the runtime for the audio thread and its description.
+pub struct CompiledGraph {
+    pub(crate) runtime: Box<Runtime>,
+    pub info: GraphInfo,
+}
+
+impl std::fmt::Debug for CompiledGraph {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CompiledGraph")
+            .field("info", &self.info)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Loads and compiles a graph file.
+pub fn compile_file(
+    path: &Path,
+    registry: &Registry,
+    options: &CompileOptions,
+) -> Result<CompiledGraph, GraphError> {
+    let doc = GraphDoc::load(path)?;
+    compile(&doc, registry, options)
+}
+
+/// Compiles a parsed graph, reporting every problem found.
+pub fn compile(
+    doc: &GraphDoc,
+    registry: &Registry,
+    options: &CompileOptions,
+) -> Result<CompiledGraph, GraphError> {
+    let prepare = options.prepare;
+    if !(prepare.sample_rate_hz.is_finite() && prepare.sample_rate_hz >= 1000.0)
+        || prepare.max_block_frames == 0
+    {
+        return Err(GraphError::one(Problem::new(
+            Location::file(&doc.path),
+            format!(
+                "cannot prepare for {} Hz with blocks of {} frames",
+                prepare.sample_rate_hz, prepare.max_block_frames
+            ),
+        )));
+    }
+    let mut problems = Vec::new();
+    let flat = flatten(doc, &mut problems);
+    let mut nodes = build::build_nodes(&flat, registry, prepare, &mut problems);
+    apply_overrides(&mut nodes, &options.overrides, &mut problems);
+    let (edges, attempted) = wire::resolve_links(&flat, &nodes, &mut problems);
+    let cyclic = wire::find_cycles(&nodes, &edges, &mut problems);
+    let edges = if cyclic {
+        edges
+    } else {
+        let edges = wire::dissolve_junctions(&nodes, edges);
+        wire::check_required(&nodes, &edges, &attempted, &mut problems);
+        edges
+    };
+    for node in nodes.iter().flatten() {
+        if node.spec.input_channels() > crate::exec::runtime::MAX_NODE_CHANNELS
+            || node.spec.output_channels() > crate::exec::runtime::MAX_NODE_CHANNELS
+        {
+            problems.push(Problem::new(
+                node.at.clone(),
+                format!(
+                    "node `{}` has more than {} channels on one side",
+                    node.id,
+                    crate::exec::runtime::MAX_NODE_CHANNELS
+                ),
+            ));
+        }
+    }
+    if !problems.is_empty() {
+        problems.sort_by(|a, b| {
+            (&a.at.file, a.at.line, a.at.col).cmp(&(&b.at.file, b.at.line, b.at.col))
+        });
+        return Err(GraphError { problems });
+    }
+    let order = wire::order(&nodes, &edges);
+    let in_ch: Vec<usize> = flat.inputs.iter().map(|b| b.channels).collect();
+    let out_ch: Vec<usize> = flat.outputs.iter().map(|b| b.channels).collect();
+    let (runtime, plan) = plan::plan(&mut nodes, &edges, &order, prepare, &in_ch, &out_ch);
+    let lat = &plan.latencies;
+    let links = edges
+        .iter()
+        .map(|e| {
+            let from = nodes[e.from].as_ref().expect("built");
+            let to = nodes[e.to].as_ref().expect("built");
+            LinkInfo {
+                from: wire::port_name(from, e.from_port, false),
+                to: wire::port_name(to, e.to_port, true),
+                delay_frames: lat.input_frames[e.to]
+                    - (lat.input_frames[e.from] + lat.own_frames[e.from]),
+            }
+        })
+        .collect();
+    let info = GraphInfo {
+        prepare,
+        inputs: bus_infos(&flat.inputs),
+        outputs: bus_infos(&flat.outputs),
+        nodes: plan
+            .runtime_nodes
+            .iter()
+            .map(|&i| {
+                let n = nodes[i].as_ref().expect("built");
+                NodeInfo {
+                    id: n.id.clone(),
+                    kind: n.kind.clone(),
+                    spec: n.spec.clone(),
+                    config: n.config.clone(),
+                    at: n.at.clone(),
+                    input_latency_frames: plan.latencies.input_frames[i],
+                    meter_start: plan.meter_start[i],
+                    values: n.values.clone(),
+                }
+            })
+            .collect(),
+        links,
+        latency_frames: plan.latencies.total_frames,
+        delays: plan.delays,
+        schedule: plan.schedule,
+        buffers: plan.physical_buffers,
+        files: flat.files,
+        meter_count: runtime.meters.len(),
+    };
+    Ok(CompiledGraph {
+        runtime: Box::new(runtime),
+        info,
+    })
+}
+
+fn bus_infos(buses: &[crate::graph::file::BusDecl]) -> Vec<BusInfo> {
+    buses
+        .iter()
+        .map(|b| BusInfo {
+            name: b.name.clone(),
+            channels: b.channels,
+        })
+        .collect()
+}
+
+fn apply_overrides(
+    nodes: &mut [Option<build::CNode>],
+    overrides: &[(String, f64)],
+    problems: &mut Vec<Problem>,
+) {
+    let at = Location::file(Path::new("--set"));
+    for (path, value) in overrides {
+        let found = nodes.iter_mut().flatten().find_map(|n| {
+            if n.role != Role::Leaf {
+                return None;
+            }
+            let rest = path.strip_prefix(n.id.as_str())?.strip_prefix('.')?;
+            let index = n.spec.param_index(rest)?.index();
+            Some((n, index))
+        });
+        match found {
+            Some((node, index)) => match build::check_number(&node.spec.params[index], *value) {
+                Ok(v) => node.values[index] = v,
+                Err(msg) => problems.push(Problem::new(at.clone(), format!("`{path}`: {msg}"))),
+            },
+            None => {
+                let paths: Vec<String> = nodes
+                    .iter()
+                    .flatten()
+                    .filter(|n| n.role == Role::Leaf)
+                    .flat_map(|n| {
+                        n.spec
+                            .params
+                            .iter()
+                            .map(move |p| format!("{}.{}", n.id, p.name))
+                    })
+                    .collect();
+                problems.push(
+                    Problem::new(at.clone(), format!("unknown param `{path}`")).with_help(
+                        suggest(path, paths.iter().map(String::as_str))
+                            .map(|s| format!("did you mean `{s}`?"))
+                            .or(Some("`lathe check GRAPH` lists every param path".into())),
+                    ),
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,412 @@
+//! Flattening: a graph file and the subgraph files it uses become one flat list of nodes
+//! and links. Subgraph buses become pass-through junctions that the compiler later
+//! dissolves, so the executor never knows subgraphs existed.
+
+use std::path::{Path, PathBuf};
+
+use crate::graph::file::{BusDecl, GraphDoc, ParamDecl};
+use crate::graph::link::{Endpoint, GRAPH_IN, GRAPH_OUT, is_valid_id, parse_link};
+use crate::problem::{Location, Problem, one_of, suggest};
+
+/// File extension that makes a node kind a subgraph.
+pub const SUBGRAPH_EXTENSION: &str = ".ron";
+/// Deepest subgraph nesting accepted (a guard against runaway includes).
+pub const MAX_SUBGRAPH_DEPTH: usize = 16;
+
+/// What a flat node is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Role {
+    /// A node of a registered kind.
+    Leaf,
+    /// A subgraph bus: one input `in`, one output `out`, passes audio through.
+    Junction { channels: usize },
+    /// The top graph's input bus `bus` (output port `out`).
+    GraphIn { bus: usize },
+    /// The top graph's output bus `bus` (input port `in`).
+    GraphOut { bus: usize },
+}
+
+/// A node of the flattened graph. Subgraph nodes have dotted ids (`mb.comp_low`).
+#[derive(Debug, Clone)]
+pub struct FlatNode {
+    pub id: String,
+    pub kind: String,
+    pub config: Option<String>,
+    pub config_at: Location,
+    pub params: Vec<ParamDecl>,
+    pub at: Location,
+    pub base_dir: PathBuf,
+    pub role: Role,
+}
+
+/// A link between two flat nodes; ports are still names (resolved by the compiler once
+/// node specs are known).
+#[derive(Debug, Clone)]
+pub struct FlatLink {
+    pub from: usize,
+    pub from_port: Option<String>,
+    pub to: usize,
+    pub to_port: Option<String>,
+    pub at: Location,
+}
+
+/// The whole graph, subgraphs inlined.
+#[derive(Debug, Clone)]
+pub struct FlatGraph {
+    pub inputs: Vec<BusDecl>,
+    pub outputs: Vec<BusDecl>,
+    pub nodes: Vec<FlatNode>,
+    pub links: Vec<FlatLink>,
+    /// Every file the graph was read from (the root first): what a live host watches.
+    pub files: Vec<PathBuf>,
+}
+
+/// Flattens `root`, adding every problem found to `problems`.
+pub fn flatten(root: &GraphDoc, problems: &mut Vec<Problem>) -> FlatGraph {
+    let mut flat = FlatGraph {
+        inputs: root.inputs.clone(),
+        outputs: root.outputs.clone(),
+        nodes: Vec::new(),
+        links: Vec::new(),
+        files: vec![root.path.clone()],
+    };
+    check_buses(root, problems);
+    let mut bus_node = |role: Role, bus: &BusDecl, side: &str| {
+        flat.nodes.push(FlatNode {
+            id: format!("{side}.{}", bus.name),
+            kind: String::new(),
+            config: None,
+            config_at: bus.at.clone(),
+            params: Vec::new(),
+            at: bus.at.clone(),
+            base_dir: root.base_dir().to_path_buf(),
+            role,
+        });
+        flat.nodes.len() - 1
+    };
+    let ins: Vec<usize> = (root.inputs.iter().enumerate())
+        .map(|(i, b)| bus_node(Role::GraphIn { bus: i }, b, GRAPH_IN))
+        .collect();
+    let outs: Vec<usize> = (root.outputs.iter().enumerate())
+        .map(|(i, b)| bus_node(Role::GraphOut { bus: i }, b, GRAPH_OUT))
+        .collect();
+    let mut stack = vec![canonical(&root.path)];
+    add_doc(root, "", &ins, &outs, &mut stack, &mut flat, problems);
+    flat
+}
+
+fn canonical(path: &Path) -> PathBuf {
+    path.canonicalize().unwrap_or_else(|_| path.to_path_buf())
+}
+
+fn check_buses(doc: &GraphDoc, problems: &mut Vec<Problem>) {
+    for (side, buses) in [("input", &doc.inputs), ("output", &doc.outputs)] {
+        for (i, bus) in buses.iter().enumerate() {
+            if bus.channels == 0 || bus.channels > MAX_BUS_CHANNELS {
+                problems.push(Problem::new(
+                    bus.at.clone(),
+                    format!(
+                        "{side} bus `{}` has {} channels; allowed 1..={MAX_BUS_CHANNELS}",
+                        bus.name, bus.channels
+                    ),
+                ));
+            }
+            if !is_valid_id(&bus.name) {
+                problems.push(Problem::new(
+                    bus.at.clone(),
+                    format!(
+                        "{side} bus name `{}` must be lowercase letters, digits and `_`",
+                        bus.name
+                    ),
+                ));
+            }
+            if buses[..i].iter().any(|b| b.name == bus.name) {
+                problems.push(Problem::new(
+                    bus.at.clone(),
+                    format!("duplicate {side} bus `{}`", bus.name),
+                ));
+            }
+        }
+    }
+}
+
+/// Most channels a graph bus may have.
+pub const MAX_BUS_CHANNELS: usize = 32;
+
+/// A local id in one file: a leaf node, or a subgraph with junctions for its buses.
+enum Local {
+    Leaf(usize),
+    Sub {
+        inputs: Vec<(String, usize)>,
+        outputs: Vec<(String, usize)>,
+    },
+}
+
+fn add_doc(
+    doc: &GraphDoc,
+    prefix: &str,
+    ins: &[usize],
+    outs: &[usize],
+    stack: &mut Vec<PathBuf>,
+    flat: &mut FlatGraph,
+    problems: &mut Vec<Problem>,
+) {
+    let mut locals: Vec<(String, Local)> = Vec::new();
+    for (i, node) in doc.nodes.iter().enumerate() {
+        if !is_valid_id(&node.id) {
+            problems.push(
+                Problem::new(node.at.clone(), format!("invalid node id `{}`", node.id)).help(
+                    "ids are a lowercase letter followed by lowercase letters, digits or `_`",
+                ),
+            );
+        } else if node.id == GRAPH_IN || node.id == GRAPH_OUT {
+            problems.push(
+                Problem::new(
+                    node.at.clone(),
+                    format!("node id `{}` is reserved for the graph's buses", node.id),
+                )
+                .help("choose another id"),
+            );
+        }
+        if let Some(first) = doc.nodes[..i].iter().find(|n| n.id == node.id) {
+            problems.push(
+                Problem::new(node.at.clone(), format!("duplicate node id `{}`", node.id)).help(
+                    format!(
+                        "`{}` is first defined at {}; ids must be unique",
+                        node.id, first.at
+                    ),
+                ),
+            );
+            continue;
+        }
+        let id = format!("{prefix}{}", node.id);
+        if node.kind.ends_with(SUBGRAPH_EXTENSION) {
+            if let Some(local) = add_subgraph(doc, node, &id, stack, flat, problems) {
+                locals.push((node.id.clone(), local));
+            }
+            continue;
+        }
+        flat.nodes.push(FlatNode {
+            id,
+            kind: node.kind.clone(),
+            config: node.config.clone(),
+            config_at: node.config_at.clone(),
+            params: node.params.clone(),
+            at: node.at.clone(),
+            base_dir: doc.base_dir().to_path_buf(),
+            role: Role::Leaf,
+        });
+        locals.push((node.id.clone(), Local::Leaf(flat.nodes.len() - 1)));
+    }
+
+    for link in &doc.links {
+        let chain = match parse_link(&link.text) {
+            Ok(c) => c,
+            Err(msg) => {
+                problems.push(Problem::new(link.at.clone(), msg));
+                continue;
+            }
+        };
+        for pair in chain.windows(2) {
+            let from = resolve(
+                doc,
+                &locals,
+                ins,
+                outs,
+                &pair[0],
+                Side::From,
+                &link.at,
+                problems,
+            );
+            let to = resolve(
+                doc,
+                &locals,
+                ins,
+                outs,
+                &pair[1],
+                Side::To,
+                &link.at,
+                problems,
+            );
+            if let (Some((from, from_port)), Some((to, to_port))) = (from, to) {
+                flat.links.push(FlatLink {
+                    from,
+                    from_port,
+                    to,
+                    to_port,
+                    at: link.at.clone(),
+                });
+            }
+        }
+    }
+}
+
+fn add_subgraph(
+    doc: &GraphDoc,
+    node: &crate::graph::file::NodeDecl,
+    id: &str,
+    stack: &mut Vec<PathBuf>,
+    flat: &mut FlatGraph,
+    problems: &mut Vec<Problem>,
+) -> Option<Local> {
+    let path = doc.base_dir().join(&node.kind);
+    if node.config.is_some() || !node.params.is_empty() {
+        problems.push(
+            Problem::new(
+                node.at.clone(),
+                format!("subgraph node `{id}` cannot take `config` or `params`"),
+            )
+            .help(format!(
+                "set the subgraph's params through the node, e.g. `{id}.<inner node>.<param>`, \
+                 or change them in {}",
+                node.kind
+            )),
+        );
+    }
+    if stack.len() >= MAX_SUBGRAPH_DEPTH || stack.contains(&canonical(&path)) {
+        problems.push(Problem::new(
+            node.at.clone(),
+            format!(
+                "subgraph `{}` includes itself (directly or through others)",
+                node.kind
+            ),
+        ));
+        return None;
+    }
+    let child = match GraphDoc::load(&path) {
+        Ok(child) => child,
+        Err(p) => {
+            problems.push(
+                Problem::new(
+                    node.at.clone(),
+                    format!("cannot use subgraph `{}`", node.kind),
+                )
+                .help(p.to_string()),
+            );
+            return None;
+        }
+    };
+    check_buses(&child, problems);
+    flat.files.push(child.path.clone());
+    let mut junctions = |buses: &[BusDecl]| -> Vec<(String, usize)> {
+        buses
+            .iter()
+            .map(|b| {
+                flat.nodes.push(FlatNode {
+                    id: format!("{id}.{}", b.name),
+                    kind: String::new(),
+                    config: None,
+                    config_at: b.at.clone(),
+                    params: Vec::new(),
+                    at: node.at.clone(),
+                    base_dir: child.base_dir().to_path_buf(),
+                    role: Role::Junction {
+                        channels: b.channels,
+                    },
+                });
+                (b.name.clone(), flat.nodes.len() - 1)
+            })
+            .collect()
+    };
+    let inputs = junctions(&child.inputs);
+    let outputs = junctions(&child.outputs);
+    let ins: Vec<usize> = inputs.iter().map(|(_, j)| *j).collect();
+    let outs: Vec<usize> = outputs.iter().map(|(_, j)| *j).collect();
+    stack.push(canonical(&path));
+    add_doc(
+        &child,
+        &format!("{id}."),
+        &ins,
+        &outs,
+        stack,
+        flat,
+        problems,
+    );
+    stack.pop();
+    Some(Local::Sub { inputs, outputs })
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Side {
+    From,
+    To,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn resolve(
+    doc: &GraphDoc,
+    locals: &[(String, Local)],
+    ins: &[usize],
+    outs: &[usize],
+    end: &Endpoint,
+    side: Side,
+    at: &Location,
+    problems: &mut Vec<Problem>,
+) -> Option<(usize, Option<String>)> {
+    let bus_end = |buses: &[BusDecl], nodes: &[usize], word: &str| {
+        let names: Vec<&str> = buses.iter().map(|b| b.name.as_str()).collect();
+        let index = match &end.port {
+            Some(p) => names.iter().position(|n| n == p),
+            None if names.len() == 1 => Some(0),
+            None => None,
+        };
+        match index {
+            Some(i) => Ok((nodes[i], None)),
+            None => Err(Problem::new(
+                at.clone(),
+                match &end.port {
+                    Some(p) => format!("the graph has no {word} bus `{p}`"),
+                    None => format!("the graph has several {word} buses: name one"),
+                },
+            )
+            .help(format!("{word} buses: {}", one_of(&names)))),
+        }
+    };
+    let result = match (end.node.as_str(), side) {
+        (GRAPH_IN, Side::From) => bus_end(&doc.inputs, ins, "input"),
+        (GRAPH_OUT, Side::To) => bus_end(&doc.outputs, outs, "output"),
+        (GRAPH_IN, Side::To) => Err(Problem::new(
+            at.clone(),
+            "`in` is the graph's input: it can only start a link",
+        )),
+        (GRAPH_OUT, Side::From) => Err(Problem::new(
+            at.clone(),
+            "`out` is the graph's output: it can only end a link",
+        )),
+        (id, _) => match locals.iter().find(|(name, _)| name == id) {
+            Some((_, Local::Leaf(i))) => Ok((*i, end.port.clone())),
+            Some((_, Local::Sub { inputs, outputs })) => {
+                let buses = if side == Side::To { inputs } else { outputs };
+                let names: Vec<&str> = buses.iter().map(|(n, _)| n.as_str()).collect();
+                let found = match &end.port {
+                    Some(p) => buses.iter().find(|(n, _)| n == p),
+                    None if buses.len() == 1 => buses.first(),
+                    None => None,
+                };
+                match found {
+                    Some((_, j)) => Ok((*j, None)),
+                    None => Err(Problem::new(
+                        at.clone(),
+                        format!(
+                            "subgraph `{id}` has no {} port {}",
+                            if side == Side::To { "input" } else { "output" },
+                            end.port
+                                .as_deref()
+                                .map_or("to pick without a name".to_string(), |p| format!("`{p}`"))
+                        ),
+                    )
+                    .help(format!("its ports: {}", one_of(&names)))),
+                }
+            }
+            None => {
+                let known: Vec<&str> = locals.iter().map(|(n, _)| n.as_str()).collect();
+                Err(
+                    Problem::new(at.clone(), format!("link names unknown node `{id}`")).with_help(
+                        suggest(id, known.iter().copied()).map(|s| format!("did you mean `{s}`?")),
+                    ),
+                )
+            }
+        },
+    };
+    result.map_err(|p| problems.push(p)).ok()
+}
