@@ -2,8 +2,7 @@
 //!
 //! Users script lathe in batch jobs, so the code tells them whose fault a failure was:
 //! [`USAGE`] (2) for anything they can fix in their command, graph or input files;
-//! [`FAILURE`] (1) for things that went wrong while running (a disk full on write, a
-//! feature this build does not have yet).
+//! [`FAILURE`] (1) for things that went wrong while running (a disk full on write).
 
 use std::fmt;
 use std::process::ExitCode;
@@ -18,7 +17,7 @@ pub const FAILURE: u8 = 1;
 pub enum Fault {
     /// Bad arguments, a bad graph, an unreadable or unsuitable input, a refused output.
     User,
-    /// Writing failed, or the engine failed or is not available.
+    /// Writing an output failed.
     Runtime,
 }
 
@@ -27,6 +26,9 @@ pub enum Fault {
 pub struct CliError {
     pub fault: Fault,
     pub error: anyhow::Error,
+    /// The message already says `error:` where it belongs (`file:line:col: error: ...`
+    /// lines of a graph), so it is printed as it is.
+    pub located: bool,
 }
 
 impl CliError {
@@ -34,6 +36,7 @@ impl CliError {
         Self {
             fault: Fault::User,
             error: error.into(),
+            located: false,
         }
     }
 
@@ -41,12 +44,16 @@ impl CliError {
         Self {
             fault: Fault::Runtime,
             error: error.into(),
+            located: false,
         }
     }
 
-    /// A feature whose engine part has not been built into this binary.
-    pub fn unavailable(what: &str) -> Self {
-        Self::runtime(anyhow::anyhow!("{what} is not available yet in this build"))
+    /// A user error whose text is a list of `file:line:col: error: ...` problems.
+    pub fn located(error: impl Into<anyhow::Error>) -> Self {
+        Self {
+            located: true,
+            ..Self::user(error)
+        }
     }
 
     pub fn exit_code(&self) -> u8 {
@@ -58,7 +65,11 @@ impl CliError {
 
     /// Prints `error: ...` with every cause on its own line, and returns the exit code.
     pub fn report(&self) -> ExitCode {
-        eprintln!("error: {self}");
+        if self.located {
+            eprintln!("{self}");
+        } else {
+            eprintln!("error: {self}");
+        }
         ExitCode::from(self.exit_code())
     }
 }
@@ -96,7 +107,7 @@ mod tests {
     #[test]
     fn codes_follow_the_fault() {
         assert_eq!(CliError::user(anyhow::anyhow!("x")).exit_code(), 2);
-        assert_eq!(CliError::unavailable("rendering").exit_code(), 1);
+        assert_eq!(CliError::runtime(anyhow::anyhow!("x")).exit_code(), 1);
     }
 
     #[test]

@@ -1,10 +1,10 @@
 //! Measurements of audio for `lathe analyze` and the before/after report of a render:
 //! printed as a table, or as JSON for scripts.
 //!
-//! Sample peak and RMS are computed here. Loudness (integrated LUFS, true peak, loudness
-//! range) comes from the engine's meters and is left out (`null` in JSON, `n/a` in text)
-//! where the build cannot measure it.
+//! Loudness follows EBU R128 / ITU-R BS.1770 (integrated loudness, loudness range, true
+//! peak with 4x oversampling), measured with the `ebur128` crate over the whole signal.
 
+use ebur128::{EbuR128, Mode};
 use serde::Serialize;
 
 use crate::audio_io::Audio;
@@ -15,6 +15,30 @@ pub struct Loudness {
     pub integrated_lufs: f64,
     pub true_peak_dbtp: f64,
     pub loudness_range_lu: f64,
+}
+
+impl Loudness {
+    /// Measures `audio`; `None` where the meter cannot (no channels, a sample rate or
+    /// channel count it does not support). Channels beyond the fifth are weighted as the
+    /// meter's default layout says (L, R, C, LFE excluded, Ls, Rs).
+    pub fn measure(audio: &Audio) -> Option<Loudness> {
+        let channels = u32::try_from(audio.channel_count()).ok()?;
+        let mode = Mode::I | Mode::LRA | Mode::TRUE_PEAK;
+        let mut meter = EbuR128::new(channels, audio.sample_rate_hz, mode).ok()?;
+        let planes: Vec<&[f32]> = audio.channels.iter().map(Vec::as_slice).collect();
+        meter.add_frames_planar_f32(&planes).ok()?;
+        let true_peak = (0..channels)
+            .map(|c| meter.true_peak(c))
+            .collect::<Result<Vec<f64>, _>>()
+            .ok()?
+            .into_iter()
+            .fold(0.0, f64::max);
+        Some(Loudness {
+            integrated_lufs: meter.loudness_global().ok()?,
+            true_peak_dbtp: amplitude_db(true_peak),
+            loudness_range_lu: meter.loudness_range().ok()?,
+        })
+    }
 }
 
 /// What we know about one file or bus. Levels of silence are `-inf` in text and `null`
@@ -37,8 +61,9 @@ pub struct Measurement {
 }
 
 impl Measurement {
-    /// Measures `audio`; `loudness` is what the meters found, if they could run.
-    pub fn of(label: impl Into<String>, audio: &Audio, loudness: Option<Loudness>) -> Self {
+    /// Measures everything about `audio`.
+    pub fn of(label: impl Into<String>, audio: &Audio) -> Self {
+        let loudness = Loudness::measure(audio);
         let samples = audio.frames() * audio.channel_count();
         let sum_sq: f64 = audio
             .channels
@@ -151,18 +176,29 @@ mod tests {
             sample_rate_hz: 48_000,
             channels: vec![sine.clone(), sine],
         };
-        let m = Measurement::of("sine", &audio, None);
+        let m = Measurement::of("sine", &audio);
         assert!((m.rms_dbfs + 3.0103).abs() < 0.001, "{}", m.rms_dbfs);
         assert!(m.sample_peak_dbfs.abs() < 0.001);
         assert!((m.duration_s - 1.0).abs() < 1e-12);
+        // EBU Tech 3341 case 1 scaled up 23 dB: a stereo 1 kHz sine at X dBFS reads
+        // X LUFS (±0.1 LU).
+        let lufs = m.integrated_lufs.unwrap();
+        assert!(lufs.abs() < 0.1, "{lufs}");
+    }
+
+    #[test]
+    fn no_channels_have_no_loudness() {
+        let m = Measurement::of("none", &Audio::silence(48_000, 0, 0));
+        assert!(m.integrated_lufs.is_none());
+        assert!(table(&[&m]).contains("n/a"));
     }
 
     #[test]
     fn silence_prints_minus_inf_and_json_null() {
-        let m = Measurement::of("quiet", &Audio::silence(44_100, 1, 10), None);
+        let m = Measurement::of("quiet", &Audio::silence(44_100, 1, 10));
         let text = table(&[&m]);
         assert!(text.contains("-inf dBFS"), "{text}");
-        assert!(text.contains("n/a"), "{text}");
+        assert!(text.contains("-inf LUFS"), "{text}");
         let json = serde_json::to_value(&m).unwrap();
         assert!(json["sample_peak_dbfs"].is_null());
         assert!(json["integrated_lufs"].is_null());

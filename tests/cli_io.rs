@@ -543,21 +543,320 @@ fn demo_is_deterministic_with_the_promised_shape_and_level() {
 }
 
 #[test]
-fn demo_render_runs_without_any_input_file() {
+fn demo_renders_through_a_unity_graph_bit_exactly() {
+    let dir = temp();
+    fs::write(
+        dir.path().join("unity.ron"),
+        "(nodes: [(id: \"g\", kind: \"gain\")], links: [\"in -> g -> out\"])",
+    )
+    .unwrap();
+    let out = lathe_in(
+        dir.path(),
+        &[
+            "render",
+            "unity.ron",
+            "--demo",
+            "-o",
+            "demo.wav",
+            "--bits",
+            "32f",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let rendered = read_audio(&dir.path().join("demo.wav")).unwrap();
+    assert_eq!(
+        rendered,
+        demo_mix(),
+        "0 dB gain in float keeps every sample"
+    );
+    // The before/after table goes to stdout.
+    let table = stdout(&out);
+    assert!(
+        table.contains("in: demo") && table.contains("out: demo.wav"),
+        "{table}"
+    );
+    assert_eq!(dir_entries(dir.path()), ["demo.wav", "unity.ron"]);
+}
+
+#[test]
+fn set_changes_the_render_and_the_report_records_it() {
     let dir = temp();
     song_and_graph(dir.path());
     let out = lathe_in(
         dir.path(),
-        &["render", "chain.ron", "--demo", "-o", "demo.wav", "--quiet"],
+        &[
+            "render",
+            "chain.ron",
+            "--demo",
+            "-o",
+            "quiet.wav",
+            "--bits",
+            "32f",
+            "--set",
+            "trim.gain_db=-6",
+            "--quiet",
+            "--report",
+            "report.json",
+        ],
     );
-    // Until the graph can be rendered, the demo is generated and the failure is the
-    // engine's, not the missing input's.
-    if out.status.code() == Some(0) {
-        let audio = read_audio(&dir.path().join("demo.wav")).unwrap();
-        assert_eq!(audio.frames(), DEMO_FRAMES);
-    } else {
-        assert_fails(&out, 1, &["not available yet"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "", "--quiet prints nothing");
+    let report: serde_json::Value =
+        serde_json::from_slice(&fs::read(dir.path().join("report.json")).unwrap()).unwrap();
+    let before = &report["inputs"][0];
+    let after = &report["outputs"][0];
+    let lufs_in = before["integrated_lufs"].as_f64().unwrap();
+    let lufs_out = after["integrated_lufs"].as_f64().unwrap();
+    // The demo measures -20.8 LUFS; the gain takes 6 dB off every figure.
+    assert!((lufs_in + 20.8).abs() < 0.1, "{lufs_in}");
+    assert!(
+        (lufs_in - lufs_out - 6.0).abs() < 0.01,
+        "{lufs_in} -> {lufs_out}"
+    );
+    let peak_out = after["sample_peak_dbfs"].as_f64().unwrap();
+    assert!((peak_out + 12.0).abs() < 0.01, "{peak_out}");
+    assert_eq!(report["latency_frames"], 0);
+    assert_eq!(report["block_frames"], 512);
+    let out = lathe_in(
+        dir.path(),
+        &[
+            "render",
+            "chain.ron",
+            "--demo",
+            "-o",
+            "x.wav",
+            "--set",
+            "trim.gian_db=-6",
+        ],
+    );
+    assert_fails(
+        &out,
+        2,
+        &[
+            "--set: error: unknown param `trim.gian_db`",
+            "did you mean `trim.gain_db`?",
+        ],
+    );
+    assert!(!stderr(&out).starts_with("error: --set: error:"));
+}
+
+#[test]
+fn render_is_identical_for_every_block_size_and_run() {
+    let dir = temp();
+    song_and_graph(dir.path());
+    let mut files = Vec::new();
+    for (i, block) in ["1", "7", "512", "65536"].iter().enumerate() {
+        let name = format!("o{i}.wav");
+        let out = lathe_in(
+            dir.path(),
+            &[
+                "render",
+                "chain.ron",
+                "song.wav",
+                "-o",
+                &name,
+                "--block-frames",
+                block,
+                "-q",
+            ],
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        files.push(fs::read(dir.path().join(&name)).unwrap());
     }
+    assert!(
+        files.windows(2).all(|w| w[0] == w[1]),
+        "24-bit dithered bytes differ"
+    );
+    let reader = hound::WavReader::open(dir.path().join("o0.wav")).unwrap();
+    let spec = reader.spec();
+    assert_eq!(
+        (spec.bits_per_sample, spec.sample_rate, spec.channels),
+        (24, 48_000, 2)
+    );
+    assert_eq!(reader.duration(), 4800, "as long as the input");
+}
+
+#[test]
+fn sixteen_bit_output_is_dithered_and_clamped() {
+    let dir = temp();
+    song_and_graph(dir.path());
+    // +24 dB drives the input far over full scale: the integer output must clamp.
+    let out = lathe_in(
+        dir.path(),
+        &[
+            "render",
+            "chain.ron",
+            "song.wav",
+            "-o",
+            "loud.wav",
+            "--bits",
+            "16",
+            "--set",
+            "trim.gain_db=24",
+            "-q",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let mut reader = hound::WavReader::open(dir.path().join("loud.wav")).unwrap();
+    assert_eq!(reader.spec().bits_per_sample, 16);
+    let samples: Vec<i16> = reader.samples::<i16>().map(Result::unwrap).collect();
+    assert!(samples.contains(&i16::MAX) && samples.contains(&i16::MIN));
+}
+
+#[test]
+fn stems_map_to_input_buses_by_name() {
+    let dir = temp();
+    fs::write(
+        dir.path().join("stems.ron"),
+        r#"(
+            inputs: {"drums": 2, "music": 2},
+            nodes: [(id: "d", kind: "gain"), (id: "m", kind: "gain")],
+            links: ["in.drums -> d -> out.main", "in.music -> m -> out.main"],
+        )"#,
+    )
+    .unwrap();
+    let a = test_signal(2000, 16, 0.25, 0);
+    let b = test_signal(3000, 16, 0.25, 1);
+    write_wav_int(
+        &dir.path().join("d.wav"),
+        48_000,
+        16,
+        &[a.clone(), a.clone()],
+    );
+    write_wav_int(
+        &dir.path().join("m.wav"),
+        48_000,
+        16,
+        &[b.clone(), b.clone()],
+    );
+    write_wav_int(
+        &dir.path().join("mono.wav"),
+        48_000,
+        16,
+        std::slice::from_ref(&b),
+    );
+    let out = lathe_in(
+        dir.path(),
+        &[
+            "render",
+            "stems.ron",
+            "music=m.wav",
+            "drums=d.wav",
+            "-o",
+            "mix.wav",
+            "--bits",
+            "32f",
+            "-q",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let mix = read_audio(&dir.path().join("mix.wav")).unwrap();
+    assert_eq!(
+        mix.frames(),
+        3000,
+        "shorter stems are padded to the longest"
+    );
+    for i in [0, 1999, 2000, 2999] {
+        let want = a.get(i).copied().unwrap_or(0) + b[i];
+        assert_eq!(mix.channels[0][i], want as f32 / 32_768.0, "frame {i}");
+    }
+    let out = lathe_in(dir.path(), &["render", "stems.ron", "d.wav", "-o", "x.wav"]);
+    assert_fails(
+        &out,
+        2,
+        &[
+            "the graph has 2 input buses (`drums` (2 ch), `music` (2 ch)); give one input per bus as BUS=PATH",
+        ],
+    );
+    let out = lathe_in(
+        dir.path(),
+        &["render", "stems.ron", "drums=d.wav", "-o", "x.wav"],
+    );
+    assert_fails(
+        &out,
+        2,
+        &["no input for the graph's input bus `music` (2 ch); give it as music=PATH"],
+    );
+    let out = lathe_in(
+        dir.path(),
+        &[
+            "render",
+            "stems.ron",
+            "drums=d.wav",
+            "vocals=m.wav",
+            "-o",
+            "x.wav",
+        ],
+    );
+    assert_fails(
+        &out,
+        2,
+        &[
+            "the graph has no input bus `vocals`; its input buses are `drums` (2 ch), `music` (2 ch)",
+        ],
+    );
+    let out = lathe_in(
+        dir.path(),
+        &[
+            "render",
+            "stems.ron",
+            "drums=d.wav",
+            "music=mono.wav",
+            "-o",
+            "x.wav",
+        ],
+    );
+    assert_fails(
+        &out,
+        2,
+        &["`mono.wav` has 1 channel(s) but input bus `music` takes 2"],
+    );
+    let out = lathe_in(
+        dir.path(),
+        &[
+            "render",
+            "stems.ron",
+            "drums=d.wav",
+            "music=m.wav",
+            "-o",
+            "side=x.wav",
+        ],
+    );
+    assert_fails(
+        &out,
+        2,
+        &["the graph has no output bus `side`; its output buses are `main` (2 ch)"],
+    );
+}
+
+#[test]
+fn check_and_dot_describe_a_valid_graph() {
+    let dir = temp();
+    song_and_graph(dir.path());
+    let out = lathe_in(
+        dir.path(),
+        &["check", "chain.ron", "--set", "trim.gain_db=-1.5"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    for needle in [
+        "chain.ron: ok",
+        "inputs:  main (2 ch)",
+        "trim (gain)",
+        "trim.gain_db = -1.5 dB",
+        "latency: 0 frames",
+    ] {
+        assert!(text.contains(needle), "{needle:?} in:\n{text}");
+    }
+    let out = lathe_in(dir.path(), &["dot", "chain.ron"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).starts_with("digraph lathe {"),
+        "{}",
+        stdout(&out)
+    );
+    let out = lathe_in(dir.path(), &["check", "missing.ron"]);
+    assert_fails(&out, 2, &["missing.ron: error: cannot read graph file"]);
 }
 
 // ---- nodes and analyze -----------------------------------------------------------
@@ -612,6 +911,7 @@ fn analyze_reports_peak_and_format_as_json() {
         (peak + 6.0206).abs() < 1e-3 && (rms + 6.0206).abs() < 1e-3,
         "{peak} {rms}"
     );
+    assert!(m["integrated_lufs"].as_f64().is_some() && m["true_peak_dbtp"].as_f64().is_some());
     let out = lathe_in(dir.path(), &["analyze", "sq.wav"]);
     let text = stdout(&out);
     let row = text.lines().find(|l| l.starts_with("sample peak")).unwrap();

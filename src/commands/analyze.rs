@@ -1,6 +1,5 @@
 //! `lathe analyze`: measure audio files.
 
-use super::Measurer;
 use crate::audio_io::read_audio;
 use crate::cli::AnalyzeArgs;
 use crate::exit::{CliError, ResultExt};
@@ -8,10 +7,9 @@ use crate::report::{Measurement, table};
 
 pub fn run(args: &AnalyzeArgs) -> Result<(), CliError> {
     let mut measurements = Vec::with_capacity(args.files.len());
-    let mut measurer = Measurer::default();
     for path in &args.files {
         let audio = read_audio(path).user_fault()?;
-        measurements.push(measurer.measure(path.display().to_string(), &audio));
+        measurements.push(Measurement::of(path.display().to_string(), &audio));
     }
     if args.json {
         let json = serde_json::to_string_pretty(&measurements).runtime_fault()?;

@@ -1,16 +1,32 @@
-//! The CLI's one door into the engine: loading a graph, describing it, rendering audio
-//! through it, and measuring loudness. Every command goes through these functions, so
-//! the rest of the CLI does not depend on the engine's API.
+//! The CLI's one door into the engine: compiling a graph file with the `--set` values,
+//! describing it, rendering audio through it, and measuring loudness. Every command goes
+//! through these functions, so the rest of the CLI does not depend on the engine's API.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use lathe_engine::Registry;
+use anyhow::anyhow;
+use lathe_engine::compile::BYPASS_PARAM;
+use lathe_engine::exec::engine::MAX_HOST_CHANNELS;
+use lathe_engine::{
+    CompileOptions, CompiledGraph, GraphDoc, GraphError, GraphInfo, PrepareInfo, Registry, Unit,
+    compile,
+};
 
 use crate::audio_io::Audio;
-use crate::cli::ParamSet;
-use crate::exit::{CliError, ResultExt};
+use crate::cli::{ParamSet, SetValue};
+use crate::exit::CliError;
 use crate::progress::Progress;
-use crate::report::Loudness;
+
+/// The sample rate `lathe check` and `lathe dot` prepare a graph for: latencies in
+/// frames are quoted at this rate.
+pub const DESCRIBE_SAMPLE_RATE_HZ: f64 = 48_000.0;
+/// The block size `lathe check` and `lathe dot` prepare a graph for.
+pub const DESCRIBE_BLOCK_FRAMES: usize = 512;
+
+/// Frames handed to the engine per call during a render (it splits them into blocks of
+/// the prepared size); also how often the progress bar moves.
+const RENDER_CHUNK_FRAMES: usize = 16_384;
 
 /// Every node kind this binary knows.
 pub fn registry() -> Registry {
@@ -24,12 +40,13 @@ pub struct Bus {
     pub channels: usize,
 }
 
-/// A graph file loaded and validated, with the `--set` values applied.
+/// A graph file compiled for one sample rate and block size, with the `--set` values.
 #[derive(Debug)]
 pub struct LoadedGraph {
     pub path: PathBuf,
     pub inputs: Vec<Bus>,
     pub outputs: Vec<Bus>,
+    compiled: CompiledGraph,
 }
 
 /// What a render produced: one [`Audio`] per output bus, in [`LoadedGraph::outputs`] order.
@@ -39,47 +56,230 @@ pub struct Rendered {
     pub latency_frames: usize,
 }
 
-/// Reads, parses and validates the graph at `path` and applies `sets`.
-pub fn load(path: &Path, sets: &[ParamSet]) -> Result<LoadedGraph, CliError> {
-    read_graph_text(path)?;
-    let _ = sets;
-    Err(CliError::unavailable("loading graph files"))
+/// Reads, parses and compiles the graph at `path` for `sample_rate_hz` and blocks of
+/// `block_frames`, applying `sets` in order. Every problem of the graph is reported.
+pub fn load(
+    path: &Path,
+    sets: &[ParamSet],
+    sample_rate_hz: f64,
+    block_frames: usize,
+) -> Result<LoadedGraph, CliError> {
+    let doc = GraphDoc::load(path).map_err(|p| graph_error(GraphError::one(p)))?;
+    let registry = registry();
+    let prepare = PrepareInfo::new(sample_rate_hz, block_frames);
+    let numeric: Vec<(String, f64)> = sets
+        .iter()
+        .filter_map(|s| s.value.as_number().map(|v| (s.path.clone(), v)))
+        .collect();
+    let mut options = CompileOptions {
+        prepare,
+        overrides: numeric,
+    };
+    let mut compiled = compile(&doc, &registry, &options).map_err(graph_error)?;
+    if sets.iter().any(|s| matches!(s.value, SetValue::Choice(_))) {
+        // Choice names resolve against the compiled params; then compile again with
+        // every value, in the order given, as numbers.
+        options.overrides = sets
+            .iter()
+            .map(|s| resolve_set(&compiled.info, s).map(|v| (s.path.clone(), v)))
+            .collect::<Result<_, _>>()?;
+        compiled = compile(&doc, &registry, &options).map_err(graph_error)?;
+    }
+    let buses = |b: &[lathe_engine::BusInfo]| -> Vec<Bus> {
+        b.iter()
+            .map(|b| Bus {
+                name: b.name.clone(),
+                channels: b.channels,
+            })
+            .collect()
+    };
+    let info = &compiled.info;
+    for (side, channels) in [
+        ("input", info.input_channels()),
+        ("output", info.output_channels()),
+    ] {
+        if channels > MAX_HOST_CHANNELS {
+            return Err(CliError::user(anyhow!(
+                "`{}`: the graph's {side} buses have {channels} channels in all; \
+                 lathe renders at most {MAX_HOST_CHANNELS}",
+                path.display()
+            )));
+        }
+    }
+    Ok(LoadedGraph {
+        path: path.to_path_buf(),
+        inputs: buses(&info.inputs),
+        outputs: buses(&info.outputs),
+        compiled,
+    })
 }
 
-/// Reads a graph file, with a message that names it when it cannot.
-pub fn read_graph_text(path: &Path) -> Result<String, CliError> {
-    std::fs::read_to_string(path)
-        .map_err(|e| anyhow::anyhow!("cannot read graph file `{}`: {e}", path.display()))
-        .user_fault()
+impl LoadedGraph {
+    /// The graph's total latency at the rate it was compiled for.
+    pub fn latency_frames(&self) -> usize {
+        self.compiled.info.latency_frames
+    }
 }
 
-/// The text `lathe check` prints for a valid graph: nodes, params, latency.
-pub fn describe(graph: &LoadedGraph) -> Result<String, CliError> {
-    let _ = graph;
-    Err(CliError::unavailable("describing graphs"))
+fn graph_error(e: GraphError) -> CliError {
+    CliError::located(e)
+}
+
+/// The number a `--set` value stands for: choice names become their index.
+fn resolve_set(info: &GraphInfo, set: &ParamSet) -> Result<f64, CliError> {
+    let name = match &set.value {
+        SetValue::Choice(name) => name,
+        other => return Ok(other.as_number().unwrap_or_default()),
+    };
+    let path = &set.path;
+    let Some((node, param)) = info.find_param(path) else {
+        let hint = info
+            .suggest_param(path)
+            .map(|s| format!(" (did you mean `{s}`?)"))
+            .unwrap_or_default();
+        return Err(CliError::user(anyhow!(
+            "--set: unknown param `{path}`{hint}; `lathe check GRAPH` lists every param"
+        )));
+    };
+    let spec = &info.nodes[node].spec.params[param];
+    match spec.choices.iter().position(|c| c == name) {
+        Some(index) => Ok(index as f64),
+        None if spec.choices.is_empty() => Err(CliError::user(anyhow!(
+            "--set {path}={name}: `{path}` takes a number ({} ..= {}), not a name",
+            spec.min,
+            spec.max
+        ))),
+        None => Err(CliError::user(anyhow!(
+            "--set {path}={name}: `{name}` is not a choice of `{path}`; allowed: {}",
+            spec.choices.join(", ")
+        ))),
+    }
+}
+
+/// The text `lathe check` prints for a valid graph: buses, nodes in processing order
+/// with latency and param values, the compensation delays and the total latency.
+pub fn describe(graph: &LoadedGraph) -> String {
+    let info = &graph.compiled.info;
+    let rate = info.prepare.sample_rate_hz;
+    let ms = |frames: usize| frames as f64 * 1000.0 / rate;
+    let buses = |b: &[Bus]| {
+        b.iter()
+            .map(|b| format!("{} ({} ch)", b.name, b.channels))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut out = format!("{}: ok\n", graph.path.display());
+    let _ = writeln!(out, "inputs:  {}", buses(&graph.inputs));
+    let _ = writeln!(out, "outputs: {}", buses(&graph.outputs));
+    let _ = writeln!(out, "nodes, in processing order:");
+    for node in &info.nodes {
+        let latency = if node.spec.latency_frames > 0 {
+            format!(", latency {} frames", node.spec.latency_frames)
+        } else {
+            String::new()
+        };
+        let _ = writeln!(out, "  {} ({}{latency})", node.id, node.kind);
+        for (spec, value) in node.spec.params.iter().zip(&node.values) {
+            if spec.name == BYPASS_PARAM && *value == 0.0 {
+                continue;
+            }
+            let _ = writeln!(
+                out,
+                "    {}.{} = {}",
+                node.id,
+                spec.name,
+                param_value_text(spec, *value)
+            );
+        }
+    }
+    let delayed: Vec<_> = info.links.iter().filter(|l| l.delay_frames > 0).collect();
+    if !delayed.is_empty() {
+        let _ = writeln!(out, "compensation delays:");
+        for link in delayed {
+            let _ = writeln!(
+                out,
+                "  {} -> {}: {} frames",
+                link.from, link.to, link.delay_frames
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "latency: {} frames ({:.2} ms at {rate} Hz), compensated by `lathe render`",
+        info.latency_frames,
+        ms(info.latency_frames)
+    );
+    out
+}
+
+fn param_value_text(spec: &lathe_engine::ParamSpec, value: f32) -> String {
+    match spec.unit {
+        Unit::Choice => spec
+            .choices
+            .get(value as usize)
+            .map_or_else(|| value.to_string(), |c| c.to_string()),
+        Unit::Toggle => (if value >= 0.5 { "on" } else { "off" }).to_string(),
+        Unit::Factor => value.to_string(),
+        unit => format!("{value} {}", unit.label()),
+    }
 }
 
 /// The graph in Graphviz DOT.
-pub fn dot(graph: &LoadedGraph) -> Result<String, CliError> {
-    let _ = graph;
-    Err(CliError::unavailable("drawing graphs"))
+pub fn dot(graph: &LoadedGraph) -> String {
+    lathe_engine::dot::to_dot(&graph.compiled.info)
 }
 
 /// Renders `inputs` (one per input bus, in [`LoadedGraph::inputs`] order, equal length
-/// and rate) through the graph in blocks of `block_frames`, compensating its latency so
-/// the outputs are aligned with the inputs and as long.
+/// and rate) through the graph, compensating its latency: the graph runs on
+/// `latency_frames` extra frames of silence and the first `latency_frames` of its output
+/// are dropped, so the outputs are aligned with the inputs and as long.
 pub fn render(
-    graph: &LoadedGraph,
+    graph: LoadedGraph,
     inputs: &[Audio],
-    block_frames: usize,
     progress: &Progress,
 ) -> Result<Rendered, CliError> {
-    let _ = (graph, inputs, block_frames, progress);
-    Err(CliError::unavailable("rendering"))
-}
-
-/// Integrated loudness, true peak and loudness range of `audio`.
-pub fn loudness(audio: &Audio) -> Result<Loudness, CliError> {
-    let _ = audio;
-    Err(CliError::unavailable("loudness measurement"))
+    let info = graph.compiled.info.clone();
+    let latency = info.latency_frames;
+    let frames = inputs.first().map_or(0, Audio::frames);
+    let rate = inputs.first().map_or(0, |a| a.sample_rate_hz);
+    let total = frames + latency;
+    let padded: Vec<Vec<f32>> = inputs
+        .iter()
+        .flat_map(|a| &a.channels)
+        .map(|c| {
+            let mut c = c.clone();
+            c.resize(total, 0.0);
+            c
+        })
+        .collect();
+    let mut out: Vec<Vec<f32>> = vec![vec![0.0; total]; info.output_channels()];
+    let (controller, mut engine) = lathe_engine::engine(graph.compiled);
+    let mut pos = 0;
+    while pos < total {
+        let n = RENDER_CHUNK_FRAMES.min(total - pos);
+        let ins: Vec<&[f32]> = padded.iter().map(|c| &c[pos..pos + n]).collect();
+        let mut outs: Vec<&mut [f32]> = out.iter_mut().map(|c| &mut c[pos..pos + n]).collect();
+        engine.process(&ins, &mut outs, n);
+        progress.advance(n as u64);
+        pos += n;
+    }
+    for (node, count) in controller.non_finite_report() {
+        tracing::warn!("node `{node}` produced {count} non-finite samples, replaced by silence");
+    }
+    let mut channels = out.into_iter().map(|mut c| {
+        c.drain(..latency);
+        c
+    });
+    let outputs = info
+        .outputs
+        .iter()
+        .map(|bus| Audio {
+            sample_rate_hz: rate,
+            channels: channels.by_ref().take(bus.channels).collect(),
+        })
+        .collect();
+    Ok(Rendered {
+        outputs,
+        latency_frames: latency,
+    })
 }

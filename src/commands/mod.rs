@@ -21,29 +21,3 @@ pub fn run(command: Command) -> Result<(), CliError> {
         Command::Analyze(args) => analyze::run(&args),
     }
 }
-
-/// Measures audio for reports, warning once when loudness cannot be measured.
-#[derive(Default)]
-struct Measurer {
-    warned: bool,
-}
-
-impl Measurer {
-    fn measure(
-        &mut self,
-        label: String,
-        audio: &crate::audio_io::Audio,
-    ) -> crate::report::Measurement {
-        let loudness = match engine::loudness(audio) {
-            Ok(l) => Some(l),
-            Err(e) => {
-                if !self.warned {
-                    tracing::warn!("{e}");
-                    self.warned = true;
-                }
-                None
-            }
-        };
-        crate::report::Measurement::of(label, audio, loudness)
-    }
-}

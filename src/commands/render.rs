@@ -10,8 +10,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
 
-use super::Measurer;
-use super::engine::{self, Bus, LoadedGraph};
+use super::engine::{self, Bus};
 use crate::atomic::{ensure_not_overwriting, write_atomically};
 use crate::audio_io::{Audio, SampleFormat, read_audio, write_wav};
 use crate::cli::{InputArg, RenderArgs};
@@ -25,15 +24,21 @@ pub fn run(args: &RenderArgs) -> Result<(), CliError> {
     check_naming("output", &args.outputs)?;
     check_output_paths(args)?;
     let sources = decode_inputs(args)?;
-    let graph = engine::load(&args.graph, &args.sets.sets)?;
+    let rate = sources.first().map_or(0, |s| s.audio.sample_rate_hz);
+    let graph = engine::load(
+        &args.graph,
+        &args.sets.sets,
+        f64::from(rate),
+        args.block_frames,
+    )?;
     let inputs = assign_inputs(&graph.inputs, sources)?;
     let outputs = assign_outputs(&graph.outputs, &args.outputs)?;
 
     let frames = inputs.first().map_or(0, |s| s.audio.frames());
-    let rate = inputs.first().map_or(0, |s| s.audio.sample_rate_hz);
     let audio: Vec<Audio> = inputs.iter().map(|s| s.audio.clone()).collect();
-    let progress = Progress::new(frames as u64, rate, !args.quiet);
-    let rendered = engine::render(&graph, &audio, args.block_frames, &progress)?;
+    let progress = Progress::new((frames + graph.latency_frames()) as u64, rate, !args.quiet);
+    let graph_path = graph.path.clone();
+    let rendered = engine::render(graph, &audio, &progress)?;
     progress.finish();
 
     for (path, audio) in outputs.iter().zip(&rendered.outputs) {
@@ -41,7 +46,7 @@ pub fn run(args: &RenderArgs) -> Result<(), CliError> {
     }
     report(
         args,
-        &graph,
+        &graph_path,
         &inputs,
         &outputs,
         &rendered.outputs,
@@ -265,14 +270,13 @@ fn assign_outputs(buses: &[Bus], outputs: &[InputArg]) -> Result<Vec<PathBuf>, C
 /// Measures inputs and outputs; prints the table unless quiet, writes `--report` JSON.
 fn report(
     args: &RenderArgs,
-    graph: &LoadedGraph,
+    graph: &Path,
     inputs: &[Source],
     outputs: &[PathBuf],
     rendered: &[Audio],
     latency_frames: usize,
 ) -> Result<(), CliError> {
-    let mut measurer = Measurer::default();
-    let mut measure = |label: String, audio: &Audio| measurer.measure(label, audio);
+    let measure = |label: String, audio: &Audio| Measurement::of(label, audio);
     let before: Vec<Measurement> = inputs
         .iter()
         .map(|s| measure(format!("in: {}", s.label), &s.audio))
@@ -288,7 +292,7 @@ fn report(
     }
     if let Some(path) = &args.report {
         let report = RenderReport {
-            graph: graph.path.display().to_string(),
+            graph: graph.display().to_string(),
             output_format: output_format_name(args.bits),
             block_frames: args.block_frames,
             latency_frames,
