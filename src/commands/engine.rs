@@ -64,8 +64,18 @@ pub fn load(
     sample_rate_hz: f64,
     block_frames: usize,
 ) -> Result<LoadedGraph, CliError> {
+    load_with(&registry(), path, sets, sample_rate_hz, block_frames)
+}
+
+/// [`load`] with the node kinds of `registry`.
+pub fn load_with(
+    registry: &Registry,
+    path: &Path,
+    sets: &[ParamSet],
+    sample_rate_hz: f64,
+    block_frames: usize,
+) -> Result<LoadedGraph, CliError> {
     let doc = GraphDoc::load(path).map_err(|p| graph_error(GraphError::one(p)))?;
-    let registry = registry();
     let prepare = PrepareInfo::new(sample_rate_hz, block_frames);
     let numeric: Vec<(String, f64)> = sets
         .iter()
@@ -75,7 +85,7 @@ pub fn load(
         prepare,
         overrides: numeric,
     };
-    let mut compiled = compile(&doc, &registry, &options).map_err(graph_error)?;
+    let mut compiled = compile(&doc, registry, &options).map_err(graph_error)?;
     if sets.iter().any(|s| matches!(s.value, SetValue::Choice(_))) {
         // Choice names resolve against the compiled params; then compile again with
         // every value, in the order given, as numbers.
@@ -83,7 +93,7 @@ pub fn load(
             .iter()
             .map(|s| resolve_set(&compiled.info, s).map(|v| (s.path.clone(), v)))
             .collect::<Result<_, _>>()?;
-        compiled = compile(&doc, &registry, &options).map_err(graph_error)?;
+        compiled = compile(&doc, registry, &options).map_err(graph_error)?;
     }
     let buses = |b: &[lathe_engine::BusInfo]| -> Vec<Bus> {
         b.iter()
@@ -282,4 +292,183 @@ pub fn render(
         outputs,
         latency_frames: latency,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lathe_engine::{
+        BuildContext, BuiltNode, ConfigError, Io, NodeConfig, NodeKind, NodeSpec, ParamId,
+        ParamSpec, PortSpec, Processor, impl_state_copy,
+    };
+
+    /// A pure delay of [`DELAY_FRAMES`] on a stereo bus: latency that must be compensated.
+    const DELAY_FRAMES: usize = 100;
+
+    struct DelayKind;
+
+    impl NodeKind for DelayKind {
+        fn name(&self) -> &'static str {
+            "delay"
+        }
+
+        fn summary(&self) -> &'static str {
+            "A fixed delay, for tests."
+        }
+
+        fn build(
+            &self,
+            _: &NodeConfig<'_>,
+            _: &BuildContext<'_>,
+        ) -> Result<BuiltNode, ConfigError> {
+            Ok(BuiltNode {
+                spec: NodeSpec {
+                    inputs: vec![PortSpec::new("in", 2)],
+                    outputs: vec![PortSpec::new("out", 2)],
+                    params: vec![ParamSpec::choice("mode", &["short", "long"], 0)],
+                    meters: vec![],
+                    latency_frames: DELAY_FRAMES,
+                },
+                processor: Box::new(DelayProcessor {
+                    lines: vec![vec![0.0; DELAY_FRAMES]; 2],
+                    pos: 0,
+                }),
+            })
+        }
+    }
+
+    #[derive(Clone)]
+    struct DelayProcessor {
+        lines: Vec<Vec<f32>>,
+        pos: usize,
+    }
+
+    impl Processor for DelayProcessor {
+        fn set_param(&mut self, _: ParamId, _: f32) {}
+
+        fn reset(&mut self) {
+            self.lines.iter_mut().for_each(|l| l.fill(0.0));
+            self.pos = 0;
+        }
+
+        fn process(&mut self, io: &mut Io<'_>) {
+            for i in 0..io.frames {
+                for (c, line) in self.lines.iter_mut().enumerate() {
+                    io.outputs[c][i] = line[self.pos];
+                    line[self.pos] = io.inputs[c][i];
+                }
+                self.pos = (self.pos + 1) % DELAY_FRAMES;
+            }
+        }
+
+        impl_state_copy!();
+    }
+
+    /// A graph mixing a delayed path with a dry one; the compiler delays the dry path.
+    fn graph_file(dir: &Path) -> PathBuf {
+        let path = dir.join("parallel.ron");
+        std::fs::write(
+            &path,
+            r#"(
+                nodes: [(id: "late", kind: "delay"), (id: "dry", kind: "gain")],
+                links: ["in -> late -> out", "in -> dry -> out"],
+            )"#,
+        )
+        .expect("write graph");
+        path
+    }
+
+    #[test]
+    fn render_compensates_latency_and_keeps_the_length() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut registry = lathe_nodes::registry();
+        registry.register(DelayKind);
+        let path = graph_file(dir.path());
+        for block in [1, 64, 4096] {
+            let graph = load_with(&registry, &path, &[], 48_000.0, block).expect("compiles");
+            assert_eq!(graph.latency_frames(), DELAY_FRAMES);
+            let mut input = Audio::silence(48_000, 2, 1000);
+            input.channels[0][10] = 0.25;
+            input.channels[1][999] = 0.5;
+            let rendered = render(graph, &[input], &Progress::hidden()).expect("renders");
+            assert_eq!(rendered.latency_frames, DELAY_FRAMES);
+            let out = &rendered.outputs[0];
+            assert_eq!(out.frames(), 1000, "as long as the input");
+            // Both paths land on the input's own frame and sum: aligned, not smeared.
+            assert_eq!(out.channels[0][10], 0.5, "block {block}");
+            assert_eq!(out.channels[1][999], 1.0, "the last frame is not cut off");
+            let energy: f32 = out.channels.iter().flatten().map(|s| s.abs()).sum();
+            assert_eq!(energy, 1.5, "nothing anywhere else");
+        }
+    }
+
+    #[test]
+    fn choice_names_in_sets_resolve_to_their_index() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut registry = lathe_nodes::registry();
+        registry.register(DelayKind);
+        let path = graph_file(dir.path());
+        let choice = |name: &str| ParamSet {
+            path: "late.mode".to_string(),
+            value: SetValue::Choice(name.to_string()),
+        };
+        let graph = load_with(&registry, &path, &[choice("long")], 48_000.0, 64).expect("valid");
+        assert!(
+            describe(&graph).contains("late.mode = long"),
+            "{}",
+            describe(&graph)
+        );
+        let err = load_with(&registry, &path, &[choice("medium")], 48_000.0, 64)
+            .expect_err("not a choice");
+        assert!(
+            err.to_string()
+                .contains("`medium` is not a choice of `late.mode`; allowed: short, long"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn choice_names_in_sets_need_a_choice_param() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut registry = lathe_nodes::registry();
+        registry.register(DelayKind);
+        let path = graph_file(dir.path());
+        let set = |path: &str, value: SetValue| ParamSet {
+            path: path.to_string(),
+            value,
+        };
+        let err = load_with(
+            &registry,
+            &path,
+            &[set("dry.gain_db", SetValue::Choice("loud".into()))],
+            48_000.0,
+            64,
+        )
+        .expect_err("not a choice");
+        assert!(
+            err.to_string()
+                .contains("`dry.gain_db` takes a number (-96 ..= 24), not a name")
+        );
+        let err = load_with(
+            &registry,
+            &path,
+            &[set("dry.gian_db", SetValue::Choice("loud".into()))],
+            48_000.0,
+            64,
+        )
+        .expect_err("unknown");
+        assert!(
+            err.to_string()
+                .contains("unknown param `dry.gian_db` (did you mean `dry.gain_db`?)")
+        );
+        let graph = load_with(
+            &registry,
+            &path,
+            &[set("dry.bypass", SetValue::Bool(true))],
+            48_000.0,
+            64,
+        )
+        .expect("toggle from a bool");
+        assert!(describe(&graph).contains("dry.bypass = on"));
+    }
 }
