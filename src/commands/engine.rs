@@ -243,21 +243,16 @@ pub fn dot(graph: &LoadedGraph) -> String {
 /// and rate) through the graph, compensating its latency: the graph runs on
 /// `latency_frames` extra frames of silence and the first `latency_frames` of its output
 /// are dropped, so the outputs are aligned with the inputs and as long.
-pub fn render(
-    graph: LoadedGraph,
-    inputs: &[Audio],
-    progress: &Progress,
-) -> Result<Rendered, CliError> {
+pub fn render(graph: LoadedGraph, inputs: Vec<Audio>, progress: &Progress) -> Rendered {
     let info = graph.compiled.info.clone();
     let latency = info.latency_frames;
     let frames = inputs.first().map_or(0, Audio::frames);
     let rate = inputs.first().map_or(0, |a| a.sample_rate_hz);
     let total = frames + latency;
     let padded: Vec<Vec<f32>> = inputs
-        .iter()
-        .flat_map(|a| &a.channels)
-        .map(|c| {
-            let mut c = c.clone();
+        .into_iter()
+        .flat_map(|a| a.channels)
+        .map(|mut c| {
             c.resize(total, 0.0);
             c
         })
@@ -288,10 +283,10 @@ pub fn render(
             channels: channels.by_ref().take(bus.channels).collect(),
         })
         .collect();
-    Ok(Rendered {
+    Rendered {
         outputs,
         latency_frames: latency,
-    })
+    }
 }
 
 #[cfg(test)]
@@ -390,7 +385,7 @@ mod tests {
             let mut input = Audio::silence(48_000, 2, 1000);
             input.channels[0][10] = 0.25;
             input.channels[1][999] = 0.5;
-            let rendered = render(graph, &[input], &Progress::hidden()).expect("renders");
+            let rendered = render(graph, vec![input], &Progress::hidden());
             assert_eq!(rendered.latency_frames, DELAY_FRAMES);
             let out = &rendered.outputs[0];
             assert_eq!(out.frames(), 1000, "as long as the input");

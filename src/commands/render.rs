@@ -35,23 +35,41 @@ pub fn run(args: &RenderArgs) -> Result<(), CliError> {
     let outputs = assign_outputs(&graph.outputs, &args.outputs)?;
 
     let frames = inputs.first().map_or(0, |s| s.audio.frames());
-    let audio: Vec<Audio> = inputs.iter().map(|s| s.audio.clone()).collect();
+    let wants_report = !args.quiet || args.report.is_some();
+    let before: Vec<Measurement> = if wants_report {
+        inputs
+            .iter()
+            .map(|s| Measurement::of(format!("in: {}", s.label), &s.audio))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let audio: Vec<Audio> = inputs.into_iter().map(|s| s.audio).collect();
     let progress = Progress::new((frames + graph.latency_frames()) as u64, rate, !args.quiet);
     let graph_path = graph.path.clone();
-    let rendered = engine::render(graph, &audio, &progress)?;
+    let rendered = engine::render(graph, audio, &progress);
     progress.finish();
 
     for (path, audio) in outputs.iter().zip(&rendered.outputs) {
         write_wav(path, audio, args.bits).runtime_fault()?;
     }
-    report(
-        args,
-        &graph_path,
-        &inputs,
-        &outputs,
-        &rendered.outputs,
-        rendered.latency_frames,
-    )
+    let latency_frames = rendered.latency_frames;
+    drop(rendered);
+    if !wants_report {
+        return Ok(());
+    }
+    // The report measures the files as written: after dither and clamping.
+    let mut after = Vec::with_capacity(outputs.len());
+    for path in &outputs {
+        let written = read_audio(path)
+            .map_err(|e| anyhow!("cannot measure the written output: {e}"))
+            .runtime_fault()?;
+        after.push(Measurement::of(
+            format!("out: {}", path.display()),
+            &written,
+        ));
+    }
+    report(args, &graph_path, before, after, latency_frames)
 }
 
 /// Either one file without a bus name, or every file as BUS=PATH with distinct buses.
@@ -267,25 +285,14 @@ fn assign_outputs(buses: &[Bus], outputs: &[InputArg]) -> Result<Vec<PathBuf>, C
         .collect()
 }
 
-/// Measures inputs and outputs; prints the table unless quiet, writes `--report` JSON.
+/// Prints the before/after table unless quiet, and writes the `--report` JSON.
 fn report(
     args: &RenderArgs,
     graph: &Path,
-    inputs: &[Source],
-    outputs: &[PathBuf],
-    rendered: &[Audio],
+    before: Vec<Measurement>,
+    after: Vec<Measurement>,
     latency_frames: usize,
 ) -> Result<(), CliError> {
-    let measure = |label: String, audio: &Audio| Measurement::of(label, audio);
-    let before: Vec<Measurement> = inputs
-        .iter()
-        .map(|s| measure(format!("in: {}", s.label), &s.audio))
-        .collect();
-    let after: Vec<Measurement> = outputs
-        .iter()
-        .zip(rendered)
-        .map(|(p, a)| measure(format!("out: {}", p.display()), a))
-        .collect();
     if !args.quiet {
         let columns: Vec<&Measurement> = before.iter().chain(&after).collect();
         print!("{}", table(&columns));
