@@ -105,13 +105,18 @@ pub struct RenderArgs {
     /// The graph file (.ron).
     pub graph: PathBuf,
 
-    /// Input audio files, one per graph input bus. With one bus: just the path. With
-    /// several: BUS=PATH for each (e.g. drums=drums.wav). Write ./NAME for a file whose
-    /// name contains '='.
+    /// Input audio files: one per graph input bus (BUS=PATH when there are several).
+    ///
+    /// With one input bus, give just the path. With several (stems), give BUS=PATH for
+    /// each, e.g. drums=drums.wav music=music.wav. Write ./NAME for a file whose name
+    /// contains '='. Shorter inputs are padded with silence to the longest.
     #[arg(value_name = "INPUT", value_parser = parse_input, required_unless_present = "demo")]
     pub inputs: Vec<InputArg>,
 
-    /// Output WAV file; BUS=PATH when the graph has several output buses (repeat -o).
+    /// Output WAV file (BUS=PATH per output bus when there are several).
+    ///
+    /// Written atomically (a failed render leaves no partial file) and never over an
+    /// input file or the graph file. Repeat -o for several output buses.
     #[arg(short = 'o', long = "output", value_name = "OUTPUT", required = true,
         value_parser = parse_input)]
     pub outputs: Vec<InputArg>,
@@ -119,12 +124,18 @@ pub struct RenderArgs {
     #[command(flatten)]
     pub sets: SetArgs,
 
-    /// Frames per processing block, 1..=65536. The output does not depend on it.
+    /// Frames per processing block, 1..=65536.
+    ///
+    /// Renders are bit-identical whatever the block size; it only trades speed for
+    /// memory.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_BLOCK_FRAMES,
         value_parser = parse_block_frames)]
     pub block_frames: usize,
 
-    /// Output sample format: 16 or 24 (integer, dithered) or 32f (float).
+    /// Output sample format: 16, 24 or 32f.
+    ///
+    /// 16 and 24 are integer PCM with TPDF dither (seeded: the same render gives the same
+    /// bytes) and clamped to full scale; 32f is IEEE float and keeps overs.
     #[arg(long, value_name = "BITS", default_value = "24", value_parser = parse_bits)]
     pub bits: SampleFormat,
 
@@ -143,8 +154,11 @@ pub struct RenderArgs {
 
 #[derive(Debug, Args)]
 pub struct SetArgs {
-    /// Set a param before rendering: NODE.PARAM=VALUE (e.g. limit.ceiling_dbtp=-1).
-    /// VALUE is a number, true/false, or the name of a choice. Repeat for several.
+    /// Set a param: NODE.PARAM=VALUE, e.g. limit.ceiling_dbtp=-1 (repeatable).
+    ///
+    /// VALUE is a number, true/false (on/off), or the name of a choice. Params inside a
+    /// subgraph are reached through its node: mb.comp_low.threshold_db=-20.
+    /// `lathe check GRAPH` lists every param with its value.
     #[arg(long = "set", value_name = "NODE.PARAM=VALUE", value_parser = parse_set)]
     pub sets: Vec<ParamSet>,
 }
