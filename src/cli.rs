@@ -4,7 +4,6 @@
 //! clap reports a rejected value as a usage error (exit code 2) before any command runs,
 //! so the commands themselves only ever see validated arguments.
 
-use std::fmt;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
@@ -197,12 +196,10 @@ pub struct AnalyzeArgs {
 }
 
 fn parse_bits(s: &str) -> Result<SampleFormat, String> {
-    match s {
-        "16" => Ok(SampleFormat::Int16),
-        "24" => Ok(SampleFormat::Int24),
-        "32f" => Ok(SampleFormat::Float32),
-        _ => Err("allowed values are 16, 24 and 32f".to_string()),
-    }
+    SampleFormat::ALL
+        .into_iter()
+        .find(|f| f.name() == s)
+        .ok_or_else(|| "allowed values are 16, 24 and 32f".to_string())
 }
 
 fn parse_block_frames(s: &str) -> Result<usize, String> {
@@ -264,16 +261,6 @@ impl SetValue {
             SetValue::Number(v) => Some(*v),
             SetValue::Bool(b) => Some(if *b { 1.0 } else { 0.0 }),
             SetValue::Choice(_) => None,
-        }
-    }
-}
-
-impl fmt::Display for SetValue {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SetValue::Number(v) => write!(f, "{v}"),
-            SetValue::Bool(b) => write!(f, "{b}"),
-            SetValue::Choice(c) => f.write_str(c),
         }
     }
 }

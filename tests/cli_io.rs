@@ -917,3 +917,29 @@ fn analyze_reports_peak_and_format_as_json() {
     let row = text.lines().find(|l| l.starts_with("sample peak")).unwrap();
     assert!(row.ends_with(" -6.02 dBFS"), "{text}");
 }
+
+#[test]
+fn verbatim_flac_passes_the_reference_decoder() {
+    let Ok(out) = std::process::Command::new("flac").arg("--version").output() else {
+        println!("notice: `flac` is not installed; skipping the reference-decoder check");
+        return;
+    };
+    assert!(out.status.success());
+    let dir = temp();
+    let frames = 130 * FLAC_BLOCK + 7;
+    let chans = [
+        test_signal(frames, 24, 0.9, 0),
+        test_signal(frames, 24, 0.9, 1),
+    ];
+    write_flac(&dir.path().join("v.flac"), 96_000, 24, &chans);
+    let test = std::process::Command::new("flac")
+        .args(["--test", "--silent", "v.flac"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        test.status.success(),
+        "{}",
+        String::from_utf8_lossy(&test.stderr)
+    );
+}

@@ -23,6 +23,12 @@ pub enum SampleFormat {
 }
 
 impl SampleFormat {
+    pub const ALL: [SampleFormat; 3] = [
+        SampleFormat::Int16,
+        SampleFormat::Int24,
+        SampleFormat::Float32,
+    ];
+
     pub fn bits(self) -> u16 {
         match self {
             SampleFormat::Int16 => 16,
