@@ -943,3 +943,70 @@ fn verbatim_flac_passes_the_reference_decoder() {
         String::from_utf8_lossy(&test.stderr)
     );
 }
+
+/// Encodes `src.wav` in `dir` with an external encoder; false (with a notice) when the
+/// encoder is not installed.
+fn encode_with(dir: &Path, program: &str, args: &[&str]) -> bool {
+    match std::process::Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .output()
+    {
+        Ok(out) => {
+            assert!(
+                out.status.success(),
+                "{program}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            true
+        }
+        Err(_) => {
+            println!("notice: `{program}` is not installed; skipping its lossy decoding check");
+            false
+        }
+    }
+}
+
+#[test]
+fn ogg_vorbis_and_mp3_decode_to_the_same_signal_level() {
+    let dir = temp();
+    // Two seconds of a 1 kHz sine at half scale (-9.03 dBFS RMS) on both channels.
+    let sine: Vec<i32> = (0..88_200)
+        .map(|i| ((i as f64 * 1000.0 * std::f64::consts::TAU / 44_100.0).sin() * 16_384.0) as i32)
+        .collect();
+    write_wav_int(
+        &dir.path().join("src.wav"),
+        44_100,
+        16,
+        &[sine.clone(), sine],
+    );
+    let cases = [
+        (
+            "oggenc",
+            vec!["-Q", "-q", "6", "-o", "x.ogg", "src.wav"],
+            "x.ogg",
+        ),
+        (
+            "lame",
+            vec!["--quiet", "-b", "192", "src.wav", "x.mp3"],
+            "x.mp3",
+        ),
+    ];
+    for (program, args, file) in cases {
+        if !encode_with(dir.path(), program, &args) {
+            continue;
+        }
+        let out = lathe_in(dir.path(), &["analyze", file, "--json"]);
+        assert_eq!(out.status.code(), Some(0), "{file}: {}", stderr(&out));
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let m = &json[0];
+        assert_eq!(m["sample_rate_hz"], 44_100, "{file}");
+        assert_eq!(m["channels"], 2, "{file}");
+        // Lossy codecs add encoder delay and padding: the length is close, not exact.
+        let frames = m["frames"].as_i64().unwrap();
+        assert!((frames - 88_200).abs() < 4_000, "{file}: {frames} frames");
+        // Measured: Vorbis -8.99, MP3 -9.38 (its padding and coding loss) vs -9.03.
+        let rms = m["rms_dbfs"].as_f64().unwrap();
+        assert!((rms + 9.03).abs() < 0.5, "{file}: RMS {rms} dBFS");
+    }
+}
