@@ -30,7 +30,9 @@ const RENDER_CHUNK_FRAMES: usize = 16_384;
 
 /// Every node kind this binary knows.
 pub fn registry() -> Registry {
-    lathe_nodes::registry()
+    let mut registry = lathe_nodes::registry();
+    lathe_scripting::register_all(&mut registry);
+    registry
 }
 
 /// A graph bus: its name and channel count.

@@ -283,12 +283,11 @@ impl Runtime {
                     let Some(n) = self.nodes.get_mut(node as usize) else {
                         continue;
                     };
-                    let mut ins: [&[f32]; MAX_NODE_CHANNELS] = [&[]; MAX_NODE_CHANNELS];
-                    for (slot, &b) in ins.iter_mut().zip(n.in_bufs.iter()) {
-                        *slot = chan(b);
+                    let mut in_store = SliceList::<&[f32]>::new();
+                    for &b in n.in_bufs.iter() {
+                        in_store.push(chan(b));
                     }
-                    let in_count = n.in_bufs.len();
-                    let out_count = n.out_bufs.len();
+                    let ins = in_store.as_slice();
                     let meters = self
                         .meters
                         .get(n.meter_start..n.meter_start + n.meter_count)
@@ -296,15 +295,14 @@ impl Runtime {
                     {
                         // `Io` ties the slice list's borrow to the slices' lifetime, so the
                         // list used for processing is a separate one from the list below.
-                        let mut outs: [&mut [f32]; MAX_NODE_CHANNELS] =
-                            std::array::from_fn(|_| Default::default());
-                        for (slot, &b) in outs.iter_mut().zip(n.out_bufs.iter()) {
-                            *slot = chan_mut(b);
+                        let mut out_store = SliceList::<&mut [f32]>::new();
+                        for &b in n.out_bufs.iter() {
+                            out_store.push(chan_mut(b));
                         }
                         let mut io = Io::new(
                             frames,
-                            &ins[..in_count],
-                            &mut outs[..out_count],
+                            ins,
+                            out_store.as_mut_slice(),
                             self.position_frames,
                             &n.connected,
                             meters,
@@ -317,26 +315,21 @@ impl Runtime {
                         run_node_fade(
                             fade,
                             n,
-                            &ins[..in_count],
+                            ins,
                             frames,
                             self.position_frames,
                             meters,
                             &chan_mut,
                         );
                     }
-                    let mut outs: [&mut [f32]; MAX_NODE_CHANNELS] =
-                        std::array::from_fn(|_| Default::default());
-                    for (slot, &b) in outs.iter_mut().zip(n.out_bufs.iter()) {
-                        *slot = chan_mut(b);
+                    let mut out_store = SliceList::<&mut [f32]>::new();
+                    for &b in n.out_bufs.iter() {
+                        out_store.push(chan_mut(b));
                     }
-                    apply_bypass(
-                        &mut n.bypass,
-                        &ins[..in_count],
-                        &mut outs[..out_count],
-                        &mut self.scratch[..frames],
-                    );
+                    let outs = out_store.as_mut_slice();
+                    apply_bypass(&mut n.bypass, ins, outs, &mut self.scratch[..frames]);
                     let mut bad = 0u64;
-                    for out in outs[..out_count].iter_mut() {
+                    for out in outs.iter_mut() {
                         bad += sanitize(out);
                     }
                     if bad > 0
@@ -442,16 +435,53 @@ fn apply_bypass(b: &mut Bypass, ins: &[&[f32]], outs: &mut [&mut [f32]], scratch
     b.amount.skip(frames);
 }
 
-/// Replaces non-finite samples with silence; returns how many there were.
+/// Replaces non-finite samples with silence; returns how many there were. Branch-free
+/// so it vectorises: it runs on every node output of every block.
 #[inline]
 fn sanitize(buf: &mut [f32]) -> u64 {
-    let mut bad = 0u64;
+    let mut bad = 0u32;
     for x in buf.iter_mut() {
         let finite = x.is_finite();
-        bad += u64::from(!finite);
-        if !finite {
-            *x = 0.0;
+        bad += u32::from(!finite);
+        *x = if finite { *x } else { 0.0 };
+    }
+    u64::from(bad)
+}
+
+/// A fixed-capacity list of channel slices on the stack. Only the entries pushed are
+/// initialised, so building one costs what it holds, not [`MAX_NODE_CHANNELS`].
+struct SliceList<T> {
+    items: [std::mem::MaybeUninit<T>; MAX_NODE_CHANNELS],
+    len: usize,
+}
+
+impl<T> SliceList<T> {
+    #[inline]
+    fn new() -> Self {
+        Self {
+            items: [const { std::mem::MaybeUninit::uninit() }; MAX_NODE_CHANNELS],
+            len: 0,
         }
     }
-    bad
+
+    /// Adds an item; beyond capacity it is dropped (the compiler rejects such nodes).
+    #[inline]
+    fn push(&mut self, item: T) {
+        if let Some(slot) = self.items.get_mut(self.len) {
+            slot.write(item);
+            self.len += 1;
+        }
+    }
+
+    #[inline]
+    fn as_slice(&self) -> &[T] {
+        // SAFETY: the first `len` items were written by `push`; MaybeUninit<T> has T's layout.
+        unsafe { std::slice::from_raw_parts(self.items.as_ptr().cast::<T>(), self.len) }
+    }
+
+    #[inline]
+    fn as_mut_slice(&mut self) -> &mut [T] {
+        // SAFETY: as in `as_slice`.
+        unsafe { std::slice::from_raw_parts_mut(self.items.as_mut_ptr().cast::<T>(), self.len) }
+    }
 }
