@@ -1011,3 +1011,60 @@ fn ogg_vorbis_and_mp3_decode_to_the_same_signal_level() {
         assert!((rms + 9.03).abs() < 0.5, "{file}: RMS {rms} dBFS");
     }
 }
+
+#[test]
+fn scripts_tick_at_exact_frames_whatever_the_block_size() {
+    let dir = temp();
+    // Half a second in, the script turns the gain down by 6 dB (smoothed over 20 ms).
+    fs::write(
+        dir.path().join("ride.ron"),
+        r#"(
+            nodes: [
+                (id: "trim", kind: "gain"),
+                (id: "ctl", kind: "script", config: (
+                    source: "fn tick(ctx) { if ctx.time_s >= 0.5 { ctx.set(\"trim.gain_db\", -6.0); } }",
+                    rate_hz: 20,
+                )),
+            ],
+            links: ["in -> trim -> out"],
+        )"#,
+    )
+    .unwrap();
+    let dc = vec![16_384; 48_000];
+    write_wav_int(&dir.path().join("dc.wav"), 48_000, 16, &[dc.clone(), dc]);
+    let mut renders = Vec::new();
+    for block in ["7", "512", "4096"] {
+        let name = format!("ride{block}.wav");
+        let out = lathe_in(
+            dir.path(),
+            &[
+                "render",
+                "ride.ron",
+                "dc.wav",
+                "-o",
+                &name,
+                "--bits",
+                "32f",
+                "--block-frames",
+                block,
+                "-q",
+            ],
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        renders.push(read_audio(&dir.path().join(&name)).unwrap());
+    }
+    assert!(
+        renders.windows(2).all(|w| w[0] == w[1]),
+        "block size changed the render"
+    );
+    let left = &renders[0].channels[0];
+    // Untouched up to the tick at 0.5 s (frame 24000), then a ramp to -6 dB.
+    assert!(left[..24_000].iter().all(|&s| s == 0.5), "before the tick");
+    assert!(left[24_001] < 0.5, "the change starts on the tick's frame");
+    let settled = 0.5 * 10f32.powf(-6.0 / 20.0);
+    assert!(
+        (left[26_000] - settled).abs() < 1e-6,
+        "{} vs {settled}",
+        left[26_000]
+    );
+}

@@ -9,9 +9,10 @@ use anyhow::anyhow;
 use lathe_engine::compile::BYPASS_PARAM;
 use lathe_engine::exec::engine::MAX_HOST_CHANNELS;
 use lathe_engine::{
-    CompileOptions, CompiledGraph, GraphDoc, GraphError, GraphInfo, PrepareInfo, Registry, Unit,
-    compile,
+    CompileOptions, CompiledGraph, GraphDoc, GraphError, GraphInfo, NodeConfig, NodeKind,
+    PrepareInfo, Registry, Unit, compile,
 };
+use lathe_scripting::{ScriptHost, ScriptKind, ScriptSpec};
 
 use crate::audio_io::Audio;
 use crate::cli::{ParamSet, SetValue};
@@ -42,13 +43,15 @@ pub struct Bus {
     pub channels: usize,
 }
 
-/// A graph file compiled for one sample rate and block size, with the `--set` values.
-#[derive(Debug)]
+/// A graph file compiled for one sample rate and block size, with the `--set` values,
+/// and its control scripts ready to tick.
 pub struct LoadedGraph {
     pub path: PathBuf,
     pub inputs: Vec<Bus>,
     pub outputs: Vec<Bus>,
     compiled: CompiledGraph,
+    /// None when the graph has no `script` node.
+    scripts: Option<ScriptHost>,
 }
 
 /// What a render produced: one [`Audio`] per output bus, in [`LoadedGraph::outputs`] order.
@@ -118,12 +121,45 @@ pub fn load_with(
             )));
         }
     }
+    let scripts = script_host(info)?;
     Ok(LoadedGraph {
         path: path.to_path_buf(),
         inputs: buses(&info.inputs),
         outputs: buses(&info.outputs),
         compiled,
+        scripts,
     })
+}
+
+/// Loads and compiles the graph's `script` nodes, in schedule order.
+fn script_host(info: &GraphInfo) -> Result<Option<ScriptHost>, CliError> {
+    let mut specs = Vec::new();
+    for node in info.nodes.iter().filter(|n| n.kind == ScriptKind.name()) {
+        let config = node
+            .config
+            .as_deref()
+            .map_or_else(NodeConfig::empty, NodeConfig::from_ron);
+        let base_dir = node.at.file.parent().unwrap_or(Path::new("."));
+        specs.push(ScriptSpec::from_config(&node.id, &config, base_dir).map_err(CliError::user)?);
+    }
+    if specs.is_empty() {
+        return Ok(None);
+    }
+    ScriptHost::new(specs, info.prepare.sample_rate_hz)
+        .map(Some)
+        .map_err(CliError::user)
+}
+
+impl std::fmt::Debug for LoadedGraph {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedGraph")
+            .field("path", &self.path)
+            .field("inputs", &self.inputs)
+            .field("outputs", &self.outputs)
+            .field("compiled", &self.compiled)
+            .field("scripts", &self.scripts.is_some())
+            .finish()
+    }
 }
 
 impl LoadedGraph {
@@ -245,6 +281,10 @@ pub fn dot(graph: &LoadedGraph) -> String {
 /// and rate) through the graph, compensating its latency: the graph runs on
 /// `latency_frames` extra frames of silence and the first `latency_frames` of its output
 /// are dropped, so the outputs are aligned with the inputs and as long.
+///
+/// Scripts tick between engine calls at exactly their grid frames, and the params they
+/// set land at that frame, so a render is the same whatever the block size. A failing
+/// script is stopped and logged by its host; the render goes on with its last values.
 pub fn render(graph: LoadedGraph, inputs: Vec<Audio>, progress: &Progress) -> Rendered {
     let info = graph.compiled.info.clone();
     let latency = info.latency_frames;
@@ -260,10 +300,20 @@ pub fn render(graph: LoadedGraph, inputs: Vec<Audio>, progress: &Progress) -> Re
         })
         .collect();
     let mut out: Vec<Vec<f32>> = vec![vec![0.0; total]; info.output_channels()];
-    let (controller, mut engine) = lathe_engine::engine(graph.compiled);
+    let mut scripts = graph.scripts;
+    let (mut controller, mut engine) = lathe_engine::engine(graph.compiled);
     let mut pos = 0;
     while pos < total {
-        let n = RENDER_CHUNK_FRAMES.min(total - pos);
+        let mut n = RENDER_CHUNK_FRAMES.min(total - pos);
+        if let Some(host) = scripts.as_mut() {
+            let at = pos as u64;
+            if host.next_tick_frame().is_some_and(|f| f <= at) {
+                host.tick_due(at, &mut controller);
+            }
+            if let Some(next) = host.next_tick_frame().filter(|&f| f > at) {
+                n = n.min((next - at) as usize);
+            }
+        }
         let ins: Vec<&[f32]> = padded.iter().map(|c| &c[pos..pos + n]).collect();
         let mut outs: Vec<&mut [f32]> = out.iter_mut().map(|c| &mut c[pos..pos + n]).collect();
         engine.process(&ins, &mut outs, n);
@@ -295,8 +345,8 @@ pub fn render(graph: LoadedGraph, inputs: Vec<Audio>, progress: &Progress) -> Re
 mod tests {
     use super::*;
     use lathe_engine::{
-        BuildContext, BuiltNode, ConfigError, Io, NodeConfig, NodeKind, NodeSpec, ParamId,
-        ParamSpec, PortSpec, Processor, impl_state_copy,
+        BuildContext, BuiltNode, ConfigError, Io, NodeSpec, ParamId, ParamSpec, PortSpec,
+        Processor, impl_state_copy,
     };
 
     /// A pure delay of [`DELAY_FRAMES`] on a stereo bus: latency that must be compensated.
