@@ -1,0 +1,216 @@
+//! Safe output files: atomic writes, and refusing to write over the files a command reads.
+//!
+//! A render can take minutes and may fail half-way (disk full, a bad graph change). The
+//! output is built in a temporary file beside the target and renamed over it only once
+//! complete and synced, so a failure never leaves a truncated output or destroys the
+//! previous one.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Distinguishes temp files of several writes in one process.
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Prefix of temporary files; they are hidden and name the process that wrote them.
+pub const TEMP_PREFIX: &str = ".lathe-tmp-";
+
+/// Writes `path` through `write`, atomically: the data goes to a temporary file in the
+/// same directory, which is flushed, fsynced and renamed over `path`. On any error the
+/// temporary file is removed and `path` is untouched.
+pub fn write_atomically<F>(path: &Path, write: F) -> io::Result<()>
+where
+    F: FnOnce(&mut BufWriter<File>) -> io::Result<()>,
+{
+    let dir = parent_dir(path);
+    let file_name = path
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the path names no file"))?;
+    if path.is_dir() {
+        return Err(io::Error::new(
+            io::ErrorKind::IsADirectory,
+            "it is a directory",
+        ));
+    }
+    let (temp_path, file) = create_temp(dir, &file_name.to_string_lossy())?;
+    let guard = TempGuard(Some(temp_path));
+    let mut writer = BufWriter::new(file);
+    write(&mut writer)?;
+    writer.flush()?;
+    let file = writer.into_inner().map_err(|e| e.into_error())?;
+    file.sync_all()?;
+    drop(file);
+    let temp_path = guard.keep();
+    if let Err(e) = fs::rename(&temp_path, path) {
+        let _ = fs::remove_file(&temp_path);
+        return Err(e);
+    }
+    sync_dir(dir);
+    Ok(())
+}
+
+/// The directory a file path lives in (`.` for a bare file name).
+fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+fn create_temp(dir: &Path, file_name: &str) -> io::Result<(PathBuf, File)> {
+    loop {
+        let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+        let temp = dir.join(format!(
+            "{TEMP_PREFIX}{}-{n}-{file_name}",
+            std::process::id()
+        ));
+        match OpenOptions::new().write(true).create_new(true).open(&temp) {
+            Ok(file) => return Ok((temp, file)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Makes the rename durable. Best effort: not every platform can sync a directory.
+fn sync_dir(dir: &Path) {
+    #[cfg(unix)]
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+}
+
+/// Removes the temporary file unless it was handed on.
+struct TempGuard(Option<PathBuf>);
+
+impl TempGuard {
+    fn keep(mut self) -> PathBuf {
+        self.0.take().expect("a guard is kept at most once")
+    }
+}
+
+impl Drop for TempGuard {
+    fn drop(&mut self) {
+        if let Some(path) = self.0.take() {
+            let _ = fs::remove_file(path);
+        }
+    }
+}
+
+/// Why an output path was refused.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "refusing to write `{}`: it is the {role} `{}`; choose another output path",
+    output.display(),
+    other.display()
+)]
+pub struct OverwriteError {
+    pub output: PathBuf,
+    /// What the protected file is, e.g. "input file" or "graph file".
+    pub role: String,
+    pub other: PathBuf,
+}
+
+/// Refuses `output` when it is the same file as any of `protected` (role, path):
+/// by canonical path, and on unix also by device and inode (hard links).
+pub fn ensure_not_overwriting(
+    output: &Path,
+    protected: &[(&str, &Path)],
+) -> Result<(), OverwriteError> {
+    for (role, other) in protected {
+        if same_file(output, other) {
+            return Err(OverwriteError {
+                output: output.to_path_buf(),
+                role: role.to_string(),
+                other: other.to_path_buf(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Do `a` and `b` name the same file? A path that does not exist yet is compared through
+/// its canonical parent directory.
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    if let (Some(ca), Some(cb)) = (canonical(a), canonical(b))
+        && ca == cb
+    {
+        return true;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if let (Ok(ma), Ok(mb)) = (fs::metadata(a), fs::metadata(b)) {
+            return ma.dev() == mb.dev() && ma.ino() == mb.ino();
+        }
+    }
+    false
+}
+
+fn canonical(path: &Path) -> Option<PathBuf> {
+    if let Ok(c) = fs::canonicalize(path) {
+        return Some(c);
+    }
+    let name = path.file_name()?;
+    Some(fs::canonicalize(parent_dir(path)).ok()?.join(name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entries(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn writes_and_replaces() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.txt");
+        write_atomically(&path, |w| w.write_all(b"one")).unwrap();
+        write_atomically(&path, |w| w.write_all(b"two")).unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"two");
+        assert_eq!(entries(dir.path()), ["out.txt"]);
+    }
+
+    #[test]
+    fn failure_leaves_old_file_and_no_temp() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.txt");
+        fs::write(&path, b"old").unwrap();
+        let err = write_atomically(&path, |w| {
+            w.write_all(b"partial")?;
+            Err(io::Error::other("disk full"))
+        })
+        .unwrap_err();
+        assert_eq!(err.to_string(), "disk full");
+        assert_eq!(fs::read(&path).unwrap(), b"old");
+        assert_eq!(entries(dir.path()), ["out.txt"]);
+    }
+
+    #[test]
+    fn same_file_sees_through_dots_and_links() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a.wav");
+        fs::write(&a, b"x").unwrap();
+        assert!(same_file(&a, &dir.path().join(".").join("a.wav")));
+        assert!(!same_file(&a, &dir.path().join("b.wav")));
+        #[cfg(unix)]
+        {
+            let hard = dir.path().join("hard.wav");
+            fs::hard_link(&a, &hard).unwrap();
+            assert!(same_file(&hard, &a));
+            let soft = dir.path().join("soft.wav");
+            std::os::unix::fs::symlink(&a, &soft).unwrap();
+            assert!(same_file(&soft, &a));
+        }
+    }
+}

@@ -1,0 +1,23 @@
+//! One module per subcommand. Each receives its parsed, validated arguments and returns a
+//! [`CliError`] that decides the exit code.
+
+mod analyze;
+mod check;
+mod dot;
+pub mod engine;
+mod nodes;
+mod render;
+
+use crate::cli::Command;
+use crate::exit::CliError;
+
+/// Runs one subcommand to completion.
+pub fn run(command: Command) -> Result<(), CliError> {
+    match command {
+        Command::Render(args) => render::run(&args),
+        Command::Check(args) => check::run(&args),
+        Command::Dot(args) => dot::run(&args),
+        Command::Nodes(args) => nodes::run(&args),
+        Command::Analyze(args) => analyze::run(&args),
+    }
+}

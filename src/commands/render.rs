@@ -1,0 +1,322 @@
+//! `lathe render`: decode the inputs, run them through the graph, write the outputs and
+//! print the before/after report.
+//!
+//! Everything that can be checked without the audio is checked first (file naming,
+//! outputs that would overwrite an input or the graph, missing output folders), so a
+//! mistake is reported in milliseconds rather than after a long render.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use anyhow::anyhow;
+
+use super::engine::{self, Bus};
+use crate::atomic::{ensure_not_overwriting, write_atomically};
+use crate::audio_io::{Audio, SampleFormat, read_audio, write_wav};
+use crate::cli::{InputArg, RenderArgs};
+use crate::demo::demo_mix;
+use crate::exit::{CliError, ResultExt};
+use crate::progress::Progress;
+use crate::report::{Measurement, RenderReport, table};
+
+pub fn run(args: &RenderArgs) -> Result<(), CliError> {
+    check_naming("input", &args.inputs)?;
+    check_naming("output", &args.outputs)?;
+    check_output_paths(args)?;
+    let sources = decode_inputs(args)?;
+    let rate = sources.first().map_or(0, |s| s.audio.sample_rate_hz);
+    let graph = engine::load(
+        &args.graph,
+        &args.sets.sets,
+        f64::from(rate),
+        args.block_frames,
+    )?;
+    let inputs = assign_inputs(&graph.inputs, sources)?;
+    let outputs = assign_outputs(&graph.outputs, &args.outputs)?;
+
+    let frames = inputs.first().map_or(0, |s| s.audio.frames());
+    let wants_report = !args.quiet || args.report.is_some();
+    let before: Vec<Measurement> = if wants_report {
+        inputs
+            .iter()
+            .map(|s| Measurement::of(format!("in: {}", s.label), &s.audio))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let audio: Vec<Audio> = inputs.into_iter().map(|s| s.audio).collect();
+    let progress = Progress::new((frames + graph.latency_frames()) as u64, rate, !args.quiet);
+    let graph_path = graph.path.clone();
+    let rendered = engine::render(graph, audio, &progress);
+    progress.finish();
+
+    for (path, audio) in outputs.iter().zip(&rendered.outputs) {
+        write_wav(path, audio, args.bits).runtime_fault()?;
+    }
+    let latency_frames = rendered.latency_frames;
+    drop(rendered);
+    if !wants_report {
+        return Ok(());
+    }
+    // The report measures the files as written: after dither and clamping.
+    let mut after = Vec::with_capacity(outputs.len());
+    for path in &outputs {
+        let written = read_audio(path)
+            .map_err(|e| anyhow!("cannot measure the written output: {e}"))
+            .runtime_fault()?;
+        after.push(Measurement::of(
+            format!("out: {}", path.display()),
+            &written,
+        ));
+    }
+    report(args, &graph_path, before, after, latency_frames)
+}
+
+/// Either one file without a bus name, or every file as BUS=PATH with distinct buses.
+fn check_naming(what: &str, files: &[InputArg]) -> Result<(), CliError> {
+    let unnamed = files.iter().filter(|f| f.bus.is_none()).count();
+    if unnamed > 0 && files.len() > 1 {
+        return Err(CliError::user(anyhow!(
+            "{} {what} files given: name the bus of each as BUS=PATH (e.g. main={})",
+            files.len(),
+            files[0].path.display()
+        )));
+    }
+    let mut seen = BTreeSet::new();
+    for bus in files.iter().filter_map(|f| f.bus.as_deref()) {
+        if !seen.insert(bus) {
+            return Err(CliError::user(anyhow!(
+                "{what} bus `{bus}` is given more than once"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Refuses outputs that are an input, the graph, another output or the report, and
+/// outputs in folders that do not exist.
+fn check_output_paths(args: &RenderArgs) -> Result<(), CliError> {
+    let mut protected: Vec<(&str, &Path)> = vec![("graph file", args.graph.as_path())];
+    protected.extend(args.inputs.iter().map(|i| ("input file", i.path.as_path())));
+    let mut written: Vec<&Path> = args.outputs.iter().map(|o| o.path.as_path()).collect();
+    written.extend(args.report.as_deref());
+    for (i, path) in written.iter().enumerate() {
+        ensure_not_overwriting(path, &protected).user_fault()?;
+        let earlier: Vec<(&str, &Path)> = written[..i].iter().map(|p| ("output", *p)).collect();
+        ensure_not_overwriting(path, &earlier).user_fault()?;
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        if !dir.is_dir() {
+            return Err(CliError::user(anyhow!(
+                "cannot write `{}`: folder `{}` does not exist",
+                path.display(),
+                dir.display()
+            )));
+        }
+        if path.is_dir() {
+            return Err(CliError::user(anyhow!(
+                "cannot write `{}`: it is a folder; give a file name",
+                path.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A decoded input and where it came from.
+#[derive(Debug)]
+struct Source {
+    bus: Option<String>,
+    label: String,
+    audio: Audio,
+}
+
+fn decode_inputs(args: &RenderArgs) -> Result<Vec<Source>, CliError> {
+    if args.demo {
+        return Ok(vec![Source {
+            bus: None,
+            label: "demo".to_string(),
+            audio: demo_mix(),
+        }]);
+    }
+    let mut sources = Vec::with_capacity(args.inputs.len());
+    for input in &args.inputs {
+        let audio = read_audio(&input.path).user_fault()?;
+        tracing::info!(
+            file = %input.path.display(),
+            rate_hz = audio.sample_rate_hz,
+            channels = audio.channel_count(),
+            frames = audio.frames(),
+            "decoded input"
+        );
+        sources.push(Source {
+            bus: input.bus.clone(),
+            label: input.path.display().to_string(),
+            audio,
+        });
+    }
+    if let Some(first) = sources.first()
+        && let Some(other) = sources
+            .iter()
+            .find(|s| s.audio.sample_rate_hz != first.audio.sample_rate_hz)
+    {
+        return Err(CliError::user(anyhow!(
+            "inputs differ in sample rate: `{}` is {} Hz, `{}` is {} Hz; \
+             convert them to one rate first",
+            first.label,
+            first.audio.sample_rate_hz,
+            other.label,
+            other.audio.sample_rate_hz
+        )));
+    }
+    Ok(sources)
+}
+
+fn bus_list(buses: &[Bus]) -> String {
+    buses
+        .iter()
+        .map(|b| format!("`{}` ({} ch)", b.name, b.channels))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Orders the sources as the graph's input buses, checks channel counts, and pads
+/// shorter inputs with silence to the longest.
+fn assign_inputs(buses: &[Bus], mut sources: Vec<Source>) -> Result<Vec<Source>, CliError> {
+    if let [source] = sources.as_mut_slice()
+        && source.bus.is_none()
+    {
+        match buses {
+            [bus] => source.bus = Some(bus.name.clone()),
+            _ => {
+                return Err(CliError::user(anyhow!(
+                    "the graph has {} input buses ({}); give one input per bus as BUS=PATH",
+                    buses.len(),
+                    bus_list(buses)
+                )));
+            }
+        }
+    }
+    for source in &sources {
+        let name = source.bus.as_deref().unwrap_or_default();
+        if !buses.iter().any(|b| b.name == name) {
+            return Err(CliError::user(anyhow!(
+                "the graph has no input bus `{name}`; its input buses are {}",
+                bus_list(buses)
+            )));
+        }
+    }
+    let mut ordered = Vec::with_capacity(buses.len());
+    for bus in buses {
+        let index = sources
+            .iter()
+            .position(|s| s.bus.as_deref() == Some(bus.name.as_str()))
+            .ok_or_else(|| {
+                CliError::user(anyhow!(
+                    "no input for the graph's input bus `{}` ({} ch); give it as {}=PATH",
+                    bus.name,
+                    bus.channels,
+                    bus.name
+                ))
+            })?;
+        let source = sources.swap_remove(index);
+        if source.audio.channel_count() != bus.channels {
+            return Err(CliError::user(anyhow!(
+                "`{}` has {} channel(s) but input bus `{}` takes {}; \
+                 use a file with {} channel(s) or add a `route` node to the graph",
+                source.label,
+                source.audio.channel_count(),
+                bus.name,
+                bus.channels,
+                bus.channels
+            )));
+        }
+        ordered.push(source);
+    }
+    let longest = ordered.iter().map(|s| s.audio.frames()).max().unwrap_or(0);
+    for source in &mut ordered {
+        for channel in &mut source.audio.channels {
+            channel.resize(longest, 0.0);
+        }
+    }
+    Ok(ordered)
+}
+
+/// The output path of each output bus, in the graph's order.
+fn assign_outputs(buses: &[Bus], outputs: &[InputArg]) -> Result<Vec<PathBuf>, CliError> {
+    if let [output] = outputs
+        && output.bus.is_none()
+    {
+        return match buses {
+            [_] => Ok(vec![output.path.clone()]),
+            _ => Err(CliError::user(anyhow!(
+                "the graph has {} output buses ({}); give one -o BUS=PATH per bus",
+                buses.len(),
+                bus_list(buses)
+            ))),
+        };
+    }
+    for output in outputs {
+        let name = output.bus.as_deref().unwrap_or_default();
+        if !buses.iter().any(|b| b.name == name) {
+            return Err(CliError::user(anyhow!(
+                "the graph has no output bus `{name}`; its output buses are {}",
+                bus_list(buses)
+            )));
+        }
+    }
+    buses
+        .iter()
+        .map(|bus| {
+            outputs
+                .iter()
+                .find(|o| o.bus.as_deref() == Some(bus.name.as_str()))
+                .map(|o| o.path.clone())
+                .ok_or_else(|| {
+                    CliError::user(anyhow!(
+                        "no output file for the graph's output bus `{}`; give it as -o {}=PATH",
+                        bus.name,
+                        bus.name
+                    ))
+                })
+        })
+        .collect()
+}
+
+/// Prints the before/after table unless quiet, and writes the `--report` JSON.
+fn report(
+    args: &RenderArgs,
+    graph: &Path,
+    before: Vec<Measurement>,
+    after: Vec<Measurement>,
+    latency_frames: usize,
+) -> Result<(), CliError> {
+    if !args.quiet {
+        let columns: Vec<&Measurement> = before.iter().chain(&after).collect();
+        print!("{}", table(&columns));
+    }
+    if let Some(path) = &args.report {
+        let report = RenderReport {
+            graph: graph.display().to_string(),
+            output_format: output_format_name(args.bits),
+            block_frames: args.block_frames,
+            latency_frames,
+            inputs: before,
+            outputs: after,
+        };
+        let json = serde_json::to_vec_pretty(&report).runtime_fault()?;
+        write_atomically(path, |w| std::io::Write::write_all(w, &json))
+            .map_err(|e| anyhow!("cannot write report `{}`: {e}", path.display()))
+            .runtime_fault()?;
+    }
+    Ok(())
+}
+
+fn output_format_name(format: SampleFormat) -> String {
+    match format {
+        SampleFormat::Float32 => "32-bit float WAV".to_string(),
+        other => format!("{}-bit integer WAV, TPDF dither", other.bits()),
+    }
+}

@@ -1,0 +1,206 @@
+//! Measurements of audio for `lathe analyze` and the before/after report of a render:
+//! printed as a table, or as JSON for scripts.
+//!
+//! Loudness follows EBU R128 / ITU-R BS.1770 (integrated loudness, loudness range, true
+//! peak with 4x oversampling), measured with the `ebur128` crate over the whole signal.
+
+use ebur128::{EbuR128, Mode};
+use serde::Serialize;
+
+use crate::audio_io::Audio;
+
+/// Loudness figures of one signal (EBU R128 / ITU-R BS.1770).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Loudness {
+    pub integrated_lufs: f64,
+    pub true_peak_dbtp: f64,
+    pub loudness_range_lu: f64,
+}
+
+impl Loudness {
+    /// Measures `audio`; `None` where the meter cannot (no channels, a sample rate or
+    /// channel count it does not support). Channels beyond the fifth are weighted as the
+    /// meter's default layout says (L, R, C, LFE excluded, Ls, Rs).
+    pub fn measure(audio: &Audio) -> Option<Loudness> {
+        let channels = u32::try_from(audio.channel_count()).ok()?;
+        let mode = Mode::I | Mode::LRA | Mode::TRUE_PEAK;
+        let mut meter = EbuR128::new(channels, audio.sample_rate_hz, mode).ok()?;
+        let planes: Vec<&[f32]> = audio.channels.iter().map(Vec::as_slice).collect();
+        meter.add_frames_planar_f32(&planes).ok()?;
+        let true_peak = (0..channels)
+            .map(|c| meter.true_peak(c))
+            .collect::<Result<Vec<f64>, _>>()
+            .ok()?
+            .into_iter()
+            .fold(0.0, f64::max);
+        Some(Loudness {
+            integrated_lufs: meter.loudness_global().ok()?,
+            true_peak_dbtp: amplitude_db(true_peak),
+            loudness_range_lu: meter.loudness_range().ok()?,
+        })
+    }
+}
+
+/// What we know about one file or bus. Levels of silence are `-inf` in text and `null`
+/// in JSON.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Measurement {
+    /// The file or bus measured.
+    pub label: String,
+    pub sample_rate_hz: u32,
+    pub channels: usize,
+    pub frames: usize,
+    pub duration_s: f64,
+    /// Largest absolute sample over all channels, in dBFS.
+    pub sample_peak_dbfs: f64,
+    /// RMS over all channels, in dBFS (a full-scale sine reads -3.01).
+    pub rms_dbfs: f64,
+    pub integrated_lufs: Option<f64>,
+    pub true_peak_dbtp: Option<f64>,
+    pub loudness_range_lu: Option<f64>,
+}
+
+impl Measurement {
+    /// Measures everything about `audio`.
+    pub fn of(label: impl Into<String>, audio: &Audio) -> Self {
+        let loudness = Loudness::measure(audio);
+        let samples = audio.frames() * audio.channel_count();
+        let sum_sq: f64 = audio
+            .channels
+            .iter()
+            .flatten()
+            .map(|&s| s as f64 * s as f64)
+            .sum();
+        let rms = if samples == 0 {
+            0.0
+        } else {
+            (sum_sq / samples as f64).sqrt()
+        };
+        Self {
+            label: label.into(),
+            sample_rate_hz: audio.sample_rate_hz,
+            channels: audio.channel_count(),
+            frames: audio.frames(),
+            duration_s: audio.duration_seconds(),
+            sample_peak_dbfs: amplitude_db(audio.sample_peak() as f64),
+            rms_dbfs: amplitude_db(rms),
+            integrated_lufs: loudness.map(|l| l.integrated_lufs),
+            true_peak_dbtp: loudness.map(|l| l.true_peak_dbtp),
+            loudness_range_lu: loudness.map(|l| l.loudness_range_lu),
+        }
+    }
+}
+
+fn amplitude_db(x: f64) -> f64 {
+    20.0 * x.log10()
+}
+
+/// Lays measurements out side by side, one column each, one row per figure.
+pub fn table(columns: &[&Measurement]) -> String {
+    type Row = (&'static str, fn(&Measurement) -> String);
+    let rows: [Row; 8] = [
+        ("duration", |m| format!("{:.3} s", m.duration_s)),
+        ("format", |m| {
+            format!("{} Hz, {} ch", m.sample_rate_hz, m.channels)
+        }),
+        ("integrated", |m| opt(m.integrated_lufs, "LUFS")),
+        ("true peak", |m| opt(m.true_peak_dbtp, "dBTP")),
+        ("loudness range", |m| opt(m.loudness_range_lu, "LU")),
+        ("sample peak", |m| level(m.sample_peak_dbfs, "dBFS")),
+        ("RMS", |m| level(m.rms_dbfs, "dBFS")),
+        ("frames", |m| m.frames.to_string()),
+    ];
+    let label_width = rows.iter().map(|(name, _)| name.len()).max().unwrap_or(0);
+    let cells: Vec<Vec<String>> = columns
+        .iter()
+        .map(|m| {
+            std::iter::once(m.label.clone())
+                .chain(rows.iter().map(|(_, f)| f(m)))
+                .collect()
+        })
+        .collect();
+    let widths: Vec<usize> = cells
+        .iter()
+        .map(|c| c.iter().map(|s| s.chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for line in 0..=rows.len() {
+        let name = if line == 0 { "" } else { rows[line - 1].0 };
+        let mut text = format!("{name:<label_width$}");
+        for (column, width) in cells.iter().zip(&widths) {
+            text.push_str(&format!("  {:>width$}", column[line]));
+        }
+        out.push_str(text.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn level(db: f64, unit: &str) -> String {
+    if db.is_finite() {
+        format!("{db:.2} {unit}")
+    } else {
+        format!("-inf {unit}")
+    }
+}
+
+fn opt(value: Option<f64>, unit: &str) -> String {
+    match value {
+        Some(v) => level(v, unit),
+        None => "n/a".to_string(),
+    }
+}
+
+/// The before/after report of a render, as written by `--report`.
+#[derive(Debug, Clone, Serialize)]
+pub struct RenderReport {
+    pub graph: String,
+    pub output_format: String,
+    pub block_frames: usize,
+    pub latency_frames: usize,
+    pub inputs: Vec<Measurement>,
+    pub outputs: Vec<Measurement>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_scale_sine_reads_minus_three_db_rms() {
+        let n = 48_000;
+        let sine: Vec<f32> = (0..n)
+            .map(|i| (i as f64 * 1000.0 * std::f64::consts::TAU / 48_000.0).sin() as f32)
+            .collect();
+        let audio = Audio {
+            sample_rate_hz: 48_000,
+            channels: vec![sine.clone(), sine],
+        };
+        let m = Measurement::of("sine", &audio);
+        assert!((m.rms_dbfs + 3.0103).abs() < 0.001, "{}", m.rms_dbfs);
+        assert!(m.sample_peak_dbfs.abs() < 0.001);
+        assert!((m.duration_s - 1.0).abs() < 1e-12);
+        // EBU Tech 3341 case 1 scaled up 23 dB: a stereo 1 kHz sine at X dBFS reads
+        // X LUFS (±0.1 LU).
+        let lufs = m.integrated_lufs.unwrap();
+        assert!(lufs.abs() < 0.1, "{lufs}");
+    }
+
+    #[test]
+    fn no_channels_have_no_loudness() {
+        let m = Measurement::of("none", &Audio::silence(48_000, 0, 0));
+        assert!(m.integrated_lufs.is_none());
+        assert!(table(&[&m]).contains("n/a"));
+    }
+
+    #[test]
+    fn silence_prints_minus_inf_and_json_null() {
+        let m = Measurement::of("quiet", &Audio::silence(44_100, 1, 10));
+        let text = table(&[&m]);
+        assert!(text.contains("-inf dBFS"), "{text}");
+        assert!(text.contains("-inf LUFS"), "{text}");
+        let json = serde_json::to_value(&m).unwrap();
+        assert!(json["sample_peak_dbfs"].is_null());
+        assert!(json["integrated_lufs"].is_null());
+    }
+}
