@@ -134,8 +134,8 @@ pub struct Host {
     client: jack::AsyncClient<Notifications, AudioHandler>,
     latency: &'static LatencyReport,
     pub flags: Arc<HostFlags>,
-    stages: rtrb::Producer<Stage>,
-    old_stages: rtrb::Consumer<Stage>,
+    stages: rtrb::Producer<Box<Stage>>,
+    old_stages: rtrb::Consumer<Box<Stage>>,
     pub in_ports: Vec<String>,
     pub out_ports: Vec<String>,
 }
@@ -143,7 +143,7 @@ pub struct Host {
 impl Host {
     /// Registers the ports for `info`'s buses, installs the latency callback and starts
     /// processing with `stage`.
-    pub fn start(client: jack::Client, info: &GraphInfo, stage: Stage) -> Result<Host, HostError> {
+    pub fn start(client: jack::Client, info: &GraphInfo, stage: Box<Stage>) -> Result<Host, HostError> {
         let mut ins = Vec::new();
         let mut outs = Vec::new();
         let in_names = port_names(&info.inputs, "in");
@@ -179,7 +179,7 @@ impl Host {
             .store(client.buffer_size(), Ordering::Relaxed);
         flags
             .sample_rate
-            .store(client.sample_rate() as u32, Ordering::Relaxed);
+            .store(client.sample_rate(), Ordering::Relaxed);
         let (stage_tx, stage_rx) = rtrb::RingBuffer::new(STAGE_QUEUE);
         let (old_tx, old_rx) = rtrb::RingBuffer::new(STAGE_QUEUE + 1);
         let full_name = |short: &String| format!("{}:{short}", client.name());
@@ -228,7 +228,7 @@ impl Host {
     }
 
     /// Hands a new stage to the process callback; gives it back if the queue is full.
-    pub fn send_stage(&mut self, stage: Stage) -> Result<(), Stage> {
+    pub fn send_stage(&mut self, stage: Box<Stage>) -> Result<(), Box<Stage>> {
         match self.stages.push(stage) {
             Ok(()) => Ok(()),
             Err(rtrb::PushError::Full(stage)) => Err(stage),
@@ -293,11 +293,11 @@ impl jack::NotificationHandler for Notifications {
 
 /// The process handler: owns the ports and the running stage.
 struct AudioHandler {
-    stage: Stage,
+    stage: Box<Stage>,
     /// A replaced stage waiting for room in the return queue.
-    pending_old: Option<Stage>,
-    stages: rtrb::Consumer<Stage>,
-    old_stages: rtrb::Producer<Stage>,
+    pending_old: Option<Box<Stage>>,
+    stages: rtrb::Consumer<Box<Stage>>,
+    old_stages: rtrb::Producer<Box<Stage>>,
     ins: Vec<jack::Port<jack::AudioIn>>,
     outs: Vec<jack::Port<jack::AudioOut>>,
     main_in: Range<usize>,

@@ -56,7 +56,7 @@ fn start(args: &RunArgs) -> Result<ExitCode, Failure> {
     let client =
         jack_host::open_client(&args.name).map_err(|e| (EXIT_NO_JACK, format!("lathe: {e}")))?;
     let prepare = PrepareInfo::new(
-        f64::from(client.sample_rate() as u32),
+        f64::from(client.sample_rate()),
         client.buffer_size() as usize,
     );
     let (file_values, compiled) = compile_with(&doc, &registry, prepare, &overrides)
@@ -64,7 +64,7 @@ fn start(args: &RunArgs) -> Result<ExitCode, Failure> {
     let controls = MonitorControls::new();
     let (controller, engine) = lathe_engine::engine(compiled);
     let monitor = new_monitor(controller.info(), &controls);
-    let host = Host::start(client, controller.info(), Stage { engine, monitor })
+    let host = Host::start(client, controller.info(), Box::new(Stage { engine, monitor }))
         .map_err(|e| (EXIT_FAILURE, format!("lathe: {e}")))?;
     host.set_latency(controller.info().latency_frames, &controls);
     for warning in connect(&host, args, controller.info()) {

@@ -145,7 +145,7 @@ fn k_weighting(sample_rate_hz: f64) -> [Biquad; 2] {
     use std::f64::consts::PI;
     // Shelf: +4 dB above ~1.7 kHz.
     let (f0, gain_db, q) = (
-        1681.974_450_955_533,
+        1_681.974_450_955_533,
         3.999_843_853_973_347,
         0.707_175_236_955_419_6,
     );

@@ -152,7 +152,7 @@ pub struct Session {
     pub controls: Arc<MonitorControls>,
     pub watcher: Option<FileWatcher>,
     pending_reload: Option<Instant>,
-    pending_stage: Option<Stage>,
+    pending_stage: Option<Box<Stage>>,
     meter_line: MeterLine,
     tty: bool,
     line_shown: bool,
@@ -529,7 +529,7 @@ impl Session {
         }
         let (controller, engine) = lathe_engine::engine(compiled);
         let monitor = new_monitor(controller.info(), &self.controls);
-        self.pending_stage = self.host.send_stage(Stage { engine, monitor }).err();
+        self.pending_stage = self.host.send_stage(Box::new(Stage { engine, monitor })).err();
         self.controller = controller;
         Ok(())
     }
