@@ -208,9 +208,10 @@ fn hot_reload_glides_and_broken_edit_keeps_audio() {
     );
 }
 
-/// `set`/`get` on stdin change and read params (and the audio follows), meters and
-/// unknown paths answer, a bad command prints a message and lathe keeps running; OSC
-/// `/lathe/get` answers `/lathe/value` to the sender.
+/// `set`/`get` on stdin change and read params (and the audio follows), unknown paths get
+/// a suggestion, a bad command prints a message and lathe keeps running, `save` writes the
+/// current values next to the graph without touching it; OSC `/lathe/get` answers
+/// `/lathe/value` to the sender.
 #[test]
 fn stdin_and_osc_control() {
     let Some(server) = JackServer::start() else {
@@ -272,6 +273,16 @@ fn stdin_and_osc_control() {
         ]
     );
 
+    lathe.send("save");
+    let saved = dir.0.join("g.saved.ron");
+    wait(&lathe, &format!("saved {}", saved.display()));
+    let text = std::fs::read_to_string(&saved).unwrap();
+    assert!(text.contains("\"gain_db\": -3.0"), "{text}");
+    assert!(
+        std::fs::read_to_string(&graph).unwrap().contains("-6.0"),
+        "original untouched"
+    );
+
     std::thread::sleep(Duration::from_millis(300));
     let take = rig.finish();
     let x = &take.channels[0];
@@ -285,8 +296,45 @@ fn stdin_and_osc_control() {
     );
     assert!((last - 0.5 * db(-3.0)).abs() < 1e-6);
     lathe.send("quit");
-    let (status, _) = lathe.wait_exit(2 * SECOND).expect("quits");
+    let (status, _) = lathe
+        .wait_exit(2 * SECOND)
+        .unwrap_or_else(|| panic!("no exit: {} / {}", lathe.stdout_text(), lathe.stderr_text()));
     assert!(status.success());
+}
+
+/// When the server's buffer size changes (256 -> 512), lathe recompiles for it and the
+/// audio is still the graph's output, exactly.
+#[test]
+fn buffer_size_change_recompiles() {
+    let Some(server) = JackServer::start() else {
+        return;
+    };
+    let dir = TempDir::new();
+    let graph = dir.write("g.ron", &gain_graph(-6.0));
+    let lathe = Lathe::start(&server, &graph, &["--name", "lt"]);
+    jack_support::set_buffer_size(512);
+    assert!(
+        lathe.wait_stdout(
+            |l| l.contains("now running at 48000 Hz, 512 frames"),
+            2 * SECOND
+        ),
+        "{}",
+        lathe.stdout_text()
+    );
+    let rig = Rig::start("lt", vec![vec![0.5f32; RATE]; 2], true, 2 * RATE);
+    std::thread::sleep(Duration::from_millis(500));
+    let take = rig.finish();
+    let x = &take.channels[0];
+    let trusted: Vec<usize> = (0..x.len()).filter(|&i| take.trusted(i)).collect();
+    let dev = trusted
+        .iter()
+        .map(|&i| (x[i] - 0.5 * db(-6.0)).abs())
+        .fold(0.0f32, f32::max);
+    println!(
+        "after the change: {} frames, max deviation {dev:e}",
+        trusted.len()
+    );
+    assert!(trusted.len() > RATE / 4 && dev < 1e-6, "{dev}");
 }
 
 /// Killing the server makes lathe print why and exit non-zero within 2 s.

@@ -25,6 +25,9 @@ pub struct Stage {
 /// Matches JACK's audio port type (`32 bit float mono audio`).
 const AUDIO_TYPE_PATTERN: &str = "audio";
 
+/// Longest wait for the server to close the client on exit.
+const STOP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Stages in flight between the control thread and the process callback.
 const STAGE_QUEUE: usize = 2;
 
@@ -143,7 +146,11 @@ pub struct Host {
 impl Host {
     /// Registers the ports for `info`'s buses, installs the latency callback and starts
     /// processing with `stage`.
-    pub fn start(client: jack::Client, info: &GraphInfo, stage: Box<Stage>) -> Result<Host, HostError> {
+    pub fn start(
+        client: jack::Client,
+        info: &GraphInfo,
+        stage: Box<Stage>,
+    ) -> Result<Host, HostError> {
         let mut ins = Vec::new();
         let mut outs = Vec::new();
         let in_names = port_names(&info.inputs, "in");
@@ -261,12 +268,21 @@ impl Host {
         self.client().ports(None, Some(AUDIO_TYPE_PATTERN), flags)
     }
 
-    /// Stops the client. When the server is gone, closing it could block: leave it.
+    /// Stops the client. When the server is gone, closing it could block: leave it. A
+    /// server in trouble can also stall a normal close: give up after [`STOP_TIMEOUT`].
     pub fn stop(self, server_gone: bool) {
         if server_gone {
             std::mem::forget(self.client);
-        } else {
-            let _ = self.client.deactivate();
+            return;
+        }
+        let (done_tx, done) = std::sync::mpsc::channel();
+        let client = self.client;
+        let closing = std::thread::Builder::new().spawn(move || {
+            let _ = client.deactivate();
+            let _ = done_tx.send(());
+        });
+        if closing.is_ok() && done.recv_timeout(STOP_TIMEOUT).is_err() {
+            eprintln!("lathe: the JACK server did not let the client close; exiting anyway");
         }
     }
 }
@@ -351,5 +367,29 @@ impl jack::ProcessHandler for AudioHandler {
         // recompiles for the new size and sends a new stage.
         self.flags.buffer_size.store(size, Ordering::Release);
         jack::Control::Continue
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bus(name: &str, channels: usize) -> BusInfo {
+        BusInfo {
+            name: name.into(),
+            channels,
+        }
+    }
+
+    #[test]
+    fn ports_are_named_per_bus_channel_and_main_is_found() {
+        let buses = [bus("key", 1), bus("main", 2)];
+        assert_eq!(
+            port_names(&buses, "in"),
+            ["key_in_1", "main_in_1", "main_in_2"]
+        );
+        assert_eq!(main_bus(&buses), Some((1, 1..3)));
+        assert_eq!(main_bus(&[bus("stems", 4)]), Some((0, 0..4)));
+        assert_eq!(main_bus(&[]), None);
     }
 }

@@ -64,8 +64,12 @@ fn start(args: &RunArgs) -> Result<ExitCode, Failure> {
     let controls = MonitorControls::new();
     let (controller, engine) = lathe_engine::engine(compiled);
     let monitor = new_monitor(controller.info(), &controls);
-    let host = Host::start(client, controller.info(), Box::new(Stage { engine, monitor }))
-        .map_err(|e| (EXIT_FAILURE, format!("lathe: {e}")))?;
+    let host = Host::start(
+        client,
+        controller.info(),
+        Box::new(Stage { engine, monitor }),
+    )
+    .map_err(|e| (EXIT_FAILURE, format!("lathe: {e}")))?;
     host.set_latency(controller.info().latency_frames, &controls);
     for warning in connect(&host, args, controller.info()) {
         eprintln!("warning: {warning}");

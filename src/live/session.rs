@@ -529,7 +529,10 @@ impl Session {
         }
         let (controller, engine) = lathe_engine::engine(compiled);
         let monitor = new_monitor(controller.info(), &self.controls);
-        self.pending_stage = self.host.send_stage(Box::new(Stage { engine, monitor })).err();
+        self.pending_stage = self
+            .host
+            .send_stage(Box::new(Stage { engine, monitor }))
+            .err();
         self.controller = controller;
         Ok(())
     }

@@ -252,6 +252,7 @@ struct Player {
     pos: usize,
     go: Arc<AtomicBool>,
     start_frame: Arc<AtomicU64>,
+    stop_frame: Arc<AtomicU64>,
 }
 
 impl jack::ProcessHandler for Player {
@@ -259,6 +260,10 @@ impl jack::ProcessHandler for Player {
         let playing = self.go.load(Ordering::Acquire);
         if playing && self.pos == 0 {
             self.start_frame
+                .store(u64::from(ps.last_frame_time()), Ordering::Release);
+        }
+        if !playing && self.pos > 0 && self.stop_frame.load(Ordering::Acquire) == 0 {
+            self.stop_frame
                 .store(u64::from(ps.last_frame_time()), Ordering::Release);
         }
         let n = ps.n_frames() as usize;
@@ -299,7 +304,10 @@ impl jack::ProcessHandler for Recorder {
         let base = *self.start_frame.get_or_insert(now);
         let at = now.wrapping_sub(base) as usize;
         let cap = self.data[0].len();
-        let n = (ps.n_frames() as usize).min(cap.saturating_sub(at));
+        if at >= cap {
+            return jack::Control::Continue;
+        }
+        let n = (ps.n_frames() as usize).min(cap - at);
         for (port, data) in self.ports.iter().zip(self.data.iter_mut()) {
             data[at..at + n].copy_from_slice(&port.as_slice(ps)[..n]);
         }
@@ -328,6 +336,7 @@ pub struct Rig {
     xruns: Arc<Mutex<Vec<u64>>>,
     go: Arc<AtomicBool>,
     start_frame: Arc<AtomicU64>,
+    stop_frame: Arc<AtomicU64>,
 }
 
 /// Frames either side of a reported xrun that are not trusted.
@@ -383,6 +392,7 @@ impl Rig {
             .collect();
         let go = Arc::new(AtomicBool::new(false));
         let start_frame = Arc::new(AtomicU64::new(0));
+        let stop_frame = Arc::new(AtomicU64::new(0));
         let player = pc
             .activate_async(
                 (),
@@ -393,6 +403,7 @@ impl Rig {
                     pos: 0,
                     go: go.clone(),
                     start_frame: start_frame.clone(),
+                    stop_frame: stop_frame.clone(),
                 },
             )
             .unwrap();
@@ -436,23 +447,30 @@ impl Rig {
             xruns,
             go,
             start_frame,
+            stop_frame,
         }
     }
 
-    /// Stops both clients and returns the recording from the player's first sample on.
+    /// Stops both clients and returns the recording from the player's first sample to its
+    /// last.
     pub fn finish(self) -> Take {
-        let start = self.start_frame.load(Ordering::Acquire);
+        // The player stops first and notes when; what the recorder catches later is cut.
+        // The player then no longer sleeps in its callback: JACK may cancel a client thread
+        // on deactivation, and a cancelled sleep in Rust code aborts.
+        self.go.store(false, Ordering::Release);
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while self.stop_frame.load(Ordering::Acquire) == 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
         set_freewheel(self.player.as_client(), false);
-        // The recorder first: once the player stops, lathe's input is silent.
         let (_, _, rec) = self.recorder.deactivate().expect("deactivate recorder");
         let _ = self.player.deactivate();
+        let start = self.start_frame.load(Ordering::Acquire);
+        let stop = self.stop_frame.load(Ordering::Acquire);
         let base = rec.start_frame.expect("recorder ran");
-        let offset = start.wrapping_sub(base) as usize;
-        let channels = rec
-            .data
-            .into_iter()
-            .map(|d| d[offset.min(rec.len)..rec.len].to_vec())
-            .collect();
+        let from = (start.wrapping_sub(base) as usize).min(rec.len);
+        let to = (stop.wrapping_sub(base) as usize).clamp(from, rec.len);
+        let channels = rec.data.into_iter().map(|d| d[from..to].to_vec()).collect();
         let xruns = self
             .xruns
             .lock()
@@ -485,6 +503,13 @@ pub fn port_latency(port: &str, capture: bool) -> (u32, u32) {
     } else {
         jack::LatencyType::Playback
     })
+}
+
+/// Asks the server for a new buffer size.
+pub fn set_buffer_size(frames: u32) {
+    let (client, _) =
+        jack::Client::new("inspector", jack::ClientOptions::NO_START_SERVER).expect("client");
+    client.set_buffer_size(frames).expect("buffer size changes");
 }
 
 /// Every port whose name starts with `prefix`.
