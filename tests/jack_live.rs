@@ -337,6 +337,70 @@ fn buffer_size_change_recompiles() {
     assert!(trusted.len() > RATE / 4 && dev < 1e-6, "{dev}");
 }
 
+/// The monitor section is heard and never clicks: dim is -20 dB; A/B plays the
+/// unprocessed input, here 6 dB louder than the processed output (a 1 kHz sine through
+/// -6 dB), turned down to the processed loudness (amplitude within 3%, from the moment
+/// it is switched on), and at its own level once matching is off.
+#[test]
+fn monitor_dim_and_loudness_matched_ab() {
+    let Some(server) = JackServer::start() else {
+        return;
+    };
+    let dir = TempDir::new();
+    let graph = dir.write("g.ron", &gain_graph(-6.0));
+    let mut lathe = Lathe::start(&server, &graph, &["--name", "lt"]);
+    // 1 kHz divides 48 kHz: the looped second is seamless.
+    let sine: Vec<f32> = (0..RATE)
+        .map(|i| 0.5 * (2.0 * std::f64::consts::PI * 1000.0 * i as f64 / RATE as f64).sin() as f32)
+        .collect();
+    let rig = Rig::start("lt", vec![sine.clone(), sine], true, 10 * RATE);
+    let peak_over = |x: &[f32], take: &jack_support::Take, range: std::ops::Range<usize>| {
+        range
+            .filter(|&i| take.trusted(i))
+            .map(|i| x[i].abs())
+            .fold(0.0f32, f32::max)
+    };
+    std::thread::sleep(Duration::from_millis(3200)); // the loudness window fills
+    lathe.send("monitor dim on");
+    assert!(lathe.wait_stdout(|l| l == "monitor: dim", SECOND));
+    std::thread::sleep(Duration::from_millis(300));
+    lathe.send("monitor dim off");
+    std::thread::sleep(Duration::from_millis(100)); // dim fades out
+    let ab_start = rig.position();
+    lathe.send("monitor ab on");
+    assert!(lathe.wait_stdout(|l| l == "monitor: ab match", SECOND));
+    std::thread::sleep(Duration::from_millis(700));
+    let ab_end = rig.position();
+    lathe.send("monitor match off");
+    assert!(lathe.wait_stdout(|l| l == "monitor: ab", SECOND));
+    std::thread::sleep(Duration::from_millis(400));
+    let take = rig.finish();
+    let x = &take.channels[0];
+    let n = x.len();
+    let processed = 0.5 * db(-6.0);
+    // From `ab on` (the switch included: the unprocessed side must never be heard
+    // unmatched) to 50 ms before `match off` was sent, clear of its ramp.
+    let ab = peak_over(x, &take, ab_start..ab_end - RATE / 20);
+    let unmatched = peak_over(x, &take, n - RATE / 10..n);
+    let dim_frames: Vec<usize> = (0..n)
+        .filter(|&i| take.trusted(i) && x[i].abs() > 0.0 && x[i].abs() < 0.2 * processed)
+        .collect();
+    let dim = dim_frames.windows(2).filter(|w| w[1] == w[0] + 1).count();
+    let max_step = (1..n)
+        .filter(|&i| take.trusted(i) && take.trusted(i - 1))
+        .map(|i| (x[i] - x[i - 1]).abs())
+        .fold(0.0f32, f32::max);
+    println!(
+        "A/B peak {ab} (processed {processed}), unmatched {unmatched}, max step {max_step}, \
+         {dim} dimmed frames"
+    );
+    assert!((ab - processed).abs() < processed * 0.03, "{ab}");
+    assert!((unmatched - 0.5).abs() < 0.5 * 0.03, "{unmatched}");
+    assert!(dim > RATE / 10, "dim was not heard");
+    // A 1 kHz sine of amplitude 0.5 moves at most 0.066 per sample.
+    assert!(max_step < 0.07, "step {max_step}");
+}
+
 /// Killing the server makes lathe print why and exit non-zero within 2 s.
 #[test]
 fn server_loss_exits_nonzero_quickly() {

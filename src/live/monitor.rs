@@ -256,9 +256,21 @@ impl Ramp {
     }
 
     fn set_target(&mut self, target: f32) {
+        self.set_target_over(target, self.frames);
+    }
+
+    /// Jumps to `target` (for a side nobody hears at the moment).
+    fn snap(&mut self, target: f32) {
+        self.value = target;
+        self.target = target;
+        self.step = 0.0;
+    }
+
+    /// Like `set_target`, over `frames` instead of the ramp's own length.
+    fn set_target_over(&mut self, target: f32, frames: f32) {
         if target != self.target {
             self.target = target;
-            self.step = (target - self.value) / self.frames;
+            self.step = (target - self.value) / frames.max(1.0);
         }
     }
 
@@ -295,6 +307,9 @@ pub struct Monitor {
     dim: Ramp,
     wet_gain: Ramp,
     dry_gain: Ramp,
+    /// Loudness matching was engaged at the last block.
+    matching: bool,
+    switch_frames: f32,
 }
 
 impl Monitor {
@@ -332,6 +347,8 @@ impl Monitor {
             dim: Ramp::new(1.0, switch_frames),
             wet_gain: Ramp::new(1.0, match_frames),
             dry_gain: Ramp::new(1.0, match_frames),
+            matching: false,
+            switch_frames: switch_frames.max(1) as f32,
         }
     }
 
@@ -411,10 +428,29 @@ impl Monitor {
             && wet > MATCH_GATE_LUFS
             && dry > MATCH_GATE_LUFS;
         let diff_db = if matching { wet - dry } else { 0.0 };
-        self.wet_gain
-            .set_target(lathe_engine::db_to_gain(-diff_db.max(0.0)));
-        self.dry_gain
-            .set_target(lathe_engine::db_to_gain(diff_db.min(0.0)));
+        let wet_target = lathe_engine::db_to_gain(-diff_db.max(0.0));
+        let dry_target = lathe_engine::db_to_gain(diff_db.min(0.0));
+        if matching == self.matching {
+            // Following the trackers: glide slowly.
+            self.wet_gain.set_target(wet_target);
+            self.dry_gain.set_target(dry_target);
+        } else {
+            // Engaged or released: a side not heard right now jumps (so the unprocessed side
+            // fading in with `ab on` is matched from its first sample); a side heard moves
+            // as fast as a switch.
+            let frames = self.switch_frames;
+            for (gain, target, heard) in [
+                (&mut self.wet_gain, wet_target, self.ab.value < 1.0),
+                (&mut self.dry_gain, dry_target, self.ab.value > 0.0),
+            ] {
+                if heard {
+                    gain.set_target_over(target, frames);
+                } else {
+                    gain.snap(target);
+                }
+            }
+            self.matching = matching;
+        }
     }
 }
 

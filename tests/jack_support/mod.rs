@@ -253,6 +253,7 @@ struct Player {
     go: Arc<AtomicBool>,
     start_frame: Arc<AtomicU64>,
     stop_frame: Arc<AtomicU64>,
+    played: Arc<AtomicUsize>,
 }
 
 impl jack::ProcessHandler for Player {
@@ -281,6 +282,7 @@ impl jack::ProcessHandler for Player {
         }
         if playing {
             self.pos += n;
+            self.played.store(self.pos, Ordering::Release);
             // The server freewheels while playing: pace it at about real time so that
             // reloads and commands land in the middle of the audio.
             std::thread::sleep(Duration::from_secs_f64(n as f64 / RATE as f64));
@@ -337,6 +339,7 @@ pub struct Rig {
     go: Arc<AtomicBool>,
     start_frame: Arc<AtomicU64>,
     stop_frame: Arc<AtomicU64>,
+    played: Arc<AtomicUsize>,
 }
 
 /// Frames either side of a reported xrun that are not trusted.
@@ -393,6 +396,7 @@ impl Rig {
         let go = Arc::new(AtomicBool::new(false));
         let start_frame = Arc::new(AtomicU64::new(0));
         let stop_frame = Arc::new(AtomicU64::new(0));
+        let played = Arc::new(AtomicUsize::new(0));
         let player = pc
             .activate_async(
                 (),
@@ -404,6 +408,7 @@ impl Rig {
                     go: go.clone(),
                     start_frame: start_frame.clone(),
                     stop_frame: stop_frame.clone(),
+                    played: played.clone(),
                 },
             )
             .unwrap();
@@ -448,7 +453,13 @@ impl Rig {
             go,
             start_frame,
             stop_frame,
+            played,
         }
+    }
+
+    /// Frames played so far (an index into the coming [`Take`]).
+    pub fn position(&self) -> usize {
+        self.played.load(Ordering::Acquire)
     }
 
     /// Stops both clients and returns the recording from the player's first sample to its
@@ -510,6 +521,16 @@ pub fn set_buffer_size(frames: u32) {
     let (client, _) =
         jack::Client::new("inspector", jack::ClientOptions::NO_START_SERVER).expect("client");
     client.set_buffer_size(frames).expect("buffer size changes");
+}
+
+/// The ports `port` is connected to.
+pub fn connections(port: &str) -> Vec<String> {
+    let (client, _) =
+        jack::Client::new("inspector", jack::ClientOptions::NO_START_SERVER).expect("client");
+    let port = client
+        .port_by_name(port)
+        .unwrap_or_else(|| panic!("no port {port}"));
+    port.get_connections()
 }
 
 /// Every port whose name starts with `prefix`.
