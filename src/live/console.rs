@@ -1,5 +1,5 @@
 //! Live commands, typed on stdin or sent over OSC: parsing and the help text. The
-//! session carries them out (see `session.rs`).
+//! control loop carries them out (see `control_loop.rs`).
 
 use std::path::PathBuf;
 

@@ -2,16 +2,16 @@
 //! control on stdin and over OSC, a monitor section and terminal meters.
 //!
 //! Threads: JACK's process thread runs the engine and the monitor (real-time safe, see
-//! `jack_host`); the control thread (`session`) owns the controller and is the only one
+//! `jack_host`); the control thread (`control_loop`) owns the controller and is the only one
 //! that changes the graph; stdin, OSC and the file watcher send it events.
 
 pub mod args;
 mod console;
+mod control_loop;
 mod jack_host;
 mod meters;
 mod monitor;
 mod osc;
-mod session;
 mod watch;
 
 use std::collections::BTreeMap;
@@ -22,9 +22,9 @@ use std::sync::mpsc::{self, Sender};
 use lathe_engine::{GraphDoc, GraphError, PrepareInfo};
 
 use args::RunArgs;
+use control_loop::{ControlLoop, Ending, Event, compile_with, new_monitor};
 use jack_host::{Host, Stage};
 use monitor::MonitorControls;
-use session::{Ending, Event, Session, compile_with, new_monitor};
 
 /// JACK client name unless `--name` is given.
 pub const DEFAULT_CLIENT_NAME: &str = "lathe";
@@ -87,7 +87,7 @@ fn start(args: &RunArgs) -> Result<ExitCode, Failure> {
         list_or_none(&host.in_ports),
         list_or_none(&host.out_ports),
     );
-    let mut session = Session::new(
+    let mut control = ControlLoop::new(
         args.graph.clone(),
         registry,
         doc,
@@ -100,8 +100,8 @@ fn start(args: &RunArgs) -> Result<ExitCode, Failure> {
     if !args.no_watch {
         match watch::FileWatcher::new(events_tx.clone()) {
             Ok(w) => {
-                session.watcher = Some(w);
-                session.watch_files();
+                control.watcher = Some(w);
+                control.watch_files();
             }
             Err(e) => eprintln!("warning: cannot watch the graph files ({e}); hot reload is off"),
         }
@@ -118,9 +118,9 @@ fn start(args: &RunArgs) -> Result<ExitCode, Failure> {
         }
     }
     spawn_console(events_tx);
-    let ending = session.run(&events);
-    let summary = session.summary();
-    let Session { host, .. } = session;
+    let ending = control.run(&events);
+    let summary = control.summary();
+    let ControlLoop { host, .. } = control;
     match ending {
         Ending::Quit => {
             host.stop(false);

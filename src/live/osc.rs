@@ -1,4 +1,4 @@
-//! OSC control over UDP: the same commands as the console, through the same session.
+//! OSC control over UDP: the same commands as the console, through the same control loop.
 //!
 //! - `/lathe/set <path> <number>`
 //! - `/lathe/get <path>` replies `/lathe/value <path> <f32>` to the sender
@@ -16,10 +16,10 @@ use std::time::Duration;
 use rosc::{OscMessage, OscPacket, OscType};
 
 use super::console::{Command, parse_on_off};
+use super::control_loop::{Answer, Event};
 use super::monitor::Switch;
-use super::session::{Answer, Event};
 
-/// How long a sender waits for the session to answer.
+/// How long a sender waits for the control loop to answer.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(2);
 /// Largest datagram read.
 const MAX_PACKET: usize = 65_536;
@@ -51,7 +51,7 @@ fn serve(socket: &UdpSocket, events: &Sender<Event>) {
     }
 }
 
-/// Handles a packet; false once the session is gone.
+/// Handles a packet; false once the control loop is gone.
 fn handle(packet: OscPacket, socket: &UdpSocket, from: SocketAddr, events: &Sender<Event>) -> bool {
     match packet {
         OscPacket::Bundle(b) => b

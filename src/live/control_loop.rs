@@ -139,7 +139,7 @@ pub enum Ending {
     ServerGone,
 }
 
-pub struct Session {
+pub struct ControlLoop {
     pub graph_path: PathBuf,
     pub registry: Registry,
     pub doc: GraphDoc,
@@ -160,7 +160,7 @@ pub struct Session {
     started: Instant,
 }
 
-impl Session {
+impl ControlLoop {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         graph_path: PathBuf,
