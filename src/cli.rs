@@ -65,6 +65,9 @@ pub enum Command {
     /// Measure audio files: loudness, true peak, loudness range, sample peak.
     #[command(after_long_help = ANALYZE_EXAMPLES)]
     Analyze(AnalyzeArgs),
+    /// Run a graph live as a JACK client: hot reload, live control, meters.
+    #[command(after_long_help = RUN_EXAMPLES)]
+    Run(crate::live::args::RunArgs),
 }
 
 const RENDER_EXAMPLES: &str = "\
@@ -93,6 +96,15 @@ Examples:
   lathe nodes
   lathe nodes gain
   lathe nodes --json > kinds.json";
+
+const RUN_EXAMPLES: &str = "\
+Examples:
+  lathe run graphs/master.ron --connect
+  lathe run graphs/master.ron --in main=system:capture_1,system:capture_2 --out main=system:playback_1,system:playback_2
+  lathe run graphs/master.ron --osc 127.0.0.1:9000 --set limit.ceiling_dbtp=-1.5
+
+Type `help` on stdin for live commands (set, get, bypass, meters, monitor, save, quit).
+Needs a running JACK server (jackd, or pw-jack under PipeWire). See docs/live.md.";
 
 const ANALYZE_EXAMPLES: &str = "\
 Examples:

@@ -160,7 +160,7 @@ fn drums(mix: &mut Stereo, noise: &mut SplitMix64, bar_start: usize, bar: usize)
     }
     snare(mix, noise, bar_start + BEAT_FRAMES, 1.0);
     snare(mix, noise, bar_start + 3 * BEAT_FRAMES, 1.0);
-    if bar % 4 == 0 {
+    if bar.is_multiple_of(4) {
         // A fill of sixteenth notes rising in level at the end of each phrase.
         let sixteenth = BEAT_FRAMES / 4;
         for i in 0..4 {
@@ -213,7 +213,7 @@ fn snare(mix: &mut Stereo, noise: &mut SplitMix64, at: usize, velocity: f64) {
 fn hats(mix: &mut Stereo, noise: &mut SplitMix64, bar_start: usize, bar: usize) {
     let eighth = BEAT_FRAMES / 2;
     for step in 0..8 {
-        let open = step == 7 && bar % 2 == 0;
+        let open = step == 7 && bar.is_multiple_of(2);
         let decay_s = if open { 0.12 } else { 0.025 };
         let accent = if step % 2 == 0 { 1.0 } else { 0.7 };
         let len = (decay_s * 5.0 * RATE) as usize;

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use lathe::cli::Cli;
+use lathe::cli::{Cli, Command};
 use lathe::commands;
 
 /// The decoder logs every rejected file at error level; the CLI reports those itself,
@@ -17,9 +17,13 @@ const DEFAULT_LOG_FILTER: &str = "warn,symphonia=off";
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
-    match commands::run(cli.command) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => e.report(),
+    match cli.command {
+        // The live host runs until quit or server loss and decides its own exit code.
+        Command::Run(args) => lathe::live::run(args),
+        command => match commands::run(command) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => e.report(),
+        },
     }
 }
 

@@ -345,8 +345,7 @@ pub fn render(graph: LoadedGraph, inputs: Vec<Audio>, progress: &Progress) -> Re
 mod tests {
     use super::*;
     use lathe_engine::{
-        BuildContext, BuiltNode, ConfigError, Io, NodeSpec, ParamId, ParamSpec, PortSpec,
-        Processor, impl_state_copy,
+        BuildContext, BuiltNode, ConfigError, Io, NodeSpec, ParamId, ParamSpec, PortSpec, Processor,
     };
 
     /// A pure delay of [`DELAY_FRAMES`] on a stereo bus: latency that must be compensated.
@@ -407,8 +406,6 @@ mod tests {
                 self.pos = (self.pos + 1) % DELAY_FRAMES;
             }
         }
-
-        impl_state_copy!();
     }
 
     /// A graph mixing a delayed path with a dry one; the compiler delays the dry path.

@@ -19,5 +19,6 @@ pub fn run(command: Command) -> Result<(), CliError> {
         Command::Dot(args) => dot::run(&args),
         Command::Nodes(args) => nodes::run(&args),
         Command::Analyze(args) => analyze::run(&args),
+        Command::Run(_) => unreachable!("`run` owns its exit code; main dispatches it"),
     }
 }

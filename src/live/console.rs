@@ -1,0 +1,162 @@
+//! Live commands, typed on stdin or sent over OSC: parsing and the help text. The
+//! control loop carries them out (see `control_loop.rs`).
+
+use std::path::PathBuf;
+
+use super::monitor::Switch;
+
+/// One command.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    Set {
+        path: String,
+        value: f64,
+    },
+    Get {
+        path: String,
+    },
+    /// `on: None` toggles.
+    Bypass {
+        node: String,
+        on: Option<bool>,
+    },
+    Meters,
+    Save {
+        path: Option<PathBuf>,
+    },
+    Monitor {
+        switch: Switch,
+        on: Option<bool>,
+    },
+    Help,
+    Quit,
+}
+
+pub const HELP: &str = "\
+commands:
+  set PATH VALUE          set a param (`trim.gain_db -3`); kept over reloads unless the file changes it
+  get PATH                read a param or a meter
+  bypass NODE [on|off]    bypass a node (toggles without on/off)
+  meters                  print every meter
+  save [PATH]             write the running graph with current values (default: GRAPH.saved.ron)
+  monitor SWITCH [on|off] monitor section, SWITCH one of: ab (hear the unprocessed input,
+                          loudness-matched), match, mono, side, dim (-20 dB); toggles without on/off
+  help                    this text
+  quit                    stop";
+
+/// Parses `on`/`off` (and `1`/`0`, `true`/`false`).
+pub fn parse_on_off(word: &str) -> Result<bool, String> {
+    match word {
+        "on" | "1" | "true" => Ok(true),
+        "off" | "0" | "false" => Ok(false),
+        _ => Err(format!("expected `on` or `off`, found `{word}`")),
+    }
+}
+
+/// Parses a number; `on`/`off`/`true`/`false` read as 1/0 for toggles.
+pub fn parse_value(word: &str) -> Result<f64, String> {
+    if let Ok(b) = parse_on_off(word) {
+        return Ok(if b { 1.0 } else { 0.0 });
+    }
+    word.parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite())
+        .ok_or_else(|| format!("`{word}` is not a number"))
+}
+
+/// Parses one line; `Ok(None)` for an empty line or a comment.
+pub fn parse(line: &str) -> Result<Option<Command>, String> {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let Some((&name, args)) = words.split_first() else {
+        return Ok(None);
+    };
+    if name.starts_with('#') {
+        return Ok(None);
+    }
+    let usage = |u: &str| Err(format!("usage: {u}"));
+    let cmd = match (name, args) {
+        ("set", [path, value]) => Command::Set {
+            path: path.to_string(),
+            value: parse_value(value)?,
+        },
+        ("set", _) => return usage("set PATH VALUE"),
+        ("get", [path]) => Command::Get {
+            path: path.to_string(),
+        },
+        ("get", _) => return usage("get PATH"),
+        ("bypass", [node]) => Command::Bypass {
+            node: node.to_string(),
+            on: None,
+        },
+        ("bypass", [node, on]) => Command::Bypass {
+            node: node.to_string(),
+            on: Some(parse_on_off(on)?),
+        },
+        ("bypass", _) => return usage("bypass NODE [on|off]"),
+        ("meters", []) => Command::Meters,
+        ("save", []) => Command::Save { path: None },
+        ("save", [path]) => Command::Save {
+            path: Some(PathBuf::from(path)),
+        },
+        ("save", _) => return usage("save [PATH]"),
+        ("monitor", [switch, rest @ ..]) if rest.len() <= 1 => {
+            let switch = Switch::parse(switch).ok_or_else(|| {
+                format!(
+                    "unknown monitor switch `{switch}`; one of {}",
+                    Switch::NAMES.join(", ")
+                )
+            })?;
+            let on = rest.first().map(|w| parse_on_off(w)).transpose()?;
+            Command::Monitor { switch, on }
+        }
+        ("monitor", _) => return usage("monitor ab|match|mono|side|dim [on|off]"),
+        ("help" | "?", _) => Command::Help,
+        ("quit" | "exit", _) => Command::Quit,
+        _ => {
+            return Err(format!(
+                "unknown command `{name}`; type `help` for the list"
+            ));
+        }
+    };
+    Ok(Some(cmd))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_commands_and_rejects_bad_ones() {
+        assert_eq!(
+            parse("set trim.gain_db -3.5").unwrap(),
+            Some(Command::Set {
+                path: "trim.gain_db".into(),
+                value: -3.5
+            })
+        );
+        assert_eq!(
+            parse("bypass eq off").unwrap(),
+            Some(Command::Bypass {
+                node: "eq".into(),
+                on: Some(false)
+            })
+        );
+        assert_eq!(
+            parse("monitor dim").unwrap(),
+            Some(Command::Monitor {
+                switch: Switch::Dim,
+                on: None
+            })
+        );
+        assert_eq!(parse("  ").unwrap(), None);
+        assert_eq!(parse("set a.b loud").unwrap_err(), "`loud` is not a number");
+        assert_eq!(parse("set a.b nan").unwrap_err(), "`nan` is not a number");
+        assert!(
+            parse("monitor wide on")
+                .unwrap_err()
+                .contains("unknown monitor switch")
+        );
+        assert!(parse("frobnicate").unwrap_err().contains("unknown command"));
+        assert_eq!(parse("get").unwrap_err(), "usage: get PATH");
+    }
+}

@@ -1,0 +1,611 @@
+//! The control thread of `lathe run`: owns the [`Controller`], carries out commands from
+//! the console and OSC, reloads the graph when its files change, follows buffer-size and
+//! sample-rate changes, and draws the meter line.
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::time::{Duration, Instant};
+
+use lathe_engine::{
+    CompileOptions, CompiledGraph, ControlSurface, Controller, GraphDoc, GraphError, GraphInfo,
+    PrepareInfo, Registry, SwapError,
+};
+
+use super::console::{Command, HELP};
+use super::jack_host::{Host, Stage};
+use super::meters::{MeterLine, number};
+use super::monitor::{Monitor, MonitorControls};
+use super::watch::FileWatcher;
+
+/// How often the control thread wakes up when nothing happens.
+const TICK: Duration = Duration::from_millis(50);
+/// Meter line refresh period.
+const METER_PERIOD: Duration = Duration::from_millis(250);
+/// Quiet time after a file change before reloading (editors write in several steps).
+const RELOAD_DEBOUNCE: Duration = Duration::from_millis(120);
+/// Retry delay when the engine is still busy with a previous swap.
+const RETRY: Duration = Duration::from_millis(50);
+
+/// What reaches the control thread.
+pub enum Event {
+    Command {
+        cmd: Command,
+        /// Where the answer goes; `None`: print it.
+        reply: Option<Sender<Reply>>,
+    },
+    FilesChanged,
+}
+
+/// A command's result.
+pub type Reply = Result<Answer, String>;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    Text(String),
+    Value { path: String, value: f32 },
+    Quit,
+}
+
+/// Params as `path -> value`.
+pub type Values = BTreeMap<String, f32>;
+
+/// Every param value of a compiled graph, by path.
+pub fn values_of(info: &GraphInfo) -> Values {
+    info.nodes
+        .iter()
+        .flat_map(|n| {
+            n.spec
+                .params
+                .iter()
+                .zip(&n.values)
+                .map(move |(p, &v)| (format!("{}.{}", n.id, p.name), v))
+        })
+        .collect()
+}
+
+/// Compiles `doc` with live `overrides` kept, returning the file's own values too (what
+/// decides whether a later file edit wins over a live value). Overrides of params the
+/// graph no longer has are left out.
+pub fn compile_with(
+    doc: &GraphDoc,
+    registry: &Registry,
+    prepare: PrepareInfo,
+    overrides: &BTreeMap<String, f64>,
+) -> Result<(Values, CompiledGraph), GraphError> {
+    let plain = lathe_engine::compile(doc, registry, &CompileOptions::new(prepare))?;
+    let file_values = values_of(&plain.info);
+    let kept: Vec<(String, f64)> = overrides
+        .iter()
+        .filter(|(p, _)| file_values.contains_key(*p))
+        .map(|(p, v)| (p.clone(), *v))
+        .collect();
+    if kept.is_empty() {
+        return Ok((file_values, plain));
+    }
+    drop(plain);
+    let mut options = CompileOptions::new(prepare);
+    options.overrides = kept;
+    let compiled = lathe_engine::compile(doc, registry, &options)?;
+    Ok((file_values, compiled))
+}
+
+/// A monitor for a graph's main buses.
+pub fn new_monitor(info: &GraphInfo, controls: &Arc<MonitorControls>) -> Monitor {
+    let width =
+        |b: &[lathe_engine::BusInfo]| super::jack_host::main_bus(b).map_or(0, |(_, r)| r.len());
+    Monitor::new(
+        controls.clone(),
+        width(&info.inputs),
+        width(&info.outputs),
+        info.prepare.sample_rate_hz,
+    )
+}
+
+/// DSP load seen over the run.
+#[derive(Debug, Default)]
+struct LoadStats {
+    sum: f64,
+    count: u64,
+    max: f32,
+    last: f32,
+}
+
+impl LoadStats {
+    fn add(&mut self, load: f32) {
+        if load.is_finite() {
+            self.sum += f64::from(load);
+            self.count += 1;
+            self.max = self.max.max(load);
+            self.last = load;
+        }
+    }
+
+    fn mean(&self) -> f64 {
+        if self.count == 0 {
+            0.0
+        } else {
+            self.sum / self.count as f64
+        }
+    }
+}
+
+/// How a run ended.
+pub enum Ending {
+    Quit,
+    ServerGone,
+}
+
+pub struct ControlLoop {
+    pub graph_path: PathBuf,
+    pub registry: Registry,
+    pub doc: GraphDoc,
+    pub controller: Controller,
+    /// Params changed live (or with `--set`): kept over reloads unless the file changes them.
+    pub overrides: BTreeMap<String, f64>,
+    /// The file's own values of the running graph.
+    pub file_values: Values,
+    pub host: Host,
+    pub controls: Arc<MonitorControls>,
+    pub watcher: Option<FileWatcher>,
+    pending_reload: Option<Instant>,
+    pending_stage: Option<Box<Stage>>,
+    meter_line: MeterLine,
+    tty: bool,
+    line_shown: bool,
+    load: LoadStats,
+    started: Instant,
+}
+
+impl ControlLoop {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        graph_path: PathBuf,
+        registry: Registry,
+        doc: GraphDoc,
+        controller: Controller,
+        overrides: BTreeMap<String, f64>,
+        file_values: Values,
+        host: Host,
+        controls: Arc<MonitorControls>,
+    ) -> Self {
+        let meter_line = MeterLine::new(controller.info());
+        Self {
+            graph_path,
+            registry,
+            doc,
+            controller,
+            overrides,
+            file_values,
+            host,
+            controls,
+            watcher: None,
+            pending_reload: None,
+            pending_stage: None,
+            meter_line,
+            tty: std::io::stdout().is_terminal(),
+            line_shown: false,
+            load: LoadStats::default(),
+            started: Instant::now(),
+        }
+    }
+
+    /// Runs until `quit` or until the server goes away.
+    pub fn run(&mut self, events: &Receiver<Event>) -> Ending {
+        let mut next_meters = Instant::now();
+        loop {
+            match events.recv_timeout(TICK) {
+                Ok(Event::Command { cmd, reply }) => {
+                    let result = self.execute(cmd);
+                    let quit = matches!(result, Ok(Answer::Quit));
+                    match reply {
+                        Some(tx) => {
+                            let _ = tx.send(result);
+                        }
+                        None => self.print_reply(result),
+                    }
+                    if quit {
+                        return Ending::Quit;
+                    }
+                }
+                Ok(Event::FilesChanged) => {
+                    self.pending_reload = Some(Instant::now() + RELOAD_DEBOUNCE);
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => std::thread::sleep(TICK),
+            }
+            if self.host.flags.shutdown.load(Ordering::Acquire) {
+                return Ending::ServerGone;
+            }
+            if self.pending_reload.is_some_and(|t| Instant::now() >= t) {
+                self.pending_reload = None;
+                self.reload();
+            }
+            self.follow_server_format();
+            self.controller.collect_garbage();
+            self.host.collect_stages();
+            if let Some(stage) = self.pending_stage.take() {
+                self.pending_stage = self.host.send_stage(stage).err();
+            }
+            self.load.add(self.host.client().cpu_load());
+            if self.tty && Instant::now() >= next_meters {
+                next_meters = Instant::now() + METER_PERIOD;
+                self.draw_meters();
+            }
+        }
+    }
+
+    /// The summary printed when the run ends.
+    pub fn summary(&self) -> String {
+        format!(
+            "lathe: ran {:.1} s; DSP load mean {:.1}% max {:.1}%; {} xruns",
+            self.started.elapsed().as_secs_f64(),
+            self.load.mean(),
+            self.load.max,
+            self.host.flags.xruns.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Prints a line without tearing the meter line.
+    pub fn say(&mut self, text: &str, error: bool) {
+        let mut out = std::io::stdout().lock();
+        if self.line_shown {
+            let _ = write!(out, "\r\x1b[K");
+            self.line_shown = false;
+        }
+        if error {
+            drop(out);
+            eprintln!("{text}");
+        } else {
+            let _ = writeln!(out, "{text}");
+            let _ = out.flush();
+        }
+    }
+
+    fn print_reply(&mut self, reply: Reply) {
+        match reply {
+            Ok(Answer::Text(t)) => self.say(&t, false),
+            Ok(Answer::Value { path, value }) => self.say(&format!("{path} = {value}"), false),
+            Ok(Answer::Quit) => {}
+            Err(e) => self.say(&format!("error: {e}"), true),
+        }
+    }
+
+    fn draw_meters(&mut self) {
+        let line = self.meter_line.render(
+            &self.controller,
+            self.load.last,
+            self.host.flags.xruns.load(Ordering::Relaxed),
+            &self.controls.describe(),
+        );
+        let mut out = std::io::stdout().lock();
+        let _ = write!(out, "\r\x1b[K{line}");
+        let _ = out.flush();
+        self.line_shown = true;
+    }
+
+    /// Carries out one command.
+    pub fn execute(&mut self, cmd: Command) -> Reply {
+        match cmd {
+            Command::Set { path, value } => {
+                let applied = self
+                    .controller
+                    .set_param(&path, value)
+                    .map_err(|e| e.to_string())?;
+                self.overrides.insert(path.clone(), f64::from(applied));
+                Ok(Answer::Value {
+                    path,
+                    value: applied,
+                })
+            }
+            Command::Get { path } => self.get(&path),
+            Command::Bypass { node, on } => {
+                let path = format!("{node}.{}", lathe_engine::compile::BYPASS_PARAM);
+                let now = self.controller.param(&path).map_err(|_| {
+                    let ids: Vec<&str> = self
+                        .controller
+                        .info()
+                        .nodes
+                        .iter()
+                        .map(|n| n.id.as_str())
+                        .collect();
+                    format!("unknown node `{node}`; nodes: {}", ids.join(", "))
+                })?;
+                let on = on.unwrap_or(now < 0.5);
+                self.execute(Command::Set {
+                    path,
+                    value: if on { 1.0 } else { 0.0 },
+                })
+                .map(|_| Answer::Text(format!("{node} {}", if on { "bypassed" } else { "active" })))
+            }
+            Command::Meters => Ok(Answer::Text(self.meters_text())),
+            Command::Save { path } => self.save(path).map(Answer::Text),
+            Command::Monitor { switch, on } => {
+                let on = on.unwrap_or(!self.controls.get(switch));
+                self.controls.set(switch, on);
+                Ok(Answer::Text(format!(
+                    "monitor: {}",
+                    self.controls.describe()
+                )))
+            }
+            Command::Help => Ok(Answer::Text(HELP.to_string())),
+            Command::Quit => Ok(Answer::Quit),
+        }
+    }
+
+    fn get(&self, path: &str) -> Reply {
+        match self.controller.param(path) {
+            Ok(value) => Ok(Answer::Value {
+                path: path.to_string(),
+                value,
+            }),
+            Err(param_err) => match self.controller.meter(path) {
+                Ok(value) => Ok(Answer::Value {
+                    path: path.to_string(),
+                    value,
+                }),
+                Err(meter_err) => {
+                    let info = self.controller.info();
+                    match (info.suggest_param(path), info.suggest_meter(path)) {
+                        (None, Some(_)) => Err(meter_err.to_string()),
+                        _ => Err(format!("no param or meter `{path}`: {param_err}")),
+                    }
+                }
+            },
+        }
+    }
+
+    fn meters_text(&self) -> String {
+        let info = self.controller.info();
+        let mut lines: Vec<String> = info
+            .meter_paths()
+            .into_iter()
+            .enumerate()
+            .map(|(i, p)| format!("{p} = {}", number(self.controller.meter_index(i)).trim()))
+            .collect();
+        let (wet, dry) = self.controls.loudness();
+        lines.push(format!(
+            "monitor: {}; short-term loudness processed {} LUFS, unprocessed {} LUFS",
+            self.controls.describe(),
+            number(wet).trim(),
+            number(dry).trim()
+        ));
+        lines.push(format!(
+            "DSP load {:.1}%, {} xruns",
+            self.load.last,
+            self.host.flags.xruns.load(Ordering::Relaxed)
+        ));
+        lines.join("\n")
+    }
+
+    /// Writes the running graph with its current values.
+    fn save(&self, path: Option<PathBuf>) -> Result<String, String> {
+        let original = self
+            .graph_path
+            .canonicalize()
+            .unwrap_or(self.graph_path.clone());
+        let target = match path {
+            Some(p) => p,
+            None => free_saved_name(&self.graph_path),
+        };
+        if target.canonicalize().is_ok_and(|t| t == original) {
+            return Err(format!(
+                "refusing to write over the graph file {}; give another path",
+                self.graph_path.display()
+            ));
+        }
+        let current = values_of_controller(&self.controller);
+        let mut per_node: Vec<(String, Vec<(String, f64)>)> = Vec::new();
+        let mut skipped = Vec::new();
+        for path in self.overrides.keys() {
+            let Some(&value) = current.get(path) else {
+                continue;
+            };
+            let root = self.doc.nodes.iter().find_map(|n| {
+                let param = path.strip_prefix(n.id.as_str())?.strip_prefix('.')?;
+                let is_leaf = self.controller.info().nodes.iter().any(|i| i.id == n.id);
+                is_leaf.then(|| (n.id.clone(), param.to_string()))
+            });
+            match root {
+                Some((id, param)) => match per_node.iter_mut().find(|(n, _)| *n == id) {
+                    Some((_, list)) => list.push((param, f64::from(value))),
+                    None => per_node.push((id, vec![(param, f64::from(value))])),
+                },
+                None => skipped.push(path.clone()),
+            }
+        }
+        let text = lathe_engine::graph::save::to_ron(&self.doc, &per_node);
+        std::fs::write(&target, text)
+            .map_err(|e| format!("cannot write {}: {e}", target.display()))?;
+        let mut msg = format!("saved {}", target.display());
+        if !skipped.is_empty() {
+            msg.push_str(&format!(
+                " (values inside subgraph files not written: {})",
+                skipped.join(", ")
+            ));
+        }
+        Ok(msg)
+    }
+
+    /// Reloads the graph after a file change; a broken edit keeps the running graph.
+    fn reload(&mut self) {
+        let prepare = self.controller.info().prepare;
+        let doc = match GraphDoc::load(&self.graph_path) {
+            Ok(doc) => doc,
+            Err(problem) => return self.reload_failed(&GraphError::from(problem)),
+        };
+        let (file_values, compiled) =
+            match compile_with(&doc, &self.registry, prepare, &self.overrides) {
+                Ok(c) => c,
+                Err(e) => return self.reload_failed(&e),
+            };
+        let mut dropped = Vec::new();
+        let old_file = &self.file_values;
+        self.overrides.retain(|path, _| {
+            let keep = match (old_file.get(path), file_values.get(path)) {
+                (Some(a), Some(b)) => a == b,
+                (None, Some(_)) => true,
+                _ => false,
+            };
+            if !keep {
+                dropped.push(path.clone());
+            }
+            keep
+        });
+        let compiled = if dropped.is_empty() {
+            compiled
+        } else {
+            // The file's edits win: compile again without the dropped live values.
+            drop(compiled);
+            match compile_with(&doc, &self.registry, prepare, &self.overrides) {
+                Ok((_, c)) => c,
+                Err(e) => return self.reload_failed(&e),
+            }
+        };
+        if self.install(compiled) {
+            self.doc = doc;
+            self.file_values = file_values;
+            self.watch_files();
+            let mut msg = format!(
+                "reloaded {} (latency {} frames)",
+                self.graph_path.display(),
+                self.controller.info().latency_frames
+            );
+            if !dropped.is_empty() {
+                msg.push_str(&format!("; the file now sets {}", dropped.join(", ")));
+            }
+            self.say(&msg, false);
+        }
+    }
+
+    fn reload_failed(&mut self, e: &GraphError) {
+        self.say(
+            &format!("{e}\nreload failed; the running graph is unchanged"),
+            true,
+        );
+    }
+
+    /// Puts a compiled graph in place of the running one. False if it was not.
+    fn install(&mut self, compiled: CompiledGraph) -> bool {
+        let latency = compiled.info.latency_frames;
+        if compiled.info.prepare != self.controller.info().prepare {
+            if let Err(e) = self.replace_engine(compiled) {
+                self.say(&format!("error: {e}"), true);
+                return false;
+            }
+        } else {
+            match self.controller.swap(compiled) {
+                Ok(()) => {}
+                Err(SwapError::Busy) => {
+                    self.pending_reload = Some(Instant::now() + RETRY);
+                    return false;
+                }
+                Err(e) => {
+                    self.say(&format!("error: {e}; the running graph is unchanged"), true);
+                    return false;
+                }
+            }
+        }
+        self.meter_line = MeterLine::new(self.controller.info());
+        self.host.set_latency(latency, &self.controls);
+        true
+    }
+
+    /// A new engine for a new prepare (the swap path needs the same one): state restarts.
+    fn replace_engine(&mut self, compiled: CompiledGraph) -> Result<(), String> {
+        let (old, new) = (self.controller.info(), &compiled.info);
+        if old.inputs != new.inputs || old.outputs != new.outputs {
+            return Err(SwapError::BusesDiffer {
+                old: format!("{:?} / {:?}", old.inputs, old.outputs),
+                new: format!("{:?} / {:?}", new.inputs, new.outputs),
+            }
+            .to_string());
+        }
+        if self.pending_stage.is_some() {
+            return Err("a previous engine change is still in progress".into());
+        }
+        let (controller, engine) = lathe_engine::engine(compiled);
+        let monitor = new_monitor(controller.info(), &self.controls);
+        self.pending_stage = self
+            .host
+            .send_stage(Box::new(Stage { engine, monitor }))
+            .err();
+        self.controller = controller;
+        Ok(())
+    }
+
+    /// Recompiles for the server's buffer size and sample rate when they change.
+    fn follow_server_format(&mut self) {
+        let flags = &self.host.flags;
+        let rate = f64::from(flags.sample_rate.load(Ordering::Acquire));
+        let block = flags.buffer_size.load(Ordering::Acquire) as usize;
+        let prepare = PrepareInfo::new(rate, block);
+        if prepare == self.controller.info().prepare || block == 0 || self.pending_stage.is_some() {
+            return;
+        }
+        match compile_with(&self.doc, &self.registry, prepare, &self.overrides) {
+            Ok((_, compiled)) => {
+                if self.install(compiled) {
+                    self.say(
+                        &format!("lathe: now running at {rate} Hz, {block} frames"),
+                        false,
+                    );
+                }
+            }
+            Err(e) => self.say(
+                &format!("{e}\ncannot prepare the graph for {rate} Hz / {block} frames"),
+                true,
+            ),
+        }
+    }
+
+    /// Watches the running graph's files (they change when subgraphs are added).
+    pub fn watch_files(&mut self) {
+        let files = self.controller.info().files.clone();
+        if let Some(w) = self.watcher.as_mut()
+            && let Err(e) = w.set_files(&files)
+        {
+            self.say(&format!("warning: cannot watch the graph files: {e}"), true);
+        }
+    }
+}
+
+/// Current values of every param of the controller's graph.
+fn values_of_controller(c: &Controller) -> Values {
+    let info = c.info();
+    info.nodes
+        .iter()
+        .zip(c.values())
+        .flat_map(|(n, vals)| {
+            n.spec
+                .params
+                .iter()
+                .zip(vals)
+                .map(move |(p, &v)| (format!("{}.{}", n.id, p.name), v))
+        })
+        .collect()
+}
+
+/// `master.ron` -> `master.saved.ron`, then `master.saved-2.ron`... whichever is free.
+pub fn free_saved_name(graph: &Path) -> PathBuf {
+    let stem = graph
+        .file_stem()
+        .map_or_else(|| "graph".to_string(), |s| s.to_string_lossy().into_owned());
+    let dir = graph.parent().unwrap_or(Path::new(""));
+    let mut n = 1;
+    loop {
+        let name = if n == 1 {
+            format!("{stem}.saved.ron")
+        } else {
+            format!("{stem}.saved-{n}.ron")
+        };
+        let candidate = dir.join(name);
+        if !candidate.exists() {
+            return candidate;
+        }
+        n += 1;
+    }
+}

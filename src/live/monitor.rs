@@ -1,0 +1,556 @@
+//! The monitor section: what the listener hears after the graph, never what the graph
+//! computes. Loudness-matched A/B against the unprocessed input, mono sum, side solo and
+//! dim, every switch ramped so it never clicks.
+//!
+//! The audio half ([`Monitor`]) runs in the JACK process callback: it allocates only in
+//! `new`. The control half ([`MonitorControls`]) is a set of atomics any thread may flip.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+
+/// How long a monitor switch takes to fade.
+pub const SWITCH_RAMP_MS: f64 = 20.0;
+/// How long a loudness-match gain change takes to glide.
+pub const MATCH_RAMP_MS: f64 = 100.0;
+/// Dim level.
+pub const DIM_DB: f32 = -20.0;
+/// Window of the short-term loudness trackers (as in EBU R128 short-term loudness).
+pub const SHORT_TERM_S: f64 = 3.0;
+/// The trackers add up squares in slots this long; the window slides by one slot.
+const SLOT_S: f64 = 0.1;
+/// Below this a side is treated as silent and left unmatched.
+const MATCH_GATE_LUFS: f32 = -70.0;
+/// Longest graph latency the unprocessed path is delayed by to stay aligned (frames).
+pub const MAX_DRY_DELAY_FRAMES: usize = 1 << 17;
+
+/// Monitor switches, shared between the control threads and the process callback.
+#[derive(Debug, Default)]
+pub struct MonitorControls {
+    /// Listen to the unprocessed input instead of the graph's output.
+    pub ab: AtomicBool,
+    /// Turn the louder of processed and unprocessed down to the other's loudness.
+    pub match_loudness: AtomicBool,
+    pub mono: AtomicBool,
+    pub side: AtomicBool,
+    pub dim: AtomicBool,
+    /// Graph latency, so the unprocessed input lines up with the processed output.
+    pub latency_frames: AtomicU32,
+    /// Short-term loudness of the processed and unprocessed main bus (f32 bits).
+    wet_lufs: AtomicU32,
+    dry_lufs: AtomicU32,
+}
+
+/// A monitor switch by name, as typed on the console and sent over OSC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Switch {
+    Ab,
+    Match,
+    Mono,
+    Side,
+    Dim,
+}
+
+impl Switch {
+    pub const NAMES: &[&str] = &["ab", "match", "mono", "side", "dim"];
+
+    pub fn parse(name: &str) -> Option<Switch> {
+        Some(match name {
+            "ab" => Switch::Ab,
+            "match" => Switch::Match,
+            "mono" => Switch::Mono,
+            "side" => Switch::Side,
+            "dim" => Switch::Dim,
+            _ => return None,
+        })
+    }
+}
+
+impl MonitorControls {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self {
+            wet_lufs: AtomicU32::new(f32::NEG_INFINITY.to_bits()),
+            dry_lufs: AtomicU32::new(f32::NEG_INFINITY.to_bits()),
+            ..Self::default()
+        })
+    }
+
+    fn flag(&self, s: Switch) -> &AtomicBool {
+        match s {
+            Switch::Ab => &self.ab,
+            Switch::Match => &self.match_loudness,
+            Switch::Mono => &self.mono,
+            Switch::Side => &self.side,
+            Switch::Dim => &self.dim,
+        }
+    }
+
+    /// Sets a switch. Turning A/B on also turns loudness matching on, so that flipping
+    /// back and forth compares at equal loudness from then on (`match off` to stop).
+    pub fn set(&self, s: Switch, on: bool) {
+        self.flag(s).store(on, Ordering::Relaxed);
+        if s == Switch::Ab && on {
+            self.match_loudness.store(true, Ordering::Relaxed);
+        }
+    }
+
+    pub fn get(&self, s: Switch) -> bool {
+        self.flag(s).load(Ordering::Relaxed)
+    }
+
+    /// Short-term loudness (LUFS) of the processed and the unprocessed main bus.
+    pub fn loudness(&self) -> (f32, f32) {
+        (
+            f32::from_bits(self.wet_lufs.load(Ordering::Relaxed)),
+            f32::from_bits(self.dry_lufs.load(Ordering::Relaxed)),
+        )
+    }
+
+    /// Active switches as text (`ab match dim`), or `off`.
+    pub fn describe(&self) -> String {
+        let on: Vec<&str> = Switch::NAMES
+            .iter()
+            .filter(|n| Switch::parse(n).is_some_and(|s| self.get(s)))
+            .copied()
+            .collect();
+        if on.is_empty() {
+            "off".to_string()
+        } else {
+            on.join(" ")
+        }
+    }
+}
+
+/// A biquad in transposed direct form II, f64 state.
+#[derive(Debug, Clone, Copy, Default)]
+struct Biquad {
+    b: [f64; 3],
+    a: [f64; 2],
+    z: [f64; 2],
+}
+
+impl Biquad {
+    fn process(&mut self, x: f64) -> f64 {
+        let y = self.b[0] * x + self.z[0];
+        self.z[0] = self.b[1] * x - self.a[0] * y + self.z[1];
+        self.z[1] = self.b[2] * x - self.a[1] * y;
+        self.z[0] = lathe_engine::rt::flush_denormal(self.z[0]);
+        self.z[1] = lathe_engine::rt::flush_denormal(self.z[1]);
+        y
+    }
+}
+
+/// The two stages of the ITU-R BS.1770 K-weighting (a high shelf modelling the head, then
+/// a high-pass), designed for any sample rate with the bilinear transform.
+fn k_weighting(sample_rate_hz: f64) -> [Biquad; 2] {
+    use std::f64::consts::PI;
+    // Shelf: +4 dB above ~1.7 kHz.
+    let (f0, gain_db, q) = (
+        1_681.974_450_955_533,
+        3.999_843_853_973_347,
+        0.707_175_236_955_419_6,
+    );
+    let k = (PI * f0 / sample_rate_hz).tan();
+    let vh = 10f64.powf(gain_db / 20.0);
+    let vb = vh.powf(0.499_666_774_154_541_6);
+    let a0 = 1.0 + k / q + k * k;
+    let shelf = Biquad {
+        b: [
+            (vh + vb * k / q + k * k) / a0,
+            2.0 * (k * k - vh) / a0,
+            (vh - vb * k / q + k * k) / a0,
+        ],
+        a: [2.0 * (k * k - 1.0) / a0, (1.0 - k / q + k * k) / a0],
+        z: [0.0; 2],
+    };
+    // High-pass at ~38 Hz.
+    let (f0, q) = (38.135_470_876_024_44, 0.500_327_037_323_877_3);
+    let k = (PI * f0 / sample_rate_hz).tan();
+    let a0 = 1.0 + k / q + k * k;
+    let high_pass = Biquad {
+        b: [1.0 / a0, -2.0 / a0, 1.0 / a0],
+        a: [2.0 * (k * k - 1.0) / a0, (1.0 - k / q + k * k) / a0],
+        z: [0.0; 2],
+    };
+    [shelf, high_pass]
+}
+
+/// Short-term loudness of a bus: K-weighted mean square over a sliding 3 s window, kept
+/// as sums over 100 ms slots so each sample costs two biquads and an add.
+#[derive(Debug)]
+struct LoudnessTracker {
+    filters: Box<[[Biquad; 2]]>,
+    slots: Box<[f64]>,
+    slot: usize,
+    filled_slots: usize,
+    slot_frames: usize,
+    frames_in_slot: usize,
+    current: f64,
+}
+
+impl LoudnessTracker {
+    fn new(channels: usize, sample_rate_hz: f64) -> Self {
+        let slot_frames = ((SLOT_S * sample_rate_hz).round() as usize).max(1);
+        let slot_count = (SHORT_TERM_S / SLOT_S).round() as usize;
+        Self {
+            filters: vec![k_weighting(sample_rate_hz); channels].into_boxed_slice(),
+            slots: vec![0.0; slot_count].into_boxed_slice(),
+            slot: 0,
+            filled_slots: 0,
+            slot_frames,
+            frames_in_slot: 0,
+            current: 0.0,
+        }
+    }
+
+    /// Adds one frame (`frame[c]` for each channel the tracker was made for).
+    fn push(&mut self, frame: &[f32]) {
+        for (f, &x) in self.filters.iter_mut().zip(frame) {
+            let shelved = f[0].process(f64::from(x));
+            let y = f[1].process(shelved);
+            self.current += y * y;
+        }
+        self.frames_in_slot += 1;
+        if self.frames_in_slot == self.slot_frames {
+            if let Some(s) = self.slots.get_mut(self.slot) {
+                *s = self.current;
+            }
+            self.slot = (self.slot + 1) % self.slots.len().max(1);
+            self.filled_slots = (self.filled_slots + 1).min(self.slots.len());
+            self.current = 0.0;
+            self.frames_in_slot = 0;
+        }
+    }
+
+    /// LUFS over the window (over what has been seen, during the first 3 s).
+    fn lufs(&self) -> f32 {
+        if self.filled_slots == 0 {
+            return f32::NEG_INFINITY;
+        }
+        let sum: f64 = self.slots.iter().sum();
+        let mean = sum / (self.filled_slots * self.slot_frames) as f64;
+        if mean <= 0.0 {
+            f32::NEG_INFINITY
+        } else {
+            (-0.691 + 10.0 * mean.log10()) as f32
+        }
+    }
+}
+
+/// A linear ramp towards a target, one step per sample.
+#[derive(Debug, Clone, Copy)]
+struct Ramp {
+    value: f32,
+    target: f32,
+    step: f32,
+    frames: f32,
+}
+
+impl Ramp {
+    fn new(value: f32, frames: usize) -> Self {
+        Self {
+            value,
+            target: value,
+            step: 0.0,
+            frames: frames.max(1) as f32,
+        }
+    }
+
+    fn set_target(&mut self, target: f32) {
+        self.set_target_over(target, self.frames);
+    }
+
+    /// Jumps to `target` (for a side nobody hears at the moment).
+    fn snap(&mut self, target: f32) {
+        self.value = target;
+        self.target = target;
+        self.step = 0.0;
+    }
+
+    /// Like `set_target`, over `frames` instead of the ramp's own length.
+    fn set_target_over(&mut self, target: f32, frames: f32) {
+        if target != self.target {
+            self.target = target;
+            self.step = (target - self.value) / frames.max(1.0);
+        }
+    }
+
+    fn next(&mut self) -> f32 {
+        if self.value != self.target {
+            self.value += self.step;
+            if (self.step > 0.0 && self.value >= self.target)
+                || (self.step <= 0.0 && self.value <= self.target)
+            {
+                self.value = self.target;
+            }
+        }
+        self.value
+    }
+}
+
+/// Most channels the monitor handles on the main bus (more are passed through untouched).
+pub const MAX_MONITOR_CHANNELS: usize = 8;
+
+/// The audio half of the monitor section, for the graph's main bus.
+#[derive(Debug)]
+pub struct Monitor {
+    controls: Arc<MonitorControls>,
+    channels: usize,
+    /// The main input bus has as many channels as the main output: A/B is possible.
+    has_dry: bool,
+    dry_delay: Box<[f32]>,
+    write: usize,
+    wet_tracker: LoudnessTracker,
+    dry_tracker: LoudnessTracker,
+    ab: Ramp,
+    mono: Ramp,
+    side: Ramp,
+    dim: Ramp,
+    wet_gain: Ramp,
+    dry_gain: Ramp,
+    /// Loudness matching was engaged at the last block.
+    matching: bool,
+    switch_frames: f32,
+}
+
+impl Monitor {
+    /// A monitor for a main output bus of `out_channels` fed by a main input bus of
+    /// `in_channels`. Allocates its delay line and trackers here.
+    pub fn new(
+        controls: Arc<MonitorControls>,
+        in_channels: usize,
+        out_channels: usize,
+        sample_rate_hz: f64,
+    ) -> Self {
+        let channels = out_channels.min(MAX_MONITOR_CHANNELS);
+        let has_dry = in_channels == out_channels && channels > 0;
+        let switch_frames = (SWITCH_RAMP_MS * 0.001 * sample_rate_hz).round() as usize;
+        let match_frames = (MATCH_RAMP_MS * 0.001 * sample_rate_hz).round() as usize;
+        Self {
+            controls,
+            channels,
+            has_dry,
+            dry_delay: vec![
+                0.0;
+                if has_dry {
+                    channels * MAX_DRY_DELAY_FRAMES
+                } else {
+                    0
+                }
+            ]
+            .into_boxed_slice(),
+            write: 0,
+            wet_tracker: LoudnessTracker::new(channels, sample_rate_hz),
+            dry_tracker: LoudnessTracker::new(channels, sample_rate_hz),
+            ab: Ramp::new(0.0, switch_frames),
+            mono: Ramp::new(0.0, switch_frames),
+            side: Ramp::new(0.0, switch_frames),
+            dim: Ramp::new(1.0, switch_frames),
+            wet_gain: Ramp::new(1.0, match_frames),
+            dry_gain: Ramp::new(1.0, match_frames),
+            matching: false,
+            switch_frames: switch_frames.max(1) as f32,
+        }
+    }
+
+    /// Processes `frames` frames in place on `main_out`, with `main_in` the unprocessed
+    /// main input. Real-time safe.
+    pub fn process(&mut self, main_in: &[&[f32]], main_out: &mut [&mut [f32]], frames: usize) {
+        self.set_match_targets();
+        let c = &self.controls;
+        let flag = |f: &AtomicBool| if f.load(Ordering::Relaxed) { 1.0 } else { 0.0 };
+        self.ab
+            .set_target(if self.has_dry { flag(&c.ab) } else { 0.0 });
+        let stereo = self.channels == 2;
+        self.mono
+            .set_target(if stereo { flag(&c.mono) } else { 0.0 });
+        self.side
+            .set_target(if stereo { flag(&c.side) } else { 0.0 });
+        self.dim.set_target(if c.dim.load(Ordering::Relaxed) {
+            lathe_engine::db_to_gain(DIM_DB)
+        } else {
+            1.0
+        });
+        let delay =
+            (c.latency_frames.load(Ordering::Relaxed) as usize).min(MAX_DRY_DELAY_FRAMES - 1);
+        let n = self.channels;
+        let frames = main_out
+            .iter()
+            .take(n)
+            .map(|ch| ch.len())
+            .chain(main_in.iter().take(n).map(|ch| ch.len()))
+            .fold(frames, usize::min);
+        let mut wet = [0.0f32; MAX_MONITOR_CHANNELS];
+        let mut dry = [0.0f32; MAX_MONITOR_CHANNELS];
+        for i in 0..frames {
+            for ch in 0..n {
+                wet[ch] = main_out[ch][i];
+            }
+            if self.has_dry {
+                let read = (self.write + MAX_DRY_DELAY_FRAMES - delay) % MAX_DRY_DELAY_FRAMES;
+                for ch in 0..n {
+                    let line =
+                        &mut self.dry_delay[ch * MAX_DRY_DELAY_FRAMES..][..MAX_DRY_DELAY_FRAMES];
+                    line[self.write] = main_in[ch][i];
+                    dry[ch] = line[read];
+                }
+                self.write = (self.write + 1) % MAX_DRY_DELAY_FRAMES;
+                self.dry_tracker.push(&dry[..n]);
+            }
+            self.wet_tracker.push(&wet[..n]);
+            let (ab, gw, gd) = (self.ab.next(), self.wet_gain.next(), self.dry_gain.next());
+            let mut x = [0.0f32; MAX_MONITOR_CHANNELS];
+            for ch in 0..n {
+                x[ch] = wet[ch] * gw * (1.0 - ab) + dry[ch] * gd * ab;
+            }
+            let (km, ks, dim) = (self.mono.next(), self.side.next(), self.dim.next());
+            if stereo {
+                let mid = 0.5 * (x[0] + x[1]);
+                let side = 0.5 * (x[0] - x[1]);
+                for v in &mut x[..2] {
+                    *v = (*v * (1.0 - km) + mid * km) * (1.0 - ks) + side * ks;
+                }
+            }
+            for ch in 0..n {
+                main_out[ch][i] = x[ch] * dim;
+            }
+        }
+        c.wet_lufs
+            .store(self.wet_tracker.lufs().to_bits(), Ordering::Relaxed);
+        c.dry_lufs
+            .store(self.dry_tracker.lufs().to_bits(), Ordering::Relaxed);
+    }
+
+    /// The louder side is turned down by the difference of short-term loudness.
+    fn set_match_targets(&mut self) {
+        let (wet, dry) = (self.wet_tracker.lufs(), self.dry_tracker.lufs());
+        let matching = self.has_dry
+            && self.controls.match_loudness.load(Ordering::Relaxed)
+            && wet > MATCH_GATE_LUFS
+            && dry > MATCH_GATE_LUFS;
+        let diff_db = if matching { wet - dry } else { 0.0 };
+        let wet_target = lathe_engine::db_to_gain(-diff_db.max(0.0));
+        let dry_target = lathe_engine::db_to_gain(diff_db.min(0.0));
+        if matching == self.matching {
+            // Following the trackers: glide slowly.
+            self.wet_gain.set_target(wet_target);
+            self.dry_gain.set_target(dry_target);
+        } else {
+            // Engaged or released: a side not heard right now jumps (so the unprocessed side
+            // fading in with `ab on` is matched from its first sample); a side heard moves
+            // as fast as a switch.
+            let frames = self.switch_frames;
+            for (gain, target, heard) in [
+                (&mut self.wet_gain, wet_target, self.ab.value < 1.0),
+                (&mut self.dry_gain, dry_target, self.ab.value > 0.0),
+            ] {
+                if heard {
+                    gain.set_target_over(target, frames);
+                } else {
+                    gain.snap(target);
+                }
+            }
+            self.matching = matching;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RATE: f64 = 48_000.0;
+
+    fn sine(freq_hz: f64, amp: f32, frames: usize) -> Vec<f32> {
+        (0..frames)
+            .map(|i| amp * (2.0 * std::f64::consts::PI * freq_hz * i as f64 / RATE).sin() as f32)
+            .collect()
+    }
+
+    /// A 997 Hz sine at -20 dBFS in both channels reads -20 LUFS within 0.1 LU
+    /// (K-weighting is +0.7 dB at 1 kHz, cancelled by the -0.691 offset for a stereo pair
+    /// of the same sine: -23.01 + 3.01 + 0.69 - 0.69).
+    #[test]
+    fn tracker_reads_sine_loudness() {
+        let x = sine(997.0, 0.1, (RATE * 3.0) as usize);
+        let mut t = LoudnessTracker::new(2, RATE);
+        for &s in &x {
+            t.push(&[s, s]);
+        }
+        let lufs = t.lufs();
+        assert!((lufs - -20.0).abs() < 0.1, "{lufs}");
+    }
+
+    fn run(mon: &mut Monitor, input: &[Vec<f32>], output: &mut [Vec<f32>], block: usize) {
+        let frames = output[0].len();
+        let mut done = 0;
+        while done < frames {
+            let n = block.min(frames - done);
+            let ins: Vec<&[f32]> = input.iter().map(|c| &c[done..done + n]).collect();
+            let mut outs: Vec<&mut [f32]> =
+                output.iter_mut().map(|c| &mut c[done..done + n]).collect();
+            mon.process(&ins, &mut outs, n);
+            done += n;
+        }
+    }
+
+    /// With A/B on, a dry signal 6 dB quieter than the processed one is heard as it is
+    /// and the processed side is turned down 6 dB (within 0.2 dB) once the trackers settle;
+    /// switching never steps the output by more than a ramp allows.
+    #[test]
+    fn ab_matches_loudness_without_clicks() {
+        let controls = MonitorControls::new();
+        let mut mon = Monitor::new(controls.clone(), 2, 2, RATE);
+        let frames = (RATE * 4.0) as usize;
+        let dry = sine(1000.0, 0.25, frames);
+        let input = vec![dry.clone(), dry.clone()];
+        let wet: Vec<f32> = dry.iter().map(|x| x * 2.0).collect();
+        let mut out = vec![wet.clone(), wet.clone()];
+        controls.set(Switch::Ab, true);
+        run(&mut mon, &input, &mut out, 256);
+        let (w, d) = controls.loudness();
+        assert!((w - d - 6.02).abs() < 0.1, "wet {w} dry {d}");
+        let tail = &out[0][frames - 4800..];
+        let peak = tail.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+        assert!((peak - 0.25).abs() < 0.25 * 0.03, "{peak}");
+        // Back to processed: it is heard at the dry's loudness, not 6 dB louder.
+        controls.set(Switch::Ab, false);
+        let mut out2 = vec![wet.clone(), wet];
+        run(&mut mon, &input, &mut out2, 64);
+        let peak = out2[0][..4800].iter().fold(0.0f32, |m, x| m.max(x.abs()));
+        assert!(peak < 0.25 * 1.03, "{peak}");
+        let max_step = out2[0]
+            .windows(2)
+            .map(|w| (w[1] - w[0]).abs())
+            .fold(0.0f32, f32::max);
+        // A 1 kHz sine at 0.25 moves at most 0.033 per sample.
+        assert!(max_step < 0.035, "{max_step}");
+    }
+
+    /// Mono sums and side solo keeps only the difference; dim is -20 dB.
+    #[test]
+    fn mono_side_and_dim() {
+        let controls = MonitorControls::new();
+        let mut mon = Monitor::new(controls.clone(), 2, 2, RATE);
+        let frames = 4800;
+        let input = vec![vec![0.0; frames], vec![0.0; frames]];
+        let mut out = vec![vec![0.5; frames], vec![0.1; frames]];
+        controls.set(Switch::Mono, true);
+        run(&mut mon, &input, &mut out, 128);
+        assert!((out[0][frames - 1] - 0.3).abs() < 1e-6 && (out[1][frames - 1] - 0.3).abs() < 1e-6);
+        controls.set(Switch::Mono, false);
+        controls.set(Switch::Side, true);
+        controls.set(Switch::Dim, true);
+        let mut out = vec![vec![0.5; frames], vec![0.1; frames]];
+        run(&mut mon, &input, &mut out, 128);
+        assert!(
+            (out[0][frames - 1] - 0.02).abs() < 1e-6,
+            "{}",
+            out[0][frames - 1]
+        );
+        let steps = out[0]
+            .windows(2)
+            .map(|w| (w[1] - w[0]).abs())
+            .fold(0.0f32, f32::max);
+        assert!(steps < 0.5 / 900.0, "{steps}");
+    }
+}

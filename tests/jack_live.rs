@@ -1,0 +1,450 @@
+//! `lathe run` against a real JACK server (the dummy driver at 48 kHz / 256 frames),
+//! started by each test. Skipped with a notice when `jackd` is not installed, unless
+//! `LATHE_REQUIRE_JACK=1`.
+
+mod jack_support;
+
+use std::time::Duration;
+
+use jack_support::{JackServer, Lathe, PERIOD, RATE, Rig, TempDir, gain_graph, noise};
+use lathe_engine::{CompileOptions, PrepareInfo};
+
+const SECOND: Duration = Duration::from_secs(1);
+
+fn db(x: f64) -> f32 {
+    10f64.powf(x / 20.0) as f32
+}
+
+/// Ports are `<bus>_in_<n>` / `<bus>_out_<n>` under the client name, `--connect` wires
+/// them to the system ports, and latency propagates through lathe: output capture latency
+/// = system capture latency + graph latency (0 for a gain), input playback latency =
+/// system playback latency + graph latency.
+#[test]
+fn ports_and_latency_as_documented() {
+    let Some(server) = JackServer::start() else {
+        return;
+    };
+    let dir = TempDir::new();
+    let graph = dir.write("g.ron", &gain_graph(-6.0));
+    let lathe = Lathe::start(&server, &graph, &["--name", "lt", "--connect"]);
+    let ports = jack_support::ports_of("lt:");
+    assert_eq!(
+        ports,
+        [
+            "lt:main_in_1",
+            "lt:main_in_2",
+            "lt:main_out_1",
+            "lt:main_out_2"
+        ],
+        "{}",
+        lathe.stdout_text()
+    );
+    assert!(lathe.stdout_text().contains("latency 0 frames"));
+    std::thread::sleep(Duration::from_millis(200));
+    let graph_latency = 0;
+    let sys_capture = jack_support::port_latency("system:capture_1", true);
+    let sys_playback = jack_support::port_latency("system:playback_1", false);
+    assert!(
+        sys_capture.1 > 0 && sys_playback.1 > 0,
+        "the dummy driver reports latency"
+    );
+    for c in 1..=2 {
+        let out = jack_support::port_latency(&format!("lt:main_out_{c}"), true);
+        assert_eq!(
+            out,
+            (sys_capture.0 + graph_latency, sys_capture.1 + graph_latency)
+        );
+        let inp = jack_support::port_latency(&format!("lt:main_in_{c}"), false);
+        assert_eq!(
+            inp,
+            (
+                sys_playback.0 + graph_latency,
+                sys_playback.1 + graph_latency
+            )
+        );
+    }
+    println!(
+        "system capture {sys_capture:?}, playback {sys_playback:?}: propagated unchanged + {graph_latency}"
+    );
+}
+
+/// One second of stereo noise played through `lathe run` equals the same noise rendered
+/// offline through the same graph with the engine, at the reported latency: the best
+/// alignment is found at exactly that offset and the difference there is at most 1e-6.
+#[test]
+fn live_output_equals_offline_render() {
+    let Some(server) = JackServer::start() else {
+        return;
+    };
+    let dir = TempDir::new();
+    let graph = dir.write("g.ron", &gain_graph(-6.0));
+    let frames = RATE;
+    let signal = vec![noise(frames, 1, 0.5), noise(frames, 2, 0.5)];
+
+    let registry = lathe_nodes::registry();
+    let options = CompileOptions::new(PrepareInfo::new(RATE as f64, PERIOD));
+    let compiled = lathe_engine::compile_file(&graph, &registry, &options).expect("graph compiles");
+    let latency = compiled.info.latency_frames;
+    let (_controller, mut engine) = lathe_engine::engine(compiled);
+    // A second of silence first, as the live engine runs before the audio arrives.
+    let mut silence = vec![vec![0.0f32; RATE]; 2];
+    {
+        let zeros = vec![0.0f32; RATE];
+        let ins: Vec<&[f32]> = vec![&zeros, &zeros];
+        let mut outs: Vec<&mut [f32]> = silence.iter_mut().map(|c| c.as_mut_slice()).collect();
+        engine.process(&ins, &mut outs, RATE);
+    }
+    let mut offline = vec![vec![0.0f32; frames]; 2];
+    for start in (0..frames).step_by(PERIOD) {
+        let n = PERIOD.min(frames - start);
+        let ins: Vec<&[f32]> = signal.iter().map(|c| &c[start..start + n]).collect();
+        let mut outs: Vec<&mut [f32]> = offline
+            .iter_mut()
+            .map(|c| &mut c[start..start + n])
+            .collect();
+        engine.process(&ins, &mut outs, n);
+    }
+
+    let lathe = Lathe::start(&server, &graph, &["--name", "lt"]);
+    let rig = Rig::start("lt", signal, false, 3 * RATE);
+    std::thread::sleep(Duration::from_millis(1600));
+    let take = rig.finish();
+    drop(lathe);
+
+    let window = frames - 2048;
+    let diff_at = |offset: usize| {
+        (0..2)
+            .flat_map(|c| (0..window).map(move |i| (c, i)))
+            .filter(|&(_, i)| take.trusted(i + offset))
+            .map(|(c, i)| (take.channels[c][i + offset] - offline[c][i]).abs())
+            .fold(0.0f32, f32::max)
+    };
+    let trusted = (0..window).filter(|&i| take.trusted(i)).count();
+    assert!(
+        trusted > window / 2,
+        "too few frames outside xruns: {trusted}"
+    );
+    let (best, diff) = (0..2048)
+        .map(|o| (o, diff_at(o)))
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .expect("offsets");
+    println!(
+        "best alignment at {best} frames (reported latency {latency}), max difference {diff:e} \
+         over {trusted} of {window} frames ({} xruns)",
+        take.xruns.len()
+    );
+    assert_eq!(best, latency);
+    assert!(diff <= 1e-6, "max difference {diff}");
+}
+
+/// A reload that changes a param (the file rewritten from -6 to -12 dB) glides to the new
+/// gain: with 0.5 DC in, no sample-to-sample step exceeds 1e-3 (a jump would be 0.125) and
+/// the move takes at most 40 ms (20 ms param smoothing; a 10 ms crossfade at most). Then a
+/// broken edit prints the parse error and the audio keeps flowing at the last good gain.
+#[test]
+fn hot_reload_glides_and_broken_edit_keeps_audio() {
+    let Some(server) = JackServer::start() else {
+        return;
+    };
+    let dir = TempDir::new();
+    let graph = dir.write("g.ron", &gain_graph(-6.0));
+    let lathe = Lathe::start(&server, &graph, &["--name", "lt"]);
+    let dc = vec![vec![0.5f32; RATE]; 2];
+    let rig = Rig::start("lt", dc, true, 6 * RATE);
+    std::thread::sleep(Duration::from_millis(500));
+    std::fs::write(&graph, gain_graph(-12.0)).unwrap();
+    assert!(
+        lathe.wait_stdout(|l| l.starts_with("reloaded"), 2 * SECOND),
+        "no reload: {} / {}",
+        lathe.stdout_text(),
+        lathe.stderr_text()
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    std::fs::write(&graph, "(nodes: [(id: \"trim\", kind: \"gain\"").unwrap();
+    assert!(
+        lathe.wait_stderr(|l| l.contains("reload failed"), 2 * SECOND),
+        "{}",
+        lathe.stderr_text()
+    );
+    let errors = lathe.stderr_text();
+    assert!(
+        errors.contains("g.ron:"),
+        "error names the file and position: {errors}"
+    );
+    std::thread::sleep(Duration::from_millis(600));
+    let take = rig.finish();
+
+    let x = &take.channels[0];
+    let (old, new) = (0.5 * db(-6.0), 0.5 * db(-12.0));
+    assert!((x[100] - old).abs() < 1e-6, "{} vs {old}", x[100]);
+    let last_old = (0..x.len())
+        .rposition(|i| take.trusted(i) && (x[i] - old).abs() < 1e-5)
+        .expect("old level");
+    let first_new = (0..x.len())
+        .position(|i| take.trusted(i) && (x[i] - new).abs() < 1e-5)
+        .expect("new level");
+    assert!(
+        (last_old..first_new).all(|i| take.trusted(i)),
+        "an xrun fell in the glide"
+    );
+    let glide_ms = (first_new - last_old) as f64 * 1000.0 / RATE as f64;
+    let max_step = (1..x.len())
+        .filter(|&i| take.trusted(i) && take.trusted(i - 1))
+        .map(|i| (x[i] - x[i - 1]).abs())
+        .fold(0.0f32, f32::max);
+    let tail_dev = (x.len() - RATE / 2..x.len())
+        .filter(|&i| take.trusted(i))
+        .map(|i| (x[i] - new).abs())
+        .fold(0.0f32, f32::max);
+    println!(
+        "glide {glide_ms:.1} ms, max step {max_step:e}, tail deviation {tail_dev:e} ({} xruns)",
+        take.xruns.len()
+    );
+    assert!(glide_ms <= 40.0, "glide took {glide_ms} ms");
+    assert!(max_step < 1e-3, "step {max_step}");
+    assert!(
+        tail_dev < 1e-6,
+        "audio after the broken edit deviates by {tail_dev}"
+    );
+}
+
+/// `set`/`get` on stdin change and read params (and the audio follows), unknown paths get
+/// a suggestion, a bad command prints a message and lathe keeps running, `save` writes the
+/// current values next to the graph without touching it; OSC `/lathe/get` answers
+/// `/lathe/value` to the sender.
+#[test]
+fn stdin_and_osc_control() {
+    let Some(server) = JackServer::start() else {
+        return;
+    };
+    let dir = TempDir::new();
+    let graph = dir.write("g.ron", &gain_graph(-6.0));
+    let mut lathe = Lathe::start(&server, &graph, &["--name", "lt", "--osc", "127.0.0.1:0"]);
+    let dc = vec![vec![0.5f32; RATE]; 2];
+    let rig = Rig::start("lt", dc, true, 3 * RATE);
+    let wait = |lathe: &Lathe, text: &str| {
+        let ok = lathe.wait_stdout(|l| l == text, SECOND);
+        assert!(ok, "expected `{text}`: {}", lathe.stdout_text());
+    };
+    lathe.send("get trim.gain_db");
+    wait(&lathe, "trim.gain_db = -6");
+    lathe.send("set trim.gain_db -3");
+    wait(&lathe, "trim.gain_db = -3");
+    lathe.send("frobnicate");
+    assert!(lathe.wait_stderr(|l| l.contains("unknown command `frobnicate`"), SECOND));
+    lathe.send("get trim.gain_dB");
+    assert!(lathe.wait_stderr(|l| l.contains("did you mean `trim.gain_db`"), SECOND));
+    lathe.send("set trim.gain_db 99");
+    wait(&lathe, "trim.gain_db = 24");
+    lathe.send("set trim.gain_db -3");
+    lathe.send("bypass trim on");
+    wait(&lathe, "trim bypassed");
+    lathe.send("bypass trim off");
+    wait(&lathe, "trim active");
+
+    let osc_line = lathe.stdout_text();
+    let addr: std::net::SocketAddr = osc_line
+        .lines()
+        .find_map(|l| l.strip_prefix("lathe: OSC on udp "))
+        .expect("OSC address printed")
+        .parse()
+        .unwrap();
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket.set_read_timeout(Some(2 * SECOND)).unwrap();
+    let msg = rosc::OscPacket::Message(rosc::OscMessage {
+        addr: "/lathe/get".into(),
+        args: vec![rosc::OscType::String("trim.gain_db".into())],
+    });
+    socket
+        .send_to(&rosc::encoder::encode(&msg).unwrap(), addr)
+        .unwrap();
+    let mut buf = [0u8; 1024];
+    let n = socket.recv(&mut buf).expect("OSC reply");
+    let (_, reply) = rosc::decoder::decode_udp(&buf[..n]).unwrap();
+    let rosc::OscPacket::Message(reply) = reply else {
+        panic!("a message")
+    };
+    assert_eq!(reply.addr, "/lathe/value");
+    assert_eq!(
+        reply.args,
+        vec![
+            rosc::OscType::String("trim.gain_db".into()),
+            rosc::OscType::Float(-3.0)
+        ]
+    );
+
+    lathe.send("save");
+    let saved = dir.0.join("g.saved.ron");
+    wait(&lathe, &format!("saved {}", saved.display()));
+    let text = std::fs::read_to_string(&saved).unwrap();
+    assert!(text.contains("\"gain_db\": -3.0"), "{text}");
+    assert!(
+        std::fs::read_to_string(&graph).unwrap().contains("-6.0"),
+        "original untouched"
+    );
+
+    std::thread::sleep(Duration::from_millis(300));
+    let take = rig.finish();
+    let x = &take.channels[0];
+    let i = (0..x.len())
+        .rposition(|i| take.trusted(i))
+        .expect("trusted frames");
+    let last = x[i];
+    println!(
+        "level after set -3 dB: {last} (expected {})",
+        0.5 * db(-3.0)
+    );
+    assert!((last - 0.5 * db(-3.0)).abs() < 1e-6);
+    lathe.send("quit");
+    let (status, _) = lathe
+        .wait_exit(2 * SECOND)
+        .unwrap_or_else(|| panic!("no exit: {} / {}", lathe.stdout_text(), lathe.stderr_text()));
+    assert!(status.success());
+}
+
+/// When the server's buffer size changes (256 -> 512), lathe recompiles for it and the
+/// audio is still the graph's output, exactly.
+#[test]
+fn buffer_size_change_recompiles() {
+    let Some(server) = JackServer::start() else {
+        return;
+    };
+    let dir = TempDir::new();
+    let graph = dir.write("g.ron", &gain_graph(-6.0));
+    let lathe = Lathe::start(&server, &graph, &["--name", "lt"]);
+    jack_support::set_buffer_size(512);
+    assert!(
+        lathe.wait_stdout(
+            |l| l.contains("now running at 48000 Hz, 512 frames"),
+            2 * SECOND
+        ),
+        "{}",
+        lathe.stdout_text()
+    );
+    let rig = Rig::start("lt", vec![vec![0.5f32; RATE]; 2], true, 2 * RATE);
+    std::thread::sleep(Duration::from_millis(500));
+    let take = rig.finish();
+    let x = &take.channels[0];
+    let trusted: Vec<usize> = (0..x.len()).filter(|&i| take.trusted(i)).collect();
+    let dev = trusted
+        .iter()
+        .map(|&i| (x[i] - 0.5 * db(-6.0)).abs())
+        .fold(0.0f32, f32::max);
+    println!(
+        "after the change: {} frames, max deviation {dev:e}",
+        trusted.len()
+    );
+    assert!(trusted.len() > RATE / 4 && dev < 1e-6, "{dev}");
+}
+
+/// The monitor section is heard and never clicks: dim is -20 dB; A/B plays the
+/// unprocessed input, here 6 dB louder than the processed output (a 1 kHz sine through
+/// -6 dB), turned down to the processed loudness (amplitude within 3%, from the moment
+/// it is switched on), and at its own level once matching is off.
+#[test]
+fn monitor_dim_and_loudness_matched_ab() {
+    let Some(server) = JackServer::start() else {
+        return;
+    };
+    let dir = TempDir::new();
+    let graph = dir.write("g.ron", &gain_graph(-6.0));
+    let mut lathe = Lathe::start(&server, &graph, &["--name", "lt"]);
+    // 1 kHz divides 48 kHz: the looped second is seamless.
+    let sine: Vec<f32> = (0..RATE)
+        .map(|i| 0.5 * (2.0 * std::f64::consts::PI * 1000.0 * i as f64 / RATE as f64).sin() as f32)
+        .collect();
+    let rig = Rig::start("lt", vec![sine.clone(), sine], true, 10 * RATE);
+    let peak_over = |x: &[f32], take: &jack_support::Take, range: std::ops::Range<usize>| {
+        range
+            .filter(|&i| take.trusted(i))
+            .map(|i| x[i].abs())
+            .fold(0.0f32, f32::max)
+    };
+    std::thread::sleep(Duration::from_millis(3200)); // the loudness window fills
+    lathe.send("monitor dim on");
+    assert!(lathe.wait_stdout(|l| l == "monitor: dim", SECOND));
+    std::thread::sleep(Duration::from_millis(300));
+    lathe.send("monitor dim off");
+    std::thread::sleep(Duration::from_millis(100)); // dim fades out
+    let ab_start = rig.position();
+    lathe.send("monitor ab on");
+    assert!(lathe.wait_stdout(|l| l == "monitor: ab match", SECOND));
+    std::thread::sleep(Duration::from_millis(700));
+    let ab_end = rig.position();
+    lathe.send("monitor match off");
+    assert!(lathe.wait_stdout(|l| l == "monitor: ab", SECOND));
+    std::thread::sleep(Duration::from_millis(400));
+    let take = rig.finish();
+    let x = &take.channels[0];
+    let n = x.len();
+    let processed = 0.5 * db(-6.0);
+    // From `ab on` (the switch included: the unprocessed side must never be heard
+    // unmatched) to 50 ms before `match off` was sent, clear of its ramp.
+    let ab = peak_over(x, &take, ab_start..ab_end - RATE / 20);
+    let unmatched = peak_over(x, &take, n - RATE / 10..n);
+    let dim_frames: Vec<usize> = (0..n)
+        .filter(|&i| take.trusted(i) && x[i].abs() > 0.0 && x[i].abs() < 0.2 * processed)
+        .collect();
+    let dim = dim_frames.windows(2).filter(|w| w[1] == w[0] + 1).count();
+    let max_step = (1..n)
+        .filter(|&i| take.trusted(i) && take.trusted(i - 1))
+        .map(|i| (x[i] - x[i - 1]).abs())
+        .fold(0.0f32, f32::max);
+    println!(
+        "A/B peak {ab} (processed {processed}), unmatched {unmatched}, max step {max_step}, \
+         {dim} dimmed frames"
+    );
+    assert!((ab - processed).abs() < processed * 0.03, "{ab}");
+    assert!((unmatched - 0.5).abs() < 0.5 * 0.03, "{unmatched}");
+    assert!(dim > RATE / 10, "dim was not heard");
+    // A 1 kHz sine of amplitude 0.5 moves at most 0.066 per sample.
+    assert!(max_step < 0.07, "step {max_step}");
+}
+
+/// Killing the server makes lathe print why and exit non-zero within 2 s.
+#[test]
+fn server_loss_exits_nonzero_quickly() {
+    let Some(mut server) = JackServer::start() else {
+        return;
+    };
+    let dir = TempDir::new();
+    let graph = dir.write("g.ron", &gain_graph(0.0));
+    let mut lathe = Lathe::start(&server, &graph, &["--name", "lt"]);
+    server.kill();
+    let (status, took) = lathe.wait_exit(2 * SECOND).unwrap_or_else(|| {
+        panic!(
+            "still running 2 s after the server died: {}",
+            lathe.stderr_text()
+        )
+    });
+    println!("exited with {status} {took:?} after the server was killed");
+    assert!(!status.success());
+    assert!(
+        lathe.stderr_text().contains("JACK server has stopped"),
+        "{}",
+        lathe.stderr_text()
+    );
+}
+
+/// Without a server, `lathe run` exits 2 and says how to start one.
+#[test]
+fn no_server_exits_2_with_help() {
+    let dir = TempDir::new();
+    let graph = dir.write("g.ron", &gain_graph(0.0));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lathe"))
+        .arg("run")
+        .arg(&graph)
+        .env(
+            "JACK_DEFAULT_SERVER",
+            format!("lathe-absent-{}", std::process::id()),
+        )
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("jackd -d dummy") && err.contains("pw-jack"),
+        "{err}"
+    );
+}

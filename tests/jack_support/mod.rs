@@ -1,0 +1,554 @@
+//! Support for the live tests: a private JACK server on the dummy driver, the `lathe run`
+//! process with its output collected, and test clients that play known audio into lathe
+//! and record what comes out.
+
+#![allow(dead_code)] // each test binary uses a different part
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// Sample rate and period of the test server.
+pub const RATE: usize = 48_000;
+pub const PERIOD: usize = 256;
+
+/// Tests share the process environment (`JACK_DEFAULT_SERVER`): one at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// A `jackd` started for one test; killed on drop (also when the test fails).
+pub struct JackServer {
+    pub name: String,
+    child: Option<Child>,
+    _serial: MutexGuard<'static, ()>,
+}
+
+fn jackd_available() -> bool {
+    Command::new("jackd")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok()
+}
+
+impl JackServer {
+    /// Starts a server, or returns None (with a notice) when `jackd` is not installed.
+    /// Panics instead when `LATHE_REQUIRE_JACK=1`.
+    pub fn start() -> Option<JackServer> {
+        let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        if !jackd_available() {
+            if std::env::var("LATHE_REQUIRE_JACK").as_deref() == Ok("1") {
+                panic!("jackd is not installed and LATHE_REQUIRE_JACK=1");
+            }
+            eprintln!("notice: jackd not found; skipping this live JACK test (install jackd2)");
+            return None;
+        }
+        // Stable names: JACK keeps a small registry of servers and reuses an entry of the
+        // same name left behind by a server that died, but never one of another name.
+        let name = format!("lathe-test-{}", COUNTER.fetch_add(1, Ordering::Relaxed));
+        let child = Command::new("jackd")
+            .args(["--no-realtime", "-n", &name, "-d", "dummy", "-r"])
+            .arg(RATE.to_string())
+            .arg("-p")
+            .arg(PERIOD.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("jackd starts");
+        // SAFETY: tests run one at a time under SERIAL; nothing else reads the
+        // environment concurrently.
+        unsafe { std::env::set_var("JACK_DEFAULT_SERVER", &name) };
+        let server = JackServer {
+            name,
+            child: Some(child),
+            _serial: serial,
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if jack::Client::new("probe", jack::ClientOptions::NO_START_SERVER).is_ok() {
+                return Some(server);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("jackd did not come up within 10 s");
+    }
+
+    /// Stops the server now (SIGTERM, so that it leaves JACK's server registry; SIGKILL
+    /// if it has not gone after 3 s).
+    pub fn kill(&mut self) {
+        let Some(mut c) = self.child.take() else {
+            return;
+        };
+        let _ = Command::new("kill")
+            .args(["-TERM", &c.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = c.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+}
+
+impl Drop for JackServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A temporary directory for graphs, removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new() -> TempDir {
+        let dir = std::env::temp_dir().join(format!(
+            "lathe-live-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        TempDir(dir)
+    }
+
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, text).expect("write graph");
+        path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A stereo graph with one gain node `trim` at `gain_db`.
+pub fn gain_graph(gain_db: f64) -> String {
+    format!(
+        "(\n    inputs: {{\"main\": 2}},\n    outputs: {{\"main\": 2}},\n    nodes: [(id: \"trim\", kind: \"gain\", params: {{\"gain_db\": {gain_db:?}}})],\n    links: [\"in.main -> trim -> out.main\"],\n)\n"
+    )
+}
+
+/// `lathe run` as a child process; killed on drop.
+pub struct Lathe {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    pub stdout: Arc<Mutex<Vec<String>>>,
+    pub stderr: Arc<Mutex<Vec<String>>>,
+}
+
+fn collect(reader: impl std::io::Read + Send + 'static) -> Arc<Mutex<Vec<String>>> {
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let sink = lines.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(reader).lines() {
+            let Ok(line) = line else { return };
+            sink.lock().unwrap().push(line);
+        }
+    });
+    lines
+}
+
+impl Lathe {
+    /// Starts `lathe run GRAPH ARGS...` against `server` and waits until it runs.
+    pub fn start(server: &JackServer, graph: &Path, args: &[&str]) -> Lathe {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_lathe"))
+            .arg("run")
+            .arg(graph)
+            .args(args)
+            .env("JACK_DEFAULT_SERVER", &server.name)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("lathe starts");
+        let stdin = child.stdin.take();
+        let stdout = collect(child.stdout.take().expect("piped"));
+        let stderr = collect(child.stderr.take().expect("piped"));
+        let lathe = Lathe {
+            child,
+            stdin,
+            stdout,
+            stderr,
+        };
+        assert!(
+            lathe.wait_stdout(|l| l.contains("type `help`"), Duration::from_secs(10)),
+            "lathe did not start: {:?} {:?}",
+            lathe.stdout.lock().unwrap(),
+            lathe.stderr.lock().unwrap()
+        );
+        lathe
+    }
+
+    pub fn send(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        writeln!(stdin, "{line}").expect("write to lathe");
+        stdin.flush().expect("flush");
+    }
+
+    fn wait(lines: &Mutex<Vec<String>>, pred: impl Fn(&str) -> bool, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if lines.lock().unwrap().iter().any(|l| pred(l)) {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    pub fn wait_stdout(&self, pred: impl Fn(&str) -> bool, timeout: Duration) -> bool {
+        Self::wait(&self.stdout, pred, timeout)
+    }
+
+    pub fn wait_stderr(&self, pred: impl Fn(&str) -> bool, timeout: Duration) -> bool {
+        Self::wait(&self.stderr, pred, timeout)
+    }
+
+    pub fn stdout_text(&self) -> String {
+        self.stdout.lock().unwrap().join("\n")
+    }
+
+    pub fn stderr_text(&self) -> String {
+        self.stderr.lock().unwrap().join("\n")
+    }
+
+    /// Waits for the process to exit; its status and how long it took.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<(std::process::ExitStatus, Duration)> {
+        let start = Instant::now();
+        while start.elapsed() < timeout {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some((status, start.elapsed()));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        None
+    }
+}
+
+impl Drop for Lathe {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Plays `signal` (one Vec per channel) from the first cycle after `go`, looped or once.
+struct Player {
+    ports: Vec<jack::Port<jack::AudioOut>>,
+    signal: Vec<Vec<f32>>,
+    looped: bool,
+    pos: usize,
+    go: Arc<AtomicBool>,
+    start_frame: Arc<AtomicU64>,
+    stop_frame: Arc<AtomicU64>,
+    played: Arc<AtomicUsize>,
+}
+
+impl jack::ProcessHandler for Player {
+    fn process(&mut self, _: &jack::Client, ps: &jack::ProcessScope) -> jack::Control {
+        let playing = self.go.load(Ordering::Acquire);
+        if playing && self.pos == 0 {
+            self.start_frame
+                .store(u64::from(ps.last_frame_time()), Ordering::Release);
+        }
+        if !playing && self.pos > 0 && self.stop_frame.load(Ordering::Acquire) == 0 {
+            self.stop_frame
+                .store(u64::from(ps.last_frame_time()), Ordering::Release);
+        }
+        let n = ps.n_frames() as usize;
+        let len = self.signal[0].len();
+        for (port, sig) in self.ports.iter_mut().zip(&self.signal) {
+            let out = port.as_mut_slice(ps);
+            for (i, y) in out.iter_mut().enumerate() {
+                let k = self.pos + i;
+                *y = match (playing, self.looped) {
+                    (false, _) => 0.0,
+                    (true, true) => sig[k % len],
+                    (true, false) => sig.get(k).copied().unwrap_or(0.0),
+                };
+            }
+        }
+        if playing {
+            self.pos += n;
+            self.played.store(self.pos, Ordering::Release);
+            // The server freewheels while playing: pace it at about real time so that
+            // reloads and commands land in the middle of the audio.
+            std::thread::sleep(Duration::from_secs_f64(n as f64 / RATE as f64));
+        }
+        jack::Control::Continue
+    }
+}
+
+/// Records every channel, placing each cycle at its frame time so that a cycle the
+/// recorder missed leaves a NaN gap instead of shifting what follows.
+struct Recorder {
+    ports: Vec<jack::Port<jack::AudioIn>>,
+    data: Vec<Vec<f32>>,
+    len: usize,
+    start_frame: Option<u64>,
+}
+
+impl jack::ProcessHandler for Recorder {
+    fn process(&mut self, _: &jack::Client, ps: &jack::ProcessScope) -> jack::Control {
+        let now = u64::from(ps.last_frame_time());
+        let base = *self.start_frame.get_or_insert(now);
+        let at = now.wrapping_sub(base) as usize;
+        let cap = self.data[0].len();
+        if at >= cap {
+            return jack::Control::Continue;
+        }
+        let n = (ps.n_frames() as usize).min(cap - at);
+        for (port, data) in self.ports.iter().zip(self.data.iter_mut()) {
+            data[at..at + n].copy_from_slice(&port.as_slice(ps)[..n]);
+        }
+        self.len = self.len.max(at + n);
+        jack::Control::Continue
+    }
+}
+
+/// Notes the (estimated) frame time of every xrun the server reports.
+struct XrunLog(Arc<Mutex<Vec<u64>>>);
+
+impl jack::NotificationHandler for XrunLog {
+    fn xrun(&mut self, client: &jack::Client) -> jack::Control {
+        if let Ok(mut v) = self.0.lock() {
+            v.push(u64::from(client.frame_time()));
+        }
+        jack::Control::Continue
+    }
+}
+
+/// A player feeding lathe's main input and a recorder on its main output, with the server
+/// freewheeling (see [`set_freewheel`]) while they run.
+pub struct Rig {
+    player: jack::AsyncClient<(), Player>,
+    recorder: jack::AsyncClient<XrunLog, Recorder>,
+    xruns: Arc<Mutex<Vec<u64>>>,
+    go: Arc<AtomicBool>,
+    start_frame: Arc<AtomicU64>,
+    stop_frame: Arc<AtomicU64>,
+    played: Arc<AtomicUsize>,
+}
+
+/// Frames either side of a reported xrun that are not trusted.
+pub const XRUN_GUARD_FRAMES: usize = 4 * PERIOD;
+
+/// What the recorder caught, aligned to the player's first sample.
+pub struct Take {
+    /// `channels[c][i]` was recorded at the frame the player played sample `i`; NaN
+    /// where the recorder missed a cycle.
+    pub channels: Vec<Vec<f32>>,
+    /// Xruns during the take, as frames relative to the player's first sample.
+    pub xruns: Vec<i64>,
+}
+
+impl Take {
+    /// Frame `i` was recorded and is not near an xrun (the server on a loaded machine
+    /// without real-time scheduling misses deadlines now and then; those cycles carry
+    /// silence or stale buffers whatever the client does).
+    pub fn trusted(&self, i: usize) -> bool {
+        !self.channels[0][i].is_nan()
+            && self
+                .xruns
+                .iter()
+                .all(|&x| (i as i64 - x).unsigned_abs() as usize > XRUN_GUARD_FRAMES)
+    }
+}
+
+impl Rig {
+    /// Connects to `lathe_client`'s `main_in_*`/`main_out_*` ports (2 channels) and starts
+    /// playing `signal` once connected. Records up to `record_frames`.
+    pub fn start(
+        lathe_client: &str,
+        signal: Vec<Vec<f32>>,
+        looped: bool,
+        record_frames: usize,
+    ) -> Rig {
+        let (pc, _) = jack::Client::new("player", jack::ClientOptions::NO_START_SERVER)
+            .expect("player client");
+        let (rc, _) = jack::Client::new("recorder", jack::ClientOptions::NO_START_SERVER)
+            .expect("recorder client");
+        let channels = signal.len();
+        let outs: Vec<_> = (0..channels)
+            .map(|c| {
+                pc.register_port(&format!("out_{}", c + 1), jack::AudioOut::default())
+                    .unwrap()
+            })
+            .collect();
+        let ins: Vec<_> = (0..channels)
+            .map(|c| {
+                rc.register_port(&format!("in_{}", c + 1), jack::AudioIn::default())
+                    .unwrap()
+            })
+            .collect();
+        let go = Arc::new(AtomicBool::new(false));
+        let start_frame = Arc::new(AtomicU64::new(0));
+        let stop_frame = Arc::new(AtomicU64::new(0));
+        let played = Arc::new(AtomicUsize::new(0));
+        let player = pc
+            .activate_async(
+                (),
+                Player {
+                    ports: outs,
+                    signal,
+                    looped,
+                    pos: 0,
+                    go: go.clone(),
+                    start_frame: start_frame.clone(),
+                    stop_frame: stop_frame.clone(),
+                    played: played.clone(),
+                },
+            )
+            .unwrap();
+        let xruns = Arc::new(Mutex::new(Vec::new()));
+        let recorder = rc
+            .activate_async(
+                XrunLog(xruns.clone()),
+                Recorder {
+                    ports: ins,
+                    data: vec![vec![f32::NAN; record_frames]; channels],
+                    len: 0,
+                    start_frame: None,
+                },
+            )
+            .unwrap();
+        let client = player.as_client();
+        let (pn, rn) = (
+            client.name().to_string(),
+            recorder.as_client().name().to_string(),
+        );
+        for c in 1..=channels {
+            client
+                .connect_ports_by_name(
+                    &format!("{pn}:out_{c}"),
+                    &format!("{lathe_client}:main_in_{c}"),
+                )
+                .expect("connect player");
+            client
+                .connect_ports_by_name(
+                    &format!("{lathe_client}:main_out_{c}"),
+                    &format!("{rn}:in_{c}"),
+                )
+                .expect("connect recorder");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        set_freewheel(client, true);
+        go.store(true, Ordering::Release);
+        Rig {
+            player,
+            recorder,
+            xruns,
+            go,
+            start_frame,
+            stop_frame,
+            played,
+        }
+    }
+
+    /// Frames played so far (an index into the coming [`Take`]).
+    pub fn position(&self) -> usize {
+        self.played.load(Ordering::Acquire)
+    }
+
+    /// Stops both clients and returns the recording from the player's first sample to its
+    /// last.
+    pub fn finish(self) -> Take {
+        // The player stops first and notes when; what the recorder catches later is cut.
+        // The player then no longer sleeps in its callback: JACK may cancel a client thread
+        // on deactivation, and a cancelled sleep in Rust code aborts.
+        self.go.store(false, Ordering::Release);
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while self.stop_frame.load(Ordering::Acquire) == 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        set_freewheel(self.player.as_client(), false);
+        let (_, _, rec) = self.recorder.deactivate().expect("deactivate recorder");
+        let _ = self.player.deactivate();
+        let start = self.start_frame.load(Ordering::Acquire);
+        let stop = self.stop_frame.load(Ordering::Acquire);
+        let base = rec.start_frame.expect("recorder ran");
+        let from = (start.wrapping_sub(base) as usize).min(rec.len);
+        let to = (stop.wrapping_sub(base) as usize).clamp(from, rec.len);
+        let channels = rec.data.into_iter().map(|d| d[from..to].to_vec()).collect();
+        let xruns = self
+            .xruns
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|&x| x as i64 - start as i64)
+            .collect();
+        Take { channels, xruns }
+    }
+}
+
+/// Freewheeling, the server runs each cycle once every client has finished it, with no
+/// deadline: on a loaded machine without real-time scheduling a late cycle is not an xrun
+/// with silence or stale buffers, so what lathe outputs can be compared sample by sample.
+fn set_freewheel(client: &jack::Client, on: bool) {
+    // SAFETY: the client is open.
+    let rc = unsafe { jack::jack_sys::jack_set_freewheel(client.raw(), i32::from(on)) };
+    assert_eq!(rc, 0, "freewheel {on}");
+}
+
+/// Latency range of a port as JACK reports it.
+pub fn port_latency(port: &str, capture: bool) -> (u32, u32) {
+    let (client, _) =
+        jack::Client::new("inspector", jack::ClientOptions::NO_START_SERVER).expect("client");
+    let port = client
+        .port_by_name(port)
+        .unwrap_or_else(|| panic!("no port {port}"));
+    port.get_latency_range(if capture {
+        jack::LatencyType::Capture
+    } else {
+        jack::LatencyType::Playback
+    })
+}
+
+/// Asks the server for a new buffer size.
+pub fn set_buffer_size(frames: u32) {
+    let (client, _) =
+        jack::Client::new("inspector", jack::ClientOptions::NO_START_SERVER).expect("client");
+    client.set_buffer_size(frames).expect("buffer size changes");
+}
+
+/// The ports `port` is connected to.
+pub fn connections(port: &str) -> Vec<String> {
+    let (client, _) =
+        jack::Client::new("inspector", jack::ClientOptions::NO_START_SERVER).expect("client");
+    let port = client
+        .port_by_name(port)
+        .unwrap_or_else(|| panic!("no port {port}"));
+    port.get_connections()
+}
+
+/// Every port whose name starts with `prefix`.
+pub fn ports_of(prefix: &str) -> Vec<String> {
+    let (client, _) =
+        jack::Client::new("inspector", jack::ClientOptions::NO_START_SERVER).expect("client");
+    client.ports(Some(&format!("^{prefix}")), None, jack::PortFlags::empty())
+}
+
+/// Deterministic white noise in [-amp, amp).
+pub fn noise(frames: usize, seed: u64, amp: f32) -> Vec<f32> {
+    let mut state = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+    (0..frames)
+        .map(|_| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            ((state >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0) * amp
+        })
+        .collect()
+}
