@@ -2,9 +2,10 @@
 //! printed as a table, or as JSON for scripts.
 //!
 //! Loudness follows EBU R128 / ITU-R BS.1770 (integrated loudness, loudness range, true
-//! peak with 4x oversampling), measured with the `ebur128` crate over the whole signal.
+//! peak 4x oversampled), measured with lathe's own analyser (`lathe_nodes::analysis`).
 
-use ebur128::{EbuR128, Mode};
+use lathe_nodes::analysis::Analyzer;
+use lathe_nodes::bs1770::Layout;
 use serde::Serialize;
 
 use crate::audio_io::Audio;
@@ -18,25 +19,21 @@ pub struct Loudness {
 }
 
 impl Loudness {
-    /// Measures `audio`; `None` where the meter cannot (no channels, a sample rate or
-    /// channel count it does not support). Channels beyond the fifth are weighted as the
-    /// meter's default layout says (L, R, C, LFE excluded, Ls, Rs).
+    /// Measures `audio` with lathe's BS.1770 analyser (the `loudness` node's meter);
+    /// `None` for silence or a signal with no channels.
     pub fn measure(audio: &Audio) -> Option<Loudness> {
-        let channels = u32::try_from(audio.channel_count()).ok()?;
-        let mode = Mode::I | Mode::LRA | Mode::TRUE_PEAK;
-        let mut meter = EbuR128::new(channels, audio.sample_rate_hz, mode).ok()?;
+        if audio.channel_count() == 0 {
+            return None;
+        }
+        let layout = Layout::for_channels(audio.channel_count());
+        let mut analyzer = Analyzer::new(f64::from(audio.sample_rate_hz), layout);
         let planes: Vec<&[f32]> = audio.channels.iter().map(Vec::as_slice).collect();
-        meter.add_frames_planar_f32(&planes).ok()?;
-        let true_peak = (0..channels)
-            .map(|c| meter.true_peak(c))
-            .collect::<Result<Vec<f64>, _>>()
-            .ok()?
-            .into_iter()
-            .fold(0.0, f64::max);
+        analyzer.process(&planes);
+        let a = analyzer.analysis();
         Some(Loudness {
-            integrated_lufs: meter.loudness_global().ok()?,
-            true_peak_dbtp: amplitude_db(true_peak),
-            loudness_range_lu: meter.loudness_range().ok()?,
+            integrated_lufs: a.integrated_lufs?,
+            true_peak_dbtp: a.true_peak_dbtp?,
+            loudness_range_lu: a.loudness_range_lu.unwrap_or(0.0),
         })
     }
 }

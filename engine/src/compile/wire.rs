@@ -122,6 +122,11 @@ fn pick_port(
     let found = match name {
         Some(n) => ports.iter().position(|p| p.name == n),
         None if ports.len() == 1 => Some(0),
+        // `comp` means `comp.in`: an unnamed input is the only required one, so optional
+        // inputs (a `sidechain`) never have to be mentioned.
+        None if input && ports.iter().filter(|p| p.required).count() == 1 => {
+            ports.iter().position(|p| p.required)
+        }
         None => None,
     };
     if found.is_none() {
