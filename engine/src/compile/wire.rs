@@ -24,16 +24,20 @@ pub fn resolve_links(
     flat: &FlatGraph,
     nodes: &[Option<CNode>],
     problems: &mut Vec<Problem>,
-) -> (Vec<Edge>, Vec<(usize, usize)>) {
+) -> (Vec<Edge>, Vec<(usize, Option<usize>)>) {
     let mut edges: Vec<Edge> = Vec::new();
-    let mut rejected = Vec::new();
+    let mut rejected: Vec<(usize, Option<usize>)> =
+        flat.half_linked.iter().map(|&n| (n, None)).collect();
     for link in &flat.links {
         let (Some(from), Some(to)) = (&nodes[link.from], &nodes[link.to]) else {
-            continue; // the node's own problem is already reported
+            // The node's own problem is already reported; its link is not "missing".
+            rejected.push((link.to, None));
+            continue;
         };
         let from_port = pick_port(from, link.from_port.as_deref(), false, &link.at, problems);
         let to_port = pick_port(to, link.to_port.as_deref(), true, &link.at, problems);
         let (Some(fp), Some(tp)) = (from_port, to_port) else {
+            rejected.push((link.to, to_port));
             continue;
         };
         let out_ch = from.spec.outputs[fp].channels;
@@ -54,7 +58,7 @@ pub fn resolve_links(
                      lathe never up- or down-mixes silently",
                 ),
             );
-            rejected.push((link.to, tp));
+            rejected.push((link.to, Some(tp)));
             continue;
         }
         let edge = Edge {
@@ -274,7 +278,7 @@ pub fn dissolve_junctions(nodes: &[Option<CNode>], mut edges: Vec<Edge>) -> Vec<
 pub fn check_required(
     nodes: &[Option<CNode>],
     edges: &[Edge],
-    rejected: &[(usize, usize)],
+    rejected: &[(usize, Option<usize>)],
     problems: &mut Vec<Problem>,
 ) {
     for (i, node) in nodes.iter().enumerate() {
@@ -283,7 +287,10 @@ pub fn check_required(
             Role::Leaf => {
                 for (p, port) in node.spec.inputs.iter().enumerate() {
                     let fed = edges.iter().any(|e| e.to == i && e.to_port == p);
-                    if port.required && !fed && !rejected.contains(&(i, p)) {
+                    let tried = rejected
+                        .iter()
+                        .any(|&(n, q)| n == i && q.is_none_or(|q| q == p));
+                    if port.required && !fed && !tried {
                         problems.push(
                             Problem::new(
                                 node.at.clone(),
@@ -297,7 +304,9 @@ pub fn check_required(
                     }
                 }
             }
-            Role::GraphOut { .. } if !edges.iter().any(|e| e.to == i) => {
+            Role::GraphOut { .. }
+                if !edges.iter().any(|e| e.to == i) && !rejected.iter().any(|&(n, _)| n == i) =>
+            {
                 problems.push(
                     Problem::new(
                         node.at.clone(),

@@ -59,6 +59,9 @@ pub struct FlatGraph {
     pub links: Vec<FlatLink>,
     /// Every file the graph was read from (the root first): what a live host watches.
     pub files: Vec<PathBuf>,
+    /// Nodes a link was meant to feed whose other end could not be resolved: not
+    /// reported again as unlinked.
+    pub half_linked: Vec<usize>,
 }
 
 /// Flattens `root`, adding every problem found to `problems`.
@@ -69,6 +72,7 @@ pub fn flatten(root: &GraphDoc, problems: &mut Vec<Problem>) -> FlatGraph {
         nodes: Vec::new(),
         links: Vec::new(),
         files: vec![root.path.clone()],
+        half_linked: Vec::new(),
     };
     check_buses(root, problems);
     let mut bus_node = |role: Role, bus: &BusDecl, side: &str| {
@@ -228,14 +232,16 @@ fn add_doc(
                 &link.at,
                 problems,
             );
-            if let (Some((from, from_port)), Some((to, to_port))) = (from, to) {
-                flat.links.push(FlatLink {
+            match (from, to) {
+                (Some((from, from_port)), Some((to, to_port))) => flat.links.push(FlatLink {
                     from,
                     from_port,
                     to,
                     to_port,
                     at: link.at.clone(),
-                });
+                }),
+                (None, Some((to, _))) => flat.half_linked.push(to),
+                _ => {}
             }
         }
     }
