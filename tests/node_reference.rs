@@ -6,8 +6,16 @@ use std::process::Command;
 const LATHE: &str = env!("CARGO_BIN_EXE_lathe");
 
 fn lathe_nodes(args: &[&str]) -> String {
-    let out = Command::new(LATHE).arg("nodes").args(args).output().expect("lathe runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(LATHE)
+        .arg("nodes")
+        .args(args)
+        .output()
+        .expect("lathe runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).expect("utf-8")
 }
 
@@ -22,8 +30,13 @@ fn reference() -> String {
     doc.push_str(&listing);
     doc.push_str("```\n");
     for line in listing.lines().skip(1) {
-        let Some(kind) = line.split_whitespace().next() else { continue };
-        doc.push_str(&format!("\n## {kind}\n\n```text\n{}```\n", lathe_nodes(&[kind])));
+        let Some(kind) = line.split_whitespace().next() else {
+            continue;
+        };
+        doc.push_str(&format!(
+            "\n## {kind}\n\n```text\n{}```\n",
+            lathe_nodes(&[kind])
+        ));
     }
     doc
 }
@@ -37,5 +50,8 @@ fn node_reference_matches_the_registry() {
         return;
     }
     let current = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(current == fresh, "docs/nodes.md is stale: run LATHE_BLESS=1 cargo test --test node_reference");
+    assert!(
+        current == fresh,
+        "docs/nodes.md is stale: run LATHE_BLESS=1 cargo test --test node_reference"
+    );
 }
