@@ -10,34 +10,6 @@ use serde::Serialize;
 
 use crate::audio_io::Audio;
 
-/// Loudness figures of one signal (EBU R128 / ITU-R BS.1770).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Loudness {
-    pub integrated_lufs: f64,
-    pub true_peak_dbtp: f64,
-    pub loudness_range_lu: f64,
-}
-
-impl Loudness {
-    /// Measures `audio` with lathe's BS.1770 analyser (the `loudness` node's meter);
-    /// `None` for silence or a signal with no channels.
-    pub fn measure(audio: &Audio) -> Option<Loudness> {
-        if audio.channel_count() == 0 {
-            return None;
-        }
-        let layout = Layout::for_channels(audio.channel_count());
-        let mut analyzer = Analyzer::new(f64::from(audio.sample_rate_hz), layout);
-        let planes: Vec<&[f32]> = audio.channels.iter().map(Vec::as_slice).collect();
-        analyzer.process(&planes);
-        let a = analyzer.analysis();
-        Some(Loudness {
-            integrated_lufs: a.integrated_lufs?,
-            true_peak_dbtp: a.true_peak_dbtp?,
-            loudness_range_lu: a.loudness_range_lu.unwrap_or(0.0),
-        })
-    }
-}
-
 /// What we know about one file or bus. Levels of silence are `-inf` in text and `null`
 /// in JSON.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -55,12 +27,27 @@ pub struct Measurement {
     pub integrated_lufs: Option<f64>,
     pub true_peak_dbtp: Option<f64>,
     pub loudness_range_lu: Option<f64>,
+    pub momentary_max_lufs: Option<f64>,
+    pub short_term_max_lufs: Option<f64>,
+    /// Peak-to-loudness ratio: true peak minus integrated loudness.
+    pub plr_db: Option<f64>,
+    /// L/R phase correlation over the whole signal (stereo only).
+    pub correlation: Option<f64>,
 }
 
 impl Measurement {
-    /// Measures everything about `audio`.
+    /// Measures everything about `audio`: the figures of `lathe analyze`, plus RMS.
     pub fn of(label: impl Into<String>, audio: &Audio) -> Self {
-        let loudness = Loudness::measure(audio);
+        let analysis = (audio.channel_count() > 0).then(|| {
+            let layout = Layout::for_channels(audio.channel_count());
+            let mut analyzer = Analyzer::new(f64::from(audio.sample_rate_hz), layout);
+            let planes: Vec<&[f32]> = audio.channels.iter().map(Vec::as_slice).collect();
+            analyzer.process(&planes);
+            analyzer.analysis()
+        });
+        let get = |f: fn(&lathe_nodes::analysis::FileAnalysis) -> Option<f64>| {
+            analysis.as_ref().and_then(f)
+        };
         let samples = audio.frames() * audio.channel_count();
         let sum_sq: f64 = audio
             .channels
@@ -81,9 +68,13 @@ impl Measurement {
             duration_s: audio.duration_seconds(),
             sample_peak_dbfs: amplitude_db(audio.sample_peak() as f64),
             rms_dbfs: amplitude_db(rms),
-            integrated_lufs: loudness.map(|l| l.integrated_lufs),
-            true_peak_dbtp: loudness.map(|l| l.true_peak_dbtp),
-            loudness_range_lu: loudness.map(|l| l.loudness_range_lu),
+            integrated_lufs: get(|a| a.integrated_lufs),
+            true_peak_dbtp: get(|a| a.true_peak_dbtp),
+            loudness_range_lu: get(|a| a.loudness_range_lu),
+            momentary_max_lufs: get(|a| a.momentary_max_lufs),
+            short_term_max_lufs: get(|a| a.short_term_max_lufs),
+            plr_db: get(|a| a.plr_db),
+            correlation: get(|a| a.correlation),
         }
     }
 }
@@ -95,7 +86,7 @@ fn amplitude_db(x: f64) -> f64 {
 /// Lays measurements out side by side, one column each, one row per figure.
 pub fn table(columns: &[&Measurement]) -> String {
     type Row = (&'static str, fn(&Measurement) -> String);
-    let rows: [Row; 8] = [
+    let rows: [Row; 12] = [
         ("duration", |m| format!("{:.3} s", m.duration_s)),
         ("format", |m| {
             format!("{} Hz, {} ch", m.sample_rate_hz, m.channels)
@@ -103,6 +94,12 @@ pub fn table(columns: &[&Measurement]) -> String {
         ("integrated", |m| opt(m.integrated_lufs, "LUFS")),
         ("true peak", |m| opt(m.true_peak_dbtp, "dBTP")),
         ("loudness range", |m| opt(m.loudness_range_lu, "LU")),
+        ("momentary max", |m| opt(m.momentary_max_lufs, "LUFS")),
+        ("short-term max", |m| opt(m.short_term_max_lufs, "LUFS")),
+        ("PLR", |m| opt(m.plr_db, "dB")),
+        ("correlation", |m| {
+            m.correlation.map_or("n/a".into(), |c| format!("{c:.2}"))
+        }),
         ("sample peak", |m| level(m.sample_peak_dbfs, "dBFS")),
         ("RMS", |m| level(m.rms_dbfs, "dBFS")),
         ("frames", |m| m.frames.to_string()),
@@ -195,7 +192,11 @@ mod tests {
         let m = Measurement::of("quiet", &Audio::silence(44_100, 1, 10));
         let text = table(&[&m]);
         assert!(text.contains("-inf dBFS"), "{text}");
-        assert!(text.contains("-inf LUFS"), "{text}");
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with("integrated") && l.ends_with("n/a")),
+            "{text}"
+        );
         let json = serde_json::to_value(&m).unwrap();
         assert!(json["sample_peak_dbfs"].is_null());
         assert!(json["integrated_lufs"].is_null());
