@@ -915,7 +915,10 @@ fn analyze_reports_peak_and_format_as_json() {
     assert!(m["integrated_lufs"].as_f64().is_some() && m["true_peak_dbtp"].as_f64().is_some());
     let out = lathe_in(dir.path(), &["analyze", "sq.wav"]);
     let text = stdout(&out);
-    let row = text.lines().find(|l| l.trim_start().starts_with("sample peak")).unwrap();
+    let row = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("sample peak"))
+        .unwrap();
     assert!(row.ends_with(" -6.02 dBFS"), "{text}");
 }
 

@@ -78,12 +78,27 @@ fn live_output_equals_offline_render() {
     };
     let dir = TempDir::new();
     let graph = dir.write("g.ron", &gain_graph(-6.0));
+    assert_live_equals_offline(&server, &graph);
+}
+
+/// The same with the reference chain, whose limiter gives it 240 frames of latency: the
+/// live output lines up with the offline render exactly at the latency lathe reports.
+#[test]
+fn live_master_chain_equals_offline_render_at_its_latency() {
+    let Some(server) = JackServer::start() else {
+        return;
+    };
+    let graph = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("graphs/master.ron");
+    assert_live_equals_offline(&server, &graph);
+}
+
+fn assert_live_equals_offline(server: &JackServer, graph: &std::path::Path) {
     let frames = RATE;
     let signal = vec![noise(frames, 1, 0.5), noise(frames, 2, 0.5)];
 
-    let registry = lathe_nodes::registry();
+    let registry = lathe::commands::engine::registry();
     let options = CompileOptions::new(PrepareInfo::new(RATE as f64, PERIOD));
-    let compiled = lathe_engine::compile_file(&graph, &registry, &options).expect("graph compiles");
+    let compiled = lathe_engine::compile_file(graph, &registry, &options).expect("graph compiles");
     let latency = compiled.info.latency_frames;
     let (_controller, mut engine) = lathe_engine::engine(compiled);
     // A second of silence first, as the live engine runs before the audio arrives.
@@ -105,18 +120,21 @@ fn live_output_equals_offline_render() {
         engine.process(&ins, &mut outs, n);
     }
 
-    let lathe = Lathe::start(&server, &graph, &["--name", "lt"]);
+    let lathe = Lathe::start(server, graph, &["--name", "lt"]);
     let rig = Rig::start("lt", signal, false, 3 * RATE);
     std::thread::sleep(Duration::from_millis(1600));
     let take = rig.finish();
     drop(lathe);
 
-    let window = frames - 2048;
+    // What `lathe render` writes: the engine output with the graph's latency removed, so
+    // it lines up with the input. Live, the same audio must come `latency` frames late.
+    let rendered: Vec<&[f32]> = offline.iter().map(|c| &c[latency..]).collect();
+    let window = frames - 2048 - latency;
     let diff_at = |offset: usize| {
         (0..2)
             .flat_map(|c| (0..window).map(move |i| (c, i)))
             .filter(|&(_, i)| take.trusted(i + offset))
-            .map(|(c, i)| (take.channels[c][i + offset] - offline[c][i]).abs())
+            .map(|(c, i)| (take.channels[c][i + offset] - rendered[c][i]).abs())
             .fold(0.0f32, f32::max)
     };
     let trusted = (0..window).filter(|&i| take.trusted(i)).count();
