@@ -5,6 +5,7 @@
 //! The audio half ([`Monitor`]) runs in the JACK process callback: it allocates only in
 //! `new`. The control half ([`MonitorControls`]) is a set of atomics any thread may flip.
 
+use lathe_nodes::bs1770::kweight::{KFilterState, KWeighting};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
@@ -120,65 +121,13 @@ impl MonitorControls {
     }
 }
 
-/// A biquad in transposed direct form II, f64 state.
-#[derive(Debug, Clone, Copy, Default)]
-struct Biquad {
-    b: [f64; 3],
-    a: [f64; 2],
-    z: [f64; 2],
-}
-
-impl Biquad {
-    fn process(&mut self, x: f64) -> f64 {
-        let y = self.b[0] * x + self.z[0];
-        self.z[0] = self.b[1] * x - self.a[0] * y + self.z[1];
-        self.z[1] = self.b[2] * x - self.a[1] * y;
-        self.z[0] = lathe_engine::rt::flush_denormal(self.z[0]);
-        self.z[1] = lathe_engine::rt::flush_denormal(self.z[1]);
-        y
-    }
-}
-
-/// The two stages of the ITU-R BS.1770 K-weighting (a high shelf modelling the head, then
-/// a high-pass), designed for any sample rate with the bilinear transform.
-fn k_weighting(sample_rate_hz: f64) -> [Biquad; 2] {
-    use std::f64::consts::PI;
-    // Shelf: +4 dB above ~1.7 kHz.
-    let (f0, gain_db, q) = (
-        1_681.974_450_955_533,
-        3.999_843_853_973_347,
-        0.707_175_236_955_419_6,
-    );
-    let k = (PI * f0 / sample_rate_hz).tan();
-    let vh = 10f64.powf(gain_db / 20.0);
-    let vb = vh.powf(0.499_666_774_154_541_6);
-    let a0 = 1.0 + k / q + k * k;
-    let shelf = Biquad {
-        b: [
-            (vh + vb * k / q + k * k) / a0,
-            2.0 * (k * k - vh) / a0,
-            (vh - vb * k / q + k * k) / a0,
-        ],
-        a: [2.0 * (k * k - 1.0) / a0, (1.0 - k / q + k * k) / a0],
-        z: [0.0; 2],
-    };
-    // High-pass at ~38 Hz.
-    let (f0, q) = (38.135_470_876_024_44, 0.500_327_037_323_877_3);
-    let k = (PI * f0 / sample_rate_hz).tan();
-    let a0 = 1.0 + k / q + k * k;
-    let high_pass = Biquad {
-        b: [1.0 / a0, -2.0 / a0, 1.0 / a0],
-        a: [2.0 * (k * k - 1.0) / a0, (1.0 - k / q + k * k) / a0],
-        z: [0.0; 2],
-    };
-    [shelf, high_pass]
-}
-
 /// Short-term loudness of a bus: K-weighted mean square over a sliding 3 s window, kept
-/// as sums over 100 ms slots so each sample costs two biquads and an add.
+/// as sums over 100 ms slots so each sample costs two biquads and an add. The K-weighting
+/// is the loudness meters' own (`lathe_nodes::bs1770`).
 #[derive(Debug)]
 struct LoudnessTracker {
-    filters: Box<[[Biquad; 2]]>,
+    k_weighting: KWeighting,
+    filters: Box<[KFilterState]>,
     slots: Box<[f64]>,
     slot: usize,
     filled_slots: usize,
@@ -192,7 +141,8 @@ impl LoudnessTracker {
         let slot_frames = ((SLOT_S * sample_rate_hz).round() as usize).max(1);
         let slot_count = (SHORT_TERM_S / SLOT_S).round() as usize;
         Self {
-            filters: vec![k_weighting(sample_rate_hz); channels].into_boxed_slice(),
+            k_weighting: KWeighting::new(sample_rate_hz),
+            filters: vec![KFilterState::default(); channels].into_boxed_slice(),
             slots: vec![0.0; slot_count].into_boxed_slice(),
             slot: 0,
             filled_slots: 0,
@@ -204,10 +154,8 @@ impl LoudnessTracker {
 
     /// Adds one frame (`frame[c]` for each channel the tracker was made for).
     fn push(&mut self, frame: &[f32]) {
-        for (f, &x) in self.filters.iter_mut().zip(frame) {
-            let shelved = f[0].process(f64::from(x));
-            let y = f[1].process(shelved);
-            self.current += y * y;
+        for (f, x) in self.filters.iter_mut().zip(frame) {
+            self.current += f.energy(&self.k_weighting, std::slice::from_ref(x));
         }
         self.frames_in_slot += 1;
         if self.frames_in_slot == self.slot_frames {
