@@ -143,7 +143,7 @@ impl FileState {
 /// Streaming analysis of one file: feed chunks with [`Analyzer::process`], then read
 /// [`Analyzer::analysis`]. Memory is constant apart from the loudness series (16 bytes
 /// per 100 ms).
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Analyzer {
     meter: LoudnessMeter,
     sample_rate_hz: f64,

@@ -66,7 +66,6 @@ pub fn balance_gains(balance: f32) -> (f32, f32) {
     ((1.0 - balance).min(1.0), (1.0 + balance).min(1.0))
 }
 
-#[derive(Clone)]
 pub struct BalanceProcessor {
     balance_pct: LinearSmoother,
 }

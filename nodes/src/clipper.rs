@@ -27,7 +27,7 @@ use serde::Deserialize;
 
 use crate::compressor::check_channels;
 use crate::gain::DEFAULT_CHANNELS;
-use crate::oversample::{Oversampler, clone_fields, valid_factor};
+use crate::oversample::{Oversampler, valid_factor};
 
 /// Default oversampling factor.
 pub const DEFAULT_OVERSAMPLING: usize = 4;
@@ -152,14 +152,6 @@ pub struct ClipperProcessor {
     /// One per channel; empty without oversampling.
     oversamplers: Vec<Oversampler>,
 }
-
-clone_fields!(ClipperProcessor {
-    shape,
-    clamp_output,
-    drive_db,
-    ceiling_db,
-    oversamplers
-});
 
 /// The curve at `ceiling` (linear, > 0).
 #[inline]

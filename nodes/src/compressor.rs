@@ -32,7 +32,6 @@ use lathe_engine::{
 use serde::Deserialize;
 
 use crate::gain::{DEFAULT_CHANNELS, MAX_CHANNELS};
-use crate::oversample::clone_fields;
 
 /// Longest lookahead a config may ask for, in ms.
 pub const MAX_LOOKAHEAD_MS: f64 = 50.0;
@@ -389,34 +388,6 @@ pub struct CompressorProcessor {
     delay_len: usize,
     delay_pos: usize,
 }
-
-clone_fields!(CompressorProcessor {
-    channels,
-    sample_rate_hz,
-    threshold_db,
-    ratio,
-    knee_db,
-    makeup_db,
-    mix,
-    link,
-    hpf_hz,
-    attack_ms,
-    release_ms,
-    auto_release,
-    rms,
-    ballistics,
-    rms_coef,
-    hpf,
-    hpf_coef_hz,
-    hpf_state,
-    mean_square,
-    envelopes,
-    levels_db,
-    gr_db,
-    delay,
-    delay_len,
-    delay_pos,
-});
 
 impl CompressorProcessor {
     fn update_ballistics(&mut self) {

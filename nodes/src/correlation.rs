@@ -95,7 +95,6 @@ impl NodeKind for CorrelationKind {
     }
 }
 
-#[derive(Clone)]
 pub struct CorrelationProcessor {
     sample_rate_hz: f64,
     /// One-pole coefficient: the share of the average kept per sample.

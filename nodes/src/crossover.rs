@@ -345,28 +345,6 @@ impl LrSplit {
     }
 }
 
-/// Implements `Clone` field by field, so that `clone_from` (the state copy of graph swaps)
-/// reuses every buffer: a derived `Clone` would allocate fresh ones in `clone_from`.
-/// Fields listed after `keep` are cloned by `clone` but left as they are by `clone_from`:
-/// for shared immutable plans, where replacing one would free it on the audio thread.
-macro_rules! clone_by_field {
-    ($ty:ident { $($field:ident),* $(,)? } $(keep { $($kept:ident),* $(,)? })?) => {
-        impl Clone for $ty {
-            fn clone(&self) -> Self {
-                Self {
-                    $($field: self.$field.clone(),)*
-                    $($($kept: self.$kept.clone(),)*)?
-                }
-            }
-
-            fn clone_from(&mut self, other: &Self) {
-                $(self.$field.clone_from(&other.$field);)*
-            }
-        }
-    };
-}
-pub(crate) use clone_by_field;
-
 /// Frames from absolute position `pos` to the next coefficient-grid point, at most `left`.
 pub(crate) fn grid_segment(pos: u64, left: usize) -> usize {
     let to_grid = COEF_GRID_FRAMES - pos % COEF_GRID_FRAMES;
@@ -525,17 +503,6 @@ pub struct IirCrossover {
     /// `[channel][band][split]` for the bands below the top one, used for split > band.
     ap_state: Vec<AllpassState>,
 }
-
-clone_by_field!(IirCrossover {
-    slope,
-    channels,
-    rate,
-    freq_log2,
-    designed_hz,
-    splits,
-    split_state,
-    ap_state
-});
 
 impl IirCrossover {
     fn new(slope: Slope, freqs: &[f64], channels: usize, prepare: PrepareInfo) -> Self {
@@ -718,25 +685,6 @@ pub struct FirCrossover {
     acc: Vec<Complex<f32>>,
     scratch: Vec<Complex<f32>>,
 }
-
-clone_by_field!(FirCrossover {
-    channels,
-    bands,
-    partitions,
-    latency,
-    filters,
-    history,
-    head,
-    input,
-    output,
-    fill,
-    time,
-    acc,
-    scratch
-} keep {
-    forward,
-    inverse
-});
 
 impl FirCrossover {
     fn new(taps: &[Vec<f64>], channels: usize) -> Self {

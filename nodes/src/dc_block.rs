@@ -14,7 +14,6 @@ use lathe_engine::{
     ParamId, ParamSpec, PortSpec, Processor, Unit,
 };
 
-use crate::crossover::clone_by_field;
 use crate::crossover::{
     COEF_GRID_FRAMES, Section, SectionState, check_channels, grid_segment, prewarp,
 };
@@ -77,14 +76,6 @@ pub struct DcBlockProcessor {
     section: Section,
     state: Vec<SectionState>,
 }
-
-clone_by_field!(DcBlockProcessor {
-    rate,
-    freq_hz,
-    designed_hz,
-    section,
-    state
-});
 
 impl DcBlockProcessor {
     fn on_grid(&mut self) {

@@ -18,7 +18,6 @@ use lathe_engine::{
 use serde::Deserialize;
 
 use crate::crossover::check_channels;
-use crate::crossover::clone_by_field;
 use crate::gain::DEFAULT_CHANNELS;
 
 /// Delay line length when the config does not say.
@@ -123,19 +122,6 @@ pub struct DelayProcessor {
     fade_frames: u32,
     fade_done: u32,
 }
-
-clone_by_field!(DelayProcessor {
-    rate,
-    max_frames,
-    mask,
-    line,
-    write,
-    target,
-    current,
-    next,
-    fade_frames,
-    fade_done
-});
 
 impl Processor for DelayProcessor {
     fn set_param(&mut self, id: ParamId, value: f32) {

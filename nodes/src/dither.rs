@@ -30,7 +30,6 @@ use serde::Deserialize;
 
 use crate::compressor::check_channels;
 use crate::gain::DEFAULT_CHANNELS;
-use crate::oversample::clone_fields;
 
 /// Default target word length.
 pub const DEFAULT_BITS: u32 = 16;
@@ -195,14 +194,6 @@ pub struct DitherProcessor {
     mute_frames: u64,
     channels: Box<[ChannelState]>,
 }
-
-clone_fields!(DitherProcessor {
-    shaping,
-    scale,
-    seed,
-    mute_frames,
-    channels
-});
 
 impl Processor for DitherProcessor {
     fn set_param(&mut self, _id: ParamId, _value: f32) {}

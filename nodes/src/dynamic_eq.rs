@@ -316,40 +316,6 @@ pub struct DynamicEqProcessor {
     sample_rate_hz: f64,
 }
 
-impl Clone for DynamicEqProcessor {
-    fn clone(&self) -> Self {
-        Self {
-            layouts: self.layouts.clone(),
-            routes: self.routes.clone(),
-            sidechain: self.sidechain.clone(),
-            values: self.values.clone(),
-            detectors: self.detectors.clone(),
-            designed: self.designed.clone(),
-            chain: self.chain.clone(),
-            work: self.work.clone(),
-            source: self.source.clone(),
-            stride: self.stride,
-            channels: self.channels,
-            sample_rate_hz: self.sample_rate_hz,
-        }
-    }
-
-    fn clone_from(&mut self, o: &Self) {
-        self.layouts.clone_from(&o.layouts);
-        self.routes.clone_from(&o.routes);
-        self.sidechain.clone_from(&o.sidechain);
-        self.values.clone_from(&o.values);
-        self.detectors.clone_from(&o.detectors);
-        self.designed.clone_from(&o.designed);
-        self.chain.clone_from(&o.chain);
-        self.work.clone_from(&o.work);
-        self.source.clone_from(&o.source);
-        self.stride = o.stride;
-        self.channels = o.channels;
-        self.sample_rate_hz = o.sample_rate_hz;
-    }
-}
-
 impl DynamicEqProcessor {
     fn new(
         layouts: Vec<BandLayout>,

@@ -72,7 +72,6 @@ impl NodeKind for GainKind {
     }
 }
 
-#[derive(Clone)]
 pub struct GainProcessor {
     gain_db: LinearSmoother,
     /// Linear gain matching `gain_db` while it is not moving.

@@ -45,7 +45,7 @@ use serde::Deserialize;
 
 use crate::compressor::{Ballistics, Envelope, check_channels};
 use crate::gain::DEFAULT_CHANNELS;
-use crate::oversample::{TruePeakDetector, clone_fields, valid_factor};
+use crate::oversample::{TruePeakDetector, valid_factor};
 
 /// Default lookahead (and latency), in ms.
 pub const DEFAULT_LOOKAHEAD_MS: f64 = 5.0;
@@ -229,6 +229,7 @@ impl NodeKind for LimiterKind {
 }
 
 /// Running minimum over the last `len` frames (monotonic queue in a fixed ring).
+#[derive(Clone)]
 struct MinHold {
     values: Box<[f64]>,
     frames: Box<[u64]>,
@@ -236,14 +237,6 @@ struct MinHold {
     count: usize,
     len: usize,
 }
-
-clone_fields!(MinHold {
-    values,
-    frames,
-    head,
-    count,
-    len
-});
 
 impl MinHold {
     fn new(len: usize) -> Self {
@@ -289,13 +282,12 @@ impl MinHold {
 }
 
 /// Exact moving average on fixed-point gains (rounded down).
+#[derive(Clone)]
 struct MovingAverage {
     ring: Box<[u64]>,
     pos: usize,
     sum: u64,
 }
-
-clone_fields!(MovingAverage { ring, pos, sum });
 
 impl MovingAverage {
     fn new(len: usize) -> Self {
@@ -354,33 +346,6 @@ pub struct LimiterProcessor {
     frame: u64,
     output_peak: f32,
 }
-
-clone_fields!(LimiterProcessor {
-    channels,
-    sample_rate_hz,
-    ceiling_db,
-    input_gain_db,
-    link,
-    release_ms,
-    auto_release,
-    ballistics,
-    detectors,
-    meter_detectors,
-    spans,
-    wanted,
-    holds,
-    envelopes,
-    box1,
-    box2,
-    gains,
-    delay,
-    delay_len,
-    delay_pos,
-    ceilings,
-    ceiling_pos,
-    frame,
-    output_peak,
-});
 
 impl LimiterProcessor {
     fn update_ballistics(&mut self) {

@@ -16,7 +16,6 @@
 //! - Latency: 0. Allocates at build only (about 260 KB: two fixed gating histograms);
 //!   memory does not grow with the length of the measurement.
 
-use crate::bs1770::clone_reusing;
 use lathe_engine::{
     BuildContext, BuiltNode, ConfigError, Io, MeterSpec, NodeConfig, NodeKind, NodeSpec, ParamId,
     ParamSpec, PortSpec, Processor, Unit,
@@ -183,14 +182,6 @@ pub struct LoudnessProcessor {
     integrated_lufs: f32,
     loudness_range_lu: f32,
 }
-
-clone_reusing!(LoudnessProcessor {
-    meter,
-    reset_value,
-    summary_hop,
-    integrated_lufs,
-    loudness_range_lu
-});
 
 /// `None` (no value) is published as NaN.
 fn meter_value(value: Option<f64>) -> f32 {

@@ -15,7 +15,6 @@ use lathe_engine::{
 use serde::Deserialize;
 
 use crate::crossover::check_channels;
-use crate::crossover::clone_by_field;
 use crate::gain::DEFAULT_CHANNELS;
 
 /// Inputs of a mix when the config does not say.
@@ -104,12 +103,6 @@ pub struct MixProcessor {
     /// Linear gains matching `gain_db` while they are steady.
     gain: Vec<f32>,
 }
-
-clone_by_field!(MixProcessor {
-    channels,
-    gain_db,
-    gain
-});
 
 impl Processor for MixProcessor {
     fn set_param(&mut self, id: ParamId, value: f32) {

@@ -85,7 +85,6 @@ impl NodeKind for MsDecodeKind {
 }
 
 /// Both directions: they differ only by the 1/2 on the way in.
-#[derive(Clone)]
 pub struct MsProcessor {
     decode: bool,
 }

@@ -20,24 +20,6 @@
 //! Everything is sized in `new`; `process_*` only do f32 dot products over contiguous
 //! windows of a mirrored history buffer, so they never allocate.
 
-/// Implements `Clone` field by field with a `clone_from` that reuses each field's
-/// buffers. `#[derive(Clone)]` would leave `clone_from` as `*self = other.clone()`, which
-/// allocates; processors are copied with `clone_from` on the audio thread.
-macro_rules! clone_fields {
-    ($ty:ident { $($field:ident),* $(,)? }) => {
-        impl Clone for $ty {
-            fn clone(&self) -> Self {
-                Self { $($field: self.$field.clone()),* }
-            }
-
-            fn clone_from(&mut self, other: &Self) {
-                $(self.$field.clone_from(&other.$field);)*
-            }
-        }
-    };
-}
-pub(crate) use clone_fields;
-
 /// Targets of a prototype design.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct FilterDesign {
@@ -114,13 +96,12 @@ fn bessel_i0(x: f64) -> f64 {
 
 /// A history of the last `len` values, stored twice so the newest `len` values are
 /// always one contiguous slice (oldest first).
+#[derive(Clone)]
 struct History {
     buf: Box<[f32]>,
     len: usize,
     pos: usize,
 }
-
-clone_fields!(History { buf, len, pos });
 
 impl History {
     fn new(len: usize) -> Self {
@@ -176,6 +157,7 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
 
 /// Raises the rate of one channel by `factor`: one input frame in, `factor` samples out.
 /// Delay: [`Upsampler::latency_frames`] original frames, exactly.
+#[derive(Clone)]
 pub struct Upsampler {
     factor: usize,
     half_frames: usize,
@@ -184,14 +166,6 @@ pub struct Upsampler {
     phases: Box<[f32]>,
     history: History,
 }
-
-clone_fields!(Upsampler {
-    factor,
-    half_frames,
-    taps_per_phase,
-    phases,
-    history
-});
 
 impl Upsampler {
     /// `factor` must satisfy [`valid_factor`] (configs check it); other values are
@@ -252,19 +226,13 @@ impl Upsampler {
 
 /// Lowers the rate of one channel by `factor`: `factor` samples in, one frame out.
 /// Delay: [`Downsampler::latency_frames`] original frames, exactly.
+#[derive(Clone)]
 pub struct Downsampler {
     factor: usize,
     half_frames: usize,
     coefs: Box<[f32]>,
     history: History,
 }
-
-clone_fields!(Downsampler {
-    factor,
-    half_frames,
-    coefs,
-    history
-});
 
 impl Downsampler {
     pub fn new(factor: usize, design: FilterDesign) -> Self {
@@ -323,12 +291,11 @@ pub const MAX_FACTOR: usize = 16;
 /// Up then down on one channel, with a caller-supplied function on the oversampled
 /// samples in between, with [`FilterDesign::AUDIO`]. Delay: twice its `half_frames`
 /// original frames, exactly.
+#[derive(Clone)]
 pub struct Oversampler {
     up: Upsampler,
     down: Downsampler,
 }
-
-clone_fields!(Oversampler { up, down });
 
 impl Oversampler {
     pub fn new(factor: usize) -> Self {
@@ -373,13 +340,12 @@ impl Oversampler {
 /// The estimate returned for a pushed frame describes the signal
 /// [`TruePeakDetector::latency_frames`] frames earlier (the span from that frame to the
 /// next).
+#[derive(Clone)]
 pub struct TruePeakDetector {
     up: Upsampler,
     /// The two previous oversampled values, for the parabola across frame boundaries.
     prev: [f32; 2],
 }
-
-clone_fields!(TruePeakDetector { up, prev });
 
 impl TruePeakDetector {
     /// `factor` of at least 4 is what BS.1770 true-peak meters use.

@@ -12,7 +12,6 @@
 //!   sample since reset, all channels). NaN = digital silence (no level).
 //! - Latency: 0. Allocates at build only: a ring of 10 ms sums per channel (10 s deep).
 
-use crate::bs1770::clone_reusing;
 use lathe_engine::{
     BuildContext, BuiltNode, ConfigError, Io, MeterSpec, NodeConfig, NodeKind, NodeSpec, ParamId,
     ParamSpec, PortSpec, Processor, Unit,
@@ -170,21 +169,6 @@ pub struct PeakRmsProcessor {
     /// Published peak and RMS per channel, in meter order.
     readings: Vec<f32>,
 }
-
-clone_reusing!(PeakRmsProcessor {
-    channels,
-    step_frames,
-    window_steps,
-    reset_value,
-    fill,
-    square_sums,
-    peaks,
-    ring_squares,
-    ring_peaks,
-    ring_pos,
-    peak_max,
-    readings
-});
 
 impl PeakRmsProcessor {
     fn end_step(&mut self) {

@@ -13,7 +13,6 @@ use lathe_engine::{
 };
 
 use crate::crossover::check_channels;
-use crate::crossover::clone_by_field;
 use crate::gain::GainConfig;
 
 /// Time a polarity flip takes.
@@ -82,8 +81,6 @@ pub struct PolarityProcessor {
     /// Per channel: 0 = as is, 1 = inverted, ramping in between.
     invert: Vec<LinearSmoother>,
 }
-
-clone_by_field!(PolarityProcessor { invert });
 
 impl Processor for PolarityProcessor {
     fn set_param(&mut self, id: ParamId, value: f32) {

@@ -28,7 +28,6 @@ use lathe_engine::{
 use serde::Deserialize;
 
 use crate::crossover::check_channels;
-use crate::crossover::clone_by_field;
 use crate::gain::DEFAULT_CHANNELS;
 
 #[derive(Debug, Deserialize)]
@@ -272,8 +271,6 @@ impl NodeKind for RouteKind {
 pub struct RouteProcessor {
     terms: Vec<Term>,
 }
-
-clone_by_field!(RouteProcessor { terms });
 
 impl Processor for RouteProcessor {
     fn set_param(&mut self, _id: ParamId, _value: f32) {}

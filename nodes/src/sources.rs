@@ -32,7 +32,6 @@ use lathe_engine::{
 use serde::Deserialize;
 
 use crate::crossover::check_channels;
-use crate::crossover::clone_by_field;
 use crate::gain::{DEFAULT_CHANNELS, GainConfig};
 
 /// Raised-cosine fade at each end of a sweep, so it neither starts nor stops with a click.
@@ -134,7 +133,6 @@ impl NodeKind for SineKind {
     }
 }
 
-#[derive(Clone)]
 pub struct SineProcessor {
     rate: f64,
     freq_hz: LinearSmoother,
@@ -348,15 +346,6 @@ pub struct NoiseProcessor {
     channels: Vec<NoiseChannel>,
 }
 
-clone_by_field!(NoiseProcessor {
-    level,
-    seed,
-    pink,
-    scale,
-    sections,
-    channels
-});
-
 impl Processor for NoiseProcessor {
     fn set_param(&mut self, id: ParamId, value: f32) {
         if id.0 == 0 {
@@ -454,7 +443,6 @@ impl NodeKind for ImpulseKind {
     }
 }
 
-#[derive(Clone)]
 pub struct ImpulseProcessor {
     level: Level,
     /// None: a single impulse at frame 0.
@@ -574,7 +562,6 @@ impl NodeKind for SweepKind {
     }
 }
 
-#[derive(Clone)]
 pub struct SweepProcessor {
     level: Level,
     /// Sweep length in frames.

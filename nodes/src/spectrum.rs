@@ -30,7 +30,6 @@ use realfft::num_complex::Complex;
 use realfft::{RealFftPlanner, RealToComplex};
 use serde::Deserialize;
 
-use crate::bs1770::clone_reusing;
 use crate::gain::{DEFAULT_CHANNELS, MAX_CHANNELS};
 
 pub const DEFAULT_FFT_SIZE: usize = 8192;
@@ -277,7 +276,7 @@ impl NodeKind for SpectrumKind {
             power: vec![0.0; cfg.fft_size / 2 + 1],
             band_power: vec![0.0; bands.len()],
             has_spectrum: false,
-            fft: FftPlan(fft),
+            fft,
         };
         processor.set_smoothing(DEFAULT_SMOOTHING_MS);
         Ok(BuiltNode {
@@ -309,41 +308,7 @@ pub struct SpectrumProcessor {
     power: Vec<f64>,
     band_power: Vec<f64>,
     has_spectrum: bool,
-    fft: FftPlan,
-}
-
-clone_reusing!(SpectrumProcessor {
-    channels,
-    fft_size,
-    hop,
-    sample_rate_hz,
-    scale,
-    keep,
-    slope_db_per_oct,
-    bands,
-    window,
-    ring,
-    ring_pos,
-    fill,
-    frame,
-    spectrum,
-    scratch,
-    power,
-    band_power,
-    has_spectrum,
-    fft,
-});
-
-/// A shared FFT plan. A state copy keeps its own plan (the same config plans the same
-/// FFT), so `copy_state_from` neither allocates nor frees one.
-struct FftPlan(Arc<dyn RealToComplex<f64>>);
-
-impl Clone for FftPlan {
-    fn clone(&self) -> Self {
-        Self(Arc::clone(&self.0))
-    }
-
-    fn clone_from(&mut self, _other: &Self) {}
+    fft: Arc<dyn RealToComplex<f64>>,
 }
 
 impl SpectrumProcessor {
@@ -388,7 +353,6 @@ impl SpectrumProcessor {
             }
             if self
                 .fft
-                .0
                 .process_with_scratch(&mut self.frame, &mut self.spectrum, &mut self.scratch)
                 .is_ok()
             {

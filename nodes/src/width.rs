@@ -97,7 +97,6 @@ impl NodeKind for WidthKind {
     }
 }
 
-#[derive(Clone)]
 pub struct WidthProcessor {
     rate: f64,
     width_pct: LinearSmoother,

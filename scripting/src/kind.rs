@@ -78,7 +78,7 @@ impl NodeKind for ScriptKind {
 
 /// The audio side of a script node: nothing. Its params live in the engine's param table
 /// only so hosts, the CLI and the script itself can set and read them.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug)]
 pub struct ScriptProcessor;
 
 impl Processor for ScriptProcessor {

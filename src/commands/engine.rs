@@ -383,7 +383,6 @@ mod tests {
         }
     }
 
-    #[derive(Clone)]
     struct DelayProcessor {
         lines: Vec<Vec<f32>>,
         pos: usize,

@@ -39,7 +39,6 @@ impl Default for DelayConfig {
 /// (no smoothing) and a `level` meter (last output sample of channel 0).
 pub struct TestDelay;
 
-#[derive(Clone)]
 struct TestDelayProc {
     rings: Vec<Vec<f32>>,
     pos: usize,
@@ -131,7 +130,6 @@ impl Processor for TestDelayProc {
 /// `tsplit`: one stereo input copied to outputs `a` and `b`.
 pub struct TestSplit;
 
-#[derive(Clone)]
 struct TestSplitProc;
 
 impl NodeKind for TestSplit {
@@ -189,7 +187,6 @@ impl NodeKind for TestMono {
 /// `tnan`: writes NaN into every output sample.
 pub struct TestNan;
 
-#[derive(Clone)]
 struct TestNanProc;
 
 impl NodeKind for TestNan {

@@ -19,7 +19,7 @@ pub const TOP_LUFS: f64 = 10.0;
 pub const BINS: usize = ((TOP_LUFS - ABSOLUTE_GATE_LUFS) / BIN_LU) as usize;
 
 /// Blocks above the absolute gate, binned by loudness.
-#[derive(Debug, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct GatingHistogram {
     counts: Vec<u64>,
     energies: Vec<f64>,
@@ -29,15 +29,6 @@ pub struct GatingHistogram {
     lowest: usize,
     highest: usize,
 }
-
-clone_reusing!(GatingHistogram {
-    counts,
-    energies,
-    total_count,
-    total_energy,
-    lowest,
-    highest
-});
 
 impl Default for GatingHistogram {
     fn default() -> Self {

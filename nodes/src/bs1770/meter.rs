@@ -64,27 +64,6 @@ pub struct LoudnessMeter {
     sample_peaks: Vec<f32>,
 }
 
-clone_reusing!(LoudnessMeter {
-    layout,
-    weights,
-    kweighting,
-    filters,
-    tick_frames,
-    tick_fill,
-    tick_energy,
-    ring,
-    ring_pos,
-    ticks,
-    momentary,
-    short_term,
-    momentary_max,
-    short_term_max,
-    gating_blocks,
-    range_blocks,
-    true_peak,
-    sample_peaks
-});
-
 impl LoudnessMeter {
     pub fn new(sample_rate_hz: f64, layout: Layout) -> Self {
         let channels = layout.channels();

@@ -8,24 +8,6 @@
 //! - [`meter`]: the meter itself: 10 ms ticks, momentary (400 ms) and short-term (3 s)
 //!   windows, 100 ms gating hops, maxima and peaks.
 
-/// Implements `Clone` field by field with a `clone_from` that reuses every buffer, so a
-/// processor's state copy (`copy_state_from`) does not allocate; `derive(Clone)` would
-/// allocate fresh buffers.
-macro_rules! clone_reusing {
-    ($ty:ident { $($field:ident),* $(,)? }) => {
-        impl Clone for $ty {
-            fn clone(&self) -> Self {
-                Self { $($field: self.$field.clone()),* }
-            }
-
-            fn clone_from(&mut self, other: &Self) {
-                $(self.$field.clone_from(&other.$field);)*
-            }
-        }
-    };
-}
-pub(crate) use clone_reusing;
-
 pub mod histogram;
 pub mod kweight;
 pub mod meter;

@@ -93,16 +93,6 @@ pub struct TruePeak {
     peaks: Vec<[f32; LANES]>,
 }
 
-clone_reusing!(TruePeak {
-    coefs,
-    factor,
-    channels,
-    history,
-    scratch,
-    branch,
-    peaks
-});
-
 impl TruePeak {
     pub fn new(channels: usize, sample_rate_hz: f64) -> Self {
         let factor = oversampling_for(sample_rate_hz);

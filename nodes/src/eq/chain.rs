@@ -34,26 +34,6 @@ pub struct FilterChain {
     band_stages: Vec<(usize, usize)>,
 }
 
-impl Clone for FilterChain {
-    fn clone(&self) -> Self {
-        Self {
-            channels: self.channels,
-            stages: self.stages.clone(),
-            coefs: self.coefs.clone(),
-            state: self.state.clone(),
-            band_stages: self.band_stages.clone(),
-        }
-    }
-
-    fn clone_from(&mut self, other: &Self) {
-        self.channels = other.channels;
-        self.stages.clone_from(&other.stages);
-        self.coefs.clone_from(&other.coefs);
-        self.state.clone_from(&other.state);
-        self.band_stages.clone_from(&other.band_stages);
-    }
-}
-
 /// Number of sections a band has (fixed by its layout, whatever its params).
 pub fn section_count(layout: &BandLayout) -> usize {
     let probe = layout.design(1000.0, 1.0, 1.0).analog();

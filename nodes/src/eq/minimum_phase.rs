@@ -27,36 +27,6 @@ pub struct MinimumPhaseProcessor {
     sample_rate_hz: f64,
 }
 
-impl Clone for MinimumPhaseProcessor {
-    fn clone(&self) -> Self {
-        Self {
-            layouts: self.layouts.clone(),
-            routes: self.routes.clone(),
-            values: self.values.clone(),
-            dirty: self.dirty.clone(),
-            any_dirty: self.any_dirty,
-            chain: self.chain.clone(),
-            work: self.work.clone(),
-            stride: self.stride,
-            channels: self.channels,
-            sample_rate_hz: self.sample_rate_hz,
-        }
-    }
-
-    fn clone_from(&mut self, o: &Self) {
-        self.layouts.clone_from(&o.layouts);
-        self.routes.clone_from(&o.routes);
-        self.values.clone_from(&o.values);
-        self.dirty.clone_from(&o.dirty);
-        self.any_dirty = o.any_dirty;
-        self.chain.clone_from(&o.chain);
-        self.work.clone_from(&o.work);
-        self.stride = o.stride;
-        self.channels = o.channels;
-        self.sample_rate_hz = o.sample_rate_hz;
-    }
-}
-
 impl MinimumPhaseProcessor {
     pub fn new(
         layouts: Vec<BandLayout>,
