@@ -346,6 +346,10 @@ pub struct RenderArgs {
     /// Also write the before/after measurements as JSON to this file.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
+
+    /// Also draw the loudness over time of the (first) output to this PNG or SVG file.
+    #[arg(long, value_name = "FILE")]
+    pub plot: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

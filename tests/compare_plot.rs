@@ -209,3 +209,30 @@ fn plots_are_written_at_the_asked_size() {
     let bad = lathe_in(d, &["plot", "loudness", "mix.wav", "-o", "x.jpg"]);
     assert_fails(&bad, 2, &["must end in .png or .svg"]);
 }
+
+#[test]
+fn render_draws_the_loudness_of_its_output() {
+    let dir = setup();
+    let d = dir.path();
+    std::fs::write(
+        d.join("g.ron"),
+        r#"(nodes: [(id: "trim", kind: "gain")], links: ["in -> trim -> out"])"#,
+    )
+    .unwrap();
+    let run = lathe_in(
+        d,
+        &[
+            "render", "g.ron", "mix.wav", "-o", "out.wav", "-q", "--plot", "loud.png",
+        ],
+    );
+    assert!(run.status.success(), "{}", stderr(&run));
+    assert_eq!(png_size(&d.join("loud.png")), (1200, 600));
+    let bad = lathe_in(
+        d,
+        &[
+            "render", "g.ron", "mix.wav", "-o", "out2.wav", "--plot", "loud.gif",
+        ],
+    );
+    assert_fails(&bad, 2, &["must end in .png or .svg"]);
+    assert!(!d.join("out2.wav").exists(), "refused before rendering");
+}
