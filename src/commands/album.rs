@@ -259,25 +259,7 @@ impl Job {
                 .runtime_fault()?;
         }
         if let Some(t) = self.target {
-            let missed: Vec<&TrackReport> = match self.mode {
-                AlbumMode::Track => report
-                    .tracks
-                    .iter()
-                    .filter(|r| {
-                        r.after
-                            .integrated_lufs
-                            .is_some_and(|l| (l - t).abs() > self.preset.tolerance_lu)
-                    })
-                    .collect(),
-                AlbumMode::Album => Vec::new(),
-            };
-            for r in missed {
-                tracing::warn!(
-                    "`{}` missed the target {t} LUFS: {:?} LUFS",
-                    r.output,
-                    r.after.integrated_lufs
-                );
-            }
+            self.warn_missed(&report, t);
         }
         if report.failed.is_empty() {
             Ok(())
@@ -292,6 +274,34 @@ impl Job {
                 report.failed.len(),
                 args.tracks.len()
             )))
+        }
+    }
+
+    /// Warns about loudness outside the preset's tolerance (a chain that cannot get
+    /// there in the passes allowed, e.g. a limiter already at its limit).
+    fn warn_missed(&self, report: &AlbumReport, target: f64) {
+        let tolerance = self.preset.tolerance_lu;
+        let off = |l: Option<f64>| l.is_some_and(|l| (l - target).abs() > tolerance);
+        match self.mode {
+            AlbumMode::Track => {
+                for r in report
+                    .tracks
+                    .iter()
+                    .filter(|r| off(r.after.integrated_lufs))
+                {
+                    tracing::warn!(
+                        "`{}` missed the target {target} LUFS: {:?} LUFS",
+                        r.output,
+                        r.after.integrated_lufs
+                    );
+                }
+            }
+            AlbumMode::Album => {
+                let album = report.album_after.as_ref().and_then(|a| a.integrated_lufs);
+                if off(album) && self.shard == Shard::ALL {
+                    tracing::warn!("the album missed the target {target} LUFS: {album:?} LUFS");
+                }
+            }
         }
     }
 
