@@ -100,18 +100,14 @@ fn out(dir: &Path, sub: &str, name: &str) -> PathBuf {
     dir.join(sub).join(name)
 }
 
-#[test]
-fn album_mode_hits_the_target_and_keeps_the_differences() {
-    let levels = [0.05, 0.1, 0.2];
-    let (dir, names) = setup(&levels);
+/// Album mode to `target` with `extra` arguments: album loudness within 0.3 LU, every
+/// track's loudness relative to the album within 0.5 LU of the mix's, true peak under -1.
+fn album_mode_case(levels: &[f32], target: f64, extra: &[&str]) {
+    let (dir, names) = setup(levels);
     let d = dir.path();
-    let run = lathe(
-        d,
-        &args(
-            &names,
-            &["-o", "out", "--preset", "streaming", "--report", "r.json"],
-        ),
-    );
+    let mut flags = vec!["-o", "out", "--preset", "streaming", "--report", "r.json"];
+    flags.extend_from_slice(extra);
+    let run = lathe(d, &args(&names, &flags));
     assert!(run.status.success(), "{}", stderr(&run));
     assert!(stdout(&run).contains("album"), "{}", stdout(&run));
     let mut album = AlbumAnalysis::new();
@@ -133,7 +129,7 @@ fn album_mode_hits_the_target_and_keeps_the_differences() {
         );
     }
     let album_lufs = album.analysis().unwrap().integrated_lufs.unwrap();
-    assert!((album_lufs + 14.0).abs() <= 0.3, "album {album_lufs}");
+    assert!((album_lufs - target).abs() <= 0.3, "album {album_lufs}");
     let before_album = before_album.analysis().unwrap().integrated_lufs.unwrap();
     for (b, a) in &rel {
         let change = (a - album_lufs) - (b - before_album);
@@ -141,7 +137,7 @@ fn album_mode_hits_the_target_and_keeps_the_differences() {
     }
     let report: serde_json::Value =
         serde_json::from_slice(&std::fs::read(d.join("r.json")).unwrap()).unwrap();
-    assert_eq!(report["tracks"].as_array().unwrap().len(), 3);
+    assert_eq!(report["tracks"].as_array().unwrap().len(), levels.len());
     assert!(
         report["spread"]["after_lu"].as_f64().unwrap() > 5.0,
         "differences kept"
@@ -150,6 +146,18 @@ fn album_mode_hits_the_target_and_keeps_the_differences() {
         "album {album_lufs:.2} LUFS, tracks {rel:?}, passes {}",
         report["passes"]
     );
+}
+
+#[test]
+fn album_mode_hits_the_target_and_keeps_the_differences() {
+    album_mode_case(&[0.05, 0.1, 0.2], -14.0, &[]);
+}
+
+#[test]
+fn album_mode_iterates_when_the_limiter_works_hard() {
+    // The loudest track is driven about 8 dB into the limiter: loudness is no longer
+    // linear in gain, and it needs a trim to keep its place.
+    album_mode_case(&[0.05, 0.1, 0.2], -9.0, &["--target-lufs", "-9"]);
 }
 
 #[test]
