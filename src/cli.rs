@@ -68,6 +68,191 @@ pub enum Command {
     /// Run a graph live as a JACK client: hot reload, live control, meters.
     #[command(after_long_help = RUN_EXAMPLES)]
     Run(crate::live::args::RunArgs),
+    /// Master an album: every track through a graph to one loudness, in a delivery format.
+    #[command(after_long_help = ALBUM_EXAMPLES)]
+    Album(AlbumArgs),
+    /// Compare a mix with a reference at matched loudness: levels, spectrum, EQ match.
+    #[command(after_long_help = COMPARE_EXAMPLES)]
+    Compare(CompareArgs),
+    /// Draw loudness over time, spectra, EQ responses or the graph as PNG or SVG.
+    #[command(after_long_help = PLOT_EXAMPLES)]
+    Plot(PlotArgs),
+}
+
+const ALBUM_EXAMPLES: &str = "\
+Examples:
+  lathe album master.ron 01.wav 02.wav 03.wav -o out/ --preset streaming
+  lathe album master.ron *.flac -o out/ --mode track --target-lufs -16 --report album.json
+  lathe album master.ron *.wav -o out/ --preset cd --manifest tracks.json
+  lathe album master.ron *.wav -o out/ --shard 3/8      (one slice of an array job)
+  lathe album --list-presets
+
+See docs/album.md for the gain iteration, presets, metadata and sharding.";
+
+const COMPARE_EXAMPLES: &str = "\
+Examples:
+  lathe compare mix.wav reference.wav
+  lathe compare mix.wav reference.wav --json --plot diff.png
+  lathe compare mix.wav reference.wav --match-eq match.ron --strength 50";
+
+const PLOT_EXAMPLES: &str = "\
+Examples:
+  lathe plot loudness song.wav -o loudness.png --target-lufs -14
+  lathe plot spectrum mix.wav --reference ref.wav -o spectrum.svg
+  lathe plot response master.ron -o eq.png
+  lathe plot graph master.ron -o graph.svg";
+
+/// Whether an album gets one gain or each track its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AlbumMode {
+    /// One gain for all tracks: the album as one programme hits the target.
+    Album,
+    /// Each track hits the target on its own.
+    Track,
+}
+
+#[derive(Debug, Args)]
+pub struct AlbumArgs {
+    /// The graph file (.ron): one input and one output bus.
+    #[arg(required_unless_present_any = ["list_presets", "preset"])]
+    pub graph: Option<PathBuf>,
+
+    /// The tracks, in album order (WAV, FLAC, OGG Vorbis, MP3).
+    #[arg(value_name = "TRACK")]
+    pub tracks: Vec<PathBuf>,
+
+    /// Output folder (created if missing); each track keeps its base name, as .wav.
+    #[arg(short = 'o', long = "output", value_name = "DIR")]
+    pub output: Option<PathBuf>,
+
+    /// album: one gain for the whole album; track: every track to the target.
+    #[arg(long, value_enum, default_value_t = AlbumMode::Album)]
+    pub mode: AlbumMode,
+
+    /// Integrated loudness to reach, in LUFS (overrides the preset's).
+    #[arg(long, value_name = "LUFS", allow_hyphen_values = true, value_parser = parse_target)]
+    pub target_lufs: Option<f64>,
+
+    /// Delivery preset: streaming, broadcast, podcast, cd, or a .ron file. Without a
+    /// value, lists the presets.
+    #[arg(long, value_name = "NAME", num_args = 0..=1, default_missing_value = "")]
+    pub preset: Option<String>,
+
+    /// List the delivery presets and exit.
+    #[arg(long)]
+    pub list_presets: bool,
+
+    /// Tracks rendered at once (default: every core). Results do not depend on it.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
+
+    /// Write the before/after report as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+
+    /// Print nothing but errors and warnings.
+    #[arg(short, long)]
+    pub quiet: bool,
+
+    /// Process one slice I/N of the tracks: track k (from 0) when k mod N = I.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<crate::album::shard::Shard>,
+
+    /// Tags per track (title, artist, album, track, isrc) from a JSON or RON file.
+    #[arg(long, value_name = "FILE")]
+    pub manifest: Option<PathBuf>,
+
+    /// Artist of every track (a manifest entry wins).
+    #[arg(long, value_name = "NAME")]
+    pub artist: Option<String>,
+
+    /// Album title of every track (a manifest entry wins).
+    #[arg(long, value_name = "TITLE")]
+    pub album_title: Option<String>,
+
+    #[command(flatten)]
+    pub sets: SetArgs,
+
+    /// Frames per processing block, 1..=65536 (results do not depend on it).
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_BLOCK_FRAMES,
+        value_parser = parse_block_frames)]
+    pub block_frames: usize,
+}
+
+fn parse_target(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if (-70.0..=0.0).contains(&v) => Ok(v),
+        _ => Err("must be a loudness in -70..=0 LUFS".to_string()),
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The mix to judge.
+    pub mix: PathBuf,
+    /// The reference it is compared with.
+    pub reference: PathBuf,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Draw both spectra and their difference to this PNG or SVG file.
+    #[arg(long, value_name = "FILE")]
+    pub plot: Option<PathBuf>,
+    /// Write an `eq` node that moves the mix towards the reference, as RON.
+    #[arg(long, value_name = "FILE")]
+    pub match_eq: Option<PathBuf>,
+    /// How much of the difference the match EQ corrects, 0..=100 %.
+    #[arg(long, value_name = "PCT", default_value_t = 100.0,
+        value_parser = parse_strength)]
+    pub strength: f64,
+}
+
+fn parse_strength(s: &str) -> Result<f64, String> {
+    match s.trim().trim_end_matches('%').parse::<f64>() {
+        Ok(v) if (0.0..=100.0).contains(&v) => Ok(v),
+        _ => Err("must be a percentage in 0..=100".to_string()),
+    }
+}
+
+/// What `lathe plot` draws.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PlotKind {
+    /// Momentary and short-term loudness of a file over time.
+    Loudness,
+    /// Long-term 1/3-octave spectrum of a file (and of --reference).
+    Spectrum,
+    /// Magnitude and phase response of a graph's eq and crossover nodes.
+    Response,
+    /// The graph itself (SVG through Graphviz `dot` where installed, else DOT text).
+    Graph,
+}
+
+#[derive(Debug, Args)]
+pub struct PlotArgs {
+    /// What to draw.
+    #[arg(value_enum)]
+    pub kind: PlotKind,
+    /// An audio file (loudness, spectrum) or a graph file (response, graph).
+    pub input: PathBuf,
+    /// The image to write: .png or .svg (graph: .svg or .dot).
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: PathBuf,
+    /// Spectrum: a reference file drawn with the input, matched in loudness.
+    #[arg(long, value_name = "FILE")]
+    pub reference: Option<PathBuf>,
+    /// Loudness: a target line, in LUFS.
+    #[arg(long, value_name = "LUFS", allow_hyphen_values = true, value_parser = parse_target)]
+    pub target_lufs: Option<f64>,
+    /// Image width in pixels.
+    #[arg(long, default_value_t = 1200, value_parser = clap::value_parser!(u32).range(200..=8000))]
+    pub width: u32,
+    /// Image height in pixels.
+    #[arg(long, default_value_t = 600, value_parser = clap::value_parser!(u32).range(150..=8000))]
+    pub height: u32,
+    /// Response: the sample rate the graph is prepared for.
+    #[arg(long, value_name = "HZ", default_value_t = 48_000)]
+    pub rate: u32,
 }
 
 const RENDER_EXAMPLES: &str = "\
@@ -161,6 +346,10 @@ pub struct RenderArgs {
     /// Also write the before/after measurements as JSON to this file.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
+
+    /// Also draw the loudness over time of the (first) output to this PNG or SVG file.
+    #[arg(long, value_name = "FILE")]
+    pub plot: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -2,6 +2,7 @@
 //! atomic output files, progress and reports. The engine does the processing; this crate
 //! gets audio to it and back to disk.
 
+pub mod album;
 pub mod atomic;
 pub mod audio_io;
 pub mod cli;
@@ -9,5 +10,6 @@ pub mod commands;
 pub mod demo;
 pub mod exit;
 pub mod live;
+pub mod plot;
 pub mod progress;
 pub mod report;

@@ -1,11 +1,14 @@
 //! One module per subcommand. Each receives its parsed, validated arguments and returns a
 //! [`CliError`] that decides the exit code.
 
+mod album;
 mod analyze;
 mod check;
+mod compare;
 mod dot;
 pub mod engine;
 mod nodes;
+mod plot;
 mod render;
 
 use crate::cli::Command;
@@ -19,6 +22,9 @@ pub fn run(command: Command) -> Result<(), CliError> {
         Command::Dot(args) => dot::run(&args),
         Command::Nodes(args) => nodes::run(&args),
         Command::Analyze(args) => analyze::run(&args),
+        Command::Album(args) => album::run(&args),
+        Command::Compare(args) => compare::run(&args),
+        Command::Plot(args) => plot::run(&args),
         Command::Run(_) => unreachable!("`run` owns its exit code; main dispatches it"),
     }
 }

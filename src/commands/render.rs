@@ -55,6 +55,15 @@ pub fn run(args: &RenderArgs) -> Result<(), CliError> {
     }
     let latency_frames = rendered.latency_frames;
     drop(rendered);
+    if let (Some(plot), Some(first)) = (&args.plot, outputs.first()) {
+        let written = read_audio(first)
+            .map_err(|e| anyhow!("cannot read the written output to plot it: {e}"))
+            .runtime_fault()?;
+        let panel = super::plot::loudness_panel(&written, None);
+        crate::plot::draw(plot, 1200, 600, &[panel])
+            .map_err(|e| anyhow!(e))
+            .runtime_fault()?;
+    }
     if !wants_report {
         return Ok(());
     }
@@ -96,10 +105,19 @@ fn check_naming(what: &str, files: &[InputArg]) -> Result<(), CliError> {
 /// Refuses outputs that are an input, the graph, another output or the report, and
 /// outputs in folders that do not exist.
 fn check_output_paths(args: &RenderArgs) -> Result<(), CliError> {
+    if let Some(plot) = &args.plot
+        && !plot.extension().is_some_and(|e| e == "png" || e == "svg")
+    {
+        return Err(CliError::user(anyhow!(
+            "--plot `{}`: the plot file must end in .png or .svg",
+            plot.display()
+        )));
+    }
     let mut protected: Vec<(&str, &Path)> = vec![("graph file", args.graph.as_path())];
     protected.extend(args.inputs.iter().map(|i| ("input file", i.path.as_path())));
     let mut written: Vec<&Path> = args.outputs.iter().map(|o| o.path.as_path()).collect();
     written.extend(args.report.as_deref());
+    written.extend(args.plot.as_deref());
     for (i, path) in written.iter().enumerate() {
         ensure_not_overwriting(path, &protected).user_fault()?;
         let earlier: Vec<(&str, &Path)> = written[..i].iter().map(|p| ("output", *p)).collect();

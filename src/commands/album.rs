@@ -1,0 +1,690 @@
+//! `lathe album`: master every track of an album through one graph to a loudness target
+//! and a delivery format, with tags and a before/after report.
+//!
+//! Per track: pre-gain -> graph (latency compensated, scripts ticked: [`engine::render`])
+//! -> resampling (rubato) -> safety gain if the ceiling is crossed -> `dither` node kind
+//! -> PCM WAV with `LIST`/`INFO` and `bext`. The pre-gain comes from the fixed iteration
+//! of [`crate::album::plan`]. Tracks render in parallel; each track's result depends
+//! only on its own audio and the gains, so the files are the same for any `--jobs`.
+//!
+//! A track that cannot be used (unreadable, wrong channel count, another sample rate)
+//! is reported and left out; the others are still written, and the command ends with
+//! exit code 2.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::anyhow;
+use lathe_nodes::analysis::{AlbumAnalysis, Analyzer, FileAnalysis, FileState};
+use lathe_nodes::bs1770::Layout;
+use lathe_nodes::dither::DitherKind;
+use rayon::prelude::*;
+use serde::Serialize;
+
+use super::engine;
+use crate::album::metadata::{
+    BextLoudness, Manifest, TrackTags, bext_chunk, bext_date_time, check_isrc, info_chunk,
+    origination_secs,
+};
+use crate::album::plan::{GainSearch, MAX_PASSES, RELATIVE_SETTLE_LU};
+use crate::album::preset::Preset;
+use crate::album::resample::resample;
+use crate::album::shard::Shard;
+use crate::album::wav::write_pcm_wav;
+use crate::atomic::{ensure_not_overwriting, write_atomically};
+use crate::audio_io::{Audio, read_audio};
+use crate::cli::{AlbumArgs, AlbumMode, ParamSet};
+use crate::exit::{CliError, ResultExt};
+use crate::progress::Progress;
+
+/// Headroom kept under the ceiling when a safety gain is needed, in dB.
+const SAFETY_MARGIN_DB: f64 = 0.05;
+
+pub fn run(args: &AlbumArgs) -> Result<(), CliError> {
+    if args.list_presets || args.preset.as_deref() == Some("") {
+        print!(
+            "delivery presets (--preset NAME, or the path of a .ron file):\n{}",
+            Preset::listing()
+        );
+        return Ok(());
+    }
+    let job = Job::from_args(args)?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(args.jobs.map_or(0, usize::from))
+        .build()
+        .runtime_fault()?;
+    pool.install(|| job.run(args))
+}
+
+/// Everything fixed before the first render.
+struct Job {
+    graph: PathBuf,
+    sets: Vec<ParamSet>,
+    block_frames: usize,
+    out_dir: PathBuf,
+    mode: AlbumMode,
+    preset: Preset,
+    target: Option<f64>,
+    shard: Shard,
+    manifest: Manifest,
+}
+
+/// A decoded track that can go through the graph.
+struct Track {
+    index: usize,
+    path: PathBuf,
+    audio: Audio,
+    before: FileState,
+}
+
+/// What the report says about one written track.
+#[derive(Debug, Serialize)]
+struct TrackReport {
+    #[serde(skip)]
+    index: usize,
+    #[serde(skip)]
+    after_state: FileState,
+    input: String,
+    output: String,
+    gain_db: f64,
+    safety_gain_db: f64,
+    before: FileAnalysis,
+    after: FileAnalysis,
+    tags: TrackTags,
+}
+
+#[derive(Debug, Serialize)]
+struct Failure {
+    input: String,
+    error: String,
+}
+
+#[derive(Debug, Serialize)]
+struct Spread {
+    before_lu: Option<f64>,
+    after_lu: Option<f64>,
+    /// Largest change of a track's loudness relative to the album, after vs before.
+    max_relative_change_lu: Option<f64>,
+}
+
+#[derive(Debug, Serialize)]
+struct AlbumReport {
+    graph: String,
+    mode: AlbumMode,
+    preset: String,
+    target_lufs: Option<f64>,
+    tolerance_lu: f64,
+    ceiling_dbtp: f64,
+    sample_rate_hz: u32,
+    bits: u32,
+    dither: String,
+    passes: usize,
+    shard: String,
+    tracks: Vec<TrackReport>,
+    failed: Vec<Failure>,
+    album_before: Option<FileAnalysis>,
+    album_after: Option<FileAnalysis>,
+    spread: Spread,
+}
+
+fn measure(audio: &Audio) -> FileState {
+    let mut analyzer = Analyzer::new(
+        f64::from(audio.sample_rate_hz),
+        Layout::for_channels(audio.channel_count()),
+    );
+    let planes: Vec<&[f32]> = audio.channels.iter().map(Vec::as_slice).collect();
+    analyzer.process(&planes);
+    analyzer.state()
+}
+
+fn album_of<'a>(states: impl IntoIterator<Item = &'a FileState>) -> Option<FileAnalysis> {
+    let mut album = AlbumAnalysis::new();
+    states.into_iter().for_each(|s| album.add(s));
+    album.analysis()
+}
+
+impl Job {
+    fn from_args(args: &AlbumArgs) -> Result<Self, CliError> {
+        let usage = |m: &str| CliError::user(anyhow!("{m}"));
+        let graph = args
+            .graph
+            .clone()
+            .ok_or_else(|| usage("a graph file is needed"))?;
+        if args.tracks.is_empty() {
+            return Err(usage("no tracks given: lathe album GRAPH TRACK... -o DIR"));
+        }
+        let out_dir = args
+            .output
+            .clone()
+            .ok_or_else(|| usage("no output folder: give -o DIR"))?;
+        let preset = match &args.preset {
+            Some(name) => Preset::find(name).user_fault()?,
+            None => Preset::plain(),
+        };
+        let mut manifest = match &args.manifest {
+            Some(path) => Manifest::load(path).map_err(|e| usage(&e))?,
+            None => Manifest::default(),
+        };
+        manifest.artist = args.artist.clone().or(manifest.artist);
+        manifest.album = args.album_title.clone().or(manifest.album);
+        let job = Job {
+            target: args.target_lufs.or(preset.target_lufs),
+            graph,
+            sets: args.sets.sets.clone(),
+            block_frames: args.block_frames,
+            out_dir,
+            mode: args.mode,
+            preset,
+            shard: args.shard.unwrap_or(Shard::ALL),
+            manifest,
+        };
+        job.check_outputs(args)?;
+        Ok(job)
+    }
+
+    fn output_path(&self, track: &Path) -> PathBuf {
+        let stem = track.file_stem().unwrap_or(track.as_os_str());
+        let mut name = stem.to_os_string();
+        name.push(".wav");
+        self.out_dir.join(name)
+    }
+
+    /// Outputs may not collide with each other, an input, the graph or the report.
+    fn check_outputs(&self, args: &AlbumArgs) -> Result<(), CliError> {
+        if self.out_dir.exists() && !self.out_dir.is_dir() {
+            return Err(CliError::user(anyhow!(
+                "-o `{}` is a file; give a folder",
+                self.out_dir.display()
+            )));
+        }
+        std::fs::create_dir_all(&self.out_dir)
+            .map_err(|e| anyhow!("cannot create `{}`: {e}", self.out_dir.display()))
+            .user_fault()?;
+        let mut protected: Vec<(&str, &Path)> = vec![("graph file", self.graph.as_path())];
+        protected.extend(args.tracks.iter().map(|t| ("input track", t.as_path())));
+        let outputs: Vec<PathBuf> = args.tracks.iter().map(|t| self.output_path(t)).collect();
+        for (i, out) in outputs.iter().enumerate() {
+            ensure_not_overwriting(out, &protected).user_fault()?;
+            if let Some(j) = outputs[..i].iter().position(|o| o == out) {
+                return Err(CliError::user(anyhow!(
+                    "`{}` and `{}` would both be written to `{}`; rename one",
+                    args.tracks[j].display(),
+                    args.tracks[i].display(),
+                    out.display()
+                )));
+            }
+        }
+        if let Some(report) = &args.report {
+            let written: Vec<(&str, &Path)> =
+                outputs.iter().map(|o| ("output", o.as_path())).collect();
+            ensure_not_overwriting(report, &protected).user_fault()?;
+            ensure_not_overwriting(report, &written).user_fault()?;
+        }
+        Ok(())
+    }
+
+    fn run(&self, args: &AlbumArgs) -> Result<(), CliError> {
+        let (tracks, mut failed) = self.decode(&args.tracks)?;
+        let (gains, mut rendered, passes) = self.solve(&tracks)?;
+        let secs = origination_secs();
+        let finished: Vec<Result<TrackReport, Failure>> = tracks
+            .par_iter()
+            .zip(gains.par_iter())
+            .zip(rendered.par_iter_mut())
+            .filter(|((t, _), _)| self.shard.contains(t.index))
+            .map(|((track, &gain), audio)| {
+                let audio = std::mem::replace(audio, Audio::silence(0, 0, 0));
+                self.deliver(track, gain, audio, secs)
+                    .map_err(|error| Failure {
+                        input: track.path.display().to_string(),
+                        error,
+                    })
+            })
+            .collect();
+        let mut reports = Vec::new();
+        for result in finished {
+            match result {
+                Ok(r) => reports.push(r),
+                Err(f) => failed.push(f),
+            }
+        }
+        let report = self.report(&tracks, reports, failed, passes);
+        if !args.quiet {
+            print!("{}", table(&report));
+        }
+        if let Some(path) = &args.report {
+            let json = serde_json::to_vec_pretty(&report).runtime_fault()?;
+            write_atomically(path, |w| std::io::Write::write_all(w, &json))
+                .map_err(|e| anyhow!("cannot write report `{}`: {e}", path.display()))
+                .runtime_fault()?;
+        }
+        if let Some(t) = self.target {
+            self.warn_missed(&report, t);
+        }
+        if report.failed.is_empty() {
+            Ok(())
+        } else {
+            let list: String = report
+                .failed
+                .iter()
+                .map(|f| format!("\n  {}: {}", f.input, f.error))
+                .collect();
+            Err(CliError::user(anyhow!(
+                "{} of {} track(s) failed; the others were written:{list}",
+                report.failed.len(),
+                args.tracks.len()
+            )))
+        }
+    }
+
+    /// Warns about loudness outside the preset's tolerance (a chain that cannot get
+    /// there in the passes allowed, e.g. a limiter already at its limit).
+    fn warn_missed(&self, report: &AlbumReport, target: f64) {
+        let tolerance = self.preset.tolerance_lu;
+        let off = |l: Option<f64>| l.is_some_and(|l| (l - target).abs() > tolerance);
+        match self.mode {
+            AlbumMode::Track => {
+                for r in report
+                    .tracks
+                    .iter()
+                    .filter(|r| off(r.after.integrated_lufs))
+                {
+                    tracing::warn!(
+                        "`{}` missed the target {target} LUFS: {:?} LUFS",
+                        r.output,
+                        r.after.integrated_lufs
+                    );
+                }
+            }
+            AlbumMode::Album => {
+                let album = report.album_after.as_ref().and_then(|a| a.integrated_lufs);
+                if off(album) && self.shard == Shard::ALL {
+                    tracing::warn!("the album missed the target {target} LUFS: {album:?} LUFS");
+                }
+            }
+        }
+    }
+
+    /// Decodes every track (all of them in album mode: the album gain depends on every
+    /// track; only the shard's in track mode) and checks them against the graph.
+    fn decode(&self, paths: &[PathBuf]) -> Result<(Vec<Track>, Vec<Failure>), CliError> {
+        let wanted: Vec<(usize, &PathBuf)> = paths
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| self.mode == AlbumMode::Album || self.shard.contains(*k))
+            .collect();
+        let decoded: Vec<(usize, &PathBuf, Result<Audio, String>)> = wanted
+            .into_par_iter()
+            .map(|(k, p)| (k, p, read_audio(p).map_err(|e| e.to_string())))
+            .collect();
+        let rate = decoded
+            .iter()
+            .find_map(|(_, _, a)| a.as_ref().ok().map(|a| a.sample_rate_hz));
+        let Some(rate) = rate else {
+            let list: String = decoded
+                .iter()
+                .filter_map(|(_, _, a)| a.as_ref().err())
+                .map(|e| format!("\n  {e}"))
+                .collect();
+            return Err(CliError::user(anyhow!("no track could be read:{list}")));
+        };
+        let graph = engine::load(&self.graph, &self.sets, f64::from(rate), self.block_frames)?;
+        let input = match (graph.inputs.as_slice(), graph.outputs.as_slice()) {
+            ([i], [_]) => i.clone(),
+            _ => {
+                return Err(CliError::user(anyhow!(
+                    "`{}`: lathe album needs a graph with one input and one output bus",
+                    self.graph.display()
+                )));
+            }
+        };
+        let mut tracks = Vec::new();
+        let mut failed = Vec::new();
+        let mut first: Option<&PathBuf> = None;
+        for (index, path, audio) in decoded {
+            let checked = audio.and_then(|audio| {
+                if audio.sample_rate_hz != rate {
+                    return Err(format!(
+                        "`{}` is {} Hz but `{}` is {rate} Hz; an album is rendered at one rate \
+                         (convert the track first)",
+                        path.display(),
+                        audio.sample_rate_hz,
+                        first.map_or_else(String::new, |p| p.display().to_string())
+                    ));
+                }
+                if audio.channel_count() != input.channels {
+                    return Err(format!(
+                        "`{}` has {} channel(s) but the graph's input bus `{}` takes {}",
+                        path.display(),
+                        audio.channel_count(),
+                        input.name,
+                        input.channels
+                    ));
+                }
+                Ok(audio)
+            });
+            match checked {
+                Ok(audio) => {
+                    first.get_or_insert(path);
+                    let before = measure(&audio);
+                    tracks.push(Track {
+                        index,
+                        path: path.clone(),
+                        audio,
+                        before,
+                    });
+                }
+                Err(error) => failed.push(Failure {
+                    input: path.display().to_string(),
+                    error,
+                }),
+            }
+        }
+        Ok((tracks, failed))
+    }
+
+    /// One pass: every track through the graph at its gain.
+    fn render_all(&self, tracks: &[Track], gains: &[f64]) -> Result<Vec<Audio>, CliError> {
+        tracks
+            .par_iter()
+            .zip(gains.par_iter())
+            .map(|(t, &g)| self.render(t, g))
+            .collect()
+    }
+
+    fn render(&self, track: &Track, gain_db: f64) -> Result<Audio, CliError> {
+        let gain = 10f64.powf(gain_db / 20.0) as f32;
+        let mut audio = track.audio.clone();
+        audio.channels.iter_mut().flatten().for_each(|s| *s *= gain);
+        let graph = engine::load(
+            &self.graph,
+            &self.sets,
+            f64::from(audio.sample_rate_hz),
+            self.block_frames,
+        )?;
+        let mut rendered = engine::render(graph, vec![audio], &Progress::hidden());
+        let audio = rendered.outputs.remove(0);
+        // Loudness is measured at the delivery rate: resampling drops the band above the
+        // new Nyquist, which K-weighting counts.
+        let rate = self.preset.sample_rate_hz.unwrap_or(audio.sample_rate_hz);
+        resample(&audio, rate).map_err(|e| CliError::runtime(anyhow!(e)))
+    }
+
+    /// Finds the pre-gain of every track by the fixed iteration of
+    /// [`crate::album::plan`]; returns the gains, the last render of every track, and the
+    /// number of passes.
+    fn solve(&self, tracks: &[Track]) -> Result<(Vec<f64>, Vec<Audio>, usize), CliError> {
+        let Some(target) = self.target else {
+            let gains = vec![0.0; tracks.len()];
+            let rendered = self.render_all(tracks, &gains)?;
+            return Ok((gains, rendered, 1));
+        };
+        match self.mode {
+            AlbumMode::Track => {
+                let results: Vec<(f64, Audio, usize)> = tracks
+                    .par_iter()
+                    .map(|t| {
+                        let mut search =
+                            GainSearch::new(target, t.before.analysis().integrated_lufs);
+                        let mut pass = 0;
+                        loop {
+                            pass += 1;
+                            let gain = search.gain_db();
+                            let audio = self.render(t, gain)?;
+                            let after = measure(&audio).analysis().integrated_lufs;
+                            if search.step(after) || pass == MAX_PASSES {
+                                return Ok((gain, audio, pass));
+                            }
+                        }
+                    })
+                    .collect::<Result<_, CliError>>()?;
+                let passes = results.iter().map(|r| r.2).max().unwrap_or(0);
+                let (gains, rendered) = results.into_iter().map(|(g, a, _)| (g, a)).unzip();
+                Ok((gains, rendered, passes))
+            }
+            AlbumMode::Album => self.solve_album(tracks, target),
+        }
+    }
+
+    /// One album gain found by the secant rule on the album's loudness; a track whose
+    /// loudness relative to the album moves more than [`RELATIVE_SETTLE_LU`] from the
+    /// mix's gets a trim that undoes the move on the next pass.
+    fn solve_album(
+        &self,
+        tracks: &[Track],
+        target: f64,
+    ) -> Result<(Vec<f64>, Vec<Audio>, usize), CliError> {
+        let before_album =
+            album_of(tracks.iter().map(|t| &t.before)).and_then(|a| a.integrated_lufs);
+        let before: Vec<Option<f64>> = tracks
+            .iter()
+            .map(|t| t.before.analysis().integrated_lufs)
+            .collect();
+        let mut search = GainSearch::new(target, before_album);
+        let mut trims = vec![0.0; tracks.len()];
+        let mut pass = 0;
+        loop {
+            pass += 1;
+            let gains: Vec<f64> = trims.iter().map(|t| search.gain_db() + t).collect();
+            let rendered = self.render_all(tracks, &gains)?;
+            let states: Vec<FileState> = rendered.par_iter().map(measure).collect();
+            let album = album_of(&states).and_then(|a| a.integrated_lufs);
+            let mut relative_settled = true;
+            if let (Some(a_after), Some(a_before)) = (album, before_album) {
+                for ((state, b), trim) in states.iter().zip(&before).zip(trims.iter_mut()) {
+                    if let (Some(after), Some(b)) = (state.analysis().integrated_lufs, b) {
+                        let drift = (after - a_after) - (b - a_before);
+                        if drift.abs() > RELATIVE_SETTLE_LU {
+                            *trim -= drift;
+                            relative_settled = false;
+                        }
+                    }
+                }
+            }
+            let album_settled = search.step(album);
+            if (album_settled && relative_settled) || pass == MAX_PASSES {
+                return Ok((gains, rendered, pass));
+            }
+        }
+    }
+
+    /// Keeps the ceiling, dithers, tags and writes one track (already at the delivery rate).
+    fn deliver(
+        &self,
+        track: &Track,
+        gain_db: f64,
+        mut audio: Audio,
+        secs: u64,
+    ) -> Result<TrackReport, String> {
+        let ceiling = self.preset.ceiling_dbtp;
+        let peak = measure(&audio).analysis().true_peak_dbtp;
+        let safety_gain_db = match peak {
+            Some(p) if p > ceiling - SAFETY_MARGIN_DB / 2.0 => ceiling - SAFETY_MARGIN_DB - p,
+            _ => 0.0,
+        };
+        if safety_gain_db != 0.0 {
+            let g = 10f64.powf(safety_gain_db / 20.0) as f32;
+            audio.channels.iter_mut().flatten().for_each(|s| *s *= g);
+        }
+        let config = format!(
+            "(channels: {}, bits: {}, shaping: \"{}\", seed: {})",
+            audio.channel_count(),
+            self.preset.bits,
+            self.preset.shaping,
+            track.index + 1
+        );
+        let audio = crate::album::node_run::run_node(&DitherKind, &config, &audio)?;
+        let after_state = measure(&audio);
+        let after = after_state.analysis();
+        let mut tags = self.manifest.tags_for(&track.path, track.index);
+        if let Some(isrc) = &tags.isrc {
+            tags.isrc = Some(check_isrc(isrc)?);
+        }
+        let (date, time) = bext_date_time(secs);
+        let description = format!("Mastered by lathe, preset {}", self.preset.name);
+        let bext = bext_chunk(
+            &description,
+            &date,
+            &time,
+            &BextLoudness {
+                integrated_lufs: after.integrated_lufs,
+                range_lu: after.loudness_range_lu,
+                true_peak_dbtp: after.true_peak_dbtp,
+                momentary_max_lufs: after.momentary_max_lufs,
+                short_term_max_lufs: after.short_term_max_lufs,
+            },
+        );
+        let out = self.output_path(&track.path);
+        write_pcm_wav(&out, &audio, self.preset.bits, &bext, &info_chunk(&tags))
+            .map_err(|e| format!("cannot write `{}`: {e}", out.display()))?;
+        Ok(TrackReport {
+            index: track.index,
+            after_state,
+            input: track.path.display().to_string(),
+            output: out.display().to_string(),
+            gain_db,
+            safety_gain_db,
+            before: track.before.analysis(),
+            after,
+            tags,
+        })
+    }
+
+    fn report(
+        &self,
+        tracks: &[Track],
+        reports: Vec<TrackReport>,
+        failed: Vec<Failure>,
+        passes: usize,
+    ) -> AlbumReport {
+        let spread = |v: Vec<f64>| {
+            let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let min = v.iter().copied().fold(f64::INFINITY, f64::min);
+            (max >= min).then_some(max - min)
+        };
+        // Album figures cover the tracks of this run: every track unless sharded.
+        let in_run = |t: &&Track| reports.iter().any(|r| r.index == t.index);
+        let album_before = album_of(tracks.iter().filter(in_run).map(|t| &t.before));
+        let album_after = album_of(reports.iter().map(|r| &r.after_state));
+        let before_lufs: Vec<f64> = reports
+            .iter()
+            .filter_map(|r| r.before.integrated_lufs)
+            .collect();
+        let after_lufs: Vec<f64> = reports
+            .iter()
+            .filter_map(|r| r.after.integrated_lufs)
+            .collect();
+        let relative = {
+            let b = album_before.as_ref().and_then(|a| a.integrated_lufs);
+            let a = album_after.as_ref().and_then(|a| a.integrated_lufs);
+            reports
+                .iter()
+                .filter_map(|r| {
+                    Some(((r.after.integrated_lufs? - a?) - (r.before.integrated_lufs? - b?)).abs())
+                })
+                .reduce(f64::max)
+        };
+        AlbumReport {
+            graph: self.graph.display().to_string(),
+            mode: self.mode,
+            preset: self.preset.name.clone(),
+            target_lufs: self.target,
+            tolerance_lu: self.preset.tolerance_lu,
+            ceiling_dbtp: self.preset.ceiling_dbtp,
+            sample_rate_hz: self
+                .preset
+                .sample_rate_hz
+                .unwrap_or(tracks.first().map_or(0, |t| t.audio.sample_rate_hz)),
+            bits: self.preset.bits,
+            dither: format!(
+                "dither node kind, TPDF, shaping \"{}\"",
+                self.preset.shaping
+            ),
+            passes,
+            shard: format!("{}/{}", self.shard.index, self.shard.count),
+            album_before,
+            album_after,
+            spread: Spread {
+                before_lu: spread(before_lufs),
+                after_lu: spread(after_lufs),
+                max_relative_change_lu: relative,
+            },
+            tracks: reports,
+            failed,
+        }
+    }
+}
+
+fn figure(v: Option<f64>) -> String {
+    v.map_or_else(|| "n/a".to_string(), |v| format!("{v:.2}"))
+}
+
+/// The readable report: one row per track, before -> after, and the album.
+fn table(report: &AlbumReport) -> String {
+    let mut out = format!(
+        "{} mode, preset {}, target {}, ceiling {} dBTP, {} Hz {}-bit, {} pass(es)\n",
+        match report.mode {
+            AlbumMode::Album => "album",
+            AlbumMode::Track => "track",
+        },
+        report.preset,
+        report
+            .target_lufs
+            .map_or("none".to_string(), |t| format!("{t} LUFS")),
+        report.ceiling_dbtp,
+        report.sample_rate_hz,
+        report.bits,
+        report.passes
+    );
+    let _ = writeln!(
+        out,
+        "{:<24} {:>15} {:>13} {:>15} {:>13} {:>7} {:>7}",
+        "track", "integrated LUFS", "LRA LU", "true peak dBTP", "PLR dB", "gain dB", "safety"
+    );
+    let row = |out: &mut String,
+               name: &str,
+               b: &FileAnalysis,
+               a: &FileAnalysis,
+               gain: String,
+               safety: String| {
+        let pair = |x: Option<f64>, y: Option<f64>| format!("{} > {}", figure(x), figure(y));
+        let _ = writeln!(
+            out,
+            "{:<24} {:>15} {:>13} {:>15} {:>13} {:>7} {:>7}",
+            name,
+            pair(b.integrated_lufs, a.integrated_lufs),
+            pair(b.loudness_range_lu, a.loudness_range_lu),
+            pair(b.true_peak_dbtp, a.true_peak_dbtp),
+            pair(b.plr_db, a.plr_db),
+            gain,
+            safety
+        );
+    };
+    for t in &report.tracks {
+        let name = Path::new(&t.input)
+            .file_name()
+            .map_or(t.input.clone(), |n| n.to_string_lossy().into_owned());
+        row(
+            &mut out,
+            &name,
+            &t.before,
+            &t.after,
+            format!("{:+.2}", t.gain_db),
+            format!("{:+.2}", t.safety_gain_db),
+        );
+    }
+    if let (Some(b), Some(a)) = (&report.album_before, &report.album_after) {
+        row(&mut out, "album", b, a, String::new(), String::new());
+    }
+    let _ = writeln!(
+        out,
+        "spread of track loudness: {} LU before, {} LU after; largest relative change {} LU",
+        figure(report.spread.before_lu),
+        figure(report.spread.after_lu),
+        figure(report.spread.max_relative_change_lu)
+    );
+    for f in &report.failed {
+        let _ = writeln!(out, "FAILED {}: {}", f.input, f.error);
+    }
+    out
+}

@@ -1,0 +1,238 @@
+//! `lathe compare` and `lathe plot` on synthetic signals with known spectra.
+
+mod common;
+
+use std::path::Path;
+
+use common::{assert_fails, lathe_in, stderr, write_wav_f32};
+
+const RATE: u32 = 48_000;
+
+/// A sine at every 1/3-octave centre below 20 kHz, band k at `tilt_db * k` dB relative to
+/// the first, with fixed spread phases; 3 s, stereo.
+fn multisine(tilt_db: f64) -> Vec<Vec<f32>> {
+    let frames = 3 * RATE as usize;
+    let centres: Vec<f64> = (-17..=13)
+        .map(|k| 1000.0 * 2f64.powf(f64::from(k) / 3.0))
+        .collect();
+    let signal: Vec<f32> = (0..frames)
+        .map(|i| {
+            let t = i as f64 / f64::from(RATE);
+            centres
+                .iter()
+                .enumerate()
+                .map(|(k, f)| {
+                    let amp = 0.02 * 10f64.powf(tilt_db * k as f64 / 20.0);
+                    amp * (std::f64::consts::TAU * f * t + k as f64 * k as f64 * 0.7).sin()
+                })
+                .sum::<f64>() as f32
+        })
+        .collect();
+    vec![signal.clone(), signal]
+}
+
+fn setup() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    write_wav_f32(&dir.path().join("mix.wav"), RATE, &multisine(0.0));
+    write_wav_f32(&dir.path().join("ref.wav"), RATE, &multisine(0.5));
+    dir
+}
+
+/// Least-squares slope of `y` against its index.
+fn slope(y: &[f64]) -> f64 {
+    let n = y.len() as f64;
+    let mx = (n - 1.0) / 2.0;
+    let my = y.iter().sum::<f64>() / n;
+    let (mut sxy, mut sxx) = (0.0, 0.0);
+    for (i, v) in y.iter().enumerate() {
+        sxy += (i as f64 - mx) * (v - my);
+        sxx += (i as f64 - mx).powi(2);
+    }
+    sxy / sxx
+}
+
+#[test]
+fn compare_finds_the_tilt_and_the_match_eq_follows_it() {
+    let dir = setup();
+    let d = dir.path();
+    let run = lathe_in(
+        d,
+        &[
+            "compare",
+            "mix.wav",
+            "ref.wav",
+            "--json",
+            "--match-eq",
+            "eq.ron",
+            "--plot",
+            "diff.png",
+        ],
+    );
+    assert!(run.status.success(), "{}", stderr(&run));
+    let json: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    let diffs: Vec<f64> = json["bands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|b| b["difference_db"].as_f64())
+        .collect();
+    assert_eq!(diffs.len(), 31);
+    // The reference rises 0.5 dB per 1/3 octave; tolerance 0.02 dB per band.
+    let s = slope(&diffs);
+    assert!((s - 0.5).abs() < 0.02, "slope {s}");
+    // Matched loudness: the difference straddles zero.
+    assert!(diffs[0] < -3.0 && diffs[30] > 0.0, "{diffs:?}");
+    assert!(json["mix"]["correlation"].as_f64().unwrap() > 0.999);
+    let eq = std::fs::read_to_string(d.join("eq.ron")).unwrap();
+    let gains = eq_gains(&eq);
+    assert_eq!(gains.len(), 10, "{eq}");
+    assert!(gains.windows(2).all(|w| w[1] >= w[0]), "rising: {gains:?}");
+    assert!(gains.iter().all(|g| g.abs() <= 6.0), "bounded: {gains:?}");
+    assert_eq!(gains[0], -6.0, "the bottom is clamped: {gains:?}");
+    // One octave between bells: 3 x 0.5 dB apart where not clamped.
+    assert!((gains[9] - gains[8] - 1.5).abs() < 0.05, "{gains:?}");
+    assert!(std::fs::metadata(d.join("diff.png")).unwrap().len() > 1000);
+    // The snippet is a valid eq node: a graph around it compiles.
+    let graph = format!("(nodes: [{eq}], links: [\"in -> match_eq -> out\"])");
+    std::fs::write(d.join("g.ron"), graph).unwrap();
+    let check = lathe_in(d, &["check", "g.ron"]);
+    assert!(check.status.success(), "{}", stderr(&check));
+    // Half strength halves the unclamped gains.
+    let half = lathe_in(
+        d,
+        &[
+            "compare",
+            "mix.wav",
+            "ref.wav",
+            "--match-eq",
+            "half.ron",
+            "--strength",
+            "50",
+        ],
+    );
+    assert!(half.status.success());
+    let half = eq_gains(&std::fs::read_to_string(d.join("half.ron")).unwrap());
+    assert!(
+        (half[4] - gains[4] / 2.0).abs() < 0.02,
+        "{half:?} vs {gains:?}"
+    );
+}
+
+fn eq_gains(ron: &str) -> Vec<f64> {
+    ron.split("gain_db\": ")
+        .skip(1)
+        .map(|s| s.split(',').next().unwrap().trim().parse().unwrap())
+        .collect()
+}
+
+#[test]
+fn compare_refuses_different_rates() {
+    let dir = setup();
+    write_wav_f32(&dir.path().join("slow.wav"), 44_100, &[vec![0.1; 44_100]]);
+    let run = lathe_in(dir.path(), &["compare", "mix.wav", "slow.wav"]);
+    assert_fails(&run, 2, &["is 48000 Hz but `slow.wav` is 44100 Hz"]);
+}
+
+fn png_size(path: &Path) -> (u32, u32) {
+    let b = std::fs::read(path).unwrap();
+    assert_eq!(&b[1..4], b"PNG");
+    let be = |i: usize| u32::from_be_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+    (be(16), be(20))
+}
+
+#[test]
+fn plots_are_written_at_the_asked_size() {
+    let dir = setup();
+    let d = dir.path();
+    std::fs::write(
+        d.join("eq.ron"),
+        r#"(nodes: [(id: "eq", kind: "eq", config: (bands: [(type: "bell")]),
+            params: {"band1.freq_hz": 1000, "band1.gain_db": 6.0})], links: ["in -> eq -> out"])"#,
+    )
+    .unwrap();
+    let cases: [&[&str]; 4] = [
+        &[
+            "plot",
+            "loudness",
+            "mix.wav",
+            "-o",
+            "l.png",
+            "--target-lufs",
+            "-20",
+            "--width",
+            "800",
+            "--height",
+            "400",
+        ],
+        &[
+            "plot",
+            "spectrum",
+            "mix.wav",
+            "--reference",
+            "ref.wav",
+            "-o",
+            "s.png",
+            "--width",
+            "640",
+            "--height",
+            "480",
+        ],
+        &[
+            "plot", "response", "eq.ron", "-o", "r.png", "--width", "900", "--height", "700",
+        ],
+        &[
+            "plot", "loudness", "mix.wav", "-o", "l.svg", "--width", "700", "--height", "300",
+        ],
+    ];
+    for args in cases {
+        let run = lathe_in(d, args);
+        assert!(run.status.success(), "{args:?}: {}", stderr(&run));
+    }
+    assert_eq!(png_size(&d.join("l.png")), (800, 400));
+    assert_eq!(png_size(&d.join("s.png")), (640, 480));
+    assert_eq!(png_size(&d.join("r.png")), (900, 700));
+    let svg = std::fs::read_to_string(d.join("l.svg")).unwrap();
+    assert!(
+        svg.contains("<svg") && svg.contains("width=\"700\"") && svg.contains("<polyline"),
+        "{}",
+        &svg[..200.min(svg.len())]
+    );
+    let graph = lathe_in(d, &["plot", "graph", "eq.ron", "-o", "g.svg"]);
+    assert!(graph.status.success(), "{}", stderr(&graph));
+    let written = if d.join("g.svg").exists() {
+        "g.svg"
+    } else {
+        "g.dot"
+    };
+    let text = std::fs::read_to_string(d.join(written)).unwrap();
+    assert!(text.contains("eq"), "{text}");
+    let bad = lathe_in(d, &["plot", "loudness", "mix.wav", "-o", "x.jpg"]);
+    assert_fails(&bad, 2, &["must end in .png or .svg"]);
+}
+
+#[test]
+fn render_draws_the_loudness_of_its_output() {
+    let dir = setup();
+    let d = dir.path();
+    std::fs::write(
+        d.join("g.ron"),
+        r#"(nodes: [(id: "trim", kind: "gain")], links: ["in -> trim -> out"])"#,
+    )
+    .unwrap();
+    let run = lathe_in(
+        d,
+        &[
+            "render", "g.ron", "mix.wav", "-o", "out.wav", "-q", "--plot", "loud.png",
+        ],
+    );
+    assert!(run.status.success(), "{}", stderr(&run));
+    assert_eq!(png_size(&d.join("loud.png")), (1200, 600));
+    let bad = lathe_in(
+        d,
+        &[
+            "render", "g.ron", "mix.wav", "-o", "out2.wav", "--plot", "loud.gif",
+        ],
+    );
+    assert_fails(&bad, 2, &["must end in .png or .svg"]);
+    assert!(!d.join("out2.wav").exists(), "refused before rendering");
+}
