@@ -7,7 +7,7 @@
 //! few milliseconds of latency therefore reads such content low (the limiter's 4x detector
 //! is flat to 0.48 fs and half gain at 0.5 fs). [`NearNyquistEnvelope`] measures that
 //! content directly: a high-pass FIR (unity at Nyquist, half gain at 0.44 fs, below -30 dB
-//! under 0.40 fs) and the largest magnitude of its output over `2 W + 1` frames around the
+//! from 0.39 fs down) and the largest magnitude of its output over `2 W + 1` frames around the
 //! frame of interest. Adding it to a detector's reading bounds what the detector misses.
 //!
 //! Sized in `new`; `process_frame` allocates nothing.
@@ -111,14 +111,14 @@ mod tests {
     }
 
     /// Unity at Nyquist (1e-12), above 0.95 from 0.48 fs, 0.5 +- 0.05 at 0.44 fs, below
-    /// -30 dB (0.0316) from 0.40 fs down.
+    /// -30 dB (0.0316) from 0.39 fs down.
     #[test]
     fn high_pass_response() {
         assert!((gain(0.5) - 1.0).abs() < 1e-12);
         assert!(gain(0.48) > 0.95);
         assert!((gain(0.44) - 0.5).abs() < 0.05);
         for i in 0..=400 {
-            let f = 0.40 * i as f64 / 400.0;
+            let f = 0.39 * i as f64 / 400.0;
             assert!(gain(f) < 0.0316, "{f}: {}", gain(f));
         }
     }
