@@ -23,6 +23,7 @@ pub mod linear_phase;
 pub mod loudness;
 pub mod mix;
 pub mod ms;
+pub mod near_nyquist;
 pub mod oversample;
 pub mod peak_rms;
 pub mod polarity;

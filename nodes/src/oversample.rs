@@ -80,7 +80,7 @@ pub fn valid_factor(factor: usize) -> bool {
 }
 
 /// Zeroth-order modified Bessel function of the first kind (power series).
-fn bessel_i0(x: f64) -> f64 {
+pub(crate) fn bessel_i0(x: f64) -> f64 {
     let mut sum = 1.0;
     let mut term = 1.0;
     let half = x / 2.0;
@@ -97,14 +97,14 @@ fn bessel_i0(x: f64) -> f64 {
 /// A history of the last `len` values, stored twice so the newest `len` values are
 /// always one contiguous slice (oldest first).
 #[derive(Clone)]
-struct History {
+pub(crate) struct History {
     buf: Box<[f32]>,
     len: usize,
     pos: usize,
 }
 
 impl History {
-    fn new(len: usize) -> Self {
+    pub(crate) fn new(len: usize) -> Self {
         Self {
             buf: vec![0.0; 2 * len].into_boxed_slice(),
             len,
@@ -113,7 +113,7 @@ impl History {
     }
 
     #[inline]
-    fn push(&mut self, x: f32) {
+    pub(crate) fn push(&mut self, x: f32) {
         let pos = self.pos;
         if let Some(a) = self.buf.get_mut(pos) {
             *a = x;
@@ -126,11 +126,11 @@ impl History {
 
     /// The last `len` values, oldest first.
     #[inline]
-    fn window(&self) -> &[f32] {
+    pub(crate) fn window(&self) -> &[f32] {
         &self.buf[self.pos..self.pos + self.len]
     }
 
-    fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.buf.fill(0.0);
         self.pos = 0;
     }
@@ -139,7 +139,7 @@ impl History {
 /// Dot product with eight partial sums so the compiler vectorises it. The summation
 /// order is fixed, so results are deterministic.
 #[inline]
-fn dot(a: &[f32], b: &[f32]) -> f32 {
+pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
     let (chunks_a, rest_a) = a.as_chunks::<8>();
     let (chunks_b, rest_b) = b.as_chunks::<8>();
     let mut acc = [0.0f32; 8];
