@@ -58,7 +58,12 @@ fn bench(c: &mut Criterion) {
     let master = Path::new(env!("CARGO_MANIFEST_DIR")).join("graphs/master.ron");
     let text = std::fs::read_to_string(&master).expect("graphs/master.ron is readable");
     bench_graph(c, "master", &master, &text);
-    bench_graph(c, "gain_chain_100", Path::new("chain.ron"), &gain_chain(100));
+    bench_graph(
+        c,
+        "gain_chain_100",
+        Path::new("chain.ron"),
+        &gain_chain(100),
+    );
 }
 
 criterion_group! {

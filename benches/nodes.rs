@@ -173,7 +173,11 @@ impl Driver {
         let built = harness::build(&case, PrepareInfo::new(RATE_HZ, frames));
         let in_ch = built.spec.input_channels();
         let out_ch = built.spec.output_channels();
-        assert!(in_ch <= MAX_CH && out_ch <= MAX_CH, "{}: too many channels", setup.label);
+        assert!(
+            in_ch <= MAX_CH && out_ch <= MAX_CH,
+            "{}: too many channels",
+            setup.label
+        );
         // Optional side inputs stay unlinked, as in graphs/master.ron.
         let connected = built
             .spec
