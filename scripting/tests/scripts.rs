@@ -339,23 +339,23 @@ fn deess_cuts_by_the_excess_over_threshold() {
     let spec = shipped("deess", DEESS);
     let mut surface = surface_for(&spec)
         .with_param("eq.band4.gain_db", -24.0, 24.0, 0.0)
-        .with_meter("ess.level_db", -50.0);
+        .with_meter("ess.ch1.rms_dbfs", -50.0);
     let mut host = ScriptHost::new(vec![spec], RATE).expect("compiles");
     run(&mut host, &mut surface, 48_000, |_, _| {});
     assert_eq!(surface.value("eq.band4.gain_db"), 0.0);
     // 10 dB over at 4:1: cut 7.5 dB.
     run(&mut host, &mut surface, 2 * 48_000, |_, s| {
-        s.set_meter("ess.level_db", -20.0)
+        s.set_meter("ess.ch1.rms_dbfs", -20.0)
     });
     let cut = surface.value("eq.band4.gain_db");
     // 30 dB over would be 22.5 dB: held at the 8 dB maximum.
     run(&mut host, &mut surface, 3 * 48_000, |_, s| {
-        s.set_meter("ess.level_db", 0.0)
+        s.set_meter("ess.ch1.rms_dbfs", 0.0)
     });
     let max_cut = surface.value("eq.band4.gain_db");
     // Under the threshold again: released to 0 (0.15 s time constant, 2 s later).
     run(&mut host, &mut surface, 5 * 48_000, |_, s| {
-        s.set_meter("ess.level_db", -45.0)
+        s.set_meter("ess.ch1.rms_dbfs", -45.0)
     });
     let released = surface.value("eq.band4.gain_db");
     println!("deess: cut {cut:.4} dB, max {max_cut:.4} dB, released {released:.6} dB");
