@@ -253,6 +253,15 @@ pub fn describe(graph: &LoadedGraph) -> String {
     }
     let _ = writeln!(
         out,
+        "schedule ({} ops over {} one-channel buffers):",
+        info.schedule.len(),
+        info.buffers
+    );
+    for op in &info.schedule {
+        let _ = writeln!(out, "  {op}");
+    }
+    let _ = writeln!(
+        out,
         "latency: {} frames ({:.2} ms at {rate} Hz), compensated by `lathe render`",
         info.latency_frames,
         ms(info.latency_frames)
