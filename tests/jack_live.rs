@@ -419,6 +419,86 @@ fn monitor_dim_and_loudness_matched_ab() {
     assert!(max_step < 0.07, "step {max_step}");
 }
 
+/// Scripts run live on the control thread: `ride` (a file) reads the input level meter
+/// and steers `trim.gain_db` so the output sits at -12 dBFS RMS (a 0.5 DC input,
+/// -6.02 dBFS, comes out at 0.2512), and `get` shows the value it set; `bad` (inline) sets
+/// a path that does not exist after 0.3 s of audio, which is reported once with the
+/// script's name and position, while `ride` and the audio go on. Saving `ride.rhai` with
+/// a -18 dB target reloads the graph and the output moves there (within 0.1%).
+#[test]
+fn scripts_steer_params_live() {
+    let Some(server) = JackServer::start() else {
+        return;
+    };
+    let dir = TempDir::new();
+    let ride = |target_db: f64| {
+        format!(
+            "fn tick(ctx) {{\n    let rms = ctx.meter(\"level.ch1.rms_dbfs\");\n    \
+             if rms > -100.0 {{ ctx.set(\"trim.gain_db\", {target_db:?} - rms); }}\n}}\n"
+        )
+    };
+    let script = dir.write("ride.rhai", &ride(-12.0));
+    let bad = r#"fn tick(ctx) { if ctx.time_s > 0.3 { ctx.set("trim.gain", 1.0); } }"#;
+    let graph = dir.write(
+        "g.ron",
+        &format!(
+            "(\n    inputs: {{\"main\": 2}},\n    outputs: {{\"main\": 2}},\n    nodes: [\n        \
+             (id: \"level\", kind: \"peak_rms\", params: {{\"window_ms\": 50.0}}),\n        \
+             (id: \"trim\", kind: \"gain\"),\n        \
+             (id: \"ride\", kind: \"script\", config: (file: \"ride.rhai\", rate_hz: 50)),\n        \
+             (id: \"bad\", kind: \"script\", config: (source: {bad:?}, rate_hz: 10)),\n    ],\n    \
+             links: [\"in.main -> level -> trim -> out.main\"],\n)\n"
+        ),
+    );
+    let mut lathe = Lathe::start(&server, &graph, &["--name", "lt"]);
+    let dc = vec![vec![0.5f32; RATE]; 2];
+    let rig = Rig::start("lt", dc, true, 4 * RATE);
+    assert!(
+        lathe.wait_stderr(|l| l.contains("script error"), 3 * SECOND),
+        "{}",
+        lathe.stderr_text()
+    );
+    std::thread::sleep(Duration::from_millis(800));
+    lathe.send("get trim.gain_db");
+    assert!(
+        lathe.wait_stdout(|l| l.starts_with("trim.gain_db = -5.9"), SECOND),
+        "{}",
+        lathe.stdout_text()
+    );
+    let riding_at_12 = rig.position();
+    std::fs::write(&script, ride(-18.0)).unwrap();
+    assert!(
+        lathe.wait_stdout(|l| l.starts_with("reloaded"), 2 * SECOND),
+        "a script edit reloads: {} / {}",
+        lathe.stdout_text(),
+        lathe.stderr_text()
+    );
+    std::thread::sleep(Duration::from_millis(600));
+    let take = rig.finish();
+    let errors = lathe.stderr_text();
+    let reports: Vec<&str> = errors
+        .lines()
+        .filter(|l| l.contains("script error"))
+        .collect();
+    println!("{reports:?}");
+    assert_eq!(reports.len(), 1, "reported once: {errors}");
+    assert!(
+        reports[0].contains("bad (inline source):1:") && reports[0].contains("trim.gain"),
+        "names the script, its position and the path: {}",
+        reports[0]
+    );
+    let x = &take.channels[0];
+    let last_trusted = |end: usize| (0..end).rposition(|i| take.trusted(i)).expect("trusted");
+    let (at_12, at_18) = (x[last_trusted(riding_at_12)], x[last_trusted(x.len())]);
+    println!(
+        "output {at_12} then {at_18} (targets {} and {})",
+        db(-12.0),
+        db(-18.0)
+    );
+    assert!((at_12 - db(-12.0)).abs() < db(-12.0) * 0.001, "{at_12}");
+    assert!((at_18 - db(-18.0)).abs() < db(-18.0) * 0.001, "{at_18}");
+}
+
 /// Killing the server makes lathe print why and exit non-zero within 2 s.
 #[test]
 fn server_loss_exits_nonzero_quickly() {

@@ -157,6 +157,25 @@ impl ScriptHost {
         }
     }
 
+    /// Carries the running state of scripts over from `old` (the host of the graph this
+    /// one replaces, at the same sample rate and audio position): a script whose node id,
+    /// source, rate and params are unchanged keeps its top-level variables, its place on the
+    /// tick grid and its stopped flag, as an unchanged node keeps its filter memories. Other
+    /// scripts start afresh at their next tick. Returns the node ids carried over.
+    pub fn adopt_state(&mut self, old: ScriptHost) -> Vec<String> {
+        let mut kept = Vec::new();
+        let mut old_scripts = old.scripts;
+        for script in self.scripts.iter_mut() {
+            let Some(i) = old_scripts.iter().position(|o| o.spec == script.spec) else {
+                continue;
+            };
+            let previous = old_scripts.swap_remove(i);
+            kept.push(script.spec.node_id().to_string());
+            *script = previous;
+        }
+        kept
+    }
+
     /// Failures since the last call, each reported once.
     pub fn take_reports(&mut self) -> Vec<ScriptReport> {
         std::mem::take(&mut self.reports)
@@ -167,6 +186,11 @@ impl ScriptHost {
         self.scripts
             .iter()
             .any(|s| s.stopped && s.spec.node_id() == node_id)
+    }
+
+    /// The script files the scripts were read from.
+    pub fn files(&self) -> Vec<&std::path::Path> {
+        self.scripts.iter().filter_map(|s| s.spec.file()).collect()
     }
 
     pub fn sample_rate_hz(&self) -> f64 {

@@ -49,6 +49,8 @@ impl ScriptError {
 pub struct ScriptSpec {
     node_id: String,
     name: String,
+    /// The script file, when the source came from one.
+    file: Option<PathBuf>,
     source: String,
     rate_hz: f64,
     params: Vec<ParamSpec>,
@@ -68,21 +70,22 @@ impl ScriptSpec {
         };
         let cfg: ScriptConfig = config.parse().map_err(config_error)?;
         let params = cfg.validate().map_err(config_error)?;
-        let (name, source) = match (&cfg.file, &cfg.source) {
+        let (name, file, source) = match (&cfg.file, &cfg.source) {
             (Some(file), _) => {
                 let path = base_dir.join(file);
                 let source = std::fs::read_to_string(&path).map_err(|e| ScriptError::Read {
                     path: path.clone(),
                     message: e.to_string(),
                 })?;
-                (path.display().to_string(), source)
+                (path.display().to_string(), Some(path), source)
             }
-            (None, Some(source)) => (format!("{node_id} (inline source)"), source.clone()),
-            (None, None) => (format!("{node_id} (empty script)"), String::new()),
+            (None, Some(source)) => (format!("{node_id} (inline source)"), None, source.clone()),
+            (None, None) => (format!("{node_id} (empty script)"), None, String::new()),
         };
         Ok(ScriptSpec {
             node_id: node_id.to_string(),
             name,
+            file,
             source,
             rate_hz: cfg.rate_hz,
             params,
@@ -97,6 +100,11 @@ impl ScriptSpec {
     /// The name used in messages: the script file's path, or `node (inline source)`.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The script file, when the source came from one (hosts watch it for changes).
+    pub fn file(&self) -> Option<&Path> {
+        self.file.as_deref()
     }
 
     pub fn source(&self) -> &str {

@@ -185,3 +185,46 @@ fn host_is_send() {
     fn assert_send<T: Send>() {}
     assert_send::<ScriptHost>();
 }
+
+/// A host replacing another (a live reload) carries over the state and tick grid of the
+/// scripts whose spec is unchanged; a script whose source changed starts afresh.
+#[test]
+fn unchanged_scripts_keep_state_across_a_reload() {
+    let counter = |step: i64| {
+        let source = format!(
+            "let count = 0; fn tick(ctx) {{ count += {step}; ctx.set(\"trim.gain_db\", count); }}"
+        );
+        inline(
+            "counter",
+            &format!("(source: {}, rate_hz: 10)", ron_string(&source)),
+        )
+    };
+    let mut surface = TestSurface::new(RATE).with_param("trim.gain_db", -1000.0, 1000.0, 0.0);
+    let mut old = ScriptHost::new(vec![counter(1)], RATE).expect("compiles");
+    run_until(&mut old, &mut surface, 14_400);
+    assert_eq!(surface.sets.last().map(|s| s.applied), Some(3.0));
+
+    let mut same = ScriptHost::new(vec![counter(1)], RATE).expect("compiles");
+    assert_eq!(same.adopt_state(old), ["counter"]);
+    assert_eq!(
+        same.next_tick_frame(),
+        Some(14_400),
+        "keeps its place on the grid"
+    );
+    run_until(&mut same, &mut surface, 19_200);
+    assert_eq!(
+        surface.sets.last().map(|s| s.applied),
+        Some(4.0),
+        "state carried over"
+    );
+
+    let mut edited = ScriptHost::new(vec![counter(10)], RATE).expect("compiles");
+    assert!(edited.adopt_state(same).is_empty());
+    surface.position_frames = 19_200;
+    edited.tick_due(19_200, &mut surface);
+    assert_eq!(
+        surface.sets.last().map(|s| s.applied),
+        Some(10.0),
+        "edited script restarts"
+    );
+}

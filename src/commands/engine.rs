@@ -132,7 +132,7 @@ pub fn load_with(
 }
 
 /// Loads and compiles the graph's `script` nodes, in schedule order.
-fn script_host(info: &GraphInfo) -> Result<Option<ScriptHost>, CliError> {
+pub(crate) fn script_host(info: &GraphInfo) -> Result<Option<ScriptHost>, CliError> {
     let mut specs = Vec::new();
     for node in info.nodes.iter().filter(|n| n.kind == ScriptKind.name()) {
         let config = node

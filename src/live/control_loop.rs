@@ -19,6 +19,7 @@ use super::console::{Command, HELP};
 use super::jack_host::{Host, Stage};
 use super::meters::{MeterLine, number};
 use super::monitor::{Monitor, MonitorControls};
+use super::scripts::LiveScripts;
 use super::watch::FileWatcher;
 
 /// How often the control thread wakes up when nothing happens.
@@ -151,6 +152,8 @@ pub struct ControlLoop {
     pub host: Host,
     pub controls: Arc<MonitorControls>,
     pub watcher: Option<FileWatcher>,
+    /// The running graph's control scripts.
+    scripts: LiveScripts,
     pending_reload: Option<Instant>,
     pending_stage: Option<Box<Stage>>,
     meter_line: MeterLine,
@@ -171,6 +174,7 @@ impl ControlLoop {
         file_values: Values,
         host: Host,
         controls: Arc<MonitorControls>,
+        scripts: LiveScripts,
     ) -> Self {
         let meter_line = MeterLine::new(controller.info());
         Self {
@@ -183,6 +187,7 @@ impl ControlLoop {
             host,
             controls,
             watcher: None,
+            scripts,
             pending_reload: None,
             pending_stage: None,
             meter_line,
@@ -197,7 +202,8 @@ impl ControlLoop {
     pub fn run(&mut self, events: &Receiver<Event>) -> Ending {
         let mut next_meters = Instant::now();
         loop {
-            match events.recv_timeout(TICK) {
+            self.tick_scripts();
+            match events.recv_timeout(self.scripts.wait(&self.controller, TICK)) {
                 Ok(Event::Command { cmd, reply }) => {
                     let result = self.execute(cmd);
                     let quit = matches!(result, Ok(Answer::Quit));
@@ -235,6 +241,13 @@ impl ControlLoop {
                 next_meters = Instant::now() + METER_PERIOD;
                 self.draw_meters();
             }
+        }
+    }
+
+    /// Runs the scripts' due ticks and reports their failures.
+    fn tick_scripts(&mut self) {
+        for failure in self.scripts.tick(&mut self.controller) {
+            self.say(&failure, true);
         }
     }
 
@@ -465,7 +478,16 @@ impl ControlLoop {
                 Err(e) => return self.reload_failed(&e),
             }
         };
-        if self.install(compiled) {
+        let scripts = match LiveScripts::for_graph(&compiled.info) {
+            Ok(s) => s,
+            Err(e) => {
+                return self.say(
+                    &format!("{e}\nreload failed; the running graph is unchanged"),
+                    true,
+                );
+            }
+        };
+        if self.install(compiled, scripts) {
             self.doc = doc;
             self.file_values = file_values;
             self.watch_files();
@@ -488,17 +510,23 @@ impl ControlLoop {
         );
     }
 
-    /// Puts a compiled graph in place of the running one. False if it was not.
-    fn install(&mut self, compiled: CompiledGraph) -> bool {
+    /// Puts a compiled graph and its scripts in place of the running ones. False if it
+    /// was not.
+    fn install(&mut self, compiled: CompiledGraph, scripts: LiveScripts) -> bool {
         let latency = compiled.info.latency_frames;
         if compiled.info.prepare != self.controller.info().prepare {
             if let Err(e) = self.replace_engine(compiled) {
                 self.say(&format!("error: {e}"), true);
                 return false;
             }
+            // A new engine starts at frame 0 (and maybe another rate): scripts start afresh.
+            self.scripts = scripts;
         } else {
             match self.controller.swap(compiled) {
-                Ok(()) => {}
+                Ok(()) => {
+                    let old = std::mem::replace(&mut self.scripts, scripts);
+                    self.scripts.take_over(old);
+                }
                 Err(SwapError::Busy) => {
                     self.pending_reload = Some(Instant::now() + RETRY);
                     return false;
@@ -546,9 +574,15 @@ impl ControlLoop {
         if prepare == self.controller.info().prepare || block == 0 || self.pending_stage.is_some() {
             return;
         }
-        match compile_with(&self.doc, &self.registry, prepare, &self.overrides) {
-            Ok((_, compiled)) => {
-                if self.install(compiled) {
+        let prepared = compile_with(&self.doc, &self.registry, prepare, &self.overrides)
+            .map_err(|e| e.to_string())
+            .and_then(|(_, compiled)| {
+                let scripts = LiveScripts::for_graph(&compiled.info)?;
+                Ok((compiled, scripts))
+            });
+        match prepared {
+            Ok((compiled, scripts)) => {
+                if self.install(compiled, scripts) {
                     self.say(
                         &format!("lathe: now running at {rate} Hz, {block} frames"),
                         false,
@@ -562,9 +596,11 @@ impl ControlLoop {
         }
     }
 
-    /// Watches the running graph's files (they change when subgraphs are added).
+    /// Watches the running graph's files and scripts (they change when subgraphs or
+    /// scripts are added).
     pub fn watch_files(&mut self) {
-        let files = self.controller.info().files.clone();
+        let mut files = self.controller.info().files.clone();
+        files.extend(self.scripts.files());
         if let Some(w) = self.watcher.as_mut()
             && let Err(e) = w.set_files(&files)
         {

@@ -12,6 +12,7 @@ mod jack_host;
 mod meters;
 mod monitor;
 mod osc;
+mod scripts;
 mod watch;
 
 use std::collections::BTreeMap;
@@ -49,7 +50,7 @@ pub fn run(args: RunArgs) -> ExitCode {
 type Failure = (u8, String);
 
 fn start(args: &RunArgs) -> Result<ExitCode, Failure> {
-    let registry = lathe_nodes::registry();
+    let registry = crate::commands::engine::registry();
     let doc =
         GraphDoc::load(&args.graph).map_err(|p| (EXIT_FAILURE, GraphError::from(p).to_string()))?;
     let overrides = parse_sets(&args.set).map_err(|e| (EXIT_FAILURE, e))?;
@@ -61,6 +62,7 @@ fn start(args: &RunArgs) -> Result<ExitCode, Failure> {
     );
     let (file_values, compiled) = compile_with(&doc, &registry, prepare, &overrides)
         .map_err(|e| (EXIT_FAILURE, e.to_string()))?;
+    let scripts = scripts::LiveScripts::for_graph(&compiled.info).map_err(|e| (EXIT_FAILURE, e))?;
     let controls = MonitorControls::new();
     let (controller, engine) = lathe_engine::engine(compiled);
     let monitor = new_monitor(controller.info(), &controls);
@@ -96,6 +98,7 @@ fn start(args: &RunArgs) -> Result<ExitCode, Failure> {
         file_values,
         host,
         controls,
+        scripts,
     );
     if !args.no_watch {
         match watch::FileWatcher::new(events_tx.clone()) {
