@@ -499,6 +499,92 @@ fn scripts_steer_params_live() {
     assert!((at_18 - db(-18.0)).abs() < db(-18.0) * 0.001, "{at_18}");
 }
 
+/// `solo bands.bandN` plays one crossover band instead of the graph's output, without
+/// changing the graph: a 1 kHz sine at 0.5 comes through band 2 (200 Hz - 2 kHz) at nearly
+/// full level, band 1 (below 200 Hz) is more than 40 dB down, and `solo off` returns to the
+/// summed output at 0.5; every switch is ramped (no sample-to-sample step beyond what the
+/// sine itself makes). A port the crossover does not have is refused with its outputs listed.
+#[test]
+fn solo_plays_one_crossover_band() {
+    let Some(server) = JackServer::start() else {
+        return;
+    };
+    let dir = TempDir::new();
+    let graph = dir.write(
+        "g.ron",
+        "(\n    inputs: {\"main\": 2},\n    outputs: {\"main\": 2},\n    nodes: [\n        \
+         (id: \"bands\", kind: \"crossover\", config: (freqs_hz: [200.0, 2000.0])),\n        \
+         (id: \"sum\", kind: \"mix\", config: (inputs: 3)),\n    ],\n    \
+         links: [\"in.main -> bands\", \"bands.band1 -> sum.in1\", \"bands.band2 -> sum.in2\", \
+         \"bands.band3 -> sum.in3\", \"sum -> out.main\"],\n)\n",
+    );
+    let mut lathe = Lathe::start(&server, &graph, &["--name", "lt"]);
+    let sine: Vec<f32> = (0..RATE)
+        .map(|i| 0.5 * (2.0 * std::f64::consts::PI * 1000.0 * i as f64 / RATE as f64).sin() as f32)
+        .collect();
+    let rig = Rig::start("lt", vec![sine.clone(), sine], true, 10 * RATE);
+    let peak = |take: &jack_support::Take, range: std::ops::Range<usize>| {
+        range
+            .filter(|&i| take.trusted(i))
+            .map(|i| take.channels[0][i].abs())
+            .fold(0.0f32, f32::max)
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    lathe.send("solo bands.band9");
+    assert!(
+        lathe.wait_stderr(
+            |l| l.contains("outputs: bands.band1, bands.band2, bands.band3"),
+            SECOND
+        ),
+        "{}",
+        lathe.stderr_text()
+    );
+    let mut marks = Vec::new();
+    for (command, reply) in [
+        ("solo bands.band2", "monitor: solo bands.band2"),
+        ("solo bands.band1", "monitor: solo bands.band1"),
+        ("solo off", "monitor: off"),
+    ] {
+        lathe.send(command);
+        assert!(
+            lathe.wait_stdout(|l| l == reply, SECOND),
+            "{command}: {}",
+            lathe.stdout_text()
+        );
+        // The switch ramp (20 ms), with room for a loaded machine's late periods.
+        std::thread::sleep(Duration::from_millis(250));
+        let from = rig.position();
+        std::thread::sleep(Duration::from_millis(400));
+        // The player's position runs a few periods behind what lathe has already
+        // played: leave the last 100 ms out, clear of the next command's ramp.
+        marks.push(from..rig.position() - RATE / 10);
+    }
+    let take = rig.finish();
+    let levels: Vec<f32> = marks.iter().map(|r| peak(&take, r.clone())).collect();
+    let x = &take.channels[0];
+    let max_step = (1..x.len())
+        .filter(|&i| take.trusted(i) && take.trusted(i - 1))
+        .map(|i| (x[i] - x[i - 1]).abs())
+        .fold(0.0f32, f32::max);
+    println!(
+        "band2 {} band1 {} off {} max step {max_step}",
+        levels[0], levels[1], levels[2]
+    );
+    assert!(levels[0] > 0.45, "band 2 carries 1 kHz: {}", levels[0]);
+    assert!(
+        levels[1] < 0.5 * db(-40.0),
+        "band 1 does not: {}",
+        levels[1]
+    );
+    assert!(
+        (levels[2] - 0.5).abs() < 0.01,
+        "the summed output: {}",
+        levels[2]
+    );
+    // A 1 kHz sine of amplitude 0.5 moves at most 0.066 per sample.
+    assert!(max_step < 0.07, "step {max_step}");
+}
+
 /// Killing the server makes lathe print why and exit non-zero within 2 s.
 #[test]
 fn server_loss_exits_nonzero_quickly() {

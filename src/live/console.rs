@@ -28,6 +28,11 @@ pub enum Command {
         switch: Switch,
         on: Option<bool>,
     },
+    /// `target: None` with `on: None` shows what is soloed.
+    Solo {
+        target: Option<String>,
+        on: Option<bool>,
+    },
     Help,
     Quit,
 }
@@ -41,6 +46,8 @@ commands:
   save [PATH]             write the running graph with current values (default: GRAPH.saved.ron)
   monitor SWITCH [on|off] monitor section, SWITCH one of: ab (hear the unprocessed input,
                           loudness-matched), match, mono, side, dim (-20 dB); toggles without on/off
+  solo NODE[.PORT]        hear one node output instead of the graph's (a crossover band:
+                          `solo bands.band2`); `solo off` / `solo on` to leave / return
   help                    this text
   quit                    stop";
 
@@ -110,6 +117,21 @@ pub fn parse(line: &str) -> Result<Option<Command>, String> {
             Command::Monitor { switch, on }
         }
         ("monitor", _) => return usage("monitor ab|match|mono|side|dim [on|off]"),
+        ("solo", []) => Command::Solo {
+            target: None,
+            on: None,
+        },
+        ("solo", [word]) => match parse_on_off(word) {
+            Ok(on) => Command::Solo {
+                target: None,
+                on: Some(on),
+            },
+            Err(_) => Command::Solo {
+                target: Some(word.to_string()),
+                on: Some(true),
+            },
+        },
+        ("solo", _) => return usage("solo NODE[.PORT] | solo on|off"),
         ("help" | "?", _) => Command::Help,
         ("quit" | "exit", _) => Command::Quit,
         _ => {
@@ -148,6 +170,21 @@ mod tests {
                 on: None
             })
         );
+        assert_eq!(
+            parse("solo bands.band2").unwrap(),
+            Some(Command::Solo {
+                target: Some("bands.band2".into()),
+                on: Some(true)
+            })
+        );
+        assert_eq!(
+            parse("solo off").unwrap(),
+            Some(Command::Solo {
+                target: None,
+                on: Some(false)
+            })
+        );
+        assert!(parse("solo a b").unwrap_err().starts_with("usage: solo"));
         assert_eq!(parse("  ").unwrap(), None);
         assert_eq!(parse("set a.b loud").unwrap_err(), "`loud` is not a number");
         assert_eq!(parse("set a.b nan").unwrap_err(), "`nan` is not a number");

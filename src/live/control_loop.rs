@@ -28,6 +28,9 @@ const TICK: Duration = Duration::from_millis(50);
 const METER_PERIOD: Duration = Duration::from_millis(250);
 /// Quiet time after a file change before reloading (editors write in several steps).
 const RELOAD_DEBOUNCE: Duration = Duration::from_millis(120);
+/// How long `solo` waits for the soloed output to fade out before moving to another
+/// (the monitor's switch ramp, and a period to spare).
+const SOLO_HANDOVER: Duration = Duration::from_millis(super::monitor::SWITCH_RAMP_MS as u64 + 15);
 /// Retry delay when the engine is still busy with a previous swap.
 const RETRY: Duration = Duration::from_millis(50);
 
@@ -292,7 +295,7 @@ impl ControlLoop {
             &self.controller,
             self.load.last,
             self.host.flags.xruns.load(Ordering::Relaxed),
-            &self.controls.describe(),
+            &self.monitor_state(),
         );
         let mut out = std::io::stdout().lock();
         let _ = write!(out, "\r\x1b[K{line}");
@@ -339,13 +342,46 @@ impl ControlLoop {
             Command::Monitor { switch, on } => {
                 let on = on.unwrap_or(!self.controls.get(switch));
                 self.controls.set(switch, on);
-                Ok(Answer::Text(format!(
-                    "monitor: {}",
-                    self.controls.describe()
-                )))
+                Ok(Answer::Text(format!("monitor: {}", self.monitor_state())))
             }
+            Command::Solo { target, on } => self.solo(target, on).map(Answer::Text),
             Command::Help => Ok(Answer::Text(HELP.to_string())),
             Command::Quit => Ok(Answer::Quit),
+        }
+    }
+
+    /// `solo NODE.PORT`, `solo on|off`, or `solo` alone (what is soloed).
+    fn solo(&mut self, target: Option<String>, on: Option<bool>) -> Result<String, String> {
+        let flag = &self.controls.solo;
+        if let Some(path) = target
+            && self.controller.listening() != Some(path.as_str())
+        {
+            if flag.load(Ordering::Relaxed) {
+                // Fade the current solo out before the tap moves, so it never clicks.
+                flag.store(false, Ordering::Relaxed);
+                std::thread::sleep(SOLO_HANDOVER);
+            }
+            self.controller.listen(Some(&path))?;
+        }
+        if let Some(on) = on {
+            if on && self.controller.listening().is_none() {
+                return Err("nothing to solo; give a node output: solo bands.band2".into());
+            }
+            flag.store(on, Ordering::Relaxed);
+        }
+        Ok(format!("monitor: {}", self.monitor_state()))
+    }
+
+    /// The monitor switches that are on, and the soloed output.
+    fn monitor_state(&self) -> String {
+        let switches = self.controls.describe();
+        match (
+            self.controls.solo.load(Ordering::Relaxed),
+            self.controller.listening(),
+        ) {
+            (true, Some(path)) if switches == "off" => format!("solo {path}"),
+            (true, Some(path)) => format!("{switches} solo {path}"),
+            _ => switches,
         }
     }
 
@@ -382,7 +418,7 @@ impl ControlLoop {
         let (wet, dry) = self.controls.loudness();
         lines.push(format!(
             "monitor: {}; short-term loudness processed {} LUFS, unprocessed {} LUFS",
-            self.controls.describe(),
+            self.monitor_state(),
             number(wet).trim(),
             number(dry).trim()
         ));
@@ -539,6 +575,13 @@ impl ControlLoop {
         }
         self.meter_line = MeterLine::new(self.controller.info());
         self.host.set_latency(latency, &self.controls);
+        if self.controls.solo.load(Ordering::Relaxed) && self.controller.listening().is_none() {
+            self.controls.solo.store(false, Ordering::Relaxed);
+            self.say(
+                "solo off: the soloed output is no longer in the graph",
+                false,
+            );
+        }
         true
     }
 
@@ -559,9 +602,13 @@ impl ControlLoop {
         let monitor = new_monitor(controller.info(), &self.controls);
         self.pending_stage = self
             .host
-            .send_stage(Box::new(Stage { engine, monitor }))
+            .send_stage(Box::new(Stage::new(engine, monitor)))
             .err();
+        let listening = self.controller.listening().map(str::to_string);
         self.controller = controller;
+        if let Some(path) = listening {
+            let _ = self.controller.listen(Some(&path));
+        }
         Ok(())
     }
 

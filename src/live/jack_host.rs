@@ -14,12 +14,57 @@ use jack::jack_sys as sys;
 use lathe_engine::exec::engine::MAX_HOST_CHANNELS;
 use lathe_engine::{BusInfo, Engine, GraphInfo};
 
-use super::monitor::{MAX_DRY_DELAY_FRAMES, Monitor, MonitorControls};
+use super::monitor::{MAX_DRY_DELAY_FRAMES, MAX_MONITOR_CHANNELS, Monitor, MonitorControls};
 
 /// What the audio thread runs: the engine and the monitor after it.
 pub struct Stage {
     pub engine: Engine,
     pub monitor: Monitor,
+    /// The soloed node output (`solo` on the console), one prepared block per channel.
+    solo: Box<[f32]>,
+}
+
+impl Stage {
+    pub fn new(engine: Engine, monitor: Monitor) -> Self {
+        let solo = vec![0.0; MAX_MONITOR_CHANNELS * engine.max_block_frames()].into_boxed_slice();
+        Self {
+            engine,
+            monitor,
+            solo,
+        }
+    }
+
+    /// Runs the engine and the monitor on one JACK period. Real-time safe.
+    fn process(
+        &mut self,
+        ins: &[&[f32]],
+        outs: &mut [&mut [f32]],
+        main: (Range<usize>, Range<usize>),
+        frames: usize,
+    ) {
+        let block = self.engine.max_block_frames();
+        let mut solo: [&mut [f32]; MAX_MONITOR_CHANNELS] =
+            std::array::from_fn(|_| Default::default());
+        // A period longer than the prepared block (before the graph is recompiled for a
+        // new buffer size) is played without solo.
+        let room = if frames <= block {
+            MAX_MONITOR_CHANNELS
+        } else {
+            0
+        };
+        for (slot, chunk) in solo.iter_mut().zip(self.solo.chunks_mut(block)).take(room) {
+            *slot = &mut chunk[..frames];
+        }
+        let tapped = self
+            .engine
+            .process_tapped(ins, outs, &mut solo[..room], frames);
+        let solo: [&[f32]; MAX_MONITOR_CHANNELS] = solo.map(|s| &*s);
+        let main_in = ins.get(main.0).unwrap_or(&[]);
+        if let Some(main_out) = outs.get_mut(main.1) {
+            self.monitor
+                .process(main_in, main_out, &solo[..tapped], frames);
+        }
+    }
 }
 
 /// Matches JACK's audio port type (`32 bit float mono audio`).
@@ -352,13 +397,9 @@ impl jack::ProcessHandler for AudioHandler {
         for (slot, port) in outs.iter_mut().zip(self.outs.iter_mut()) {
             *slot = port.as_mut_slice(ps);
         }
+        let main = (self.main_in.clone(), self.main_out.clone());
         self.stage
-            .engine
-            .process(&ins[..n_in], &mut outs[..n_out], frames);
-        let main_in = ins.get(self.main_in.clone()).unwrap_or(&[]);
-        if let Some(main_out) = outs.get_mut(self.main_out.clone()) {
-            self.stage.monitor.process(main_in, main_out, frames);
-        }
+            .process(&ins[..n_in], &mut outs[..n_out], main, frames);
         jack::Control::Continue
     }
 

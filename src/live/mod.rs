@@ -69,7 +69,7 @@ fn start(args: &RunArgs) -> Result<ExitCode, Failure> {
     let host = Host::start(
         client,
         controller.info(),
-        Box::new(Stage { engine, monitor }),
+        Box::new(Stage::new(engine, monitor)),
     )
     .map_err(|e| (EXIT_FAILURE, format!("lathe: {e}")))?;
     host.set_latency(controller.info().latency_frames, &controls);

@@ -34,6 +34,8 @@ pub struct MonitorControls {
     pub mono: AtomicBool,
     pub side: AtomicBool,
     pub dim: AtomicBool,
+    /// Hear the node output chosen with `solo` instead of the graph's output.
+    pub solo: AtomicBool,
     /// Graph latency, so the unprocessed input lines up with the processed output.
     pub latency_frames: AtomicU32,
     /// Short-term loudness of the processed and unprocessed main bus (f32 bits).
@@ -253,6 +255,7 @@ pub struct Monitor {
     mono: Ramp,
     side: Ramp,
     dim: Ramp,
+    solo: Ramp,
     wet_gain: Ramp,
     dry_gain: Ramp,
     /// Loudness matching was engaged at the last block.
@@ -293,6 +296,7 @@ impl Monitor {
             mono: Ramp::new(0.0, switch_frames),
             side: Ramp::new(0.0, switch_frames),
             dim: Ramp::new(1.0, switch_frames),
+            solo: Ramp::new(0.0, switch_frames),
             wet_gain: Ramp::new(1.0, match_frames),
             dry_gain: Ramp::new(1.0, match_frames),
             matching: false,
@@ -301,8 +305,17 @@ impl Monitor {
     }
 
     /// Processes `frames` frames in place on `main_out`, with `main_in` the unprocessed
-    /// main input. Real-time safe.
-    pub fn process(&mut self, main_in: &[&[f32]], main_out: &mut [&mut [f32]], frames: usize) {
+    /// main input and `solo` the soloed node output (empty when none): while solo is on it
+    /// takes the place of the graph's output (a mono port feeds every channel), before
+    /// A/B and the other switches. Loudness matching keeps measuring the graph's output.
+    /// Real-time safe.
+    pub fn process(
+        &mut self,
+        main_in: &[&[f32]],
+        main_out: &mut [&mut [f32]],
+        solo: &[&[f32]],
+        frames: usize,
+    ) {
         self.set_match_targets();
         let c = &self.controls;
         let flag = |f: &AtomicBool| if f.load(Ordering::Relaxed) { 1.0 } else { 0.0 };
@@ -313,6 +326,8 @@ impl Monitor {
             .set_target(if stereo { flag(&c.mono) } else { 0.0 });
         self.side
             .set_target(if stereo { flag(&c.side) } else { 0.0 });
+        let soloing = c.solo.load(Ordering::Relaxed) && !solo.is_empty();
+        self.solo.set_target(if soloing { 1.0 } else { 0.0 });
         self.dim.set_target(if c.dim.load(Ordering::Relaxed) {
             lathe_engine::db_to_gain(DIM_DB)
         } else {
@@ -326,6 +341,7 @@ impl Monitor {
             .take(n)
             .map(|ch| ch.len())
             .chain(main_in.iter().take(n).map(|ch| ch.len()))
+            .chain(solo.iter().map(|ch| ch.len()))
             .fold(frames, usize::min);
         let mut wet = [0.0f32; MAX_MONITOR_CHANNELS];
         let mut dry = [0.0f32; MAX_MONITOR_CHANNELS];
@@ -345,6 +361,12 @@ impl Monitor {
                 self.dry_tracker.push(&dry[..n]);
             }
             self.wet_tracker.push(&wet[..n]);
+            let s = self.solo.next();
+            if s > 0.0 && !solo.is_empty() {
+                for ch in 0..n {
+                    wet[ch] = wet[ch] * (1.0 - s) + solo[ch % solo.len()][i] * s;
+                }
+            }
             let (ab, gw, gd) = (self.ab.next(), self.wet_gain.next(), self.dry_gain.next());
             let mut x = [0.0f32; MAX_MONITOR_CHANNELS];
             for ch in 0..n {
@@ -436,7 +458,7 @@ mod tests {
             let ins: Vec<&[f32]> = input.iter().map(|c| &c[done..done + n]).collect();
             let mut outs: Vec<&mut [f32]> =
                 output.iter_mut().map(|c| &mut c[done..done + n]).collect();
-            mon.process(&ins, &mut outs, n);
+            mon.process(&ins, &mut outs, &[], n);
             done += n;
         }
     }

@@ -129,6 +129,22 @@ fn to_command(msg: &OscMessage) -> Result<Command, String> {
                 on: toggle(1)?,
             }
         }
+        "/lathe/solo" => match msg.args.first() {
+            Some(OscType::String(s)) => match parse_on_off(s) {
+                Ok(on) => Command::Solo {
+                    target: None,
+                    on: Some(on),
+                },
+                Err(_) => Command::Solo {
+                    target: Some(s.clone()),
+                    on: Some(true),
+                },
+            },
+            _ => Command::Solo {
+                target: None,
+                on: toggle(0)?,
+            },
+        },
         "/lathe/save" => Command::Save {
             path: text(0).ok().map(PathBuf::from),
         },

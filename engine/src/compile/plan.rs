@@ -234,6 +234,7 @@ pub fn plan(
         handover: crate::exec::runtime::Handover::Crossfade,
         carry_delays: Box::new([]),
         fades: Box::new([]),
+        tap: crate::exec::tap::TapBuffer::new(stride),
     };
     let plan = Plan {
         latencies: lat,

@@ -10,6 +10,7 @@ use crate::control::{ControlError, ControlSurface};
 use crate::exec::runtime::{
     Handover, NodeFade, Runtime, RuntimeStats, SilentProcessor, crossfade_gain,
 };
+use crate::exec::tap::{TapPoint, TapSelection};
 use crate::meter::MeterBank;
 
 /// How long a graph swap crossfades from the old graph to the new one.
@@ -34,6 +35,8 @@ struct Shared {
     position_frames: AtomicU64,
     /// Generation of the graph the audio thread is running.
     running_generation: AtomicU64,
+    /// The node output the host listens to, if any.
+    tap: TapSelection,
 }
 
 /// Why a swap was refused.
@@ -77,6 +80,7 @@ pub fn engine(compiled: CompiledGraph) -> (Controller, Engine) {
         trash: trash_rx,
         shared: shared.clone(),
         generation: 0,
+        listening: None,
     };
     let engine = Engine {
         current: runtime,
@@ -123,6 +127,21 @@ impl Engine {
     /// Processes `frames` frames of any count: split into blocks of at most the prepared
     /// size. `inputs`/`outputs` hold one slice per host channel, at least `frames` long.
     pub fn process(&mut self, inputs: &[&[f32]], outputs: &mut [&mut [f32]], frames: usize) {
+        self.process_tapped(inputs, outputs, &mut [], frames);
+    }
+
+    /// [`Engine::process`], also copying the node output chosen with
+    /// [`Controller::listen`] into `tap` (one slice per channel, at least `frames` long).
+    /// Returns how many channels were tapped: 0 when nothing is chosen, or when a block
+    /// ran a graph the choice was not made for (it is re-made after a swap).
+    pub fn process_tapped(
+        &mut self,
+        inputs: &[&[f32]],
+        outputs: &mut [&mut [f32]],
+        tap: &mut [&mut [f32]],
+        frames: usize,
+    ) -> usize {
+        let mut tapped = usize::MAX;
         let _ftz = crate::rt::DenormalGuard::new();
         let mut done = 0;
         while done < frames {
@@ -149,8 +168,15 @@ impl Engine {
             self.shared
                 .position_frames
                 .store(self.current.position_frames, Ordering::Relaxed);
+            let mut count = 0;
+            for (dst, src) in tap.iter_mut().zip(self.current.tap.channels(n)) {
+                dst[done..done + n].copy_from_slice(src);
+                count += 1;
+            }
+            tapped = tapped.min(count);
             done += n;
         }
+        if tapped == usize::MAX { 0 } else { tapped }
     }
 
     /// Runs the outgoing graph on the same input and fades from it to the new one with a
@@ -207,6 +233,8 @@ impl Engine {
                 .running_generation
                 .store(self.current.generation, Ordering::Release);
         }
+        let tap = self.shared.tap.get(self.current.generation);
+        self.current.tap.select(tap);
         while let Ok(change) = self.params.peek() {
             if change.generation > self.current.generation {
                 break; // for a graph still queued: wait for it
@@ -290,6 +318,8 @@ pub struct Controller {
     trash: rtrb::Consumer<Box<Runtime>>,
     shared: Arc<Shared>,
     generation: u64,
+    /// The node output the host listens to (see [`Controller::listen`]).
+    listening: Option<String>,
 }
 
 impl Controller {
@@ -391,7 +421,29 @@ impl Controller {
         self.info = info;
         self.meters = meters;
         self.stats = stats;
+        if let Some(path) = self.listening.take() {
+            // The same point in the new graph, if it still has it.
+            let _ = self.listen(Some(&path));
+        }
         Ok(())
+    }
+
+    /// Chooses a node output for [`Engine::process_tapped`] to copy out (`node.port`, or
+    /// `node` for its first output), or none. Kept over swaps while the new graph has it.
+    /// The error names the node's outputs (or the nodes) to choose from.
+    pub fn listen(&mut self, path: Option<&str>) -> Result<(), String> {
+        let point = match path {
+            Some(p) => Some(TapPoint::resolve(&self.info, p, self.generation)?),
+            None => None,
+        };
+        self.shared.tap.set(point);
+        self.listening = path.map(str::to_string);
+        Ok(())
+    }
+
+    /// The node output chosen with [`Controller::listen`], while the graph has it.
+    pub fn listening(&self) -> Option<&str> {
+        self.listening.as_deref()
     }
 
     /// Has the audio thread switched to the newest graph?

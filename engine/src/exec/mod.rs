@@ -4,5 +4,6 @@
 pub mod delay;
 pub mod engine;
 pub mod runtime;
+pub mod tap;
 
 pub use engine::{Controller, Engine, SwapError, engine};

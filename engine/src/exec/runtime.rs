@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::exec::delay::DelayLine;
+use crate::exec::tap::TapBuffer;
 use crate::meter::MeterBank;
 use crate::node::{Io, ParamId, PrepareInfo, Processor};
 use crate::smooth::LinearSmoother;
@@ -158,6 +159,8 @@ pub struct Runtime {
     pub carry_delays: Box<[(u32, u32)]>,
     /// Per node: a fade slot, present only for nodes that will crossfade on a swap.
     pub fades: Box<[Option<NodeFade>]>,
+    /// A copy of one node output for the host (see [`crate::exec::tap`]).
+    pub tap: TapBuffer,
 }
 
 impl Runtime {
@@ -336,6 +339,9 @@ impl Runtime {
                         && let Some(c) = self.stats.non_finite_per_node.get(node as usize)
                     {
                         c.fetch_add(bad, Ordering::Relaxed);
+                    }
+                    if self.tap.node() == Some(node) {
+                        self.tap.capture(outs);
                     }
                 }
                 Op::Output { src, host_ch } => {
