@@ -37,6 +37,22 @@ pub enum Command {
     Quit,
 }
 
+impl Command {
+    /// `solo WORD`: `on`/`off`, or the node output to solo.
+    pub fn solo(word: &str) -> Command {
+        match parse_on_off(word) {
+            Ok(on) => Command::Solo {
+                target: None,
+                on: Some(on),
+            },
+            Err(_) => Command::Solo {
+                target: Some(word.to_string()),
+                on: Some(true),
+            },
+        }
+    }
+}
+
 pub const HELP: &str = "\
 commands:
   set PATH VALUE          set a param (`trim.gain_db -3`); kept over reloads unless the file changes it
@@ -121,16 +137,7 @@ pub fn parse(line: &str) -> Result<Option<Command>, String> {
             target: None,
             on: None,
         },
-        ("solo", [word]) => match parse_on_off(word) {
-            Ok(on) => Command::Solo {
-                target: None,
-                on: Some(on),
-            },
-            Err(_) => Command::Solo {
-                target: Some(word.to_string()),
-                on: Some(true),
-            },
-        },
+        ("solo", [word]) => Command::solo(word),
         ("solo", _) => return usage("solo NODE[.PORT] | solo on|off"),
         ("help" | "?", _) => Command::Help,
         ("quit" | "exit", _) => Command::Quit,

@@ -130,16 +130,7 @@ fn to_command(msg: &OscMessage) -> Result<Command, String> {
             }
         }
         "/lathe/solo" => match msg.args.first() {
-            Some(OscType::String(s)) => match parse_on_off(s) {
-                Ok(on) => Command::Solo {
-                    target: None,
-                    on: Some(on),
-                },
-                Err(_) => Command::Solo {
-                    target: Some(s.clone()),
-                    on: Some(true),
-                },
-            },
+            Some(OscType::String(s)) => Command::solo(s),
             _ => Command::Solo {
                 target: None,
                 on: toggle(0)?,
