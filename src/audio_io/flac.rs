@@ -11,7 +11,7 @@
 use std::path::Path;
 
 use flacenc::bitsink::ByteSink;
-use flacenc::component::{BitRepr, MetadataBlockData};
+use flacenc::component::{BitRepr, MetadataBlockData, Stream};
 use flacenc::error::{SourceError, Verify};
 use flacenc::source::{Fill, Source};
 
@@ -75,24 +75,49 @@ pub fn write_flac(
     })
 }
 
-/// The whole FLAC file in memory (compressed, so smaller than the audio it holds).
+/// The whole FLAC file in memory (compressed, so at most about the size of the audio).
+///
+/// The stream is encoded twice, with prediction (fixed and LPC subframes, stereo
+/// decorrelation) and verbatim, and each frame keeps the smaller of its two codings:
+/// `flacenc` limits Rice parameters to 14 without an escape code, so on loud noise at
+/// 24 bits its predicted frames can come out several times larger than the samples.
 fn encode(
     audio: &Audio,
     bits: u32,
     quantisation: Quantisation,
     comments: &[(String, String)],
 ) -> Result<Vec<u8>, String> {
-    let config = flacenc::config::Encoder::default()
-        .into_verified()
-        .map_err(|(_, e)| format!("FLAC encoder configuration: {e:?}"))?;
-    let source = PlanarSource::new(audio, bits, quantisation);
-    let mut stream = flacenc::encode_with_fixed_block_size(&config, source, FLAC_BLOCK_FRAMES)
-        .map_err(|e| format!("FLAC encoding failed: {e}"))?;
+    let predicted = encode_frames(
+        flacenc::config::Encoder::default(),
+        audio,
+        bits,
+        quantisation,
+    )?;
+    let mut plain = flacenc::config::Encoder::default();
+    plain.stereo_coding.use_leftside = false;
+    plain.stereo_coding.use_rightside = false;
+    plain.stereo_coding.use_midside = false;
+    plain.subframe_coding.use_fixed = false;
+    plain.subframe_coding.use_lpc = false;
+    let verbatim = encode_frames(plain, audio, bits, quantisation)?;
+    let info = predicted.stream_info();
+    let mut stream = Stream::new(info.sample_rate(), info.channels(), info.bits_per_sample())
+        .map_err(|e| format!("FLAC stream: {e}"))?;
+    for n in 0..predicted.frame_count() {
+        let smaller = match (predicted.frame(n), verbatim.frame(n)) {
+            (Some(p), Some(v)) if v.count_bits() < p.count_bits() => v,
+            (Some(p), _) => p,
+            _ => return Err("FLAC encoding lost a frame".to_string()),
+        };
+        stream.add_frame(smaller.clone());
+    }
+    let digest = *info.md5_digest();
+    let info = stream.stream_info_mut();
+    info.set_md5_digest(&digest);
+    info.set_total_samples(audio.frames());
     // A fixed-blocksize stream: STREAMINFO's minimum excludes the shorter last block
-    // (the encoder counts it, which makes decoders read the stream as variable-size).
-    stream
-        .stream_info_mut()
-        .set_block_sizes(FLAC_BLOCK_FRAMES, FLAC_BLOCK_FRAMES)
+    // (counting it makes decoders read the stream as variable-size).
+    info.set_block_sizes(FLAC_BLOCK_FRAMES, FLAC_BLOCK_FRAMES)
         .map_err(|e| format!("FLAC block size: {e}"))?;
     let block = MetadataBlockData::new_unknown(VORBIS_COMMENT_BLOCK, &vorbis_comment(comments))
         .map_err(|e| format!("FLAC metadata: {e}"))?;
@@ -102,6 +127,21 @@ fn encode(
         .write(&mut sink)
         .map_err(|e| format!("FLAC writing failed: {e:?}"))?;
     Ok(sink.into_inner())
+}
+
+/// Every frame of `audio` encoded with `config`.
+fn encode_frames(
+    config: flacenc::config::Encoder,
+    audio: &Audio,
+    bits: u32,
+    quantisation: Quantisation,
+) -> Result<Stream, String> {
+    let config = config
+        .into_verified()
+        .map_err(|(_, e)| format!("FLAC encoder configuration: {e}"))?;
+    let source = PlanarSource::new(audio, bits, quantisation);
+    flacenc::encode_with_fixed_block_size(&config, source, FLAC_BLOCK_FRAMES)
+        .map_err(|e| format!("FLAC encoding failed: {e}"))
 }
 
 /// A Vorbis comment block body: little-endian lengths, `NAME=value` in UTF-8.
@@ -216,6 +256,26 @@ mod tests {
             write_flac(&flac, &audio, bits, Quantisation::Dither, &[]).unwrap();
             assert_eq!(read_audio(&flac).unwrap(), read_audio(&wav).unwrap());
         }
+    }
+
+    #[test]
+    fn loud_noise_is_never_much_larger_than_its_samples() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("noise.flac");
+        let frames = 20_000;
+        let audio = Audio {
+            sample_rate_hz: 48_000,
+            channels: vec![noise(frames, 3, 0.9), noise(frames, 4, 0.9)],
+        };
+        write_flac(&path, &audio, 24, Quantisation::Dither, &[]).unwrap();
+        let raw = frames * 2 * 3;
+        let size = std::fs::metadata(&path).unwrap().len() as usize;
+        // Verbatim frames: the samples plus headers (under 1 %) and the metadata.
+        assert!(
+            size < raw + raw / 100 + 1024,
+            "{size} bytes for {raw} bytes of samples"
+        );
+        assert_eq!(read_audio(&path).unwrap().frames(), frames);
     }
 
     #[test]
