@@ -450,7 +450,6 @@ impl Job {
     /// Finds the pre-gain of every track by the fixed iteration of
     /// [`crate::album::plan`] and delivers the tracks of the shard; returns what was
     /// delivered (in track order) and the number of passes.
-    #[allow(clippy::type_complexity)]
     fn solve(
         &self,
         tracks: &[Track],

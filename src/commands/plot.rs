@@ -160,6 +160,11 @@ pub struct Response {
     pub points: Vec<(f64, f64, f64)>,
 }
 
+/// Charts leave out bins below this magnitude (a crossover band's stop band), where the
+/// curve, and its phase most of all, is rounding noise and would squash the scale; the
+/// `--data` CSV keeps every bin.
+pub const CHART_FLOOR_DB: f64 = -60.0;
+
 /// Node kinds whose response `lathe plot response` draws by default.
 pub const RESPONSE_KINDS: [&str; 3] = ["eq", "dynamic_eq", "crossover"];
 
@@ -393,7 +398,12 @@ fn response_panels(curves: &[Response]) -> Vec<Panel> {
             .enumerate()
             .map(|(i, c)| Series {
                 name: c.name.clone(),
-                points: c.points.iter().map(|p| (p.0, pick(p))).collect(),
+                points: c
+                    .points
+                    .iter()
+                    .filter(|p| p.1 >= CHART_FLOOR_DB)
+                    .map(|p| (p.0, pick(p)))
+                    .collect(),
                 color: COLORS[i % COLORS.len()],
             })
             .collect(),
