@@ -12,8 +12,9 @@ use std::path::Path;
 
 use flacenc::bitsink::ByteSink;
 use flacenc::component::{BitRepr, MetadataBlockData, Stream};
+use flacenc::encode_fixed_size_frame;
 use flacenc::error::{SourceError, Verify};
-use flacenc::source::{Fill, Source};
+use flacenc::source::{Context, Fill, FrameBuf, Source};
 
 use super::Audio;
 use super::dither::{Quantizer, exact_pcm};
@@ -77,51 +78,63 @@ pub fn write_flac(
 
 /// The whole FLAC file in memory (compressed, so at most about the size of the audio).
 ///
-/// The stream is encoded twice, with prediction (fixed and LPC subframes, stereo
-/// decorrelation) and verbatim, and each frame keeps the smaller of its two codings:
-/// `flacenc` limits Rice parameters to 14 without an escape code, so on loud noise at
-/// 24 bits its predicted frames can come out several times larger than the samples.
+/// Each block is encoded twice, with prediction (fixed and LPC subframes, stereo
+/// decorrelation) and verbatim, and the smaller frame is kept: `flacenc` limits Rice
+/// parameters to 14 without an escape code, so on loud noise at 24 bits its predicted
+/// frames can come out several times larger than the samples.
 fn encode(
     audio: &Audio,
     bits: u32,
     quantisation: Quantisation,
     comments: &[(String, String)],
 ) -> Result<Vec<u8>, String> {
-    let predicted = encode_frames(
-        flacenc::config::Encoder::default(),
-        audio,
-        bits,
-        quantisation,
-    )?;
+    let predicted = verified(flacenc::config::Encoder::default())?;
     let mut plain = flacenc::config::Encoder::default();
     plain.stereo_coding.use_leftside = false;
     plain.stereo_coding.use_rightside = false;
     plain.stereo_coding.use_midside = false;
     plain.subframe_coding.use_fixed = false;
     plain.subframe_coding.use_lpc = false;
-    let verbatim = encode_frames(plain, audio, bits, quantisation)?;
-    let info = predicted.stream_info();
-    let mut stream = Stream::new(info.sample_rate(), info.channels(), info.bits_per_sample())
-        .map_err(|e| format!("FLAC stream: {e}"))?;
-    for n in 0..predicted.frame_count() {
-        let smaller = match (predicted.frame(n), verbatim.frame(n)) {
-            (Some(p), Some(v)) if v.count_bits() < p.count_bits() => v,
-            (Some(p), _) => p,
-            _ => return Err("FLAC encoding lost a frame".to_string()),
-        };
-        stream.add_frame(smaller.clone());
+    let verbatim = verified(plain)?;
+    let fault = |what: &str, e: &dyn std::fmt::Display| format!("FLAC {what}: {e}");
+    let channels = audio.channel_count();
+    let mut stream = Stream::new(audio.sample_rate_hz as usize, channels, bits as usize)
+        .map_err(|e| fault("stream", &e))?;
+    let mut source = PlanarSource::new(audio, bits, quantisation);
+    let mut block = (
+        FrameBuf::with_size(channels, FLAC_BLOCK_FRAMES).map_err(|e| fault("block", &e))?,
+        Context::new(bits as usize, channels),
+    );
+    while source
+        .read_samples(FLAC_BLOCK_FRAMES, &mut block)
+        .map_err(|e| fault("samples", &e))?
+        > 0
+    {
+        let number = block
+            .1
+            .current_frame_number()
+            .ok_or_else(|| "FLAC frame number".to_string())?;
+        let info = stream.stream_info();
+        let p = encode_fixed_size_frame(&predicted, &block.0, number, info)
+            .map_err(|e| fault("encoding", &e))?;
+        let v = encode_fixed_size_frame(&verbatim, &block.0, number, info)
+            .map_err(|e| fault("encoding", &e))?;
+        stream.add_frame(if v.count_bits() < p.count_bits() {
+            v
+        } else {
+            p
+        });
     }
-    let digest = *info.md5_digest();
     let info = stream.stream_info_mut();
-    info.set_md5_digest(&digest);
+    info.set_md5_digest(&block.1.md5_digest());
     info.set_total_samples(audio.frames());
     // A fixed-blocksize stream: STREAMINFO's minimum excludes the shorter last block
     // (counting it makes decoders read the stream as variable-size).
     info.set_block_sizes(FLAC_BLOCK_FRAMES, FLAC_BLOCK_FRAMES)
-        .map_err(|e| format!("FLAC block size: {e}"))?;
-    let block = MetadataBlockData::new_unknown(VORBIS_COMMENT_BLOCK, &vorbis_comment(comments))
-        .map_err(|e| format!("FLAC metadata: {e}"))?;
-    stream.add_metadata_block(block);
+        .map_err(|e| fault("block size", &e))?;
+    let metadata = MetadataBlockData::new_unknown(VORBIS_COMMENT_BLOCK, &vorbis_comment(comments))
+        .map_err(|e| fault("metadata", &e))?;
+    stream.add_metadata_block(metadata);
     let mut sink = ByteSink::new();
     stream
         .write(&mut sink)
@@ -129,19 +142,12 @@ fn encode(
     Ok(sink.into_inner())
 }
 
-/// Every frame of `audio` encoded with `config`.
-fn encode_frames(
+fn verified(
     config: flacenc::config::Encoder,
-    audio: &Audio,
-    bits: u32,
-    quantisation: Quantisation,
-) -> Result<Stream, String> {
-    let config = config
+) -> Result<flacenc::error::Verified<flacenc::config::Encoder>, String> {
+    config
         .into_verified()
-        .map_err(|(_, e)| format!("FLAC encoder configuration: {e}"))?;
-    let source = PlanarSource::new(audio, bits, quantisation);
-    flacenc::encode_with_fixed_block_size(&config, source, FLAC_BLOCK_FRAMES)
-        .map_err(|e| format!("FLAC encoding failed: {e}"))
+        .map_err(|(_, e)| format!("FLAC encoder configuration: {e}"))
 }
 
 /// A Vorbis comment block body: little-endian lengths, `NAME=value` in UTF-8.
