@@ -50,7 +50,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Render audio files through a graph into a WAV file.
+    /// Render audio files through a graph into a WAV or FLAC file.
     #[command(after_long_help = RENDER_EXAMPLES)]
     Render(RenderArgs),
     /// Validate a graph: print its nodes, params and latency, or every problem found.
@@ -84,6 +84,7 @@ Examples:
   lathe album master.ron 01.wav 02.wav 03.wav -o out/ --preset streaming
   lathe album master.ron *.flac -o out/ --mode track --target-lufs -16 --report album.json
   lathe album master.ron *.wav -o out/ --preset cd --manifest tracks.json
+  lathe album master.ron *.wav -o out/ --preset cd --format flac
   lathe album master.ron *.wav -o out/ --shard 3/8      (one slice of an array job)
   lathe album --list-presets
 
@@ -100,6 +101,7 @@ Examples:
   lathe plot loudness song.wav -o loudness.png --target-lufs -14
   lathe plot spectrum mix.wav --reference ref.wav -o spectrum.svg
   lathe plot response master.ron -o eq.png
+  lathe plot response master.ron -o eq.png --node eq --whole --data eq.csv
   lathe plot graph master.ron -o graph.svg";
 
 /// Whether an album gets one gain or each track its own.
@@ -112,6 +114,16 @@ pub enum AlbumMode {
     Track,
 }
 
+/// The file format `lathe album` delivers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryFormat {
+    /// PCM WAV with `LIST`/`INFO` tags and a BWF `bext` chunk with the loudness.
+    Wav,
+    /// FLAC with the tags and the loudness as Vorbis comments.
+    Flac,
+}
+
 #[derive(Debug, Args)]
 pub struct AlbumArgs {
     /// The graph file (.ron): one input and one output bus.
@@ -122,9 +134,14 @@ pub struct AlbumArgs {
     #[arg(value_name = "TRACK")]
     pub tracks: Vec<PathBuf>,
 
-    /// Output folder (created if missing); each track keeps its base name, as .wav.
+    /// Output folder (created if missing); each track keeps its base name, as .wav or
+    /// .flac.
     #[arg(short = 'o', long = "output", value_name = "DIR")]
     pub output: Option<PathBuf>,
+
+    /// Delivery file format (bit depth and rate come from the preset).
+    #[arg(long, value_enum, default_value_t = DeliveryFormat::Wav)]
+    pub format: DeliveryFormat,
 
     /// album: one gain for the whole album; track: every track to the target.
     #[arg(long, value_enum, default_value_t = AlbumMode::Album)]
@@ -253,6 +270,17 @@ pub struct PlotArgs {
     /// Response: the sample rate the graph is prepared for.
     #[arg(long, value_name = "HZ", default_value_t = 48_000)]
     pub rate: u32,
+    /// Response: draw this node alone (repeatable); default: every eq, dynamic_eq and
+    /// crossover node (each crossover band) and the whole graph.
+    #[arg(long = "node", value_name = "ID")]
+    pub nodes: Vec<String>,
+    /// Response: also draw the whole graph when --node is given.
+    #[arg(long)]
+    pub whole: bool,
+    /// Response: also write the curves as CSV (freq_hz, then gain_db and phase_deg per
+    /// curve).
+    #[arg(long, value_name = "FILE")]
+    pub data: Option<PathBuf>,
 }
 
 const RENDER_EXAMPLES: &str = "\
@@ -262,8 +290,8 @@ Examples:
   lathe render master.ron song.wav -o out.wav --set limit.ceiling_dbtp=-1.5 --set eq.band2.gain_db=0.5
   lathe render stems.ron drums=drums.wav music=music.wav -o mix.wav --report report.json
 
-Inputs are decoded from WAV, FLAC, OGG Vorbis or MP3. The output is a WAV file with the
-sample rate of the inputs and the same length; the graph's latency is compensated.
+Inputs are decoded from WAV, FLAC, OGG Vorbis or MP3. The output is a WAV file, or FLAC
+(16 or 24-bit) where its name ends in .flac, with the sample rate of the inputs and the same length; the graph's latency is compensated.
 The output is written atomically and never over an input file or the graph file.";
 
 const CHECK_EXAMPLES: &str = "\
@@ -309,7 +337,8 @@ pub struct RenderArgs {
     #[arg(value_name = "INPUT", value_parser = parse_input, required_unless_present = "demo")]
     pub inputs: Vec<InputArg>,
 
-    /// Output WAV file (BUS=PATH per output bus when there are several).
+    /// Output WAV or FLAC file, by extension (BUS=PATH per output bus when there are
+    /// several).
     ///
     /// Written atomically (a failed render leaves no partial file) and never over an
     /// input file or the graph file. Repeat -o for several output buses.

@@ -433,3 +433,145 @@ fn bad_tracks_fail_clearly_and_the_others_are_written() {
     );
     assert_fails(&bad_shard, 2, &["expected I/N"]);
 }
+
+/// Vorbis comments of a FLAC file, parsed from its metadata blocks.
+fn vorbis_comments(path: &Path) -> Vec<(String, String)> {
+    let bytes = std::fs::read(path).unwrap();
+    assert_eq!(&bytes[..4], b"fLaC");
+    let le = |b: &[u8], at: usize| u32::from_le_bytes(b[at..at + 4].try_into().unwrap()) as usize;
+    let mut pos = 4;
+    loop {
+        let header = &bytes[pos..pos + 4];
+        let len = u32::from_be_bytes([0, header[1], header[2], header[3]]) as usize;
+        let body = &bytes[pos + 4..pos + 4 + len];
+        if header[0] & 0x7F == 4 {
+            let vendor = le(body, 0);
+            let mut at = 4 + vendor;
+            let count = le(body, at);
+            at += 4;
+            let mut out = Vec::new();
+            for _ in 0..count {
+                let n = le(body, at);
+                let text = std::str::from_utf8(&body[at + 4..at + 4 + n]).unwrap();
+                let (k, v) = text.split_once('=').unwrap();
+                out.push((k.to_string(), v.to_string()));
+                at += 4 + n;
+            }
+            return out;
+        }
+        assert!(header[0] & 0x80 == 0, "no Vorbis comment block");
+        pos += 4 + len;
+    }
+}
+
+/// An external tool's output, or `None` (with a notice) where it is not installed;
+/// absent tools fail the test when `LATHE_REQUIRE_FFMPEG=1` (set by .ci/run).
+fn tool(name: &str, args: &[&str], path: &Path) -> Option<std::process::Output> {
+    match std::process::Command::new(name)
+        .args(args)
+        .arg(path)
+        .output()
+    {
+        Ok(out) => Some(out),
+        Err(_) if std::env::var("LATHE_REQUIRE_FFMPEG").as_deref() == Ok("1") => {
+            panic!("{name} is required (LATHE_REQUIRE_FFMPEG=1) but not installed")
+        }
+        Err(_) => {
+            eprintln!("notice: {name} not installed; skipping its check");
+            None
+        }
+    }
+}
+
+#[test]
+fn flac_delivery_has_the_wav_samples_and_vorbis_comments() {
+    let (dir, names) = setup(&[0.1, 0.2]);
+    let d = dir.path();
+    std::fs::write(
+        d.join("tracks.json"),
+        r#"{"artist": "The Testers", "album": "Signals",
+            "tracks": [{"file": "t0.wav", "title": "Opening", "isrc": "GB-AAA-24-00001"}]}"#,
+    )
+    .unwrap();
+    let common = ["--preset", "streaming", "--manifest", "tracks.json", "-q"];
+    for (sub, format, jobs) in [("w", "wav", "2"), ("f", "flac", "2"), ("f1", "flac", "1")] {
+        let mut flags = vec!["-o", sub, "--format", format, "--jobs", jobs];
+        flags.extend_from_slice(&common);
+        flags.extend_from_slice(&["--report", if sub == "f" { "f.json" } else { "o.json" }]);
+        let run = lathe(d, &args(&names, &flags));
+        assert!(run.status.success(), "{}", stderr(&run));
+    }
+    assert_eq!(common::dir_entries(&d.join("f")), ["t0.flac", "t1.flac"]);
+    for k in 0..2 {
+        let wav = read_audio(&out(d, "w", &format!("t{k}.wav"))).unwrap();
+        let flac_path = out(d, "f", &format!("t{k}.flac"));
+        assert!(
+            read_audio(&flac_path).unwrap() == wav,
+            "t{k}: FLAC samples differ"
+        );
+        assert_eq!(
+            std::fs::read(&flac_path).unwrap(),
+            std::fs::read(out(d, "f1", &format!("t{k}.flac"))).unwrap(),
+            "parallel and serial FLAC bytes"
+        );
+    }
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join("f.json")).unwrap()).unwrap();
+    assert_eq!(report["format"], "flac");
+    let after = &report["tracks"][0]["after"];
+    let path = out(d, "f", "t0.flac");
+    let comments = vorbis_comments(&path);
+    let get = |k: &str| {
+        comments
+            .iter()
+            .find(|c| c.0 == k)
+            .map(|c| c.1.clone())
+            .unwrap_or_else(|| panic!("{k} missing: {comments:?}"))
+    };
+    assert_eq!(get("TITLE"), "Opening");
+    assert_eq!(get("ARTIST"), "The Testers");
+    assert_eq!(get("ALBUM"), "Signals");
+    assert_eq!(get("TRACKNUMBER"), "1");
+    assert_eq!(get("ISRC"), "GBAAA2400001");
+    for (key, field) in [
+        ("LOUDNESS_INTEGRATED_LUFS", "integrated_lufs"),
+        ("LOUDNESS_RANGE_LU", "loudness_range_lu"),
+        ("LOUDNESS_TRUE_PEAK_DBTP", "true_peak_dbtp"),
+    ] {
+        assert_eq!(
+            get(key),
+            format!("{:.2}", after[field].as_f64().unwrap()),
+            "{key}"
+        );
+    }
+    if let Some(probe) = tool(
+        "ffprobe",
+        &["-v", "error", "-show_format", "-of", "json"],
+        &path,
+    ) {
+        assert!(probe.status.success(), "{}", stderr(&probe));
+        let json: serde_json::Value = serde_json::from_slice(&probe.stdout).unwrap();
+        assert_eq!(json["format"]["format_name"], "flac", "{json}");
+        // ffprobe keeps the case of Vorbis comment names.
+        let tags = json["format"]["tags"].as_object().expect("tags");
+        let tag = |k: &str| {
+            tags.iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(k))
+                .and_then(|(_, v)| v.as_str())
+                .unwrap_or_else(|| panic!("ffprobe lacks {k}: {json}"))
+                .to_string()
+        };
+        assert_eq!(tag("title"), "Opening");
+        assert_eq!(tag("artist"), "The Testers");
+        assert_eq!(tag("album"), "Signals");
+        assert_eq!(tag("isrc"), "GBAAA2400001");
+        assert_eq!(
+            tag("LOUDNESS_INTEGRATED_LUFS"),
+            get("LOUDNESS_INTEGRATED_LUFS")
+        );
+    }
+    // The reference decoder checks every frame's CRC and the MD5 of the samples.
+    if let Some(test) = tool("flac", &["-t", "-s"], &path) {
+        assert!(test.status.success(), "flac -t: {}", stderr(&test));
+    }
+}

@@ -236,3 +236,83 @@ fn render_draws_the_loudness_of_its_output() {
     assert_fails(&bad, 2, &["must end in .png or .svg"]);
     assert!(!d.join("out2.wav").exists(), "refused before rendering");
 }
+
+#[test]
+fn response_plots_each_node_alone_and_exports_the_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // A +6 dB bell at 1 kHz between two -3 dB gains: alone the eq peaks at +6 dB, the
+    // whole graph at 0 dB.
+    std::fs::write(
+        d.join("g.ron"),
+        r#"(nodes: [
+            (id: "pre", kind: "gain", params: {"gain_db": -3.0}),
+            (id: "eq", kind: "eq", config: (bands: [(type: "bell")]),
+             params: {"band1.freq_hz": 1000, "band1.gain_db": 6.0, "band1.q": 1.0}),
+            (id: "xo", kind: "crossover", config: (freqs_hz: [500, 4000])),
+            (id: "post", kind: "gain", params: {"gain_db": -3.0}),
+            (id: "mix", kind: "mix", config: (inputs: 3)),
+        ],
+        links: ["in -> pre -> eq -> xo", "xo.band1 -> mix.in1", "xo.band2 -> mix.in2",
+                "xo.band3 -> mix.in3", "mix -> post -> out"])"#,
+    )
+    .unwrap();
+    let run = lathe_in(
+        d,
+        &[
+            "plot", "response", "g.ron", "-o", "all.png", "--data", "all.csv", "--width", "1000",
+            "--height", "800",
+        ],
+    );
+    assert!(run.status.success(), "{}", stderr(&run));
+    assert_eq!(png_size(&d.join("all.png")), (1000, 800));
+    let csv = std::fs::read_to_string(d.join("all.csv")).unwrap();
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let curves: Vec<&str> = header[1..]
+        .iter()
+        .step_by(2)
+        .map(|h| h.trim_end_matches(" gain_db"))
+        .collect();
+    assert_eq!(
+        curves,
+        ["eq", "xo.band1", "xo.band2", "xo.band3", "whole graph"],
+        "eq and crossover nodes, one curve per band, then the whole graph"
+    );
+    // The row nearest 1 kHz: the eq alone at +6 dB, the whole graph at 0 dB.
+    let row: Vec<f64> = csv
+        .lines()
+        .skip(1)
+        .map(|l| {
+            l.split(',')
+                .map(|v| v.parse().unwrap())
+                .collect::<Vec<f64>>()
+        })
+        .min_by(|a, b| (a[0] - 1000.0).abs().total_cmp(&(b[0] - 1000.0).abs()))
+        .unwrap();
+    assert!((row[1] - 6.0).abs() < 0.05, "eq at 1 kHz: {} dB", row[1]);
+    assert!(row[9].abs() < 0.05, "whole graph at 1 kHz: {} dB", row[9]);
+
+    let one = lathe_in(
+        d,
+        &[
+            "plot", "response", "g.ron", "-o", "eq.svg", "--node", "eq", "--whole", "--data",
+            "eq.csv",
+        ],
+    );
+    assert!(one.status.success(), "{}", stderr(&one));
+    let header = std::fs::read_to_string(d.join("eq.csv")).unwrap();
+    assert!(header.starts_with(
+        "freq_hz,eq gain_db,eq phase_deg,whole graph gain_db,whole graph phase_deg\n"
+    ));
+    let svg = std::fs::read_to_string(d.join("eq.svg")).unwrap();
+    assert!(svg.contains("width=\"1200\"") && svg.contains("height=\"600\""));
+    let bad = lathe_in(
+        d,
+        &["plot", "response", "g.ron", "-o", "x.png", "--node", "eqq"],
+    );
+    assert_fails(
+        &bad,
+        2,
+        &["--node `eqq`: no such node", "its nodes: pre, eq, xo"],
+    );
+}

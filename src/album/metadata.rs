@@ -1,6 +1,7 @@
 //! Track metadata (title, artist, album, track number, ISRC) from a manifest or flags,
-//! and the WAV chunks that carry it: RIFF `LIST`/`INFO` for the tags, and a BWF `bext`
-//! chunk (EBU Tech 3285 version 2) with the loudness of the delivered file.
+//! and what carries it: in WAV, RIFF `LIST`/`INFO` for the tags and a BWF `bext` chunk
+//! (EBU Tech 3285 version 2) with the loudness of the delivered file; in FLAC, Vorbis
+//! comments for both ([`vorbis_comments`]).
 
 use std::path::Path;
 
@@ -175,6 +176,53 @@ pub fn info_chunk(tags: &TrackTags) -> Vec<u8> {
     out
 }
 
+/// Vorbis comment names of the loudness of a delivered FLAC file: the five values of
+/// the `bext` chunk, in the same units, as decimals with two places (the precision
+/// `bext` stores).
+pub const VORBIS_LOUDNESS_FIELDS: [&str; 5] = [
+    "LOUDNESS_INTEGRATED_LUFS",
+    "LOUDNESS_RANGE_LU",
+    "LOUDNESS_TRUE_PEAK_DBTP",
+    "LOUDNESS_MOMENTARY_MAX_LUFS",
+    "LOUDNESS_SHORT_TERM_MAX_LUFS",
+];
+
+/// The Vorbis comments of a delivered FLAC file: the usual names for the tags that are
+/// set (TITLE, ARTIST, ALBUM, TRACKNUMBER, ISRC), DESCRIPTION, and the loudness fields
+/// of [`VORBIS_LOUDNESS_FIELDS`] that were measured.
+pub fn vorbis_comments(
+    tags: &TrackTags,
+    description: &str,
+    loudness: &BextLoudness,
+) -> Vec<(String, String)> {
+    let track = tags.track.map(|t| t.to_string());
+    let text = [
+        ("TITLE", tags.title.as_deref()),
+        ("ARTIST", tags.artist.as_deref()),
+        ("ALBUM", tags.album.as_deref()),
+        ("TRACKNUMBER", track.as_deref()),
+        ("ISRC", tags.isrc.as_deref()),
+        ("DESCRIPTION", Some(description)),
+    ];
+    let values = [
+        loudness.integrated_lufs,
+        loudness.range_lu,
+        loudness.true_peak_dbtp,
+        loudness.momentary_max_lufs,
+        loudness.short_term_max_lufs,
+    ];
+    let mut out: Vec<(String, String)> = text
+        .into_iter()
+        .filter_map(|(name, value)| Some((name.to_string(), value?.to_string())))
+        .collect();
+    for (name, value) in VORBIS_LOUDNESS_FIELDS.into_iter().zip(values) {
+        if let Some(v) = value.filter(|v| v.is_finite()) {
+            out.push((name.to_string(), format!("{v:.2}")));
+        }
+    }
+    out
+}
+
 /// The `LIST`/`INFO` fields of a chunk body written by [`info_chunk`], for reading back.
 pub fn parse_info(body: &[u8]) -> Vec<(String, String)> {
     let mut fields = Vec::new();
@@ -286,6 +334,28 @@ mod tests {
         assert!(fields.contains(&("ITRK".into(), "3".into())));
         assert!(fields.contains(&("ISRC".into(), "GBAYE2400001".into())));
         assert!(!fields.iter().any(|(k, _)| k == "IPRD"));
+    }
+
+    #[test]
+    fn vorbis_comments_name_tags_and_loudness() {
+        let tags = TrackTags {
+            title: Some("Odd".into()),
+            track: Some(3),
+            ..TrackTags::default()
+        };
+        let loudness = BextLoudness {
+            integrated_lufs: Some(-14.004),
+            true_peak_dbtp: Some(-1.2),
+            ..BextLoudness::default()
+        };
+        let pairs = vorbis_comments(&tags, "d", &loudness);
+        let get = |k: &str| pairs.iter().find(|p| p.0 == k).map(|p| p.1.as_str());
+        assert_eq!(get("TITLE"), Some("Odd"));
+        assert_eq!(get("TRACKNUMBER"), Some("3"));
+        assert_eq!(get("ARTIST"), None);
+        assert_eq!(get("LOUDNESS_INTEGRATED_LUFS"), Some("-14.00"));
+        assert_eq!(get("LOUDNESS_TRUE_PEAK_DBTP"), Some("-1.20"));
+        assert_eq!(get("LOUDNESS_RANGE_LU"), None);
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use std::path::Path;
 
 use crate::atomic::write_atomically;
-use crate::audio_io::Audio;
+use crate::audio_io::{Audio, exact_pcm};
 
 /// Writes `audio` as `bits`-bit PCM (16 or 24) with `bext` before the audio and `LIST`
 /// after it, atomically.
@@ -32,8 +32,6 @@ pub fn write_pcm_wav(
         + chunk_total(list.len());
     let riff_len = u32::try_from(riff_len)
         .map_err(|_| io::Error::other("the file would exceed the 4 GiB limit of WAV"))?;
-    let full_scale = f64::from(1u32 << (bits - 1));
-    let (min, max) = (-full_scale, full_scale - 1.0);
     write_atomically(path, |w| {
         w.write_all(b"RIFF")?;
         w.write_all(&riff_len.to_le_bytes())?;
@@ -52,7 +50,7 @@ pub fn write_pcm_wav(
         w.write_all(&(data_len as u32).to_le_bytes())?;
         for i in 0..frames {
             for channel in &audio.channels {
-                let v = (f64::from(channel[i]) * full_scale).round().clamp(min, max) as i32;
+                let v = exact_pcm(channel[i], bits);
                 w.write_all(&v.to_le_bytes()[..bytes_per_sample])?;
             }
         }

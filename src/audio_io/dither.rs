@@ -65,6 +65,15 @@ impl Quantizer {
     }
 }
 
+/// `x` (full scale = ±1.0), already on the grid of `bits`-bit integers (dithered
+/// upstream), as that integer: rounded and clamped, without further noise. NaN becomes 0.
+pub fn exact_pcm(x: f32, bits: u32) -> i32 {
+    let full_scale = (1i64 << (bits - 1)) as f64;
+    (f64::from(x) * full_scale)
+        .round()
+        .clamp(-full_scale, full_scale - 1.0) as i32
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,6 +105,14 @@ mod tests {
         assert_eq!(q.quantize(4.0), 8_388_607);
         assert_eq!(q.quantize(-4.0), -8_388_608);
         assert_eq!(q.quantize(f32::INFINITY), 8_388_607);
+    }
+
+    #[test]
+    fn exact_conversion_keeps_grid_values_and_clamps() {
+        assert_eq!(exact_pcm(3.0 / 32768.0, 16), 3);
+        assert_eq!(exact_pcm(-1.0, 16), -32768);
+        assert_eq!(exact_pcm(1.0, 24), 8_388_607);
+        assert_eq!(exact_pcm(f32::NAN, 24), 0);
     }
 
     #[test]

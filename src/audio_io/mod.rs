@@ -1,12 +1,65 @@
-//! Audio files in and out: decoding any supported file to planar `f32`, and writing WAV.
+//! Audio files in and out: decoding any supported file to planar `f32`, and writing WAV
+//! or FLAC.
 
 mod decode;
 mod dither;
 mod encode;
+mod flac;
 
 pub use decode::{DecodeError, read_audio};
-pub use dither::{DITHER_SEED, Quantizer, SplitMix64};
+pub use dither::{DITHER_SEED, Quantizer, SplitMix64, exact_pcm};
 pub use encode::{EncodeError, SampleFormat, write_wav};
+pub use flac::{FLAC_BLOCK_FRAMES, FLAC_VENDOR, Quantisation, vorbis_comment, write_flac};
+
+/// The file format an output path asks for, by its extension (case-insensitive):
+/// `.flac` is FLAC, anything else WAV.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Container {
+    Wav,
+    Flac,
+}
+
+impl Container {
+    pub fn of(path: &std::path::Path) -> Self {
+        match path.extension() {
+            Some(e) if e.eq_ignore_ascii_case("flac") => Container::Flac,
+            _ => Container::Wav,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Container::Wav => "WAV",
+            Container::Flac => "FLAC",
+        }
+    }
+
+    /// Why `format` cannot be written in this container, if it cannot.
+    pub fn refuses(self, format: SampleFormat) -> Option<String> {
+        (self == Container::Flac && format == SampleFormat::Float32).then(|| {
+            "FLAC holds integer samples: use --bits 16 or 24, or a .wav output for 32f".to_string()
+        })
+    }
+}
+
+/// Writes `audio` to `path` in `format`, as FLAC (no tags) where the path ends in
+/// `.flac` and as WAV otherwise; integer formats get the same TPDF dither either way.
+pub fn write_audio(
+    path: &std::path::Path,
+    audio: &Audio,
+    format: SampleFormat,
+) -> Result<(), EncodeError> {
+    match Container::of(path) {
+        Container::Wav => write_wav(path, audio, format),
+        Container::Flac => write_flac(
+            path,
+            audio,
+            u32::from(format.bits()),
+            Quantisation::Dither,
+            &[],
+        ),
+    }
+}
 
 /// Planar audio: one `Vec` per channel, all the same length, full scale = ±1.0.
 #[derive(Debug, Clone, PartialEq)]

@@ -3,9 +3,17 @@
 //!
 //! Per track: pre-gain -> graph (latency compensated, scripts ticked: [`engine::render`])
 //! -> resampling (rubato) -> safety gain if the ceiling is crossed -> `dither` node kind
-//! -> PCM WAV with `LIST`/`INFO` and `bext`. The pre-gain comes from the fixed iteration
-//! of [`crate::album::plan`]. Tracks render in parallel; each track's result depends
-//! only on its own audio and the gains, so the files are the same for any `--jobs`.
+//! -> PCM WAV with `LIST`/`INFO` and `bext`, or FLAC with Vorbis comments. The pre-gain
+//! comes from the fixed iteration of [`crate::album::plan`]. Tracks render in parallel;
+//! each track's result depends only on its own audio and the gains, so the files are
+//! the same for any `--jobs`.
+//!
+//! Memory: no track is kept between passes. A pass decodes the track again, renders
+//! it, measures it and keeps only the measurement, so a job holds one track (input and
+//! rendered output) at a time, whatever the album's length. The delivered file comes
+//! from one more render at the final gain (renders are deterministic, so it is the
+//! render that was measured); in track mode and without a target the settled render
+//! is delivered at once.
 //!
 //! A track that cannot be used (unreadable, wrong channel count, another sample rate)
 //! is reported and left out; the others are still written, and the command ends with
@@ -24,7 +32,7 @@ use serde::Serialize;
 use super::engine;
 use crate::album::metadata::{
     BextLoudness, Manifest, TrackTags, bext_chunk, bext_date_time, check_isrc, info_chunk,
-    origination_secs,
+    origination_secs, vorbis_comments,
 };
 use crate::album::plan::{GainSearch, MAX_PASSES, RELATIVE_SETTLE_LU};
 use crate::album::preset::Preset;
@@ -32,8 +40,8 @@ use crate::album::resample::resample;
 use crate::album::shard::Shard;
 use crate::album::wav::write_pcm_wav;
 use crate::atomic::{ensure_not_overwriting, write_atomically};
-use crate::audio_io::{Audio, read_audio};
-use crate::cli::{AlbumArgs, AlbumMode, ParamSet};
+use crate::audio_io::{Audio, Quantisation, read_audio, write_flac};
+use crate::cli::{AlbumArgs, AlbumMode, DeliveryFormat, ParamSet};
 use crate::exit::{CliError, ResultExt};
 use crate::progress::Progress;
 
@@ -63,17 +71,26 @@ struct Job {
     block_frames: usize,
     out_dir: PathBuf,
     mode: AlbumMode,
+    format: DeliveryFormat,
     preset: Preset,
     target: Option<f64>,
     shard: Shard,
     manifest: Manifest,
 }
 
-/// A decoded track that can go through the graph.
+/// A track that can go through the graph: where it is and what it measured. Its audio
+/// is decoded again for every render rather than kept.
 struct Track {
     index: usize,
     path: PathBuf,
-    audio: Audio,
+    sample_rate_hz: u32,
+    before: FileState,
+}
+
+/// What decoding a track found, before its rate and channels are checked.
+struct Probe {
+    sample_rate_hz: u32,
+    channels: usize,
     before: FileState,
 }
 
@@ -111,6 +128,7 @@ struct Spread {
 struct AlbumReport {
     graph: String,
     mode: AlbumMode,
+    format: DeliveryFormat,
     preset: String,
     target_lufs: Option<f64>,
     tolerance_lu: f64,
@@ -174,6 +192,7 @@ impl Job {
             block_frames: args.block_frames,
             out_dir,
             mode: args.mode,
+            format: args.format,
             preset,
             shard: args.shard.unwrap_or(Shard::ALL),
             manifest,
@@ -185,7 +204,10 @@ impl Job {
     fn output_path(&self, track: &Path) -> PathBuf {
         let stem = track.file_stem().unwrap_or(track.as_os_str());
         let mut name = stem.to_os_string();
-        name.push(".wav");
+        name.push(match self.format {
+            DeliveryFormat::Wav => ".wav",
+            DeliveryFormat::Flac => ".flac",
+        });
         self.out_dir.join(name)
     }
 
@@ -225,22 +247,8 @@ impl Job {
 
     fn run(&self, args: &AlbumArgs) -> Result<(), CliError> {
         let (tracks, mut failed) = self.decode(&args.tracks)?;
-        let (gains, mut rendered, passes) = self.solve(&tracks)?;
         let secs = origination_secs();
-        let finished: Vec<Result<TrackReport, Failure>> = tracks
-            .par_iter()
-            .zip(gains.par_iter())
-            .zip(rendered.par_iter_mut())
-            .filter(|((t, _), _)| self.shard.contains(t.index))
-            .map(|((track, &gain), audio)| {
-                let audio = std::mem::replace(audio, Audio::silence(0, 0, 0));
-                self.deliver(track, gain, audio, secs)
-                    .map_err(|error| Failure {
-                        input: track.path.display().to_string(),
-                        error,
-                    })
-            })
-            .collect();
+        let (finished, passes) = self.solve(&tracks, secs)?;
         let mut reports = Vec::new();
         for result in finished {
             match result {
@@ -313,9 +321,17 @@ impl Job {
             .enumerate()
             .filter(|(k, _)| self.mode == AlbumMode::Album || self.shard.contains(*k))
             .collect();
-        let decoded: Vec<(usize, &PathBuf, Result<Audio, String>)> = wanted
+        // Each track is decoded and measured on its own, its audio dropped at once.
+        let decoded: Vec<(usize, &PathBuf, Result<Probe, String>)> = wanted
             .into_par_iter()
-            .map(|(k, p)| (k, p, read_audio(p).map_err(|e| e.to_string())))
+            .map(|(k, p)| {
+                let probe = read_audio(p).map_err(|e| e.to_string()).map(|a| Probe {
+                    sample_rate_hz: a.sample_rate_hz,
+                    channels: a.channel_count(),
+                    before: measure(&a),
+                });
+                (k, p, probe)
+            })
             .collect();
         let rate = decoded
             .iter()
@@ -341,37 +357,36 @@ impl Job {
         let mut tracks = Vec::new();
         let mut failed = Vec::new();
         let mut first: Option<&PathBuf> = None;
-        for (index, path, audio) in decoded {
-            let checked = audio.and_then(|audio| {
-                if audio.sample_rate_hz != rate {
+        for (index, path, probe) in decoded {
+            let checked = probe.and_then(|probe| {
+                if probe.sample_rate_hz != rate {
                     return Err(format!(
                         "`{}` is {} Hz but `{}` is {rate} Hz; an album is rendered at one rate \
                          (convert the track first)",
                         path.display(),
-                        audio.sample_rate_hz,
+                        probe.sample_rate_hz,
                         first.map_or_else(String::new, |p| p.display().to_string())
                     ));
                 }
-                if audio.channel_count() != input.channels {
+                if probe.channels != input.channels {
                     return Err(format!(
                         "`{}` has {} channel(s) but the graph's input bus `{}` takes {}",
                         path.display(),
-                        audio.channel_count(),
+                        probe.channels,
                         input.name,
                         input.channels
                     ));
                 }
-                Ok(audio)
+                Ok(probe)
             });
             match checked {
-                Ok(audio) => {
+                Ok(probe) => {
                     first.get_or_insert(path);
-                    let before = measure(&audio);
                     tracks.push(Track {
                         index,
                         path: path.clone(),
-                        audio,
-                        before,
+                        sample_rate_hz: probe.sample_rate_hz,
+                        before: probe.before,
                     });
                 }
                 Err(error) => failed.push(Failure {
@@ -383,18 +398,12 @@ impl Job {
         Ok((tracks, failed))
     }
 
-    /// One pass: every track through the graph at its gain.
-    fn render_all(&self, tracks: &[Track], gains: &[f64]) -> Result<Vec<Audio>, CliError> {
-        tracks
-            .par_iter()
-            .zip(gains.par_iter())
-            .map(|(t, &g)| self.render(t, g))
-            .collect()
-    }
-
+    /// Decodes `track` again and renders it at `gain_db`, at the delivery rate.
     fn render(&self, track: &Track, gain_db: f64) -> Result<Audio, CliError> {
         let gain = 10f64.powf(gain_db / 20.0) as f32;
-        let mut audio = track.audio.clone();
+        let mut audio = read_audio(&track.path)
+            .map_err(|e| anyhow!("cannot read `{}` again: {e}", track.path.display()))
+            .runtime_fault()?;
         audio.channels.iter_mut().flatten().for_each(|s| *s *= gain);
         let graph = engine::load(
             &self.graph,
@@ -410,19 +419,55 @@ impl Job {
         resample(&audio, rate).map_err(|e| CliError::runtime(anyhow!(e)))
     }
 
+    /// Renders and delivers `track` at `gain_db` when it is in this run's shard.
+    fn render_and_deliver(
+        &self,
+        track: &Track,
+        gain_db: f64,
+        secs: u64,
+    ) -> Result<Option<Result<TrackReport, Failure>>, CliError> {
+        if !self.shard.contains(track.index) {
+            return Ok(None);
+        }
+        let audio = self.render(track, gain_db)?;
+        Ok(Some(self.deliver_or_fail(track, gain_db, audio, secs)))
+    }
+
+    fn deliver_or_fail(
+        &self,
+        track: &Track,
+        gain_db: f64,
+        audio: Audio,
+        secs: u64,
+    ) -> Result<TrackReport, Failure> {
+        self.deliver(track, gain_db, audio, secs)
+            .map_err(|error| Failure {
+                input: track.path.display().to_string(),
+                error,
+            })
+    }
+
     /// Finds the pre-gain of every track by the fixed iteration of
-    /// [`crate::album::plan`]; returns the gains, the last render of every track, and the
-    /// number of passes.
-    fn solve(&self, tracks: &[Track]) -> Result<(Vec<f64>, Vec<Audio>, usize), CliError> {
+    /// [`crate::album::plan`] and delivers the tracks of the shard; returns what was
+    /// delivered (in track order) and the number of passes.
+    fn solve(
+        &self,
+        tracks: &[Track],
+        secs: u64,
+    ) -> Result<(Vec<Result<TrackReport, Failure>>, usize), CliError> {
         let Some(target) = self.target else {
-            let gains = vec![0.0; tracks.len()];
-            let rendered = self.render_all(tracks, &gains)?;
-            return Ok((gains, rendered, 1));
+            let finished: Vec<Option<_>> = tracks
+                .par_iter()
+                .map(|t| self.render_and_deliver(t, 0.0, secs))
+                .collect::<Result<_, CliError>>()?;
+            return Ok((finished.into_iter().flatten().collect(), 1));
         };
         match self.mode {
             AlbumMode::Track => {
-                let results: Vec<(f64, Audio, usize)> = tracks
+                // Each track settles on its own; the settled render is delivered as is.
+                let results: Vec<(Result<TrackReport, Failure>, usize)> = tracks
                     .par_iter()
+                    .filter(|t| self.shard.contains(t.index))
                     .map(|t| {
                         let mut search =
                             GainSearch::new(target, t.before.analysis().integrated_lufs);
@@ -433,27 +478,31 @@ impl Job {
                             let audio = self.render(t, gain)?;
                             let after = measure(&audio).analysis().integrated_lufs;
                             if search.step(after) || pass == MAX_PASSES {
-                                return Ok((gain, audio, pass));
+                                return Ok((self.deliver_or_fail(t, gain, audio, secs), pass));
                             }
                         }
                     })
                     .collect::<Result<_, CliError>>()?;
-                let passes = results.iter().map(|r| r.2).max().unwrap_or(0);
-                let (gains, rendered) = results.into_iter().map(|(g, a, _)| (g, a)).unzip();
-                Ok((gains, rendered, passes))
+                let passes = results.iter().map(|r| r.1).max().unwrap_or(0);
+                Ok((results.into_iter().map(|r| r.0).collect(), passes))
             }
-            AlbumMode::Album => self.solve_album(tracks, target),
+            AlbumMode::Album => {
+                let (gains, passes) = self.solve_album(tracks, target)?;
+                let finished: Vec<Option<_>> = tracks
+                    .par_iter()
+                    .zip(gains.par_iter())
+                    .map(|(t, &g)| self.render_and_deliver(t, g, secs))
+                    .collect::<Result<_, CliError>>()?;
+                Ok((finished.into_iter().flatten().collect(), passes))
+            }
         }
     }
 
     /// One album gain found by the secant rule on the album's loudness; a track whose
     /// loudness relative to the album moves more than [`RELATIVE_SETTLE_LU`] from the
-    /// mix's gets a trim that undoes the move on the next pass.
-    fn solve_album(
-        &self,
-        tracks: &[Track],
-        target: f64,
-    ) -> Result<(Vec<f64>, Vec<Audio>, usize), CliError> {
+    /// mix's gets a trim that undoes the move on the next pass. Returns every track's
+    /// gain and the number of passes; a pass keeps only the measurements.
+    fn solve_album(&self, tracks: &[Track], target: f64) -> Result<(Vec<f64>, usize), CliError> {
         let before_album =
             album_of(tracks.iter().map(|t| &t.before)).and_then(|a| a.integrated_lufs);
         let before: Vec<Option<f64>> = tracks
@@ -466,8 +515,11 @@ impl Job {
         loop {
             pass += 1;
             let gains: Vec<f64> = trims.iter().map(|t| search.gain_db() + t).collect();
-            let rendered = self.render_all(tracks, &gains)?;
-            let states: Vec<FileState> = rendered.par_iter().map(measure).collect();
+            let states: Vec<FileState> = tracks
+                .par_iter()
+                .zip(gains.par_iter())
+                .map(|(t, &g)| self.render(t, g).map(|audio| measure(&audio)))
+                .collect::<Result<_, CliError>>()?;
             let album = album_of(&states).and_then(|a| a.integrated_lufs);
             let mut relative_settled = true;
             if let (Some(a_after), Some(a_before)) = (album, before_album) {
@@ -483,7 +535,7 @@ impl Job {
             }
             let album_settled = search.step(album);
             if (album_settled && relative_settled) || pass == MAX_PASSES {
-                return Ok((gains, rendered, pass));
+                return Ok((gains, pass));
             }
         }
     }
@@ -522,21 +574,32 @@ impl Job {
         }
         let (date, time) = bext_date_time(secs);
         let description = format!("Mastered by lathe, preset {}", self.preset.name);
-        let bext = bext_chunk(
-            &description,
-            &date,
-            &time,
-            &BextLoudness {
-                integrated_lufs: after.integrated_lufs,
-                range_lu: after.loudness_range_lu,
-                true_peak_dbtp: after.true_peak_dbtp,
-                momentary_max_lufs: after.momentary_max_lufs,
-                short_term_max_lufs: after.short_term_max_lufs,
-            },
-        );
+        let loudness = BextLoudness {
+            integrated_lufs: after.integrated_lufs,
+            range_lu: after.loudness_range_lu,
+            true_peak_dbtp: after.true_peak_dbtp,
+            momentary_max_lufs: after.momentary_max_lufs,
+            short_term_max_lufs: after.short_term_max_lufs,
+        };
         let out = self.output_path(&track.path);
-        write_pcm_wav(&out, &audio, self.preset.bits, &bext, &info_chunk(&tags))
-            .map_err(|e| format!("cannot write `{}`: {e}", out.display()))?;
+        match self.format {
+            DeliveryFormat::Wav => {
+                let bext = bext_chunk(&description, &date, &time, &loudness);
+                write_pcm_wav(&out, &audio, self.preset.bits, &bext, &info_chunk(&tags))
+                    .map_err(|e| format!("cannot write `{}`: {e}", out.display()))?;
+            }
+            DeliveryFormat::Flac => {
+                let comments = vorbis_comments(&tags, &description, &loudness);
+                write_flac(
+                    &out,
+                    &audio,
+                    self.preset.bits,
+                    Quantisation::Exact,
+                    &comments,
+                )
+                .map_err(|e| e.to_string())?;
+            }
+        }
         Ok(TrackReport {
             index: track.index,
             after_state,
@@ -587,6 +650,7 @@ impl Job {
         AlbumReport {
             graph: self.graph.display().to_string(),
             mode: self.mode,
+            format: self.format,
             preset: self.preset.name.clone(),
             target_lufs: self.target,
             tolerance_lu: self.preset.tolerance_lu,
@@ -594,7 +658,7 @@ impl Job {
             sample_rate_hz: self
                 .preset
                 .sample_rate_hz
-                .unwrap_or(tracks.first().map_or(0, |t| t.audio.sample_rate_hz)),
+                .unwrap_or(tracks.first().map_or(0, |t| t.sample_rate_hz)),
             bits: self.preset.bits,
             dither: format!(
                 "dither node kind, TPDF, shaping \"{}\"",

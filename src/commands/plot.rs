@@ -1,15 +1,22 @@
 //! `lathe plot`: loudness over time, spectra, a graph's frequency response, or the graph.
 //!
 //! The response is measured, not computed: a unit impulse scaled to
-//! [`IMPULSE_LEVEL`] goes through the compiled graph (latency compensated, as in a
+//! [`IMPULSE_LEVEL`] goes through a compiled graph (latency compensated, as in a
 //! render) and the FFT of the first output channel, divided by the impulse level, gives
 //! magnitude and phase. The small level keeps dynamics processors idle, so the curve is
-//! that of the graph's linear filters (EQ, crossovers, gains).
+//! that of the linear filters. Each `eq`, `dynamic_eq` and `crossover` node (or the
+//! nodes named with `--node`) is measured alone, in a graph of that node only, so its
+//! curve is its own whatever sits around it; a crossover gives one curve per band. The
+//! whole graph's curve is drawn beside them.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use anyhow::anyhow;
+use lathe_engine::{
+    CompileOptions, GraphDoc, GraphError, NodeInfo, PortSpec, PrepareInfo, compile,
+};
 use lathe_nodes::analysis::Analyzer;
 use lathe_nodes::bs1770::Layout;
 use realfft::RealFftPlanner;
@@ -29,7 +36,13 @@ pub const IMPULSE_FRAMES: usize = 16_384;
 pub const IMPULSE_LEVEL: f32 = 0.01;
 
 pub fn run(args: &PlotArgs) -> Result<(), CliError> {
-    if args.output == args.input || args.reference.as_ref() == Some(&args.output) {
+    if args.output == args.input
+        || args.reference.as_ref() == Some(&args.output)
+        || args
+            .data
+            .as_ref()
+            .is_some_and(|d| *d == args.input || *d == args.output)
+    {
         return Err(CliError::user(anyhow!(
             "refusing to write the plot over its input `{}`",
             args.output.display()
@@ -42,7 +55,16 @@ pub fn run(args: &PlotArgs) -> Result<(), CliError> {
             args.target_lufs,
         )],
         PlotKind::Spectrum => spectrum_panels(args)?,
-        PlotKind::Response => response_panels(&args.input, args.rate)?,
+        PlotKind::Response => {
+            let curves = response_curves(args)?;
+            if let Some(path) = &args.data {
+                let csv = response_csv(&curves);
+                write_atomically(path, |w| std::io::Write::write_all(w, csv.as_bytes()))
+                    .map_err(|e| anyhow!("cannot write `{}`: {e}", path.display()))
+                    .runtime_fault()?;
+            }
+            response_panels(&curves)
+        }
         PlotKind::Graph => return graph(&args.input, &args.output),
     };
     draw(&args.output, size.0, size.1, &panels).map_err(|e| CliError::user(anyhow!(e)))
@@ -131,9 +153,187 @@ fn spectrum_panels(args: &PlotArgs) -> Result<Vec<Panel>, CliError> {
     }])
 }
 
-/// Magnitude (dB) and phase (degrees) of the graph at `rate`, from its impulse response.
+/// One measured curve: its name and (frequency Hz, magnitude dB, phase degrees) points.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Response {
+    pub name: String,
+    pub points: Vec<(f64, f64, f64)>,
+}
+
+/// Charts leave out bins below this magnitude (a crossover band's stop band), where the
+/// curve, and its phase most of all, is rounding noise and would squash the scale; the
+/// `--data` CSV keeps every bin.
+pub const CHART_FLOOR_DB: f64 = -60.0;
+
+/// Node kinds whose response `lathe plot response` draws by default.
+pub const RESPONSE_KINDS: [&str; 3] = ["eq", "dynamic_eq", "crossover"];
+
+/// Magnitude (dB) and phase (degrees) of the whole graph at `rate`, from its impulse
+/// response on the first channel of its first output bus.
 pub fn response(graph_path: &Path, rate: u32) -> Result<Vec<(f64, f64, f64)>, CliError> {
     let graph = engine::load(graph_path, &[], f64::from(rate), 512)?;
+    let rendered = impulse_render(graph, rate);
+    let out = rendered
+        .outputs
+        .first()
+        .and_then(|a| a.channels.first())
+        .ok_or_else(|| CliError::user(anyhow!("the graph has no output channel")))?;
+    spectrum_of(out, rate)
+}
+
+/// The responses of nodes of `graph_path` measured one by one: each node is compiled
+/// alone (its config and the graph's param values) into a graph whose input buses are
+/// its required input ports and whose output buses are its output ports, and an
+/// impulse goes through it. A node with several output ports (a crossover's bands)
+/// gives one curve per port. `ids` picks nodes by id; empty picks every node of
+/// [`RESPONSE_KINDS`].
+pub fn node_responses(
+    graph_path: &Path,
+    rate: u32,
+    ids: &[String],
+) -> Result<Vec<Response>, CliError> {
+    // Loading first reports a bad graph with every problem and its position.
+    engine::load(graph_path, &[], f64::from(rate), 512)?;
+    let doc = GraphDoc::load(graph_path).map_err(|p| CliError::located(GraphError::one(p)))?;
+    let options = CompileOptions {
+        prepare: PrepareInfo::new(f64::from(rate), 512),
+        overrides: Vec::new(),
+    };
+    let compiled = compile(&doc, &engine::registry(), &options).map_err(CliError::located)?;
+    let nodes = &compiled.info.nodes;
+    for id in ids {
+        if !nodes.iter().any(|n| &n.id == id) {
+            let known: Vec<&str> = nodes.iter().map(|n| n.id.as_str()).collect();
+            return Err(CliError::user(anyhow!(
+                "--node `{id}`: no such node in `{}`; its nodes: {}",
+                graph_path.display(),
+                known.join(", ")
+            )));
+        }
+    }
+    let chosen = nodes.iter().filter(|n| {
+        if ids.is_empty() {
+            RESPONSE_KINDS.contains(&n.kind.as_str())
+        } else {
+            ids.contains(&n.id)
+        }
+    });
+    let dir = tempfile_dir()?;
+    let mut curves = Vec::new();
+    for node in chosen {
+        let path = dir.path.join("node.ron");
+        let text = isolated_graph(node);
+        std::fs::write(&path, &text)
+            .map_err(|e| anyhow!("cannot write `{}`: {e}", path.display()))
+            .runtime_fault()?;
+        let graph = engine::load(&path, &[], f64::from(rate), 512)?;
+        if graph.inputs.is_empty() {
+            return Err(CliError::user(anyhow!(
+                "--node `{}`: a `{}` node has no input, so no response",
+                node.id,
+                node.kind
+            )));
+        }
+        let buses: Vec<String> = graph.outputs.iter().map(|b| b.name.clone()).collect();
+        let rendered = impulse_render(graph, rate);
+        let several = node.spec.outputs.len() > 1;
+        for (k, port) in node.spec.outputs.iter().enumerate() {
+            let bus = format!("o{k}");
+            let Some(first) = buses
+                .iter()
+                .position(|b| *b == bus)
+                .and_then(|i| rendered.outputs.get(i))
+                .and_then(|a| a.channels.first())
+            else {
+                continue;
+            };
+            curves.push(Response {
+                name: if several {
+                    format!("{}.{}", node.id, port.name)
+                } else {
+                    node.id.clone()
+                },
+                points: spectrum_of(first, rate)?,
+            });
+        }
+    }
+    Ok(curves)
+}
+
+/// A graph file of `node` alone: bus `iK` feeds its K-th required input port, its K-th
+/// output port feeds bus `oK`, params at the values the whole graph gave them.
+fn isolated_graph(node: &NodeInfo) -> String {
+    let inputs: Vec<(usize, &PortSpec)> = node
+        .spec
+        .inputs
+        .iter()
+        .filter(|p| p.required)
+        .enumerate()
+        .collect();
+    let outputs: Vec<(usize, &PortSpec)> = node.spec.outputs.iter().enumerate().collect();
+    let buses = |prefix: &str, ports: &[(usize, &PortSpec)]| {
+        ports
+            .iter()
+            .map(|(k, p)| format!("\"{prefix}{k}\": {}", p.channels))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut links: Vec<String> = inputs
+        .iter()
+        .map(|(k, p)| format!("\"in.i{k} -> node.{}\"", p.name))
+        .collect();
+    links.extend(
+        outputs
+            .iter()
+            .map(|(k, p)| format!("\"node.{} -> out.o{k}\"", p.name)),
+    );
+    let params: Vec<String> = node
+        .spec
+        .params
+        .iter()
+        .zip(&node.values)
+        .map(|(p, v)| format!("{:?}: {v:?}", p.name))
+        .collect();
+    let config = node
+        .config
+        .as_deref()
+        .map(|c| format!(", config: {c}"))
+        .unwrap_or_default();
+    format!(
+        "(\n    inputs: {{{}}},\n    outputs: {{{}}},\n    nodes: [(id: \"node\", kind: {:?}{config}, \
+         params: {{{}}})],\n    links: [{}],\n)\n",
+        buses("i", &inputs),
+        buses("o", &outputs),
+        node.kind,
+        params.join(", "),
+        links.join(", ")
+    )
+}
+
+/// A private folder under the system's temp dir, removed when dropped.
+struct TempDir {
+    path: PathBuf,
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+fn tempfile_dir() -> Result<TempDir, CliError> {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = std::env::temp_dir().join(format!("lathe-response-{}-{n}", std::process::id()));
+    std::fs::create_dir_all(&path)
+        .map_err(|e| anyhow!("cannot create `{}`: {e}", path.display()))
+        .runtime_fault()?;
+    Ok(TempDir { path })
+}
+
+/// Renders an impulse of [`IMPULSE_LEVEL`] on every channel of the first input bus
+/// (silence on the others) through `graph`, latency compensated.
+fn impulse_render(graph: engine::LoadedGraph, rate: u32) -> engine::Rendered {
     let inputs: Vec<Audio> = graph
         .inputs
         .iter()
@@ -146,15 +346,15 @@ pub fn response(graph_path: &Path, rate: u32) -> Result<Vec<(f64, f64, f64)>, Cl
             a
         })
         .collect();
-    let rendered = engine::render(graph, inputs, &Progress::hidden());
-    let out = rendered
-        .outputs
-        .first()
-        .and_then(|a| a.channels.first())
-        .ok_or_else(|| CliError::user(anyhow!("the graph has no output channel")))?;
+    engine::render(graph, inputs, &Progress::hidden())
+}
+
+/// Magnitude and phase of an impulse response of [`IMPULSE_LEVEL`], from 10 Hz up.
+fn spectrum_of(out: &[f32], rate: u32) -> Result<Vec<(f64, f64, f64)>, CliError> {
     let mut planner = RealFftPlanner::<f64>::new();
     let fft = planner.plan_fft_forward(IMPULSE_FRAMES);
     let mut input: Vec<f64> = out.iter().map(|&s| f64::from(s / IMPULSE_LEVEL)).collect();
+    input.resize(IMPULSE_FRAMES, 0.0);
     let mut spectrum = fft.make_output_vec();
     fft.process(&mut input, &mut spectrum)
         .map_err(|e| CliError::runtime(anyhow!("FFT failed: {e}")))?;
@@ -174,24 +374,70 @@ pub fn response(graph_path: &Path, rate: u32) -> Result<Vec<(f64, f64, f64)>, Cl
         .collect())
 }
 
-fn response_panels(graph: &Path, rate: u32) -> Result<Vec<Panel>, CliError> {
-    let points = response(graph, rate)?;
-    let panel = |title: &str, y: &str, pick: fn(&(f64, f64, f64)) -> f64, color| Panel {
+/// The curves `lathe plot response` draws: the chosen nodes, and the whole graph when
+/// no node is named or `--whole` is given.
+fn response_curves(args: &PlotArgs) -> Result<Vec<Response>, CliError> {
+    let mut curves = node_responses(&args.input, args.rate, &args.nodes)?;
+    if args.nodes.is_empty() || args.whole {
+        curves.push(Response {
+            name: "whole graph".to_string(),
+            points: response(&args.input, args.rate)?,
+        });
+    }
+    Ok(curves)
+}
+
+fn response_panels(curves: &[Response]) -> Vec<Panel> {
+    let panel = |title: &str, y: &str, pick: fn(&(f64, f64, f64)) -> f64| Panel {
         title: title.into(),
         x_label: "frequency (Hz)".into(),
         y_label: y.into(),
         log_x: true,
-        series: vec![Series {
-            name: title.into(),
-            points: points.iter().map(|p| (p.0, pick(p))).collect(),
-            color,
-        }],
+        series: curves
+            .iter()
+            .enumerate()
+            .map(|(i, c)| Series {
+                name: c.name.clone(),
+                points: c
+                    .points
+                    .iter()
+                    .filter(|p| p.1 >= CHART_FLOOR_DB)
+                    .map(|p| (p.0, pick(p)))
+                    .collect(),
+                color: COLORS[i % COLORS.len()],
+            })
+            .collect(),
         target: None,
     };
-    Ok(vec![
-        panel("Magnitude response", "gain (dB)", |p| p.1, COLORS[0]),
-        panel("Phase response", "phase (degrees)", |p| p.2, COLORS[1]),
-    ])
+    vec![
+        panel("Magnitude response", "gain (dB)", |p| p.1),
+        panel("Phase response", "phase (degrees)", |p| p.2),
+    ]
+}
+
+/// The curves as CSV: `freq_hz`, then `NAME gain_db` and `NAME phase_deg` per curve
+/// (every curve is measured on the same frequency bins).
+fn response_csv(curves: &[Response]) -> String {
+    let mut out = String::from("freq_hz");
+    for c in curves {
+        let name = c.name.replace([',', '"'], "_");
+        let _ = write!(out, ",{name} gain_db,{name} phase_deg");
+    }
+    out.push('\n');
+    let rows = curves.first().map_or(0, |c| c.points.len());
+    for i in 0..rows {
+        let _ = write!(out, "{}", curves[0].points[i].0);
+        for c in curves {
+            let (_, m, p) = c
+                .points
+                .get(i)
+                .copied()
+                .unwrap_or((0.0, f64::NAN, f64::NAN));
+            let _ = write!(out, ",{m:.4},{p:.3}");
+        }
+        out.push('\n');
+    }
+    out
 }
 
 /// The graph as SVG through Graphviz `dot` where it is installed; otherwise the DOT text
@@ -235,4 +481,129 @@ fn run_dot(text: &str) -> Option<Vec<u8>> {
     std::io::Write::write_all(&mut child.stdin.take()?, text.as_bytes()).ok()?;
     let out = child.wait_with_output().ok()?;
     out.status.success().then_some(out.stdout)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RATE: u32 = 48_000;
+
+    /// A graph whose eq (bell at 1 kHz, +6 dB, Q 1) sits between two gains and a
+    /// 2-band LR4 crossover at 1 kHz feeds the output: each node alone must show its
+    /// own curve, not the graph's.
+    const GRAPH: &str = r#"(
+        nodes: [
+            (id: "pre", kind: "gain", params: {"gain_db": -3.0}),
+            (id: "eq", kind: "eq", config: (bands: [(type: "bell")]),
+             params: {"band1.freq_hz": 1000, "band1.gain_db": 6.0, "band1.q": 1.0}),
+            (id: "xo", kind: "crossover", config: (freqs_hz: [1000], slope: "lr4")),
+            (id: "mix", kind: "mix", config: (inputs: 2)),
+        ],
+        links: ["in -> pre -> eq -> xo", "xo.band1 -> mix.in1", "xo.band2 -> mix.in2",
+                "mix -> out"],
+    )"#;
+
+    fn curves(ids: &[&str]) -> Vec<Response> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.ron");
+        std::fs::write(&path, GRAPH).unwrap();
+        let ids: Vec<String> = ids.iter().map(|s| s.to_string()).collect();
+        node_responses(&path, RATE, &ids).unwrap_or_else(|e| panic!("{e:?}"))
+    }
+
+    /// The analog bell prototype: (s^2 + s A/Q + 1) / (s^2 + s/(A Q) + 1), A = 10^(G/40).
+    fn bell_db(f: f64, f0: f64, gain_db: f64, q: f64) -> f64 {
+        let a = 10f64.powf(gain_db / 40.0);
+        let w = f / f0;
+        let num = num_complex(1.0 - w * w, w * a / q);
+        let den = num_complex(1.0 - w * w, w / (a * q));
+        20.0 * (num / den).log10()
+    }
+
+    fn num_complex(re: f64, im: f64) -> f64 {
+        (re * re + im * im).sqrt()
+    }
+
+    #[test]
+    fn an_eq_band_alone_matches_its_analytic_curve_within_a_tenth_of_a_db() {
+        let curves = curves(&["eq"]);
+        assert_eq!(curves.len(), 1);
+        assert_eq!(curves[0].name, "eq");
+        let mut checked = 0;
+        // Up to 5 kHz (a tenth of the rate): above it a digital bell and the analog
+        // prototype part by design.
+        for &(f, db, _) in curves[0].points.iter().filter(|p| p.0 <= 5_000.0) {
+            let want = bell_db(f, 1000.0, 6.0, 1.0);
+            assert!(
+                (db - want).abs() <= 0.1,
+                "{f} Hz: {db} dB, analytic {want} dB"
+            );
+            checked += 1;
+        }
+        assert!(checked > 1000);
+        let peak = curves[0]
+            .points
+            .iter()
+            .map(|p| p.1)
+            .fold(f64::NEG_INFINITY, f64::max);
+        assert!((peak - 6.0).abs() < 0.05, "peak {peak}");
+    }
+
+    #[test]
+    fn a_crossover_gives_one_curve_per_band_with_lr4_magnitudes() {
+        let curves = curves(&[]);
+        let names: Vec<&str> = curves.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["eq", "xo.band1", "xo.band2"], "default kinds only");
+        // LR4 = squared Butterworth: |low| = 1 / (1 + w^4), |high| = w^4 / (1 + w^4), with
+        // w the bilinear transform's warped frequency ratio tan(pi f/fs) / tan(pi fc/fs).
+        let warp = |f: f64| (std::f64::consts::PI * f / f64::from(RATE)).tan();
+        for (curve, high) in [(&curves[1], false), (&curves[2], true)] {
+            for &(f, db, _) in curve.points.iter().filter(|p| p.0 <= 10_000.0) {
+                let r = (warp(f) / warp(1000.0)).powi(4);
+                let want = 20.0 * if high { r / (1.0 + r) } else { 1.0 / (1.0 + r) }.log10();
+                if want > -40.0 {
+                    assert!(
+                        (db - want).abs() <= 0.1,
+                        "{}: {f} Hz {db} vs {want}",
+                        curve.name
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_nodes_are_named_with_the_known_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.ron");
+        std::fs::write(&path, GRAPH).unwrap();
+        let err = node_responses(&path, RATE, &["nope".to_string()]).unwrap_err();
+        let text = format!("{err:?}");
+        assert!(
+            text.contains("no such node") && text.contains("pre, eq, xo, mix"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn csv_has_a_column_pair_per_curve() {
+        let curves = vec![
+            Response {
+                name: "a".into(),
+                points: vec![(10.0, 1.0, 2.0), (20.0, 3.0, 4.0)],
+            },
+            Response {
+                name: "b,c".into(),
+                points: vec![(10.0, 5.0, 6.0), (20.0, 7.0, 8.0)],
+            },
+        ];
+        let csv = response_csv(&curves);
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(
+            lines[0],
+            "freq_hz,a gain_db,a phase_deg,b_c gain_db,b_c phase_deg"
+        );
+        assert_eq!(lines[2], "20,3.0000,4.000,7.0000,8.000");
+    }
 }

@@ -12,7 +12,7 @@ use anyhow::anyhow;
 
 use super::engine::{self, Bus};
 use crate::atomic::{ensure_not_overwriting, write_atomically};
-use crate::audio_io::{Audio, SampleFormat, read_audio, write_wav};
+use crate::audio_io::{Audio, Container, SampleFormat, read_audio, write_audio};
 use crate::cli::{InputArg, RenderArgs};
 use crate::demo::demo_mix;
 use crate::exit::{CliError, ResultExt};
@@ -51,7 +51,7 @@ pub fn run(args: &RenderArgs) -> Result<(), CliError> {
     progress.finish();
 
     for (path, audio) in outputs.iter().zip(&rendered.outputs) {
-        write_wav(path, audio, args.bits).runtime_fault()?;
+        write_audio(path, audio, args.bits).runtime_fault()?;
     }
     let latency_frames = rendered.latency_frames;
     drop(rendered);
@@ -137,6 +137,14 @@ fn check_output_paths(args: &RenderArgs) -> Result<(), CliError> {
             return Err(CliError::user(anyhow!(
                 "cannot write `{}`: it is a folder; give a file name",
                 path.display()
+            )));
+        }
+    }
+    for output in &args.outputs {
+        if let Some(reason) = Container::of(&output.path).refuses(args.bits) {
+            return Err(CliError::user(anyhow!(
+                "cannot write `{}`: {reason}",
+                output.path.display()
             )));
         }
     }
@@ -318,7 +326,7 @@ fn report(
     if let Some(path) = &args.report {
         let report = RenderReport {
             graph: graph.display().to_string(),
-            output_format: output_format_name(args.bits),
+            output_format: output_format_name(args),
             block_frames: args.block_frames,
             latency_frames,
             inputs: before,
@@ -332,9 +340,17 @@ fn report(
     Ok(())
 }
 
-fn output_format_name(format: SampleFormat) -> String {
-    match format {
-        SampleFormat::Float32 => "32-bit float WAV".to_string(),
-        other => format!("{}-bit integer WAV, TPDF dither", other.bits()),
+/// E.g. "24-bit integer FLAC, TPDF dither"; outputs of both containers name both.
+fn output_format_name(args: &RenderArgs) -> String {
+    let mut containers: Vec<&str> = args
+        .outputs
+        .iter()
+        .map(|o| Container::of(&o.path).name())
+        .collect();
+    containers.dedup();
+    let container = containers.join("/");
+    match args.bits {
+        SampleFormat::Float32 => format!("32-bit float {container}"),
+        other => format!("{}-bit integer {container}, TPDF dither", other.bits()),
     }
 }

@@ -52,11 +52,16 @@ pub struct Panel {
     pub target: Option<(f64, String)>,
 }
 
-pub const COLORS: [RGBColor; 4] = [
+/// Series colours, in order; charts with more series cycle through them.
+pub const COLORS: [RGBColor; 8] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),
     RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
 ];
 
 /// Draws `panels` stacked vertically into `path` (.png or .svg) of `width` x `height`.
