@@ -364,6 +364,10 @@ pub struct TruePeakDetector {
     input: Box<[f32]>,
     /// Branch outputs for one block, branch after branch.
     points: Box<[f32]>,
+    /// The two previous oversampled values, then the block's, in time order.
+    sequence: Box<[f32]>,
+    /// Each oversampled value's magnitude, raised by the parabola centred before it.
+    refined: Box<[f32]>,
     /// The two previous oversampled values, for the parabola across frame boundaries.
     prev: [f32; 2],
     max_block_frames: usize,
@@ -393,6 +397,8 @@ impl TruePeakDetector {
             branches,
             input: vec![0.0; taps + max_block_frames].into_boxed_slice(),
             points: vec![0.0; (factor - 1) * max_block_frames].into_boxed_slice(),
+            sequence: vec![0.0; factor * max_block_frames + 2].into_boxed_slice(),
+            refined: vec![0.0; factor * max_block_frames].into_boxed_slice(),
             prev: [0.0; 2],
             max_block_frames,
         }
@@ -415,20 +421,26 @@ impl TruePeakDetector {
             self.input[history..history + n].copy_from_slice(&x[..n]);
             let points = &mut self.points[..branches * n];
             self.branches.run(&self.input[1..history + n], points);
-            let [mut a, mut b] = self.prev;
-            for (i, span) in spans[..n].iter_mut().enumerate() {
+            // All oversampled points in time order, after the two previous ones, so each
+            // point's parabola is a plain elementwise pass (which vectorises).
+            let f = self.factor;
+            let sequence = &mut self.sequence[..f * n + 2];
+            sequence[..2].copy_from_slice(&self.prev);
+            for (i, frame) in sequence[2..].chunks_exact_mut(f).enumerate() {
                 // Branch 0 of a Nyquist filter is the input delayed by `half_frames`.
-                let centre = self.input[i + self.half_frames];
-                let mut peak = 0.0f32;
-                let others = (0..branches).map(|k| points[k * n + i]);
-                for c in std::iter::once(centre).chain(others) {
-                    peak = peak.max(c.abs()).max(parabola_peak(a, b, c));
-                    a = b;
-                    b = c;
+                frame[0] = self.input[i + self.half_frames];
+                for (k, p) in frame[1..].iter_mut().enumerate() {
+                    *p = points[k * n + i];
                 }
-                *span = peak;
             }
-            self.prev = [a, b];
+            let refined = &mut self.refined[..f * n];
+            for (r, w) in refined.iter_mut().zip(sequence.windows(3)) {
+                *r = w[2].abs().max(parabola_peak(w[0], w[1], w[2]));
+            }
+            for (span, r) in spans[..n].iter_mut().zip(refined.chunks_exact(f)) {
+                *span = r.iter().fold(0.0f32, |m, &v| m.max(v));
+            }
+            self.prev = [sequence[f * n], sequence[f * n + 1]];
             self.input.copy_within(n..n + history, 0);
         }
     }
@@ -440,15 +452,18 @@ impl TruePeakDetector {
 }
 
 /// Peak magnitude of the parabola through three equally spaced points when the middle
-/// one is a local extremum of magnitude; otherwise 0.
+/// one is a local extremum of magnitude; otherwise 0. Branch-free (selects only), so a
+/// loop over many points vectorises.
 #[inline]
 fn parabola_peak(a: f32, b: f32, c: f32) -> f32 {
     // Work on the side of b's sign so a negative peak is a maximum too.
-    let (a, b, c) = if b < 0.0 { (-a, -b, -c) } else { (a, b, c) };
+    let flip = if b < 0.0 { -1.0 } else { 1.0 };
+    let (a, b, c) = (a * flip, b * flip, c * flip);
     let curvature = a - 2.0 * b + c;
+    let d = c - a;
+    let vertex = b - d * d / (8.0 * curvature);
     if b >= a && b >= c && curvature < 0.0 {
-        let d = c - a;
-        b - d * d / (8.0 * curvature)
+        vertex
     } else {
         0.0
     }
@@ -606,6 +621,55 @@ mod tests {
                 (20.0 * tp.log10()).abs() < 0.05,
                 "{freq} Hz: true peak {tp}"
             );
+        }
+    }
+
+    /// The block detector against the frame-by-frame [`Upsampler`] with the parabola
+    /// applied point by point: within 2e-6 (f32 sums in another order) on noise, for each
+    /// design and factor, and bit-identical whatever the block split.
+    #[test]
+    fn block_detector_matches_the_frame_by_frame_reference() {
+        let mut state = 0x9e37_79b9u32;
+        let x: Vec<f32> = (0..3000)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                state as f32 / u32::MAX as f32 * 2.0 - 1.0
+            })
+            .collect();
+        for design in [FilterDesign::TRUE_PEAK, FilterDesign::DETECTOR] {
+            for factor in [4, 8, 16] {
+                let mut up = Upsampler::new(factor, design);
+                let mut frame = vec![0.0f32; factor];
+                let (mut a, mut b) = (0.0f32, 0.0f32);
+                let reference: Vec<f32> = x
+                    .iter()
+                    .map(|&s| {
+                        up.process_frame(s, &mut frame);
+                        let mut peak = 0.0f32;
+                        for &c in &frame {
+                            peak = peak.max(c.abs()).max(parabola_peak(a, b, c));
+                            (a, b) = (b, c);
+                        }
+                        peak
+                    })
+                    .collect();
+                let mut whole = vec![0.0f32; x.len()];
+                TruePeakDetector::new(factor, design, 512).process(&x, &mut whole);
+                for (i, (w, r)) in whole.iter().zip(&reference).enumerate() {
+                    assert!(
+                        (w - r).abs() < 2e-6,
+                        "{design:?} x{factor} frame {i}: {w} vs {r}"
+                    );
+                }
+                for block in [1, 7, 64] {
+                    let mut det = TruePeakDetector::new(factor, design, block);
+                    let mut split = vec![0.0f32; x.len()];
+                    det.process(&x, &mut split);
+                    assert_eq!(split, whole, "{design:?} x{factor} blocks of {block}");
+                }
+            }
         }
     }
 }
