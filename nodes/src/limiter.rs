@@ -224,6 +224,7 @@ impl NodeKind for LimiterKind {
             last_spans: [0.0; PEAK_SPANS - 1],
             hold: MinHold::new(hold),
             envelope: Envelope::default(),
+            held_log: (1.0, 0.0),
             box1: MovingAverage::new(box1),
             box2: MovingAverage::new(box2),
             gain: 1.0,
@@ -439,6 +440,8 @@ struct Channel {
     last_spans: [f32; PEAK_SPANS - 1],
     hold: MinHold,
     envelope: Envelope,
+    /// The last held gain given to the envelope and its reduction in log2 units.
+    held_log: (f64, f64),
     box1: MovingAverage,
     box2: MovingAverage,
     /// Gain applied on the last frame.
@@ -581,7 +584,11 @@ impl LimiterProcessor {
                 } else {
                     // Reduction in log2 units: release is a linear recursion, so its time
                     // constant is the same in any log unit.
-                    let target = (-fast_log2::log2(held.max(1e-12))).max(0.0);
+                    // The held gain often stays put for many frames: reuse its log.
+                    if ch.held_log.0 != held {
+                        ch.held_log = (held, (-fast_log2::log2(held.max(1e-12))).max(0.0));
+                    }
+                    let target = ch.held_log.1;
                     let env = self.ballistics.step(&mut ch.envelope, target);
                     if held >= 1.0 && env < ENVELOPE_REST {
                         ch.envelope = Envelope::default();
@@ -644,6 +651,7 @@ impl Processor for LimiterProcessor {
             ch.last_spans = [0.0; PEAK_SPANS - 1];
             ch.hold.clear();
             ch.envelope = Envelope::default();
+            ch.held_log = (1.0, 0.0);
             ch.box1.fill_unity();
             ch.box2.fill_unity();
             ch.gain = 1.0;

@@ -4,8 +4,8 @@
 //! A tone at `(1 - d) fs/2` sampled at `fs` is `(-1)^n A cos(pi d n / 2 + phi)`: the samples
 //! carry its amplitude only where the slow beat brings them up, and an interpolator must
 //! span many frames (about `1 / d`) to rebuild the peaks between them. Any detector with a
-//! few milliseconds of latency therefore reads such content low (the limiter's 4x detector
-//! is flat to 0.48 fs and half gain at 0.5 fs). [`NearNyquistEnvelope`] measures that
+//! few milliseconds of latency therefore reads such content low (the limiter's detector
+//! is flat to 0.47 fs and half gain at 0.5 fs). [`NearNyquistEnvelope`] measures that
 //! content directly: a high-pass FIR (unity at Nyquist, half gain at 0.44 fs, below -30 dB
 //! from 0.39 fs down) and the largest magnitude of its output over `2 W + 1` frames around the
 //! frame of interest. Adding it to a detector's reading bounds what the detector misses.

@@ -1,11 +1,13 @@
 //! Polyphase FIR oversampling (2x, 4x, 8x) and a true-peak estimator.
 //!
 //! Both directions use a linear-phase low-pass prototype, a Kaiser-windowed sinc with its
-//! cutoff exactly at the original Nyquist frequency, in one of two [`FilterDesign`]s:
-//! [`FilterDesign::AUDIO`] (110 dB stopband, passband to 0.45 fs) for signal paths, and
+//! cutoff exactly at the original Nyquist frequency, in one of three [`FilterDesign`]s:
+//! [`FilterDesign::AUDIO`] (110 dB stopband, passband to 0.45 fs) for signal paths,
 //! [`FilterDesign::TRUE_PEAK`] (70 dB, passband to 0.48 fs) for peak estimation, where the
 //! flat passband close to Nyquist matters more than a deep stopband (an image at -70 dB
-//! moves a peak estimate by less than 0.003 dB).
+//! moves a peak estimate by less than 0.003 dB), and the shorter
+//! [`FilterDesign::DETECTOR`] (70 dB, passband to 0.47 fs) for a detector whose reading
+//! near Nyquist is backed by another bound (the limiter's near-Nyquist envelope).
 //! - The cutoff at `fs/2` makes it an L-th band (Nyquist) filter: every L-th tap of the
 //!   prototype is zero except the centre, so the upsampler passes the original samples
 //!   through unchanged and a true-peak estimate never reads below the sample peak.
