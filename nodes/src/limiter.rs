@@ -10,8 +10,10 @@
 //!   (-24 ..= 24, default 0, smoothed 20 ms).
 //! - Meters: `gain_reduction_db`: reduction of the most reduced channel at the end of each
 //!   block, as a POSITIVE number of dB (0 = none). `true_peak_dbtp`: the highest true peak
-//!   of the output since the last reset (4x oversampled estimate), dBTP.
-//! - Latency: `lookahead_ms` in frames. Allocates only at build.
+//!   of the output since the last reset, as lathe's BS.1770 meter measures it (4x
+//!   oversampled below 96 kHz, 2x above), dBTP.
+//! - Latency: `lookahead_ms` in frames (at least 46 frames: the detector's 36 and the
+//!   guard). Allocates only at build (buffers for the engine's largest block).
 //!
 //! Guarantee: the output sample peak never exceeds `ceiling_dbtp`; the output true peak
 //! stays within 0.1 dB of it on full-band material (noise, pushed mixes, squares, sweeps
@@ -19,10 +21,11 @@
 //! lathe's BS.1770 meter. Signals that never reach the ceiling come out as an exact delay.
 //!
 //! How the guarantee is built (all per channel, gains in linear units):
-//! 1. The true-peak detector gives, per frame, the peak magnitude of the oversampled
-//!    input over that frame's span; the largest of three consecutive spans covers the
-//!    interval `[t - 1, t + 2]` around sample `t`, so it bounds every inter-sample value
-//!    that sample `t` takes part in, for content up to 0.48 fs.
+//! 1. The true-peak detector (`oversample::FilterDesign::DETECTOR`, flat to 0.47 fs)
+//!    gives, per frame, the peak magnitude of the oversampled input over that frame's
+//!    span; the largest of three consecutive spans covers the interval `[t - 1, t + 2]`
+//!    around sample `t`, so it bounds every inter-sample value that sample `t` takes part
+//!    in, for content up to 0.47 fs.
 //! 2. Content above that is read low by any detector of a few milliseconds' latency (its
 //!    peaks lie between samples that only show them over many frames; the detector is at
 //!    half gain at 0.5 fs, and flatter designs up to 0.495 fs still read 0.35 dB low on
@@ -52,14 +55,16 @@
 
 use lathe_engine::{
     BuildContext, BuiltNode, ConfigError, Io, LinearSmoother, MeterSpec, NodeConfig, NodeKind,
-    NodeSpec, ParamId, ParamSpec, PortSpec, Processor, Unit, db_to_gain,
+    NodeSpec, ParamId, ParamSpec, PortSpec, Processor, Unit,
 };
 use serde::Deserialize;
 
+use crate::bs1770::true_peak::TruePeak;
 use crate::compressor::{Ballistics, Envelope, check_channels};
+use crate::fast_log2;
 use crate::gain::DEFAULT_CHANNELS;
 use crate::near_nyquist::NearNyquistEnvelope;
-use crate::oversample::{TruePeakDetector, valid_factor};
+use crate::oversample::{FilterDesign, TruePeakDetector, valid_factor};
 
 /// Default lookahead (and latency), in ms.
 pub const DEFAULT_LOOKAHEAD_MS: f64 = 5.0;
@@ -67,10 +72,15 @@ pub const DEFAULT_LOOKAHEAD_MS: f64 = 5.0;
 pub const LOOKAHEAD_RANGE_MS: (f64, f64) = (3.0, 50.0);
 /// Default true-peak detector oversampling.
 pub const DEFAULT_OVERSAMPLING: usize = 4;
-/// Oversampling of the output true-peak meter.
-pub const METER_OVERSAMPLING: usize = 4;
 /// Fixed-point scale of the gain averages: 2^48.
 const GAIN_SCALE: f64 = (1u64 << 48) as f64;
+/// Unity gain in the averages' fixed point.
+const UNITY: u64 = 1 << 48;
+/// Longest gain average, so its sum fits in 63 bits and [`ExactDivisor`] stays exact.
+const MAX_AVERAGE_FRAMES: usize = (1 << 15) - 1;
+/// Reduction (log2 units) below which a releasing envelope with nothing to reduce is
+/// set to rest: about 6e-9 dB, so it stops costing work instead of decaying for seconds.
+const ENVELOPE_REST: f64 = 1e-9;
 /// Frames on each side of a sample over which its wanted gain is also enforced, so the
 /// gain is flat around every peak and its changes (which add sidebands to the signal)
 /// happen away from the peaks.
@@ -89,10 +99,10 @@ Config: (channels: 2, lookahead_ms: 5.0, oversampling: 4)
 Params: ceiling_dbtp -24..0 (-1), release_ms 1..2000 (50), auto_release on/off (off),
   link_pct 0..100 (100), input_gain_db -24..24 (0).
 Meters: gain_reduction_db (positive dB of reduction, most reduced channel),
-  true_peak_dbtp (highest output true peak since reset, 4x).
+  true_peak_dbtp (highest output true peak since reset, BS.1770 meter).
 Guarantee: output sample peak <= ceiling; output true peak <= ceiling + 0.1 dB
   (content near Nyquist included: half its envelope is added to the detector's reading).
-Latency: lookahead_ms. Allocates at build only.";
+Latency: lookahead_ms (at least 46 frames). Allocates at build only.";
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -173,7 +183,11 @@ impl NodeKind for LimiterKind {
         }
         let sr = ctx.prepare.sample_rate_hz;
         let latency = ctx.prepare.ms_to_frames(cfg.lookahead_ms);
-        let detector = TruePeakDetector::new(cfg.oversampling);
+        let detector = TruePeakDetector::new(
+            cfg.oversampling,
+            FilterDesign::DETECTOR,
+            ctx.prepare.max_block_frames,
+        );
         // Output sample t is decided at frame t + k + 1 (detector delay k, one span after),
         // then waits H - 1 frames in the min-hold and averages: latency = H + k.
         let k = detector.latency_frames();
@@ -191,10 +205,33 @@ impl NodeKind for LimiterKind {
         let hold = ramp + 2 * GUARD_FRAMES;
         let box1 = ramp.div_ceil(2);
         let box2 = ramp + 1 - box1;
+        if box1 > MAX_AVERAGE_FRAMES {
+            return Err(ConfigError::invalid(
+                "lookahead_ms",
+                format!(
+                    "must give at most {} frames at {sr} Hz, found {latency}",
+                    2 * MAX_AVERAGE_FRAMES + k + GUARD_FRAMES
+                ),
+            ));
+        }
         let params = param_specs();
         let n = cfg.channels;
+        let block = ctx.prepare.max_block_frames.max(1);
+        let channel = Channel {
+            // The envelope is aligned with the middle of the three spans: one frame more.
+            nyquist: NearNyquistEnvelope::new(k + 1, block),
+            detector,
+            last_spans: [0.0; PEAK_SPANS - 1],
+            hold: MinHold::new(hold),
+            envelope: Envelope::default(),
+            held_log: (1.0, 0.0),
+            box1: MovingAverage::new(box1),
+            box2: MovingAverage::new(box2),
+            gain: 1.0,
+            dry: vec![0.0; latency + block].into_boxed_slice(),
+        };
         let mut processor = LimiterProcessor {
-            channels: n,
+            channels: (0..n).map(|_| channel.clone()).collect(),
             sample_rate_hz: sr,
             ceiling_db: LinearSmoother::new(params[0].default, params[0].smoothing_ms, sr),
             input_gain_db: LinearSmoother::new(0.0, params[4].smoothing_ms, sr),
@@ -202,23 +239,19 @@ impl NodeKind for LimiterKind {
             release_ms: params[param::RELEASE as usize].default as f64,
             auto_release: false,
             ballistics: Ballistics::new(sr, 0.0, 0.0, false),
-            nyquist: vec![NearNyquistEnvelope::new(k + 1); n],
-            detectors: vec![detector; n],
-            meter_detectors: vec![TruePeakDetector::new(METER_OVERSAMPLING); n],
-            spans: vec![[0.0; PEAK_SPANS]; n].into_boxed_slice(),
-            wanted: vec![1.0; n].into_boxed_slice(),
-            holds: vec![MinHold::new(hold); n],
-            envelopes: vec![Envelope::default(); n].into_boxed_slice(),
-            box1: vec![MovingAverage::new(box1); n],
-            box2: vec![MovingAverage::new(box2); n],
-            gains: vec![1.0; n].into_boxed_slice(),
-            delay: vec![0.0; n * (latency + 1)].into_boxed_slice(),
-            delay_len: latency + 1,
-            delay_pos: 0,
+            latency,
+            block_frames: block,
+            frames: FrameScratch::new(block),
+            wanted: vec![1.0; n * block].into_boxed_slice(),
+            spans: vec![0.0; block].into_boxed_slice(),
+            near_nyquist: vec![0.0; block].into_boxed_slice(),
+            out: vec![0.0; block].into_boxed_slice(),
             ceilings: vec![0.0; ramp + GUARD_FRAMES - 1].into_boxed_slice(),
             ceiling_pos: 0,
+            ceiling_cache: DbCache::default(),
+            drive_cache: DbCache::default(),
             frame: 0,
-            output_peak: 0.0,
+            meter: TruePeak::new(n, sr),
         };
         processor.update_ballistics();
         processor.reset();
@@ -235,7 +268,7 @@ impl NodeKind for LimiterKind {
                 MeterSpec::new(
                     "true_peak_dbtp",
                     Unit::Dbtp,
-                    "Highest true peak of the output since reset (4x oversampled).",
+                    "Highest true peak of the output since reset (BS.1770 meter).",
                 ),
             ],
             latency_frames: latency,
@@ -300,43 +333,148 @@ impl MinHold {
     }
 }
 
+/// Floor division by a fixed `d` (1 ..= [`MAX_AVERAGE_FRAMES`]) of any `n <= d * 2^48`,
+/// by a multiply and a shift: `floor(n * m / 2^s)` with `s = 48 + 2 b` (`d < 2^b`) and
+/// `m = ceil(2^s / d)`. Exact: with `n = q d + r` and `e = m d - 2^s` (`0 <= e < d`),
+/// `n m / 2^s = q + r / d + n e / (d 2^s)`, and `n e < 2^(48 + b) 2^b = 2^s` keeps the
+/// sum of the last two terms below `(r + 1) / d <= 1`. The product stays under
+/// `2^(97 + 2 b) <= 2^127`.
+#[derive(Clone, Copy)]
+struct ExactDivisor {
+    magic: u128,
+    shift: u32,
+}
+
+impl ExactDivisor {
+    fn new(d: usize) -> Self {
+        let d = d.clamp(1, MAX_AVERAGE_FRAMES) as u128;
+        let bits = 128 - d.leading_zeros();
+        let shift = 48 + 2 * bits;
+        Self {
+            magic: (1u128 << shift).div_ceil(d),
+            shift,
+        }
+    }
+
+    #[inline]
+    fn divide(&self, n: u64) -> u64 {
+        ((n as u128 * self.magic) >> self.shift) as u64
+    }
+}
+
 /// Exact moving average on fixed-point gains (rounded down).
 #[derive(Clone)]
 struct MovingAverage {
     ring: Box<[u64]>,
     pos: usize,
     sum: u64,
+    divisor: ExactDivisor,
+    /// Unity values pushed in a row; from `ring.len()` on, the ring holds only unity and
+    /// further unity pushes change nothing, so they are skipped.
+    unity_run: usize,
 }
 
 impl MovingAverage {
     fn new(len: usize) -> Self {
+        let len = len.clamp(1, MAX_AVERAGE_FRAMES);
         Self {
-            ring: vec![0; len.max(1)].into_boxed_slice(),
+            ring: vec![0; len].into_boxed_slice(),
             pos: 0,
             sum: 0,
+            divisor: ExactDivisor::new(len),
+            unity_run: 0,
         }
     }
 
     #[inline]
     fn push(&mut self, value: u64) -> u64 {
         let len = self.ring.len();
+        if value == UNITY && self.unity_run >= len {
+            return UNITY;
+        }
+        self.unity_run = if value == UNITY {
+            self.unity_run + 1
+        } else {
+            0
+        };
         let old = std::mem::replace(&mut self.ring[self.pos], value);
         self.sum = self.sum - old + value;
         self.pos = if self.pos + 1 == len { 0 } else { self.pos + 1 };
-        self.sum / len as u64
+        self.divisor.divide(self.sum)
     }
 
     /// Fills with unity gain, as if the input had been silent forever.
     fn fill_unity(&mut self) {
-        let unity = GAIN_SCALE as u64;
-        self.ring.fill(unity);
-        self.sum = unity * self.ring.len() as u64;
+        self.ring.fill(UNITY);
+        self.sum = UNITY * self.ring.len() as u64;
         self.pos = 0;
+        self.unity_run = self.ring.len();
+    }
+}
+
+/// A dB value and its linear gain, recomputed only when the value changes.
+#[derive(Clone, Copy, Default)]
+struct DbCache {
+    db: Option<f32>,
+    gain: f64,
+}
+
+impl DbCache {
+    #[inline]
+    fn gain(&mut self, db: f32) -> f64 {
+        if self.db != Some(db) {
+            self.db = Some(db);
+            self.gain = lathe_engine::db_to_gain_f64(db as f64);
+        }
+        self.gain
+    }
+}
+
+/// Detection and gain state of one channel.
+#[derive(Clone)]
+struct Channel {
+    detector: TruePeakDetector,
+    /// Near-Nyquist envelope, aligned with the middle detector span.
+    nyquist: NearNyquistEnvelope,
+    /// The two previous detector spans, oldest first.
+    last_spans: [f32; PEAK_SPANS - 1],
+    hold: MinHold,
+    envelope: Envelope,
+    /// The last held gain given to the envelope and its reduction in log2 units.
+    held_log: (f64, f64),
+    box1: MovingAverage,
+    box2: MovingAverage,
+    /// Gain applied on the last frame.
+    gain: f64,
+    /// The last `latency` driven input frames, then the block being processed.
+    dry: Box<[f32]>,
+}
+
+/// Per-frame values shared by all channels, for one block.
+struct FrameScratch {
+    drive: Box<[f32]>,
+    ceiling: Box<[f64]>,
+    /// Clamp level of the sample leaving on each frame.
+    clamp: Box<[f32]>,
+    link: Box<[f64]>,
+    /// Smallest wanted gain over the channels.
+    wanted_min: Box<[f64]>,
+}
+
+impl FrameScratch {
+    fn new(frames: usize) -> Self {
+        Self {
+            drive: vec![0.0; frames].into_boxed_slice(),
+            ceiling: vec![0.0; frames].into_boxed_slice(),
+            clamp: vec![0.0; frames].into_boxed_slice(),
+            link: vec![0.0; frames].into_boxed_slice(),
+            wanted_min: vec![0.0; frames].into_boxed_slice(),
+        }
     }
 }
 
 pub struct LimiterProcessor {
-    channels: usize,
+    channels: Vec<Channel>,
     sample_rate_hz: f64,
     ceiling_db: LinearSmoother,
     input_gain_db: LinearSmoother,
@@ -344,34 +482,138 @@ pub struct LimiterProcessor {
     release_ms: f64,
     auto_release: bool,
     ballistics: Ballistics,
-    detectors: Vec<TruePeakDetector>,
-    /// Near-Nyquist envelope per channel, aligned with the middle detector span.
-    nyquist: Vec<NearNyquistEnvelope>,
-    meter_detectors: Vec<TruePeakDetector>,
-    /// The last three detector spans per channel.
-    spans: Box<[[f32; PEAK_SPANS]]>,
-    /// Per-frame scratch: wanted gain per channel.
+    latency: usize,
+    /// Largest block processed in one pass; the scratch below holds that many frames.
+    block_frames: usize,
+    frames: FrameScratch,
+    /// Wanted gain per channel and frame, channel after channel.
     wanted: Box<[f64]>,
-    holds: Vec<MinHold>,
-    envelopes: Box<[Envelope]>,
-    box1: Vec<MovingAverage>,
-    box2: Vec<MovingAverage>,
-    /// Gain applied on the last frame, per channel.
-    gains: Box<[f64]>,
-    delay: Box<[f32]>,
-    delay_len: usize,
-    delay_pos: usize,
+    spans: Box<[f32]>,
+    near_nyquist: Box<[f32]>,
+    out: Box<[f32]>,
     /// Linear ceiling per frame, delayed like the wanted gains, for the final clamp.
     ceilings: Box<[f32]>,
     ceiling_pos: usize,
+    ceiling_cache: DbCache,
+    drive_cache: DbCache,
     frame: u64,
-    output_peak: f32,
+    /// Output true peak, as lathe's BS.1770 meter measures it.
+    meter: TruePeak,
 }
 
 impl LimiterProcessor {
     fn update_ballistics(&mut self) {
         self.ballistics =
             Ballistics::new(self.sample_rate_hz, 0.0, self.release_ms, self.auto_release);
+    }
+
+    /// The per-frame params of frames `0..n` of a block, and the clamp level of the
+    /// samples leaving on them.
+    fn advance_params(&mut self, n: usize) {
+        let f = &mut self.frames;
+        for i in 0..n {
+            let ceiling = self.ceiling_cache.gain(self.ceiling_db.next());
+            f.ceiling[i] = ceiling;
+            f.drive[i] = self.drive_cache.gain(self.input_gain_db.next()) as f32;
+            f.link[i] = self.link.next() as f64 * 0.01;
+            // Clamp ceiling of the sample leaving now: the one its own wanted gain used,
+            // R + G - 1 frames ago.
+            let slot = &mut self.ceilings[self.ceiling_pos];
+            f.clamp[i] = std::mem::replace(slot, f32_at_or_below(ceiling));
+            self.ceiling_pos += 1;
+            if self.ceiling_pos == self.ceilings.len() {
+                self.ceiling_pos = 0;
+            }
+        }
+    }
+
+    /// Drives frames `start..start + n` of the input into each channel's delay line and
+    /// writes each channel's wanted gain from the true peak around the aligned sample.
+    fn detect(&mut self, io: &Io<'_>, start: usize, n: usize) {
+        let block = self.block_frames;
+        let f = &mut self.frames;
+        f.wanted_min[..n].fill(1.0);
+        for (c, ch) in self.channels.iter_mut().enumerate() {
+            let x = &mut ch.dry[self.latency..self.latency + n];
+            let input = io.inputs.get(c).and_then(|i| i.get(start..start + n));
+            for (i, x) in x.iter_mut().enumerate() {
+                let v = input.and_then(|s| s.get(i)).copied().unwrap_or(0.0) * f.drive[i];
+                *x = if v.is_finite() { v } else { 0.0 };
+            }
+            let spans = &mut self.spans[..n];
+            let near = &mut self.near_nyquist[..n];
+            ch.detector.process(x, spans);
+            ch.nyquist.process(x, near);
+            let wanted = &mut self.wanted[c * block..c * block + n];
+            let [mut s0, mut s1] = ch.last_spans;
+            for i in 0..n {
+                let s2 = spans[i];
+                let peak = (s0.max(s1).max(s2) + NYQUIST_MARGIN * near[i]) as f64;
+                let ceiling = f.ceiling[i];
+                let w = if peak > ceiling { ceiling / peak } else { 1.0 };
+                wanted[i] = w;
+                f.wanted_min[i] = f.wanted_min[i].min(w);
+                (s0, s1) = (s1, s2);
+            }
+            ch.last_spans = [s0, s1];
+        }
+    }
+
+    /// Turns the wanted gains of frames `start..start + n` into applied gains and writes
+    /// the delayed, limited output.
+    fn apply(&mut self, io: &mut Io<'_>, start: usize, n: usize) {
+        let block = self.block_frames;
+        let f = &self.frames;
+        let mut outs = io.outputs.iter_mut();
+        for (c, ch) in self.channels.iter_mut().enumerate() {
+            let wanted = &self.wanted[c * block..c * block + n];
+            let y = &mut self.out[..n];
+            for i in 0..n {
+                let (own, linked, link) = (wanted[i], f.wanted_min[i], f.link[i]);
+                // Geometric blend toward the linked gain; never above the channel's own.
+                let w = if link >= 1.0 {
+                    linked
+                } else if link <= 0.0 || own <= linked {
+                    own
+                } else {
+                    (own * (linked / own).powf(link)).min(own)
+                };
+                let held = ch.hold.push(self.frame + i as u64, w);
+                let env_gain = if held >= 1.0 && ch.envelope == Envelope::default() {
+                    1.0
+                } else {
+                    // Reduction in log2 units: release is a linear recursion, so its time
+                    // constant is the same in any log unit.
+                    // The held gain often stays put for many frames: reuse its log.
+                    if ch.held_log.0 != held {
+                        ch.held_log = (held, (-fast_log2::log2(held.max(1e-12))).max(0.0));
+                    }
+                    let target = ch.held_log.1;
+                    let env = self.ballistics.step(&mut ch.envelope, target);
+                    if held >= 1.0 && env < ENVELOPE_REST {
+                        ch.envelope = Envelope::default();
+                        1.0
+                    } else {
+                        fast_log2::exp2(-env).min(held)
+                    }
+                };
+                let fixed = (env_gain.clamp(0.0, 1.0) * GAIN_SCALE) as u64;
+                let smooth = ch.box2.push(ch.box1.push(fixed));
+                let gain = if smooth == UNITY {
+                    1.0
+                } else {
+                    smooth as f64 / GAIN_SCALE
+                };
+                ch.gain = gain;
+                let dry = ch.dry[i];
+                y[i] = ((dry as f64 * gain) as f32).clamp(-f.clamp[i], f.clamp[i]);
+            }
+            self.meter.process(c, y);
+            if let Some(out) = outs.next().and_then(|o| o.get_mut(start..start + n)) {
+                out.copy_from_slice(y);
+            }
+            ch.dry.copy_within(n..n + self.latency, 0);
+        }
     }
 }
 
@@ -403,117 +645,69 @@ impl Processor for LimiterProcessor {
         self.ceiling_db.snap();
         self.input_gain_db.snap();
         self.link.snap();
-        for d in self
-            .detectors
-            .iter_mut()
-            .chain(self.meter_detectors.iter_mut())
-        {
-            d.reset();
+        for ch in &mut self.channels {
+            ch.detector.reset();
+            ch.nyquist.reset();
+            ch.last_spans = [0.0; PEAK_SPANS - 1];
+            ch.hold.clear();
+            ch.envelope = Envelope::default();
+            ch.held_log = (1.0, 0.0);
+            ch.box1.fill_unity();
+            ch.box2.fill_unity();
+            ch.gain = 1.0;
+            ch.dry.fill(0.0);
         }
-        for e in &mut self.nyquist {
-            e.reset();
-        }
-        self.spans.fill([0.0; PEAK_SPANS]);
-        self.wanted.fill(1.0);
-        for h in &mut self.holds {
-            h.clear();
-        }
-        self.envelopes.fill(Envelope::default());
-        for b in self.box1.iter_mut().chain(self.box2.iter_mut()) {
-            b.fill_unity();
-        }
-        self.gains.fill(1.0);
-        self.delay.fill(0.0);
-        self.delay_pos = 0;
         let ceiling = f32_at_or_below(lathe_engine::db_to_gain_f64(self.ceiling_db.value() as f64));
         self.ceilings.fill(ceiling);
         self.ceiling_pos = 0;
         self.frame = 0;
-        self.output_peak = 0.0;
+        self.meter.reset();
     }
 
     fn process(&mut self, io: &mut Io<'_>) {
-        let n = self.channels;
-        let len = self.delay_len;
-        for i in 0..io.frames {
-            let ceiling_db = self.ceiling_db.next() as f64;
-            let ceiling = lathe_engine::db_to_gain_f64(ceiling_db);
-            let drive = db_to_gain(self.input_gain_db.next());
-            let link = self.link.next() as f64 * 0.01;
-            let pos = self.delay_pos;
-
-            // Wanted gain per channel from the true peak around the aligned sample.
-            let mut wanted_min = 1.0f64;
-            for c in 0..n {
-                let x = io
-                    .inputs
-                    .get(c)
-                    .and_then(|ch| ch.get(i))
-                    .copied()
-                    .unwrap_or(0.0)
-                    * drive;
-                let x = if x.is_finite() { x } else { 0.0 };
-                self.delay[c * len + pos] = x;
-                let span = self.detectors[c].process_frame(x);
-                let spans = &mut self.spans[c];
-                spans.rotate_left(1);
-                spans[PEAK_SPANS - 1] = span;
-                let near_nyquist = self.nyquist[c].process_frame(x);
-                let peak = (spans.iter().fold(0.0f32, |m, &s| m.max(s))
-                    + NYQUIST_MARGIN * near_nyquist) as f64;
-                let wanted = if peak > ceiling { ceiling / peak } else { 1.0 };
-                self.wanted[c] = wanted;
-                wanted_min = wanted_min.min(wanted);
-            }
-
-            // Clamp ceiling of the sample leaving now: the one its own wanted gain used,
-            // R + G - 1 frames ago.
-            let clamp = self.ceilings[self.ceiling_pos];
-            self.ceilings[self.ceiling_pos] = f32_at_or_below(ceiling);
-            self.ceiling_pos += 1;
-            if self.ceiling_pos == self.ceilings.len() {
-                self.ceiling_pos = 0;
-            }
-
-            let read = if pos + 1 == len { 0 } else { pos + 1 };
-            let mut outs = io.outputs.iter_mut();
-            for c in 0..n {
-                let own = self.wanted[c];
-                // Geometric blend toward the linked gain; never above the channel's own.
-                let wanted = if link >= 1.0 {
-                    wanted_min
-                } else if link <= 0.0 || own <= wanted_min {
-                    own
-                } else {
-                    (own * (wanted_min / own).powf(link)).min(own)
-                };
-                let held = self.holds[c].push(self.frame, wanted);
-                let env_gain = if held >= 1.0 && self.envelopes[c] == Envelope::default() {
-                    1.0
-                } else {
-                    let target_db = -20.0 * held.max(1e-12).log10();
-                    let env_db = self.ballistics.step(&mut self.envelopes[c], target_db);
-                    lathe_engine::db_to_gain_f64(-env_db).min(held)
-                };
-                let fixed = (env_gain.clamp(0.0, 1.0) * GAIN_SCALE) as u64;
-                let smooth = self.box2[c].push(self.box1[c].push(fixed));
-                let gain = smooth as f64 / GAIN_SCALE;
-                self.gains[c] = gain;
-
-                let dry = self.delay[c * len + read];
-                let y = ((dry as f64 * gain) as f32).clamp(-clamp, clamp);
-                self.output_peak = self
-                    .output_peak
-                    .max(self.meter_detectors[c].process_frame(y));
-                if let Some(out) = outs.next().and_then(|o| o.get_mut(i)) {
-                    *out = y;
-                }
-            }
-            self.delay_pos = read;
-            self.frame += 1;
+        let mut start = 0;
+        while start < io.frames {
+            let n = (io.frames - start).min(self.block_frames);
+            self.advance_params(n);
+            self.detect(io, start, n);
+            self.apply(io, start, n);
+            self.frame += n as u64;
+            start += n;
         }
-        let min_gain = self.gains.iter().fold(1.0f64, |m, &g| m.min(g));
+        let min_gain = self.channels.iter().fold(1.0f64, |m, ch| m.min(ch.gain));
         io.set_meter(0, (-20.0 * min_gain.max(1e-12).log10()) as f32);
-        io.set_meter(1, lathe_engine::gain_to_db(self.output_peak));
+        io.set_meter(1, lathe_engine::gain_to_db(self.meter.max_peak()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The multiply-and-shift division equals integer division exactly, at the edges of
+    /// its range (`n` up to `d * 2^48`, remainders `0` and `d - 1`) and on scattered values,
+    /// for every length from 1 to 4096 and a spread up to the longest.
+    #[test]
+    fn exact_divisor_matches_integer_division() {
+        let lengths = (1..=4096).chain((4097..=MAX_AVERAGE_FRAMES).step_by(97));
+        let mut seed = 1u64;
+        for d in lengths.chain([MAX_AVERAGE_FRAMES]) {
+            let div = ExactDivisor::new(d);
+            let d = d as u64;
+            let top = d << 48;
+            let check = |n: u64| assert_eq!(div.divide(n), n / d, "{n} / {d}");
+            for n in [0, 1, d - 1, d, top, top - 1, top - d, top - d + 1] {
+                check(n);
+            }
+            for _ in 0..64 {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let n = seed % (top + 1);
+                check(n);
+                check((n - n % d + d - 1).min(top));
+                check(n - n % d);
+            }
+        }
     }
 }

@@ -4,15 +4,16 @@
 //! A tone at `(1 - d) fs/2` sampled at `fs` is `(-1)^n A cos(pi d n / 2 + phi)`: the samples
 //! carry its amplitude only where the slow beat brings them up, and an interpolator must
 //! span many frames (about `1 / d`) to rebuild the peaks between them. Any detector with a
-//! few milliseconds of latency therefore reads such content low (the limiter's 4x detector
-//! is flat to 0.48 fs and half gain at 0.5 fs). [`NearNyquistEnvelope`] measures that
+//! few milliseconds of latency therefore reads such content low (the limiter's detector
+//! is flat to 0.47 fs and half gain at 0.5 fs). [`NearNyquistEnvelope`] measures that
 //! content directly: a high-pass FIR (unity at Nyquist, half gain at 0.44 fs, below -30 dB
 //! from 0.39 fs down) and the largest magnitude of its output over `2 W + 1` frames around the
 //! frame of interest. Adding it to a detector's reading bounds what the detector misses.
 //!
-//! Sized in `new`; `process_frame` allocates nothing.
+//! Sized in `new`; `process` allocates nothing.
 
-use crate::oversample::{History, bessel_i0, dot};
+use crate::oversample::bessel_i0;
+use crate::polyphase::PolyphaseBank;
 
 /// Half-length of the high-pass, in frames (its delay).
 pub const HIGH_PASS_HALF: usize = 16;
@@ -26,9 +27,13 @@ const KAISER_BETA: f64 = 6.0;
 /// Near-Nyquist envelope of one channel, delayed by a chosen number of frames.
 #[derive(Clone)]
 pub struct NearNyquistEnvelope {
-    taps: Box<[f32]>,
-    input: History,
-    magnitudes: History,
+    high_pass: PolyphaseBank,
+    /// The last `2 HIGH_PASS_HALF` input frames, then the block being processed.
+    input: Box<[f32]>,
+    /// |high-pass| history (`magnitude_history` frames), then the block's values.
+    magnitudes: Box<[f32]>,
+    magnitude_history: usize,
+    max_block_frames: usize,
 }
 
 /// The high-pass: a Kaiser-windowed low-pass with unity DC gain, modulated by `(-1)^n`
@@ -58,35 +63,56 @@ fn high_pass() -> Vec<f64> {
 impl NearNyquistEnvelope {
     /// The value returned for a pushed frame describes the frame `delay` frames earlier;
     /// `delay` is raised to at least `HIGH_PASS_HALF + ENVELOPE_HALF_WIDTH`, the least that
-    /// sees `W` frames ahead of it.
-    pub fn new(delay: usize) -> Self {
+    /// sees `W` frames ahead of it. Blocks longer than `max_block_frames` are split.
+    pub fn new(delay: usize, max_block_frames: usize) -> Self {
         let delay = delay.max(HIGH_PASS_HALF + ENVELOPE_HALF_WIDTH);
-        let taps: Vec<f32> = high_pass().iter().map(|&h| h as f32).collect();
+        let max_block_frames = max_block_frames.max(1);
+        let taps = high_pass();
+        // |high-pass| of frames t - HIGH_PASS_HALF back to t - delay - W, the newest
+        // excluded.
+        let magnitude_history = delay - HIGH_PASS_HALF + ENVELOPE_HALF_WIDTH;
         Self {
-            input: History::new(taps.len()),
-            taps: taps.into_boxed_slice(),
-            // |high-pass| of frames t - HIGH_PASS_HALF back to t - delay - W.
-            magnitudes: History::new(delay - HIGH_PASS_HALF + ENVELOPE_HALF_WIDTH + 1),
+            input: vec![0.0; taps.len() - 1 + max_block_frames].into_boxed_slice(),
+            high_pass: PolyphaseBank::new(1, taps.len(), |_, j| taps[j] as f32),
+            magnitudes: vec![0.0; magnitude_history + max_block_frames].into_boxed_slice(),
+            magnitude_history,
+            max_block_frames,
         }
     }
 
-    /// Pushes one frame; returns the near-Nyquist envelope around the delayed frame.
-    #[inline]
-    pub fn process_frame(&mut self, x: f32) -> f32 {
-        self.input.push(x);
-        // The taps are symmetric, so the history order does not matter.
-        self.magnitudes
-            .push(dot(self.input.window(), &self.taps).abs());
-        self.magnitudes
-            .window()
-            .iter()
-            .take(2 * ENVELOPE_HALF_WIDTH + 1)
-            .fold(0.0f32, |m, &v| m.max(v))
+    /// Pushes `input`; writes to `out` (same length) the near-Nyquist envelope around
+    /// the delayed frames.
+    pub fn process(&mut self, input: &[f32], out: &mut [f32]) {
+        let history = self.high_pass.taps() - 1;
+        let span = 2 * ENVELOPE_HALF_WIDTH + 1;
+        for (x, out) in input
+            .chunks(self.max_block_frames)
+            .zip(out.chunks_mut(self.max_block_frames))
+        {
+            let n = x.len().min(out.len());
+            let out = &mut out[..n];
+            self.input[history..history + n].copy_from_slice(&x[..n]);
+            let mags = &mut self.magnitudes[self.magnitude_history..self.magnitude_history + n];
+            // The taps are symmetric, so the history order does not matter.
+            self.high_pass.run(&self.input[..history + n], mags);
+            for m in mags.iter_mut() {
+                *m = m.abs();
+            }
+            out.fill(0.0);
+            for k in 0..span {
+                for (o, &m) in out.iter_mut().zip(&self.magnitudes[k..k + n]) {
+                    *o = o.max(m);
+                }
+            }
+            self.input.copy_within(n..n + history, 0);
+            self.magnitudes
+                .copy_within(n..n + self.magnitude_history, 0);
+        }
     }
 
     pub fn reset(&mut self) {
-        self.input.clear();
-        self.magnitudes.clear();
+        self.input.fill(0.0);
+        self.magnitudes.fill(0.0);
     }
 }
 
@@ -123,17 +149,21 @@ mod tests {
     /// it, reaches the window's leading edge, `W` frames ahead of the delayed frame.
     #[test]
     fn tone_near_nyquist_reads_its_amplitude() {
-        let mut env = NearNyquistEnvelope::new(40);
+        let mut env = NearNyquistEnvelope::new(40, 64);
         let w = 2.0 * std::f64::consts::PI * 0.49;
-        let read: Vec<f32> = (0..2000)
-            .map(|i| env.process_frame((0.8 * (w * i as f64 + 0.3).sin()) as f32))
+        let x: Vec<f32> = (0..2000)
+            .map(|i| (0.8 * (w * i as f64 + 0.3).sin()) as f32)
             .collect();
+        let mut read = vec![0.0f32; 2000];
+        env.process(&x, &mut read);
         let steady = read[500..1500].iter().fold(0.0f32, |m, &v| m.max(v));
         assert!((steady - 0.8).abs() < 0.8 * 0.03, "{steady}");
-        let mut env = NearNyquistEnvelope::new(40);
-        let first = (0..300)
-            .position(|i| env.process_frame(if i == 100 { 1.0 } else { 0.0 }) > 0.0)
-            .unwrap();
+        let mut env = NearNyquistEnvelope::new(40, 7);
+        let mut impulse = vec![0.0f32; 300];
+        impulse[100] = 1.0;
+        let mut read = vec![0.0f32; 300];
+        env.process(&impulse, &mut read);
+        let first = read.iter().position(|&v| v > 0.0).unwrap();
         assert_eq!(first, 100 - HIGH_PASS_HALF + 40 - ENVELOPE_HALF_WIDTH);
     }
 }

@@ -4,9 +4,11 @@
 //! The interpolator is a polyphase FIR designed here: a Kaiser-windowed sinc with
 //! [`TAPS`] taps per phase (96 taps at 4x, twice the Annex's 48), cut off at the original
 //! Nyquist frequency. Phase 0 is then an exact delay, so the true peak is never below
-//! the sample peak. All phases are computed at once: the coefficients are stored
-//! tap-major as `[f32; 4]` lanes, so each tap is one 4-wide multiply-add, in f32, with
-//! no branch in the loop. This loop is the hot spot of `lathe analyze`.
+//! the sample peak. The other phases run through [`PolyphaseBank`], a block of frames at
+//! a time with all phases sharing each input load, in f32. This loop is the hot spot of
+//! `lathe analyze`.
+
+use crate::polyphase::PolyphaseBank;
 
 /// Taps per polyphase branch.
 pub const TAPS: usize = 24;
@@ -80,14 +82,15 @@ fn abs_max(start: f32, x: &[f32]) -> f32 {
 /// Per-channel true-peak detectors sharing one coefficient set.
 #[derive(Debug, PartialEq)]
 pub struct TruePeak {
-    coefs: Vec<[f32; LANES]>,
+    /// Phases 1 .. factor (phase 0 is the input itself).
+    phases: PolyphaseBank,
     factor: usize,
     channels: usize,
     /// The last `TAPS - 1` input samples of each channel.
     history: Vec<f32>,
     /// History followed by the chunk being filtered.
     scratch: Vec<f32>,
-    /// One branch's output for the chunk.
+    /// The other phases' output for the chunk, phase after phase.
     branch: Vec<f32>,
     /// Running maximum per channel and branch.
     peaks: Vec<[f32; LANES]>,
@@ -96,13 +99,14 @@ pub struct TruePeak {
 impl TruePeak {
     pub fn new(channels: usize, sample_rate_hz: f64) -> Self {
         let factor = oversampling_for(sample_rate_hz);
+        let coefs = design(factor);
         Self {
-            coefs: design(factor),
+            phases: PolyphaseBank::new(factor - 1, TAPS, |b, j| coefs[j][b + 1]),
             factor,
             channels,
             history: vec![0.0; channels * (TAPS - 1)],
             scratch: vec![0.0; TAPS - 1 + CHUNK],
-            branch: vec![0.0; CHUNK],
+            branch: vec![0.0; (factor - 1) * CHUNK],
             peaks: vec![[0.0; LANES]; channels],
         }
     }
@@ -132,18 +136,11 @@ impl TruePeak {
             let len = chunk.len();
             // Phase 0 is the input itself.
             peak[0] = abs_max(peak[0], chunk);
-            // Each other branch is a sum of scaled, shifted copies of the input: one
-            // contiguous multiply-add pass per tap, which vectorises across samples.
-            for (phase, branch_peak) in peak.iter_mut().enumerate().take(self.factor).skip(1) {
-                let out = &mut self.branch[..len];
-                out.fill(0.0);
-                for (j, c) in self.coefs.iter().enumerate() {
-                    let c = c[phase];
-                    for (o, &x) in out.iter_mut().zip(&buf[j..j + len]) {
-                        *o += c * x;
-                    }
-                }
-                *branch_peak = abs_max(*branch_peak, out);
+            let others = self.factor - 1;
+            let out = &mut self.branch[..others * len];
+            self.phases.run(buf, out);
+            for (branch, branch_peak) in out.chunks_exact(len).zip(&mut peak[1..]) {
+                *branch_peak = abs_max(*branch_peak, branch);
             }
             history.copy_from_slice(&buf[chunk.len()..]);
         }
@@ -163,7 +160,8 @@ impl TruePeak {
 
     /// Bytes held, fixed at construction.
     pub fn heap_bytes(&self) -> usize {
-        (self.coefs.capacity() + self.peaks.capacity()) * size_of::<[f32; LANES]>()
+        self.phases.taps() * self.phases.branches() * size_of::<f32>()
+            + self.peaks.capacity() * size_of::<[f32; LANES]>()
             + (self.history.capacity() + self.scratch.capacity() + self.branch.capacity())
                 * size_of::<f32>()
     }
