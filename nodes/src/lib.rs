@@ -17,6 +17,7 @@ pub mod delay;
 pub mod dither;
 pub mod dynamic_eq;
 pub mod eq;
+pub mod fastmath;
 pub mod gain;
 pub mod limiter;
 pub mod linear_phase;
