@@ -329,8 +329,10 @@ impl NodeKind for CompressorKind {
             mean_square: vec![0.0; cfg.channels].into_boxed_slice(),
             envelopes: vec![Envelope::default(); cfg.channels].into_boxed_slice(),
             detect: vec![0.0; cfg.channels * CHUNK_FRAMES].into_boxed_slice(),
+            reduction: vec![0.0; cfg.channels * CHUNK_FRAMES].into_boxed_slice(),
             wet_gain: vec![0.0; cfg.channels * CHUNK_FRAMES].into_boxed_slice(),
             mix_buf: vec![0.0; CHUNK_FRAMES].into_boxed_slice(),
+            makeup_buf: vec![0.0; CHUNK_FRAMES].into_boxed_slice(),
             gr_db: vec![0.0; cfg.channels].into_boxed_slice(),
             delay: vec![0.0; cfg.channels * (latency + 1)].into_boxed_slice(),
             delay_len: latency + 1,
@@ -383,11 +385,13 @@ pub struct CompressorProcessor {
     mean_square: Box<[f64]>,
     envelopes: Box<[Envelope]>,
     /// Per-pass scratch, `CHUNK_FRAMES` per channel: the detector value (|x| or the
-    /// mean square), then the wet gain.
+    /// mean square), the gain reduction (dB) and the wet gain.
     detect: Box<[f64]>,
+    reduction: Box<[f64]>,
     wet_gain: Box<[f32]>,
-    /// Per-pass scratch: the wet share of each frame.
+    /// Per-pass scratch: the wet share and the makeup gain (dB) of each frame.
     mix_buf: Box<[f32]>,
+    makeup_buf: Box<[f64]>,
     /// Current gain reduction per channel (positive dB).
     gr_db: Box<[f64]>,
     /// Lookahead delay, channel after channel, `delay_len` frames each.
@@ -412,8 +416,6 @@ struct Curve {
     /// dB per unit of log2 of the detector value.
     db_per_log2: f64,
     makeup_db: f64,
-    /// `makeup_db` as a linear gain: the wet gain while nothing is reduced.
-    makeup_gain: f32,
     link: f64,
     mix: f32,
 }
@@ -438,7 +440,6 @@ impl Curve {
             floor: fastmath::exp2((threshold_db - 0.5 * knee_db) / db_per_log2),
             db_per_log2,
             makeup_db,
-            makeup_gain: gain_of(makeup_db) as f32,
             link,
             mix,
         }
@@ -453,16 +454,6 @@ impl Curve {
     #[inline]
     fn reduction_db(&self, level_db: f64) -> f64 {
         static_gain_reduction_db(level_db, self.threshold_db, self.ratio, self.knee_db)
-    }
-
-    /// Wet gain for a reduction of `gr_db`.
-    #[inline]
-    fn wet_gain(&self, gr_db: f64) -> f32 {
-        if gr_db == 0.0 {
-            self.makeup_gain
-        } else {
-            gain_of(self.makeup_db - gr_db) as f32
-        }
     }
 }
 
@@ -558,8 +549,9 @@ impl CompressorProcessor {
         }
     }
 
-    /// Pass 2: per frame, the linked level, the static curve, the ballistics and the wet
-    /// gain of every channel. With the params steady the curve is made once per pass.
+    /// Pass 2: per frame, the linked level, the static curve and the ballistics of every
+    /// channel, then the wet gains in a loop of their own (branch-free, it vectorises).
+    /// With the params steady the curve is made once per pass.
     fn compute_gains(&mut self, len: usize) {
         let n = self.channels;
         let steady = !self.levels_moving();
@@ -569,6 +561,7 @@ impl CompressorProcessor {
                 curve = Curve::new(self);
             }
             self.mix_buf[i] = curve.mix;
+            self.makeup_buf[i] = curve.makeup_db;
             let loudest = (0..n).fold(0.0f64, |m, c| m.max(self.detect[c * CHUNK_FRAMES + i]));
             // Below the knee every channel's target is 0 (linked levels never exceed the
             // loudest), so the levels need not be known.
@@ -590,7 +583,15 @@ impl CompressorProcessor {
                 };
                 let gr = self.ballistics.step(&mut self.envelopes[c], target);
                 self.gr_db[c] = gr;
-                self.wet_gain[c * CHUNK_FRAMES + i] = curve.wet_gain(gr);
+                self.reduction[c * CHUNK_FRAMES + i] = gr;
+            }
+        }
+        let makeup = &self.makeup_buf[..len];
+        for c in 0..n {
+            let range = c * CHUNK_FRAMES..c * CHUNK_FRAMES + len;
+            let gains = &mut self.wet_gain[range.clone()];
+            for ((g, &gr), &m) in gains.iter_mut().zip(&self.reduction[range]).zip(makeup) {
+                *g = gain_of(m - gr) as f32;
             }
         }
     }

@@ -42,7 +42,8 @@ pub fn log2(x: f64) -> f64 {
 #[inline]
 pub fn exp2(x: f64) -> f64 {
     let x = x.clamp(-1020.0, 1020.0);
-    let k = (x + ROUND_MAGIC) - ROUND_MAGIC;
+    let shifted = x + ROUND_MAGIC;
+    let k = shifted - ROUND_MAGIC;
     // 2^f = e^t, t = f ln 2 in [-0.347, 0.347]: Taylor to t^10 leaves t^11 / 11! < 3e-13.
     let t = (x - k) * std::f64::consts::LN_2;
     let p = 1.0
@@ -55,7 +56,10 @@ pub fn exp2(x: f64) -> f64 {
                                 + t * (1.0 / 5040.0
                                     + t * (1.0 / 40_320.0
                                         + t * (1.0 / 362_880.0 + t * (1.0 / 3_628_800.0))))))))));
-    let scale = f64::from_bits(((k as i64 + 1023) as u64) << 52);
+    // The low mantissa bits of `shifted` hold k (two's complement, offset by 2^51, which
+    // the shift pushes out): 2^k is built with integer adds and shifts only, so loops
+    // of `exp2` vectorise.
+    let scale = f64::from_bits(shifted.to_bits().wrapping_add(1023) << 52);
     p * scale
 }
 
