@@ -56,6 +56,7 @@ use crate::biquad::{Alignment, Biquad, Coefs, FilterDesign, FilterType, MAX_SECT
 use crate::eq::band::{BandConfig, BandField, BandLayout, BandValues, ChannelMode, parse_bands};
 use crate::eq::chain::FilterChain;
 use crate::eq::{check_channels, read_input, write_output};
+use crate::fastmath;
 use crate::gain::DEFAULT_CHANNELS;
 
 /// RMS window of the detector.
@@ -285,7 +286,8 @@ impl Detector {
         let y = self.filter.process(x);
         self.mean_square += self.rms * (y * y - self.mean_square);
         self.mean_square = lathe_engine::rt::flush_denormal(self.mean_square);
-        let level_db = 10.0 * (self.mean_square + 1e-30).log10();
+        // Per sample and band: the fast log (1e-10 dB) instead of libm's `log10`.
+        let level_db = fastmath::DB_PER_LOG2_POWER * fastmath::log2(self.mean_square + 1e-30);
         let over = (level_db - self.threshold_db).max(0.0);
         let amount = (over * self.slope).min(self.range_db.abs());
         let target = amount.copysign(self.range_db);
