@@ -18,7 +18,14 @@
 //!   Level params are smoothed over 20 ms; times apply at once.
 //! - Meters: `gain_reduction_db`: the largest gain reduction among the channels at the end
 //!   of each block, as a POSITIVE number of dB (3.0 = 3 dB quieter; 0 = no reduction).
-//! - Latency: `lookahead_ms` in frames. Allocates only at build (delay lines).
+//! - Latency: `lookahead_ms` in frames. Allocates only at build (delay lines and the
+//!   scratch of one pass, 256 frames per channel).
+//!
+//! Processing runs in passes of up to 256 frames: detector (sidechain filter, |x| or mean
+//! square) per channel, then per frame the linked level, static curve and ballistics,
+//! then the wet gains, then delay and mix per channel. Levels use a fast log2 and gains
+//! a fast exp2 ([`crate::fastmath`], 1e-10 dB); while the loudest detector value is
+//! below `threshold - knee/2` no level is computed at all.
 //!
 //! Time constants: attack and release are one-pole time constants on the gain reduction in
 //! dB: after a step of the wanted reduction, 63.2 % of the step is reached after
