@@ -18,7 +18,14 @@
 //!   Level params are smoothed over 20 ms; times apply at once.
 //! - Meters: `gain_reduction_db`: the largest gain reduction among the channels at the end
 //!   of each block, as a POSITIVE number of dB (3.0 = 3 dB quieter; 0 = no reduction).
-//! - Latency: `lookahead_ms` in frames. Allocates only at build (delay lines).
+//! - Latency: `lookahead_ms` in frames. Allocates only at build (delay lines and the
+//!   scratch of one pass, 256 frames per channel).
+//!
+//! Processing runs in passes of up to 256 frames: detector (sidechain filter, |x| or mean
+//! square) per channel, then per frame the linked level, static curve and ballistics,
+//! then the wet gains, then delay and mix per channel. Levels use a fast log2 and gains
+//! a fast exp2 ([`crate::fastmath`], 1e-10 dB); while the loudest detector value is
+//! below `threshold - knee/2` no level is computed at all.
 //!
 //! Time constants: attack and release are one-pole time constants on the gain reduction in
 //! dB: after a step of the wanted reduction, 63.2 % of the step is reached after
@@ -31,6 +38,7 @@ use lathe_engine::{
 };
 use serde::Deserialize;
 
+use crate::fastmath;
 use crate::gain::{DEFAULT_CHANNELS, MAX_CHANNELS};
 
 /// Longest lookahead a config may ask for, in ms.
@@ -327,7 +335,11 @@ impl NodeKind for CompressorKind {
             hpf_state: vec![[0.0; 2]; cfg.channels].into_boxed_slice(),
             mean_square: vec![0.0; cfg.channels].into_boxed_slice(),
             envelopes: vec![Envelope::default(); cfg.channels].into_boxed_slice(),
-            levels_db: vec![0.0; cfg.channels].into_boxed_slice(),
+            detect: vec![0.0; cfg.channels * CHUNK_FRAMES].into_boxed_slice(),
+            reduction: vec![0.0; cfg.channels * CHUNK_FRAMES].into_boxed_slice(),
+            wet_gain: vec![0.0; cfg.channels * CHUNK_FRAMES].into_boxed_slice(),
+            mix_buf: vec![0.0; CHUNK_FRAMES].into_boxed_slice(),
+            makeup_buf: vec![0.0; CHUNK_FRAMES].into_boxed_slice(),
             gr_db: vec![0.0; cfg.channels].into_boxed_slice(),
             delay: vec![0.0; cfg.channels * (latency + 1)].into_boxed_slice(),
             delay_len: latency + 1,
@@ -379,14 +391,83 @@ pub struct CompressorProcessor {
     hpf_state: Box<[[f64; 2]]>,
     mean_square: Box<[f64]>,
     envelopes: Box<[Envelope]>,
-    /// Per-frame scratch: detector level per channel.
-    levels_db: Box<[f64]>,
+    /// Per-pass scratch, `CHUNK_FRAMES` per channel: the detector value (|x| or the
+    /// mean square), the gain reduction (dB) and the wet gain.
+    detect: Box<[f64]>,
+    reduction: Box<[f64]>,
+    wet_gain: Box<[f32]>,
+    /// Per-pass scratch: the wet share and the makeup gain (dB) of each frame.
+    mix_buf: Box<[f32]>,
+    makeup_buf: Box<[f64]>,
     /// Current gain reduction per channel (positive dB).
     gr_db: Box<[f64]>,
     /// Lookahead delay, channel after channel, `delay_len` frames each.
     delay: Box<[f32]>,
     delay_len: usize,
     delay_pos: usize,
+}
+
+/// Frames per pass: the block is processed in passes (detector, gain computer, apply),
+/// each over up to this many frames, so the scratch size does not depend on the block.
+const CHUNK_FRAMES: usize = 256;
+
+/// The static curve and output stage at one frame's param values.
+#[derive(Debug, Clone, Copy)]
+struct Curve {
+    threshold_db: f64,
+    ratio: f64,
+    knee_db: f64,
+    /// Detector value (|x| or mean square) at `threshold - knee/2`: below it the curve
+    /// gives no reduction, so the level needs no logarithm.
+    floor: f64,
+    /// dB per unit of log2 of the detector value.
+    db_per_log2: f64,
+    makeup_db: f64,
+    link: f64,
+    mix: f32,
+}
+
+impl Curve {
+    fn new(p: &mut CompressorProcessor) -> Self {
+        let threshold_db = p.threshold_db.next() as f64;
+        let ratio = p.ratio.next() as f64;
+        let knee_db = p.knee_db.next() as f64;
+        let makeup_db = p.makeup_db.next() as f64;
+        let mix = p.mix.next() * 0.01;
+        let link = p.link.next() as f64 * 0.01;
+        let db_per_log2 = if p.rms {
+            fastmath::DB_PER_LOG2_POWER
+        } else {
+            fastmath::DB_PER_LOG2_AMPLITUDE
+        };
+        Self {
+            threshold_db,
+            ratio,
+            knee_db,
+            floor: fastmath::exp2((threshold_db - 0.5 * knee_db) / db_per_log2),
+            db_per_log2,
+            makeup_db,
+            link,
+            mix,
+        }
+    }
+
+    /// Level in dB of a detector value, floored at `LEVEL_FLOOR_DB`.
+    #[inline]
+    fn level_db(&self, detect: f64) -> f64 {
+        (self.db_per_log2 * fastmath::log2(detect.max(1e-30))).max(LEVEL_FLOOR_DB)
+    }
+
+    #[inline]
+    fn reduction_db(&self, level_db: f64) -> f64 {
+        static_gain_reduction_db(level_db, self.threshold_db, self.ratio, self.knee_db)
+    }
+}
+
+/// dB to linear gain through the fast `exp2`.
+#[inline]
+fn gain_of(db: f64) -> f64 {
+    fastmath::exp2(db * (std::f64::consts::LOG2_10 / 20.0))
 }
 
 impl CompressorProcessor {
@@ -403,6 +484,164 @@ impl CompressorProcessor {
         let f = self.hpf_hz.value();
         self.hpf = SidechainHpf::new(f as f64, self.sample_rate_hz);
         self.hpf_coef_hz = f;
+    }
+
+    fn levels_moving(&self) -> bool {
+        [
+            &self.threshold_db,
+            &self.ratio,
+            &self.knee_db,
+            &self.makeup_db,
+            &self.mix,
+            &self.link,
+        ]
+        .iter()
+        .any(|s| s.is_smoothing())
+    }
+
+    /// Pass 1: sidechain filter and detector value of frames `start..start + len` into
+    /// `detect`. The filter frequency advances per frame and its coefficients change
+    /// only on the absolute grid, so the work splits into runs between grid frames.
+    fn detect(&mut self, io: &Io<'_>, sc_offset: usize, start: usize, len: usize) {
+        let mut done = 0;
+        while done < len {
+            let pos = io.position_frames + (start + done) as u64;
+            let run = if self.hpf_hz.is_smoothing() || self.hpf_coef_hz != self.hpf_hz.value() {
+                let f = self.hpf_hz.next();
+                if pos.is_multiple_of(COEF_GRID_FRAMES) && f != self.hpf_coef_hz {
+                    self.update_hpf();
+                }
+                let run = (len - done).min((COEF_GRID_FRAMES - pos % COEF_GRID_FRAMES) as usize);
+                for _ in 1..run {
+                    self.hpf_hz.next();
+                }
+                run
+            } else {
+                len - done
+            };
+            let from = start + done;
+            for c in 0..self.channels {
+                let input = io
+                    .inputs
+                    .get(c + sc_offset)
+                    .and_then(|ch| ch.get(from..from + run));
+                let (Some(state), Some(ms)) =
+                    (self.hpf_state.get_mut(c), self.mean_square.get_mut(c))
+                else {
+                    continue;
+                };
+                let dst = &mut self.detect[c * CHUNK_FRAMES + done..c * CHUNK_FRAMES + done + run];
+                let hpf = self.hpf;
+                let rms = self.rms;
+                let coef = self.rms_coef;
+                let mut one = |d: &mut f64, x: f64| {
+                    let s = hpf.tick(state, x);
+                    *d = if rms {
+                        *ms = flush_denormal(s * s + (*ms - s * s) * coef);
+                        *ms
+                    } else {
+                        s.abs()
+                    };
+                };
+                match input {
+                    Some(src) => {
+                        for (d, &x) in dst.iter_mut().zip(src) {
+                            one(d, x as f64);
+                        }
+                    }
+                    None => dst.iter_mut().for_each(|d| one(d, 0.0)),
+                }
+            }
+            done += run;
+        }
+    }
+
+    /// Pass 2: per frame, the linked level, the static curve and the ballistics of every
+    /// channel, then the wet gains in a loop of their own (branch-free, it vectorises).
+    /// With the params steady the curve is made once per pass.
+    fn compute_gains(&mut self, len: usize) {
+        let n = self.channels;
+        let steady = !self.levels_moving();
+        let mut curve = Curve::new(self);
+        for i in 0..len {
+            if i > 0 && !steady {
+                curve = Curve::new(self);
+            }
+            self.mix_buf[i] = curve.mix;
+            self.makeup_buf[i] = curve.makeup_db;
+            let loudest = (0..n).fold(0.0f64, |m, c| m.max(self.detect[c * CHUNK_FRAMES + i]));
+            // Below the knee every channel's target is 0 (linked levels never exceed the
+            // loudest), so the levels need not be known.
+            let quiet = loudest < curve.floor;
+            let full_link = curve.link >= 1.0;
+            let shared = if quiet {
+                0.0
+            } else if full_link {
+                curve.reduction_db(curve.level_db(loudest))
+            } else {
+                curve.level_db(loudest)
+            };
+            for c in 0..n {
+                let target = if quiet || full_link {
+                    shared
+                } else {
+                    let own = curve.level_db(self.detect[c * CHUNK_FRAMES + i]);
+                    curve.reduction_db(own + (shared - own) * curve.link)
+                };
+                let gr = self.ballistics.step(&mut self.envelopes[c], target);
+                self.gr_db[c] = gr;
+                self.reduction[c * CHUNK_FRAMES + i] = gr;
+            }
+        }
+        let makeup = &self.makeup_buf[..len];
+        for c in 0..n {
+            let range = c * CHUNK_FRAMES..c * CHUNK_FRAMES + len;
+            let gains = &mut self.wet_gain[range.clone()];
+            for ((g, &gr), &m) in gains.iter_mut().zip(&self.reduction[range]).zip(makeup) {
+                *g = gain_of(m - gr) as f32;
+            }
+        }
+    }
+
+    /// Pass 3: lookahead delay, wet gain and dry/wet mix, channel by channel.
+    fn apply(&mut self, io: &mut Io<'_>, start: usize, len: usize) {
+        let delay_len = self.delay_len;
+        let mix = &self.mix_buf[..len];
+        for c in 0..self.channels {
+            let input = io.inputs.get(c).and_then(|ch| ch.get(start..start + len));
+            let Some(out) = io
+                .outputs
+                .get_mut(c)
+                .and_then(|o| o.get_mut(start..start + len))
+            else {
+                continue;
+            };
+            let gains = &self.wet_gain[c * CHUNK_FRAMES..c * CHUNK_FRAMES + len];
+            let mix_one = |dry: f32, g: f32, m: f32| {
+                let wet = dry * g;
+                dry + (wet - dry) * m
+            };
+            if delay_len == 1 {
+                match input {
+                    Some(src) => {
+                        for (((o, &x), &g), &m) in out.iter_mut().zip(src).zip(gains).zip(mix) {
+                            *o = mix_one(x, g, m);
+                        }
+                    }
+                    None => out.fill(0.0),
+                }
+                continue;
+            }
+            let line = &mut self.delay[c * delay_len..(c + 1) * delay_len];
+            let mut pos = self.delay_pos;
+            for (i, o) in out.iter_mut().enumerate() {
+                let x = input.and_then(|s| s.get(i)).copied().unwrap_or(0.0);
+                line[pos] = x;
+                pos = if pos + 1 == delay_len { 0 } else { pos + 1 };
+                *o = mix_one(line[pos], gains[i], mix[i]);
+            }
+        }
+        self.delay_pos = (self.delay_pos + len) % delay_len;
     }
 }
 
@@ -456,74 +695,14 @@ impl Processor for CompressorProcessor {
 
     fn process(&mut self, io: &mut Io<'_>) {
         let frames = io.frames;
-        let n = self.channels;
-        let external = io.is_connected(1);
-        let sc_offset = if external { n } else { 0 };
-        for i in 0..frames {
-            let threshold = self.threshold_db.next() as f64;
-            let ratio = self.ratio.next() as f64;
-            let knee = self.knee_db.next() as f64;
-            let makeup = self.makeup_db.next();
-            let mix = self.mix.next() * 0.01;
-            let link = self.link.next() as f64 * 0.01;
-            let hpf_hz = self.hpf_hz.next();
-            if (io.position_frames + i as u64).is_multiple_of(COEF_GRID_FRAMES)
-                && hpf_hz != self.hpf_coef_hz
-            {
-                self.update_hpf();
-            }
-
-            // Detector level per channel, then the link toward the loudest.
-            let mut loudest = LEVEL_FLOOR_DB;
-            for c in 0..n {
-                let x = io
-                    .inputs
-                    .get(c + sc_offset)
-                    .and_then(|ch| ch.get(i))
-                    .copied()
-                    .unwrap_or(0.0) as f64;
-                let Some(state) = self.hpf_state.get_mut(c) else {
-                    continue;
-                };
-                let s = self.hpf.tick(state, x);
-                let level_db = if self.rms {
-                    let ms = &mut self.mean_square[c];
-                    *ms = flush_denormal(s * s + (*ms - s * s) * self.rms_coef);
-                    10.0 * ms.max(1e-30).log10()
-                } else {
-                    20.0 * s.abs().max(1e-15).log10()
-                }
-                .max(LEVEL_FLOOR_DB);
-                self.levels_db[c] = level_db;
-                loudest = loudest.max(level_db);
-            }
-
-            let pos = self.delay_pos;
-            let len = self.delay_len;
-            let mut outs = io.outputs.iter_mut();
-            for c in 0..n {
-                let level = self.levels_db[c] + (loudest - self.levels_db[c]) * link;
-                let target = static_gain_reduction_db(level, threshold, ratio, knee);
-                let gr = self.ballistics.step(&mut self.envelopes[c], target);
-                self.gr_db[c] = gr;
-
-                let x = io
-                    .inputs
-                    .get(c)
-                    .and_then(|ch| ch.get(i))
-                    .copied()
-                    .unwrap_or(0.0);
-                let slot = c * len + pos;
-                self.delay[slot] = x;
-                let read = c * len + if pos + 1 == len { 0 } else { pos + 1 };
-                let dry = self.delay[read];
-                let wet = dry * lathe_engine::db_to_gain(makeup - gr as f32);
-                let y = dry + (wet - dry) * mix;
-                if let Some(out) = outs.next().and_then(|o| o.get_mut(i)) {
-                    *out = y;
-                }
-            }
-            self.delay_pos = if pos + 1 == len { 0 } else { pos + 1 };
+        let sc_offset = if io.is_connected(1) { self.channels } else { 0 };
+        let mut start = 0;
+        while start < frames {
+            let len = (frames - start).min(CHUNK_FRAMES);
+            self.detect(io, sc_offset, start, len);
+            self.compute_gains(len);
+            self.apply(io, start, len);
+            start += len;
         }
         let meter = self.gr_db.iter().fold(0.0f64, |m, &g| m.max(g));
         io.set_meter(0, meter as f32);
@@ -533,6 +712,123 @@ impl Processor for CompressorProcessor {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use lathe_engine::PrepareInfo;
+    use lathe_engine::harness::{Case, build, meters_for, render};
+
+    /// The compressor written the plain way: per frame, libm `log10` and `powf`, levels
+    /// in dB for every channel, the link in dB. No sidechain filter, steady params.
+    fn reference(input: &[Vec<f32>], p: &[(&str, f32)], lookahead: usize) -> Vec<Vec<f32>> {
+        let get = |name: &str, default: f64| {
+            p.iter()
+                .find(|(n, _)| *n == name)
+                .map_or(default, |(_, v)| *v as f64)
+        };
+        let (t, r, w) = (
+            get("threshold_db", -18.0),
+            get("ratio", 2.0),
+            get("knee_db", 6.0),
+        );
+        let link = get("link_pct", 100.0) * 0.01;
+        let rms = get("detector", 0.0) >= 0.5;
+        let makeup = get("makeup_db", 0.0);
+        let mix = get("mix_pct", 100.0) * 0.01;
+        let ballistics = Ballistics::new(
+            48_000.0,
+            get("attack_ms", 20.0),
+            get("release_ms", 200.0),
+            get("auto_release", 0.0) >= 0.5,
+        );
+        let rms_coef = one_pole_coef(RMS_WINDOW_MS, 48_000.0);
+        let n = input.len();
+        let mut env = vec![Envelope::default(); n];
+        let mut ms = vec![0.0f64; n];
+        let mut out = vec![vec![0.0f32; input[0].len()]; n];
+        for i in 0..input[0].len() {
+            let levels: Vec<f64> = (0..n)
+                .map(|c| {
+                    let x = input[c][i] as f64;
+                    let l = if rms {
+                        ms[c] = flush_denormal(x * x + (ms[c] - x * x) * rms_coef);
+                        10.0 * ms[c].max(1e-30).log10()
+                    } else {
+                        20.0 * x.abs().max(1e-15).log10()
+                    };
+                    l.max(LEVEL_FLOOR_DB)
+                })
+                .collect();
+            let loudest = levels.iter().copied().fold(LEVEL_FLOOR_DB, f64::max);
+            for c in 0..n {
+                let level = levels[c] + (loudest - levels[c]) * link;
+                let gr = ballistics.step(&mut env[c], static_gain_reduction_db(level, t, r, w));
+                let dry = if i >= lookahead {
+                    input[c][i - lookahead] as f64
+                } else {
+                    0.0
+                };
+                let wet = dry * 10f64.powf((makeup - gr) / 20.0);
+                out[c][i] = (dry + (wet - dry) * mix) as f32;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn block_kernel_matches_the_plain_reference() {
+        // A decaying stereo tone burst with different levels per channel, through the
+        // node and through `reference`: equal within 2e-6 of full scale (f32 rounding
+        // of the output and the 1e-10 dB error of the fast log/exp).
+        let frames = 24_000;
+        let input: Vec<Vec<f32>> = (0..2)
+            .map(|c| {
+                (0..frames)
+                    .map(|i| {
+                        let t = i as f64 / 48_000.0;
+                        let env = (-(t * 8.0) % 1.0).exp() * if c == 0 { 1.0 } else { 0.3 };
+                        (env * (std::f64::consts::TAU * (220.0 + 110.0 * c as f64) * t).sin())
+                            as f32
+                    })
+                    .collect()
+            })
+            .collect();
+        let settings: &[(&str, &[(&str, f32)])] = &[
+            ("(lookahead_ms: 0.0)", &[]),
+            (
+                "(lookahead_ms: 2.0)",
+                &[
+                    ("link_pct", 40.0),
+                    ("knee_db", 0.0),
+                    ("ratio", 8.0),
+                    ("mix_pct", 70.0),
+                ],
+            ),
+            (
+                "(lookahead_ms: 0.0)",
+                &[
+                    ("detector", 1.0),
+                    ("link_pct", 0.0),
+                    ("auto_release", 1.0),
+                    ("makeup_db", 3.0),
+                ],
+            ),
+        ];
+        for (config, params) in settings {
+            let case = Case::new(&CompressorKind).config(config).params(params);
+            let mut built = build(&case, PrepareInfo::new(48_000.0, 512));
+            let lookahead = built.spec.latency_frames;
+            let meters = meters_for(&built.spec);
+            // The harness links every port: the sidechain carries the input itself.
+            let with_sidechain: Vec<Vec<f32>> = input.iter().chain(&input).cloned().collect();
+            let got = render(&mut built, &with_sidechain, 512, &[], &meters);
+            let want = reference(&input, params, lookahead);
+            let worst = got
+                .iter()
+                .flatten()
+                .zip(want.iter().flatten())
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0f32, f32::max);
+            assert!(worst < 2e-6, "{config} {params:?}: worst {worst}");
+        }
+    }
 
     #[test]
     fn static_curve_matches_the_knee_formula() {

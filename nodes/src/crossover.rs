@@ -61,6 +61,10 @@ pub const SPLIT_SMOOTHING_MS: f32 = 50.0;
 /// While a frequency moves, coefficients are recomputed every this many frames, counted
 /// from the processor's reset so the output does not depend on block size.
 pub const COEF_GRID_FRAMES: u64 = 16;
+/// While every frequency is steady the IIR crossover only flushes denormals from its
+/// state, on this coarser grid of absolute frames (a multiple of `COEF_GRID_FRAMES`),
+/// so it runs long stretches without stopping.
+pub const FLUSH_GRID_FRAMES: u64 = 256;
 
 const DOC: &str = "\
 crossover: N-way Linkwitz-Riley crossover, bands sum back flat.
@@ -526,6 +530,14 @@ impl IirCrossover {
         }
     }
 
+    /// Whether a split frequency ramps or its coefficients lag its value.
+    fn moving(&self) -> bool {
+        self.freq_log2
+            .iter()
+            .zip(&self.designed_hz)
+            .any(|(s, &designed)| s.is_smoothing() || s.value().exp2() != designed)
+    }
+
     /// At a grid point: redesign the splits whose frequency moved, flush denormals.
     fn on_grid(&mut self) {
         for ((s, designed), split) in self
@@ -568,10 +580,19 @@ impl Processor for IirCrossover {
         let mut done = 0;
         while done < io.frames {
             let pos = io.position_frames + done as u64;
-            if pos.is_multiple_of(COEF_GRID_FRAMES) {
+            // Steady frequencies make a coefficient-grid point a no-op but for the flush,
+            // which then happens on the coarser grid only. Within a call nothing starts
+            // moving (params change between calls), so this is a function of absolute
+            // frames and param history, not of block size.
+            let grid = if self.moving() {
+                COEF_GRID_FRAMES
+            } else {
+                FLUSH_GRID_FRAMES
+            };
+            if pos.is_multiple_of(grid) {
                 self.on_grid();
             }
-            let len = grid_segment(pos, io.frames - done);
+            let len = ((grid - pos % grid) as usize).min(io.frames - done);
             for s in &mut self.freq_log2 {
                 for _ in 0..len {
                     s.next();

@@ -7,11 +7,16 @@
 //!   detector: "band"), ...])`. `type`: `bell`, `low_shelf`, `high_shelf`; `order`
 //!   (shelves) 1..=2, default 2; `channel`: `stereo` (default), `left`, `right`, `mid`,
 //!   `side` (these need 2 channels); `detector`: `band` (default: the node's input) or
-//!   `sidechain`. Default: one bell with a `band` detector.
+//!   `sidechain`; `slope` (second-order shelves, 0.1..=1, default none): define the
+//!   shelf by its slope as in `eq`: the band gets `bandN.slope` instead of `bandN.q`, and
+//!   Q follows from the slope and the band's total (static + dynamic) gain.
+//!   Default: one bell with a `band` detector.
 //! - Params per band N (1-based):
 //!   - `bandN.freq_hz` 10..=24000 Hz (default 1000, shelves 100 / 10000), smoothed 20 ms;
 //!   - `bandN.gain_db` -24..=24 dB, default 0: the static gain, smoothed 20 ms;
 //!   - `bandN.q` 0.1..=24 (bells and second-order shelves), default 1 / 0.707;
+//!   - `bandN.slope` 0.1..=1 (shelves with a `slope` config only, replacing `bandN.q`),
+//!     default the configured slope, smoothed 20 ms;
 //!   - `bandN.threshold_db` -80..=0 dBFS RMS, default -20;
 //!   - `bandN.ratio` 1..=20, default 2 (the slope above the threshold is 1/ratio);
 //!   - `bandN.attack_ms` 0.1..=500, default 10; `bandN.release_ms` 1..=5000, default 100
@@ -51,6 +56,7 @@ use crate::biquad::{Alignment, Biquad, Coefs, FilterDesign, FilterType, MAX_SECT
 use crate::eq::band::{BandConfig, BandField, BandLayout, BandValues, ChannelMode, parse_bands};
 use crate::eq::chain::FilterChain;
 use crate::eq::{check_channels, read_input, write_output};
+use crate::fastmath;
 use crate::gain::DEFAULT_CHANNELS;
 
 /// RMS window of the detector.
@@ -75,6 +81,8 @@ pub struct DynamicBandConfig {
     pub channel: String,
     /// `band` (default) or `sidechain`.
     pub detector: String,
+    /// Second-order shelves: define the shelf by slope (see `eq`'s band `slope`).
+    pub slope: Option<f64>,
 }
 
 impl Default for DynamicBandConfig {
@@ -84,6 +92,7 @@ impl Default for DynamicBandConfig {
             order: None,
             channel: "stereo".into(),
             detector: "band".into(),
+            slope: None,
         }
     }
 }
@@ -121,7 +130,8 @@ const DOC: &str = "Dynamic EQ: bell/shelf bands whose gain follows a detector.
 
 Ports: in `in` (N), in `sidechain` (N, optional), out `out` (N).
 Config: (channels: 2, bands: [(type: \"bell\" | \"low_shelf\" | \"high_shelf\", order: 2,
-  channel: \"stereo\" | \"left\" | \"right\" | \"mid\" | \"side\", detector: \"band\" | \"sidechain\")])
+  channel: \"stereo\" | \"left\" | \"right\" | \"mid\" | \"side\", detector: \"band\" | \"sidechain\",
+  slope: S)]); slope (2nd-order shelves, 0.1..=1): bandN.slope replaces bandN.q
 Params per band N: bandN.freq_hz, bandN.gain_db (static), bandN.q, bandN.threshold_db
   (-80..=0, default -20), bandN.ratio (1..=20, default 2), bandN.attack_ms (0.1..=500,
   default 10), bandN.release_ms (1..=5000, default 100), bandN.range_db (-24..=24,
@@ -158,6 +168,7 @@ impl NodeKind for DynamicEqKind {
                 order: b.order,
                 alignment: "butterworth".into(),
                 channel: b.channel.clone(),
+                slope: b.slope,
             })
             .collect();
         let (layouts, band_specs, band_routes) = parse_bands(&plain, cfg.channels, TYPES)?;
@@ -275,7 +286,8 @@ impl Detector {
         let y = self.filter.process(x);
         self.mean_square += self.rms * (y * y - self.mean_square);
         self.mean_square = lathe_engine::rt::flush_denormal(self.mean_square);
-        let level_db = 10.0 * (self.mean_square + 1e-30).log10();
+        // Per sample and band: the fast log (1e-10 dB) instead of libm's `log10`.
+        let level_db = fastmath::DB_PER_LOG2_POWER * fastmath::log2(self.mean_square + 1e-30);
         let over = (level_db - self.threshold_db).max(0.0);
         let amount = (over * self.slope).min(self.range_db.abs());
         let target = amount.copysign(self.range_db);

@@ -17,7 +17,7 @@ pub mod delay;
 pub mod dither;
 pub mod dynamic_eq;
 pub mod eq;
-pub mod fast_log2;
+pub mod fastmath;
 pub mod gain;
 pub mod limiter;
 pub mod linear_phase;

@@ -61,7 +61,7 @@ use serde::Deserialize;
 
 use crate::bs1770::true_peak::TruePeak;
 use crate::compressor::{Ballistics, Envelope, check_channels};
-use crate::fast_log2;
+use crate::fastmath;
 use crate::gain::DEFAULT_CHANNELS;
 use crate::near_nyquist::NearNyquistEnvelope;
 use crate::oversample::{FilterDesign, TruePeakDetector, valid_factor};
@@ -586,7 +586,7 @@ impl LimiterProcessor {
                     // constant is the same in any log unit.
                     // The held gain often stays put for many frames: reuse its log.
                     if ch.held_log.0 != held {
-                        ch.held_log = (held, (-fast_log2::log2(held.max(1e-12))).max(0.0));
+                        ch.held_log = (held, (-fastmath::log2(held.max(1e-12))).max(0.0));
                     }
                     let target = ch.held_log.1;
                     let env = self.ballistics.step(&mut ch.envelope, target);
@@ -594,7 +594,7 @@ impl LimiterProcessor {
                         ch.envelope = Envelope::default();
                         1.0
                     } else {
-                        fast_log2::exp2(-env).min(held)
+                        fastmath::exp2(-env).min(held)
                     }
                 };
                 let fixed = (env_gain.clamp(0.0, 1.0) * GAIN_SCALE) as u64;

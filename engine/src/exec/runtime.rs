@@ -441,17 +441,48 @@ fn apply_bypass(b: &mut Bypass, ins: &[&[f32]], outs: &mut [&mut [f32]], scratch
     b.amount.skip(frames);
 }
 
-/// Replaces non-finite samples with silence; returns how many there were. Branch-free
-/// so it vectorises: it runs on every node output of every block.
+/// Replaces non-finite samples with silence; returns how many there were. It runs on
+/// every node output of every block, so the common case is a read-only count (no
+/// stores, vectorised, 8 lanes wide where AVX2 is present) and only a block that has a
+/// bad sample is rewritten.
 #[inline]
 fn sanitize(buf: &mut [f32]) -> u64 {
-    let mut bad = 0u32;
-    for x in buf.iter_mut() {
-        let finite = x.is_finite();
-        bad += u32::from(!finite);
-        *x = if finite { *x } else { 0.0 };
+    let bad = count_non_finite(buf);
+    if bad > 0 {
+        for x in buf.iter_mut() {
+            if !x.is_finite() {
+                *x = 0.0;
+            }
+        }
     }
     u64::from(bad)
+}
+
+/// Number of NaN and infinite samples: those whose exponent bits are all set.
+#[inline]
+fn count_non_finite(buf: &[f32]) -> u32 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2, checked just above.
+            return unsafe { count_non_finite_avx2(buf) };
+        }
+    }
+    count_non_finite_portable(buf)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn count_non_finite_avx2(buf: &[f32]) -> u32 {
+    count_non_finite_portable(buf)
+}
+
+#[inline(always)]
+fn count_non_finite_portable(buf: &[f32]) -> u32 {
+    const EXPONENT: u32 = 0x7f80_0000;
+    buf.iter()
+        .map(|x| u32::from(x.to_bits() & EXPONENT == EXPONENT))
+        .sum()
 }
 
 /// A fixed-capacity list of channel slices on the stack. Only the entries pushed are
@@ -489,5 +520,40 @@ impl<T> SliceList<T> {
     fn as_mut_slice(&mut self) -> &mut [T] {
         // SAFETY: as in `as_slice`.
         unsafe { std::slice::from_raw_parts_mut(self.items.as_mut_ptr().cast::<T>(), self.len) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sanitize_counts_and_silences_exactly_the_non_finite_samples() {
+        // Every odd length up to 67 (vector bodies and tails), bad values at varied
+        // places, against the plain `is_finite` reference.
+        let specials = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, -f32::NAN];
+        for len in 0..68 {
+            for bad_every in [1usize, 3, 7, 1000] {
+                let mut buf: Vec<f32> = (0..len)
+                    .map(|i| {
+                        if i % bad_every == bad_every - 1 {
+                            specials[i % specials.len()]
+                        } else {
+                            [f32::MAX, -f32::MAX, 1e-40, 0.5, -0.0][i % 5]
+                        }
+                    })
+                    .collect();
+                let want_bad = buf.iter().filter(|x| !x.is_finite()).count() as u64;
+                let want: Vec<f32> = buf
+                    .iter()
+                    .map(|&x| if x.is_finite() { x } else { 0.0 })
+                    .collect();
+                assert_eq!(sanitize(&mut buf), want_bad, "len {len}");
+                assert_eq!(
+                    buf.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                    want.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+                );
+            }
+        }
     }
 }

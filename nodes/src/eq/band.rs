@@ -4,7 +4,7 @@
 use lathe_engine::{ConfigError, LinearSmoother, ParamSpec, Unit};
 use serde::Deserialize;
 
-use crate::biquad::{Alignment, FilterDesign, FilterType};
+use crate::biquad::{Alignment, FilterDesign, FilterType, shelf_q_from_slope};
 
 /// Smoothing time of band params.
 pub const BAND_SMOOTHING_MS: f32 = 20.0;
@@ -12,6 +12,8 @@ pub const BAND_SMOOTHING_MS: f32 = 20.0;
 pub const FREQ_RANGE_HZ: (f32, f32) = (10.0, 24_000.0);
 pub const GAIN_RANGE_DB: (f32, f32) = (-24.0, 24.0);
 pub const Q_RANGE: (f32, f32) = (0.1, 24.0);
+/// Range of a shelf's slope `S` (RBJ cookbook: 1 = the steepest shelf without overshoot).
+pub const SLOPE_RANGE: (f32, f32) = (0.1, 1.0);
 
 /// A band as written in a graph file: `(type: "bell", order: 2, channel: "mid")`.
 #[derive(Debug, Clone, Deserialize)]
@@ -25,6 +27,10 @@ pub struct BandConfig {
     pub alignment: String,
     /// `stereo` (default: every channel), `left`, `right`, `mid`, `side`.
     pub channel: String,
+    /// Second-order shelves only: define the shelf by its slope `S` (0.1..=1) instead of
+    /// its Q. The band then has a `bandN.slope` param (this value is its default) and no
+    /// `bandN.q`; Q follows from gain and slope at every coefficient update.
+    pub slope: Option<f64>,
 }
 
 impl Default for BandConfig {
@@ -34,6 +40,7 @@ impl Default for BandConfig {
             order: None,
             alignment: "butterworth".into(),
             channel: "stereo".into(),
+            slope: None,
         }
     }
 }
@@ -55,6 +62,8 @@ pub struct BandLayout {
     pub order: usize,
     pub alignment: Alignment,
     pub channel: ChannelMode,
+    /// `Some(default slope)`: a shelf defined by slope, its third value is `S`, not Q.
+    pub slope: Option<f32>,
 }
 
 const TYPE_NAMES: &[(&str, FilterType)] = &[
@@ -174,16 +183,38 @@ impl BandConfig {
                 ),
             ));
         }
+        let slope = self.slope.map(|s| s as f32);
+        if let Some(s) = self.slope {
+            let shelf = matches!(kind, FilterType::LowShelf | FilterType::HighShelf);
+            if !shelf || order != 2 {
+                return Err(ConfigError::invalid(
+                    field("slope"),
+                    format!(
+                        "applies to low_shelf and high_shelf of order 2 only, found \"{}\" of order {order}",
+                        self.kind
+                    ),
+                ));
+            }
+            let (lo, hi) = SLOPE_RANGE;
+            if !(lo as f64..=hi as f64).contains(&s) {
+                return Err(ConfigError::invalid(
+                    field("slope"),
+                    format!("must be {lo}..={hi}, found {s}"),
+                ));
+            }
+        }
         Ok(BandLayout {
             kind,
             order,
             alignment,
             channel,
+            slope,
         })
     }
 }
 
-/// Which value of a band a param sets.
+/// Which value of a band a param sets. `Q` is the band's shape value: its Q, or its
+/// slope `S` for a shelf defined by slope.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BandField {
     Freq,
@@ -202,7 +233,11 @@ impl BandLayout {
         }
     }
 
+    /// Default of the shape value: the configured slope, or the type's default Q.
     fn default_q(&self) -> f32 {
+        if let Some(slope) = self.slope {
+            return slope;
+        }
         match self.kind {
             FilterType::LowShelf | FilterType::HighShelf | FilterType::Tilt => {
                 std::f32::consts::FRAC_1_SQRT_2
@@ -241,7 +276,20 @@ impl BandLayout {
                 BandField::Gain,
             ));
         }
-        if self.kind.uses_q(self.order) {
+        if let Some(slope) = self.slope {
+            out.push((
+                ParamSpec::new(
+                    name("slope"),
+                    Unit::Factor,
+                    SLOPE_RANGE.0,
+                    SLOPE_RANGE.1,
+                    slope,
+                )
+                .smoothing_ms(BAND_SMOOTHING_MS)
+                .doc("Shelf slope S (1 = steepest without overshoot); sets Q from the gain."),
+                BandField::Q,
+            ));
+        } else if self.kind.uses_q(self.order) {
             out.push((
                 ParamSpec::new(
                     name("q"),
@@ -271,8 +319,14 @@ impl BandLayout {
         }
     }
 
-    /// The filter at the given values.
-    pub fn design(&self, freq_hz: f64, gain_db: f64, q: f64) -> FilterDesign {
+    /// The filter at the given values; `shape` is the Q, or the slope `S` of a shelf
+    /// defined by slope (then `Q = shelf_q_from_slope(gain_db, S)`).
+    pub fn design(&self, freq_hz: f64, gain_db: f64, shape: f64) -> FilterDesign {
+        let q = if self.slope.is_some() {
+            shelf_q_from_slope(gain_db, shape)
+        } else {
+            shape
+        };
         FilterDesign {
             kind: self.kind,
             order: self.order,

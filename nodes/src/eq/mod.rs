@@ -7,13 +7,18 @@
 //!   - `channels`: 1..=32, default 2. Bands in `left`/`right`/`mid`/`side` need 2.
 //!   - `mode`: `"minimum_phase"` (default) or `"linear_phase"`.
 //!   - `fir_frames`: linear phase only, power of two 256..=65536 (default 4096).
-//!   - `bands`: list of `(type: T, order: N, alignment: A, channel: C)`; default: the
+//!   - `bands`: list of `(type: T, order: N, alignment: A, channel: C, slope: S)`; default: the
 //!     five-band mastering layout `high_pass` (order 2), `low_shelf`, `bell`, `bell`,
 //!     `high_shelf`, all at 0 dB. `type`: `bell`, `low_shelf`, `high_shelf`,
 //!     `high_pass`, `low_pass`, `notch`, `band_pass`, `tilt`. `order`: pass filters
 //!     1..=8, shelves and tilt 1..=2, default 2. `alignment`: `butterworth` (default,
 //!     -3 dB at freq) or `linkwitz_riley` (-6 dB, even orders). `channel`: `stereo`
-//!     (default, every channel), `left`, `right`, `mid`, `side`.
+//!     (default, every channel), `left`, `right`, `mid`, `side`. `slope`: second-order
+//!     `low_shelf` / `high_shelf` only, 0.1..=1, default none: define the shelf by its
+//!     slope `S` (RBJ cookbook; 1 = the steepest shelf without overshoot) instead of
+//!     its Q. Such a band has the param `bandN.slope` (default: this value) and no
+//!     `bandN.q`; at every coefficient update `1/Q^2 = (A + 1/A)(1/S - 1) + 2` with
+//!     `A = 10^(gain_db/40)`, so Q follows the gain ([`crate::biquad::shelf_q_from_slope`]).
 //! - Params, per band N (1-based), smoothed 20 ms:
 //!   - `bandN.freq_hz` 10..=24000 Hz (designs keep it below 0.49 x the sample rate);
 //!     default high_pass 30, low_pass 18000, low_shelf 100, high_shelf 10000, others 1000.
@@ -21,6 +26,8 @@
 //!     the centre, its negative below).
 //!   - `bandN.q` 0.1..=24 (bell, notch, band_pass, second-order shelves and tilt);
 //!     default 1 (bell, band_pass), 0.707 (shelves, tilt), 4 (notch).
+//!   - `bandN.slope` 0.1..=1 (shelves with a `slope` config only, instead of `bandN.q`);
+//!     default the configured slope.
 //! - Meters: none.
 //! - Latency: minimum phase 0; linear phase `fir_frames / 2`.
 //! - Allocates at build only: f64 work buffers of the block size; linear phase also its
@@ -119,15 +126,18 @@ const DOC: &str = "Parametric EQ, any number of bands, minimum or linear phase.
 
 Ports: in `in` (N channels), out `out` (N channels).
 Config: (channels: 2, mode: \"minimum_phase\" | \"linear_phase\", fir_frames: 4096,
-  bands: [(type: T, order: N, alignment: A, channel: C), ...])
+  bands: [(type: T, order: N, alignment: A, channel: C, slope: S), ...])
   type: bell, low_shelf, high_shelf, high_pass, low_pass, notch, band_pass, tilt
   order: pass filters 1..=8, shelves/tilt 1..=2 (default 2)
   alignment: butterworth (default) | linkwitz_riley (even orders)
   channel: stereo (default) | left | right | mid | side (these need 2 channels)
+  slope: 2nd-order low/high shelves, 0.1..=1 (1 = steepest without overshoot): the
+    band gets bandN.slope (default S) instead of bandN.q; Q = f(gain, S) (RBJ)
   default bands: high_pass(2), low_shelf, bell, bell, high_shelf
 Params per band N (1-based), smoothed 20 ms:
   bandN.freq_hz 10..=24000 Hz; bandN.gain_db -24..=24 dB (bell, shelves, tilt);
   bandN.q 0.1..=24 (bell, notch, band_pass, 2nd-order shelves/tilt)
+  bandN.slope 0.1..=1 (shelves with a slope config, replacing bandN.q)
 Latency: 0 (minimum_phase), fir_frames / 2 (linear_phase).
 Allocates at build only.";
 
