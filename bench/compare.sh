@@ -99,5 +99,5 @@ awk -v nproc="$(nproc)" '
         printf "lathe render / sox:     cpu %.2f  wall %.2f\n", c["lathe_render"] / c["sox_chain"], w["lathe_render"] / w["sox_chain"]
         printf "lathe render / ffmpeg:  cpu %.2f  wall %.2f\n", c["lathe_render"] / c["ffmpeg_chain"], w["lathe_render"] / w["ffmpeg_chain"]
         printf "lathe analyze / ffmpeg: cpu %.2f  wall %.2f\n", c["lathe_analyze"] / c["ffmpeg_ebur128"], w["lathe_analyze"] / w["ffmpeg_ebur128"]
-        printf "analyze 8 files: cpu/wall %.2f on %d cores\n", c["lathe_analyze_8"] / w["lathe_analyze_8"], nproc
+        printf "analyze 8 files: cpu/wall %.2f on %d cores; speed-up over 8 single-file runs %.2f\n", c["lathe_analyze_8"] / w["lathe_analyze_8"], nproc, 8 * w["lathe_analyze"] / w["lathe_analyze_8"]
     }' "$OUT/runs.tsv" | tee "$OUT/summary.txt"

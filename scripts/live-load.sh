@@ -3,10 +3,11 @@
 #
 # usage: scripts/live-load.sh GRAPH [SECONDS=10] [PERIOD_FRAMES=64] [RATE_HZ=48000]
 #
-# Starts `jackd -d dummy` under a unique name (real-time scheduling when allowed, else
+# Starts `jackd -d dummy` under its own name (real-time scheduling when allowed, else
 # --no-realtime, said in the report), runs lathe on GRAPH wired to the dummy system ports,
 # stops it after SECONDS and prints lathe's own summary (mean and max of JACK's DSP load,
-# xruns) plus the xruns the server logged. LATHE=path/to/lathe overrides the binary
+# xruns, and the time lathe itself spends in its process callback, with the periods where
+# that alone exceeded the period) plus the xruns the server logged. LATHE=path/to/lathe overrides the binary
 # (default: target/release/lathe, built if missing).
 set -euo pipefail
 
@@ -21,7 +22,9 @@ if [[ ! -x $lathe ]]; then
 fi
 command -v jackd >/dev/null || { echo "jackd not found (apt-get install jackd2)" >&2; exit 2; }
 
-server="lathe-load-$$"
+# A fixed server name: JACK keeps a small registry of server names and reuses the entry of
+# a name it has seen, so one name per run would fill it (then no new server can start).
+server="lathe-load"
 log=$(mktemp)
 out=$(mktemp)
 jackd_pid=
@@ -56,7 +59,7 @@ fi
 (sleep "$seconds"; echo quit) | JACK_DEFAULT_SERVER=$server "$lathe" run "$graph" \
     --name lathe-load --connect --no-watch >"$out" 2>&1 || true
 
-summary=$(grep '^lathe: ran ' "$out" || true)
+summary=$(grep -E "^lathe: (ran |lathe's own)" "$out" || true)
 server_xruns=$(grep -ci 'xrun' "$log" || true)
 echo "graph $graph: ${period} frames at ${rate} Hz for ${seconds} s, jackd $mode"
 if [[ -n $summary ]]; then

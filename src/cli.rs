@@ -168,6 +168,11 @@ pub struct AlbumArgs {
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
 
+    /// Also draw every delivered track's loudness over time (one panel per track, with
+    /// the target line) to this PNG or SVG file.
+    #[arg(long, value_name = "FILE")]
+    pub plot: Option<PathBuf>,
+
     /// Print nothing but errors and warnings.
     #[arg(short, long)]
     pub quiet: bool,

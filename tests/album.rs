@@ -168,7 +168,17 @@ fn track_mode_brings_every_track_to_the_target() {
         d,
         &args(
             &names,
-            &["-o", "out", "--mode", "track", "--target-lufs", "-16", "-q"],
+            &[
+                "-o",
+                "out",
+                "--mode",
+                "track",
+                "--target-lufs",
+                "-16",
+                "-q",
+                "--plot",
+                "loudness.png",
+            ],
         ),
     );
     assert!(run.status.success(), "{}", stderr(&run));
@@ -177,6 +187,12 @@ fn track_mode_brings_every_track_to_the_target() {
         let l = lufs(&out(d, "out", name));
         assert!((l + 16.0).abs() <= 0.3, "{name}: {l}");
     }
+    // One loudness panel per track, 320 px each (at least 400), 1200 px wide.
+    let png = std::fs::read(d.join("loudness.png")).expect("the loudness plot");
+    assert_eq!(&png[1..4], b"PNG");
+    let be = |i: usize| u32::from_be_bytes([png[i], png[i + 1], png[i + 2], png[i + 3]]);
+    assert_eq!((be(16), be(20)), (1200, 640));
+    assert!(png.len() > 5000, "a drawn chart, not an empty image");
 }
 
 fn fmt_of(path: &Path) -> (u32, u16) {

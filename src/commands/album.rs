@@ -236,11 +236,10 @@ impl Job {
                 )));
             }
         }
-        if let Some(report) = &args.report {
-            let written: Vec<(&str, &Path)> =
-                outputs.iter().map(|o| ("output", o.as_path())).collect();
-            ensure_not_overwriting(report, &protected).user_fault()?;
-            ensure_not_overwriting(report, &written).user_fault()?;
+        let written: Vec<(&str, &Path)> = outputs.iter().map(|o| ("output", o.as_path())).collect();
+        for extra in [&args.report, &args.plot].into_iter().flatten() {
+            ensure_not_overwriting(extra, &protected).user_fault()?;
+            ensure_not_overwriting(extra, &written).user_fault()?;
         }
         Ok(())
     }
@@ -266,6 +265,9 @@ impl Job {
                 .map_err(|e| anyhow!("cannot write report `{}`: {e}", path.display()))
                 .runtime_fault()?;
         }
+        if let Some(path) = &args.plot {
+            self.plot(path, &report)?;
+        }
         if let Some(t) = self.target {
             self.warn_missed(&report, t);
         }
@@ -283,6 +285,27 @@ impl Job {
                 args.tracks.len()
             )))
         }
+    }
+
+    /// Draws the loudness over time of every delivered track, read back from its file
+    /// (one at a time), one panel per track with the target line.
+    fn plot(&self, path: &Path, report: &AlbumReport) -> Result<(), CliError> {
+        let mut panels = Vec::with_capacity(report.tracks.len());
+        for track in &report.tracks {
+            let written = read_audio(Path::new(&track.output))
+                .map_err(|e| anyhow!("cannot read `{}` to plot it: {e}", track.output))
+                .runtime_fault()?;
+            let mut panel = super::plot::loudness_panel(&written, self.target);
+            panel.title = format!("Loudness over time: {}", track.output);
+            panels.push(panel);
+        }
+        if panels.is_empty() {
+            return Ok(());
+        }
+        let height = 320 * panels.len() as u32;
+        crate::plot::draw(path, 1200, height.max(400), &panels)
+            .map_err(|e| anyhow!(e))
+            .runtime_fault()
     }
 
     /// Warns about loudness outside the preset's tolerance (a chain that cannot get

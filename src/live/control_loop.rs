@@ -257,11 +257,12 @@ impl ControlLoop {
     /// The summary printed when the run ends.
     pub fn summary(&self) -> String {
         format!(
-            "lathe: ran {:.1} s; DSP load mean {:.1}% max {:.1}%; {} xruns",
+            "lathe: ran {:.1} s; DSP load mean {:.1}% max {:.1}%; {} xruns\nlathe: {}",
             self.started.elapsed().as_secs_f64(),
             self.load.mean(),
             self.load.max,
             self.host.flags.xruns.load(Ordering::Relaxed),
+            self.host.flags.process.describe(),
         )
     }
 

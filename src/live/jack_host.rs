@@ -83,6 +83,51 @@ pub struct HostFlags {
     pub shutdown: AtomicBool,
     pub buffer_size: AtomicU32,
     pub sample_rate: AtomicU32,
+    /// lathe's own time in the process callback (engine and monitor), measured around
+    /// it: what lathe costs, apart from the server's scheduling and context switches
+    /// that JACK's DSP load also counts.
+    pub process: ProcessTime,
+}
+
+/// Time spent in lathe's process callback, accumulated by the audio thread.
+#[derive(Debug, Default)]
+pub struct ProcessTime {
+    pub total_ns: AtomicU64,
+    pub periods: AtomicU64,
+    pub max_ns: AtomicU64,
+    /// Periods whose processing alone took longer than the period lasts: the xruns
+    /// lathe itself would cause.
+    pub over_budget: AtomicU64,
+    /// Length of the last period, in ns.
+    pub period_ns: AtomicU64,
+}
+
+impl ProcessTime {
+    /// Records one callback. Real-time safe (relaxed atomics).
+    fn record(&self, spent_ns: u64, period_ns: u64) {
+        self.total_ns.fetch_add(spent_ns, Ordering::Relaxed);
+        self.periods.fetch_add(1, Ordering::Relaxed);
+        self.max_ns.fetch_max(spent_ns, Ordering::Relaxed);
+        self.period_ns.store(period_ns, Ordering::Relaxed);
+        if spent_ns > period_ns {
+            self.over_budget.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// `mean X us, max Y us per Z us period (A% / B%), N periods over budget`.
+    pub fn describe(&self) -> String {
+        let periods = self.periods.load(Ordering::Relaxed).max(1);
+        let mean_us = self.total_ns.load(Ordering::Relaxed) as f64 / periods as f64 / 1e3;
+        let max_us = self.max_ns.load(Ordering::Relaxed) as f64 / 1e3;
+        let period_us = (self.period_ns.load(Ordering::Relaxed) as f64 / 1e3).max(1e-3);
+        format!(
+            "lathe's own processing mean {mean_us:.1} us ({:.2}% of the {period_us:.0} us period), \
+             max {max_us:.1} us ({:.1}%); {} periods over budget",
+            100.0 * mean_us / period_us,
+            100.0 * max_us / period_us,
+            self.over_budget.load(Ordering::Relaxed)
+        )
+    }
 }
 
 /// Why JACK could not be used.
@@ -386,6 +431,7 @@ impl AudioHandler {
 
 impl jack::ProcessHandler for AudioHandler {
     fn process(&mut self, _: &jack::Client, ps: &jack::ProcessScope) -> jack::Control {
+        let started = std::time::Instant::now();
         self.take_new_stage();
         let frames = ps.n_frames() as usize;
         let (n_in, n_out) = (self.ins.len(), self.outs.len());
@@ -400,6 +446,11 @@ impl jack::ProcessHandler for AudioHandler {
         let main = (self.main_in.clone(), self.main_out.clone());
         self.stage
             .process(&ins[..n_in], &mut outs[..n_out], main, frames);
+        let rate = u64::from(self.flags.sample_rate.load(Ordering::Relaxed)).max(1);
+        let spent_ns = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.flags
+            .process
+            .record(spent_ns, frames as u64 * 1_000_000_000 / rate);
         jack::Control::Continue
     }
 
