@@ -11,10 +11,12 @@ use lathe_nodes::biquad::{
 use lathe_nodes::dynamic_eq::DynamicEqKind;
 use lathe_nodes::eq::EqKind;
 
+mod response;
+
+use response::{FS, db, impulse_response, magnitude_at};
+
 #[global_allocator]
 static ALLOC: assert_no_alloc::AllocDisabler = assert_no_alloc::AllocDisabler;
-
-const FS: f64 = 48_000.0;
 
 const REFERENCE_PARAMS: &[(&str, f32)] = &[
     ("band1.freq_hz", 30.0),
@@ -67,34 +69,6 @@ fn dynamic_eq_passes_harness() {
     check_kind(&Case::new(&DynamicEqKind).config(
         r#"(bands: [(type: "bell", detector: "sidechain"), (type: "low_shelf", order: 1, channel: "mid"), (type: "high_shelf", channel: "side")])"#,
     ).params(&[("band1.threshold_db", -40.0), ("band1.range_db", 6.0), ("band2.ratio", 8.0)]));
-}
-
-fn db(x: f64) -> f64 {
-    20.0 * x.log10()
-}
-
-/// Channel-0 impulse response of `case` (impulse on every input channel at frame 0).
-fn impulse_response(case: &Case<'_>, frames: usize) -> Vec<f64> {
-    let mut built = build(case, PrepareInfo::new(FS, 512));
-    let mut input = vec![vec![0.0f32; frames]; built.spec.input_channels()];
-    for ch in &mut input {
-        ch[0] = 1.0;
-    }
-    let meters = meters_for(&built.spec);
-    let out = render(&mut built, &input, 512, &[], &meters);
-    out[0].iter().map(|&x| x as f64).collect()
-}
-
-/// |DFT| of `h` at `freq_hz`.
-fn magnitude_at(h: &[f64], freq_hz: f64) -> f64 {
-    let w = std::f64::consts::TAU * freq_hz / FS;
-    let (mut re, mut im) = (0.0, 0.0);
-    for (n, x) in h.iter().enumerate() {
-        let (s, c) = (w * n as f64).sin_cos();
-        re += x * c;
-        im -= x * s;
-    }
-    (re * re + im * im).sqrt()
 }
 
 fn design(kind: FilterType, order: usize, freq_hz: f64, gain_db: f64, q: f64) -> FilterDesign {

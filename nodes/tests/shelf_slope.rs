@@ -2,42 +2,16 @@
 //! `dynamic_eq`: measured against the analytic RBJ-cookbook shelf of that slope.
 
 use lathe_engine::PrepareInfo;
-use lathe_engine::harness::{Case, build, check_kind, meters_for, render};
+use lathe_engine::harness::{Case, build, check_kind};
 use lathe_nodes::dynamic_eq::DynamicEqKind;
 use lathe_nodes::eq::EqKind;
 
+mod response;
+
+use response::{FS, db, impulse_response, magnitude_at};
+
 #[global_allocator]
 static ALLOC: assert_no_alloc::AllocDisabler = assert_no_alloc::AllocDisabler;
-
-const FS: f64 = 48_000.0;
-
-fn db(x: f64) -> f64 {
-    20.0 * x.log10()
-}
-
-/// Channel-0 impulse response of `case`.
-fn impulse_response(case: &Case<'_>, frames: usize) -> Vec<f64> {
-    let mut built = build(case, PrepareInfo::new(FS, 512));
-    let mut input = vec![vec![0.0f32; frames]; built.spec.input_channels()];
-    for ch in &mut input {
-        ch[0] = 1.0;
-    }
-    let meters = meters_for(&built.spec);
-    let out = render(&mut built, &input, 512, &[], &meters);
-    out[0].iter().map(|&x| x as f64).collect()
-}
-
-/// |DFT| of `h` at `freq_hz`.
-fn magnitude_at(h: &[f64], freq_hz: f64) -> f64 {
-    let w = std::f64::consts::TAU * freq_hz / FS;
-    let (mut re, mut im) = (0.0, 0.0);
-    for (n, x) in h.iter().enumerate() {
-        let (s, c) = (w * n as f64).sin_cos();
-        re += x * c;
-        im -= x * s;
-    }
-    (re * re + im * im).sqrt()
-}
 
 /// The analog RBJ-cookbook shelf of slope `s`, written out from the cookbook's
 /// definitions: `A = 10^(G/40)`, `1/Q^2 = (A + 1/A)(1/S - 1) + 2`,
