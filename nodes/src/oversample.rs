@@ -486,20 +486,22 @@ pub fn true_peak(signal: &[f32], factor: usize) -> f32 {
     spans.iter().fold(0.0f32, |m, &p| m.max(p))
 }
 
+/// Magnitude response of a real FIR at normalised frequency `f` (cycles per sample), for
+/// the filter-design tests of this crate.
+#[cfg(test)]
+pub(crate) fn fir_magnitude(h: &[f64], f: f64) -> f64 {
+    let (mut re, mut im) = (0.0, 0.0);
+    for (j, &c) in h.iter().enumerate() {
+        let w = 2.0 * std::f64::consts::PI * f * j as f64;
+        re += c * w.cos();
+        im -= c * w.sin();
+    }
+    (re * re + im * im).sqrt()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Magnitude response of a real FIR at normalised frequency `f` (cycles per sample).
-    fn response(h: &[f64], f: f64) -> f64 {
-        let (mut re, mut im) = (0.0, 0.0);
-        for (j, &c) in h.iter().enumerate() {
-            let w = 2.0 * std::f64::consts::PI * f * j as f64;
-            re += c * w.cos();
-            im -= c * w.sin();
-        }
-        (re * re + im * im).sqrt()
-    }
 
     /// Passband ripple within 0.001 dB (AUDIO) / 0.01 dB (TRUE_PEAK) up to the edge;
     /// stopband from `1 - edge` (original rate) to the oversampled Nyquist at least 100 dB
@@ -516,7 +518,7 @@ mod tests {
             for factor in [2, 4, 8] {
                 let h = design.prototype(factor);
                 let gain_db =
-                    |f: f64| 20.0 * (response(&h, f / factor as f64) / factor as f64).log10();
+                    |f: f64| 20.0 * (fir_magnitude(&h, f / factor as f64) / factor as f64).log10();
                 assert!(gain_db(0.0).abs() < ripple_limit);
                 let ripple = (0..=1000)
                     .map(|i| gain_db(edge * i as f64 / 1000.0).abs())
