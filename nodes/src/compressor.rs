@@ -531,6 +531,16 @@ impl CompressorProcessor {
                     continue;
                 };
                 let dst = &mut self.detect[c * CHUNK_FRAMES + done..c * CHUNK_FRAMES + done + run];
+                if !self.hpf.active
+                    && !self.rms
+                    && let Some(src) = input
+                {
+                    // The common case, peak detection without a filter: |x|, vectorised.
+                    for (d, &x) in dst.iter_mut().zip(src) {
+                        *d = (x as f64).abs();
+                    }
+                    continue;
+                }
                 let hpf = self.hpf;
                 let rms = self.rms;
                 let coef = self.rms_coef;
@@ -558,53 +568,100 @@ impl CompressorProcessor {
 
     /// Pass 2: per frame, the linked level, the static curve and the ballistics of every
     /// channel, then the wet gains in a loop of their own (branch-free, it vectorises).
-    /// With the params steady the curve is made once per pass.
-    fn compute_gains(&mut self, len: usize) {
+    /// With the params steady the curve is made once per pass. Returns whether every
+    /// channel shares the gains of channel 0 (see [`Self::shares_envelope`]).
+    fn compute_gains(&mut self, len: usize) -> bool {
         let n = self.channels;
         let steady = !self.levels_moving();
         let mut curve = Curve::new(self);
-        for i in 0..len {
-            if i > 0 && !steady {
-                curve = Curve::new(self);
-            }
-            self.mix_buf[i] = curve.mix;
-            self.makeup_buf[i] = curve.makeup_db;
-            let loudest = (0..n).fold(0.0f64, |m, c| m.max(self.detect[c * CHUNK_FRAMES + i]));
-            // Below the knee every channel's target is 0 (linked levels never exceed the
-            // loudest), so the levels need not be known.
-            let quiet = loudest < curve.floor;
-            let full_link = curve.link >= 1.0;
-            let shared = if quiet {
-                0.0
-            } else if full_link {
-                curve.reduction_db(curve.level_db(loudest))
-            } else {
-                curve.level_db(loudest)
-            };
-            for c in 0..n {
-                let target = if quiet || full_link {
-                    shared
-                } else {
-                    let own = curve.level_db(self.detect[c * CHUNK_FRAMES + i]);
-                    curve.reduction_db(own + (shared - own) * curve.link)
-                };
-                let gr = self.ballistics.step(&mut self.envelopes[c], target);
-                self.gr_db[c] = gr;
-                self.reduction[c * CHUNK_FRAMES + i] = gr;
+        self.mix_buf[..len].fill(curve.mix);
+        self.makeup_buf[..len].fill(curve.makeup_db);
+        let shared = steady && self.shares_envelope(&curve);
+        if shared {
+            self.shared_ballistics(&curve, len);
+        } else {
+            for i in 0..len {
+                if i > 0 && !steady {
+                    curve = Curve::new(self);
+                    self.mix_buf[i] = curve.mix;
+                    self.makeup_buf[i] = curve.makeup_db;
+                }
+                self.frame_ballistics(&curve, i);
             }
         }
         let makeup = &self.makeup_buf[..len];
-        for c in 0..n {
+        for c in 0..if shared { 1 } else { n } {
             let range = c * CHUNK_FRAMES..c * CHUNK_FRAMES + len;
             let gains = &mut self.wet_gain[range.clone()];
             for ((g, &gr), &m) in gains.iter_mut().zip(&self.reduction[range]).zip(makeup) {
                 *g = gain_of(m - gr) as f32;
             }
         }
+        shared
+    }
+
+    /// Fully linked with every channel's envelope in the same state: every channel
+    /// gets the same target each frame, so the ballistics and gains of channel 0 are
+    /// those of all (bit for bit) and need computing once.
+    fn shares_envelope(&self, curve: &Curve) -> bool {
+        curve.link >= 1.0
+            && self
+                .envelopes
+                .split_first()
+                .is_some_and(|(first, rest)| rest.iter().all(|e| e == first))
+    }
+
+    /// Pass 2 for [`Self::shares_envelope`]: the loudest channel drives one envelope.
+    fn shared_ballistics(&mut self, curve: &Curve, len: usize) {
+        let n = self.channels;
+        let Some(mut env) = self.envelopes.first().copied() else {
+            return;
+        };
+        let mut gr = 0.0;
+        for i in 0..len {
+            let loudest = (0..n).fold(0.0f64, |m, c| m.max(self.detect[c * CHUNK_FRAMES + i]));
+            let target = if loudest < curve.floor {
+                0.0
+            } else {
+                curve.reduction_db(curve.level_db(loudest))
+            };
+            gr = self.ballistics.step(&mut env, target);
+            self.reduction[i] = gr;
+        }
+        self.envelopes.fill(env);
+        self.gr_db.fill(gr);
+    }
+
+    /// Pass 2 for one frame `i`, channel by channel.
+    fn frame_ballistics(&mut self, curve: &Curve, i: usize) {
+        let n = self.channels;
+        let loudest = (0..n).fold(0.0f64, |m, c| m.max(self.detect[c * CHUNK_FRAMES + i]));
+        // Below the knee every channel's target is 0 (linked levels never exceed the
+        // loudest), so the levels need not be known.
+        let quiet = loudest < curve.floor;
+        let full_link = curve.link >= 1.0;
+        let shared = if quiet {
+            0.0
+        } else if full_link {
+            curve.reduction_db(curve.level_db(loudest))
+        } else {
+            curve.level_db(loudest)
+        };
+        for c in 0..n {
+            let target = if quiet || full_link {
+                shared
+            } else {
+                let own = curve.level_db(self.detect[c * CHUNK_FRAMES + i]);
+                curve.reduction_db(own + (shared - own) * curve.link)
+            };
+            let gr = self.ballistics.step(&mut self.envelopes[c], target);
+            self.gr_db[c] = gr;
+            self.reduction[c * CHUNK_FRAMES + i] = gr;
+        }
     }
 
     /// Pass 3: lookahead delay, wet gain and dry/wet mix, channel by channel.
-    fn apply(&mut self, io: &mut Io<'_>, start: usize, len: usize) {
+    fn apply(&mut self, io: &mut Io<'_>, start: usize, len: usize, shared: bool) {
         let delay_len = self.delay_len;
         let mix = &self.mix_buf[..len];
         for c in 0..self.channels {
@@ -616,7 +673,8 @@ impl CompressorProcessor {
             else {
                 continue;
             };
-            let gains = &self.wet_gain[c * CHUNK_FRAMES..c * CHUNK_FRAMES + len];
+            let row = if shared { 0 } else { c };
+            let gains = &self.wet_gain[row * CHUNK_FRAMES..row * CHUNK_FRAMES + len];
             let mix_one = |dry: f32, g: f32, m: f32| {
                 let wet = dry * g;
                 dry + (wet - dry) * m
@@ -700,8 +758,8 @@ impl Processor for CompressorProcessor {
         while start < frames {
             let len = (frames - start).min(CHUNK_FRAMES);
             self.detect(io, sc_offset, start, len);
-            self.compute_gains(len);
-            self.apply(io, start, len);
+            let shared = self.compute_gains(len);
+            self.apply(io, start, len, shared);
             start += len;
         }
         let meter = self.gr_db.iter().fold(0.0f64, |m, &g| m.max(g));
