@@ -62,9 +62,11 @@ use serde::Deserialize;
 use crate::bs1770::true_peak::TruePeak;
 use crate::compressor::{Ballistics, Envelope, check_channels};
 use crate::fastmath;
+use crate::fir_bound::{FirBound, GRANULE_FRAMES, InputPeaks};
 use crate::gain::DEFAULT_CHANNELS;
 use crate::near_nyquist::NearNyquistEnvelope;
-use crate::oversample::{FilterDesign, TruePeakDetector, valid_factor};
+use crate::oversample::{FilterDesign, valid_factor};
+use crate::peak_detector::TruePeakDetector;
 
 /// Default lookahead (and latency), in ms.
 pub const DEFAULT_LOOKAHEAD_MS: f64 = 5.0;
@@ -90,6 +92,10 @@ const PEAK_SPANS: usize = 3;
 /// Share of the near-Nyquist envelope added to the detector's reading: what the
 /// detector's interpolator misses of content it cannot resolve.
 const NYQUIST_MARGIN: f32 = 0.5;
+/// Frames per decision whether the detector must run: a stretch whose input bound (see
+/// [`crate::fir_bound`]) stays under the ceiling has nothing to limit and is not
+/// interpolated.
+const DECISION_FRAMES: usize = 32;
 
 const DOC: &str = "\
 limiter: lookahead brickwall limiter with true-peak detection.
@@ -166,118 +172,140 @@ impl NodeKind for LimiterKind {
         config: &NodeConfig<'_>,
         ctx: &BuildContext<'_>,
     ) -> Result<BuiltNode, ConfigError> {
-        let cfg: LimiterConfig = config.parse()?;
-        check_channels(cfg.channels)?;
-        if !valid_factor(cfg.oversampling) || cfg.oversampling < 4 {
-            return Err(ConfigError::invalid(
-                "oversampling",
-                format!("must be 4, 8 or 16, found {}", cfg.oversampling),
-            ));
-        }
-        let (lo, hi) = LOOKAHEAD_RANGE_MS;
-        if !(lo..=hi).contains(&cfg.lookahead_ms) {
-            return Err(ConfigError::invalid(
-                "lookahead_ms",
-                format!("must be {lo}..={hi}, found {}", cfg.lookahead_ms),
-            ));
-        }
-        let sr = ctx.prepare.sample_rate_hz;
-        let latency = ctx.prepare.ms_to_frames(cfg.lookahead_ms);
-        let detector = TruePeakDetector::new(
-            cfg.oversampling,
-            FilterDesign::DETECTOR,
-            ctx.prepare.max_block_frames,
-        );
-        // Output sample t is decided at frame t + k + 1 (detector delay k, one span after),
-        // then waits H - 1 frames in the min-hold and averages: latency = H + k.
-        let k = detector.latency_frames();
-        let ramp = latency.saturating_sub(k + GUARD_FRAMES);
-        if ramp < 2 {
-            return Err(ConfigError::invalid(
-                "lookahead_ms",
-                format!(
-                    "must give at least {} frames at {sr} Hz (the true-peak filter's delay \
-                     and the guard), found {latency}",
-                    k + GUARD_FRAMES + 2
-                ),
-            ));
-        }
-        let hold = ramp + 2 * GUARD_FRAMES;
-        let box1 = ramp.div_ceil(2);
-        let box2 = ramp + 1 - box1;
-        if box1 > MAX_AVERAGE_FRAMES {
-            return Err(ConfigError::invalid(
-                "lookahead_ms",
-                format!(
-                    "must give at most {} frames at {sr} Hz, found {latency}",
-                    2 * MAX_AVERAGE_FRAMES + k + GUARD_FRAMES
-                ),
-            ));
-        }
-        let params = param_specs();
-        let n = cfg.channels;
-        let block = ctx.prepare.max_block_frames.max(1);
-        let channel = Channel {
-            // The envelope is aligned with the middle of the three spans: one frame more.
-            nyquist: NearNyquistEnvelope::new(k + 1, block),
-            detector,
-            last_spans: [0.0; PEAK_SPANS - 1],
-            hold: MinHold::new(hold),
-            envelope: Envelope::default(),
-            held_log: (1.0, 0.0),
-            box1: MovingAverage::new(box1),
-            box2: MovingAverage::new(box2),
-            gain: 1.0,
-            dry: vec![0.0; latency + block].into_boxed_slice(),
-        };
-        let mut processor = LimiterProcessor {
-            channels: (0..n).map(|_| channel.clone()).collect(),
-            sample_rate_hz: sr,
-            ceiling_db: LinearSmoother::new(params[0].default, params[0].smoothing_ms, sr),
-            input_gain_db: LinearSmoother::new(0.0, params[4].smoothing_ms, sr),
-            link: LinearSmoother::new(100.0, params[3].smoothing_ms, sr),
-            release_ms: params[param::RELEASE as usize].default as f64,
-            auto_release: false,
-            ballistics: Ballistics::new(sr, 0.0, 0.0, false),
-            latency,
-            block_frames: block,
-            frames: FrameScratch::new(block),
-            wanted: vec![1.0; n * block].into_boxed_slice(),
-            spans: vec![0.0; block].into_boxed_slice(),
-            near_nyquist: vec![0.0; block].into_boxed_slice(),
-            out: vec![0.0; block].into_boxed_slice(),
-            ceilings: vec![0.0; ramp + GUARD_FRAMES - 1].into_boxed_slice(),
-            ceiling_pos: 0,
-            ceiling_cache: DbCache::default(),
-            drive_cache: DbCache::default(),
-            frame: 0,
-            meter: TruePeak::new(n, sr),
-        };
-        processor.update_ballistics();
-        processor.reset();
-        let spec = NodeSpec {
-            inputs: vec![PortSpec::new("in", n)],
-            outputs: vec![PortSpec::new("out", n)],
-            params,
-            meters: vec![
-                MeterSpec::new(
-                    "gain_reduction_db",
-                    Unit::Db,
-                    "Gain reduction of the most reduced channel, positive dB (0 = none).",
-                ),
-                MeterSpec::new(
-                    "true_peak_dbtp",
-                    Unit::Dbtp,
-                    "Highest true peak of the output since reset (BS.1770 meter).",
-                ),
-            ],
-            latency_frames: latency,
-        };
+        let (processor, spec) = build_limiter(config, ctx)?;
         Ok(BuiltNode {
             spec,
             processor: Box::new(processor),
         })
     }
+}
+
+/// The limiter's processor and spec for `config`.
+fn build_limiter(
+    config: &NodeConfig<'_>,
+    ctx: &BuildContext<'_>,
+) -> Result<(LimiterProcessor, NodeSpec), ConfigError> {
+    let cfg: LimiterConfig = config.parse()?;
+    check_channels(cfg.channels)?;
+    if !valid_factor(cfg.oversampling) || cfg.oversampling < 4 {
+        return Err(ConfigError::invalid(
+            "oversampling",
+            format!("must be 4, 8 or 16, found {}", cfg.oversampling),
+        ));
+    }
+    let (lo, hi) = LOOKAHEAD_RANGE_MS;
+    if !(lo..=hi).contains(&cfg.lookahead_ms) {
+        return Err(ConfigError::invalid(
+            "lookahead_ms",
+            format!("must be {lo}..={hi}, found {}", cfg.lookahead_ms),
+        ));
+    }
+    let sr = ctx.prepare.sample_rate_hz;
+    let latency = ctx.prepare.ms_to_frames(cfg.lookahead_ms);
+    let detector = TruePeakDetector::new(
+        cfg.oversampling,
+        FilterDesign::DETECTOR,
+        ctx.prepare.max_block_frames,
+    );
+    // Output sample t is decided at frame t + k + 1 (detector delay k, one span after),
+    // then waits H - 1 frames in the min-hold and averages: latency = H + k.
+    let k = detector.latency_frames();
+    let ramp = latency.saturating_sub(k + GUARD_FRAMES);
+    if ramp < 2 {
+        return Err(ConfigError::invalid(
+            "lookahead_ms",
+            format!(
+                "must give at least {} frames at {sr} Hz (the true-peak filter's delay \
+                 and the guard), found {latency}",
+                k + GUARD_FRAMES + 2
+            ),
+        ));
+    }
+    let hold = ramp + 2 * GUARD_FRAMES;
+    let box1 = ramp.div_ceil(2);
+    let box2 = ramp + 1 - box1;
+    if box1 > MAX_AVERAGE_FRAMES {
+        return Err(ConfigError::invalid(
+            "lookahead_ms",
+            format!(
+                "must give at most {} frames at {sr} Hz, found {latency}",
+                2 * MAX_AVERAGE_FRAMES + k + GUARD_FRAMES
+            ),
+        ));
+    }
+    let params = param_specs();
+    let n = cfg.channels;
+    let block = ctx.prepare.max_block_frames.max(1);
+    // The envelope is aligned with the middle of the three spans: one frame more.
+    let nyquist = NearNyquistEnvelope::new(k + 1, block);
+    // A frame's wanted gain reads the spans of it and the two frames before it.
+    let reach = (detector.reach_frames() + PEAK_SPANS - 1).max(nyquist.reach_frames());
+    let history = detector.history_frames();
+    let bound = detector
+        .bound()
+        .plus(nyquist.bound().scaled(f64::from(NYQUIST_MARGIN)));
+    let channel = Channel {
+        nyquist,
+        detector,
+        hold: MinHold::new(hold),
+        envelope: Envelope::default(),
+        held_log: (1.0, 0.0),
+        box1: MovingAverage::new(box1),
+        box2: MovingAverage::new(box2),
+        gain: 1.0,
+        dry: vec![0.0; latency + block].into_boxed_slice(),
+    };
+    let mut processor = LimiterProcessor {
+        channels: (0..n).map(|_| channel.clone()).collect(),
+        sample_rate_hz: sr,
+        ceiling_db: LinearSmoother::new(params[0].default, params[0].smoothing_ms, sr),
+        input_gain_db: LinearSmoother::new(0.0, params[4].smoothing_ms, sr),
+        link: LinearSmoother::new(100.0, params[3].smoothing_ms, sr),
+        release_ms: params[param::RELEASE as usize].default as f64,
+        auto_release: false,
+        ballistics: Ballistics::new(sr, 0.0, 0.0, false),
+        latency,
+        block_frames: block,
+        frames: FrameScratch::new(block),
+        wanted: vec![1.0; n * block].into_boxed_slice(),
+        spans: vec![0.0; block + PEAK_SPANS - 1].into_boxed_slice(),
+        near_nyquist: vec![0.0; block].into_boxed_slice(),
+        granules: vec![InputPeaks::default(); (history + block).div_ceil(GRANULE_FRAMES)]
+            .into_boxed_slice(),
+        // The bound needs every frame the wanted gain reads inside the detector's
+        // input; were it not, every stretch would simply be computed.
+        bound: (reach <= history + 1).then_some(bound),
+        reach,
+        detected_frames: 0,
+        out: vec![0.0; block].into_boxed_slice(),
+        ceilings: vec![0.0; ramp + GUARD_FRAMES - 1].into_boxed_slice(),
+        ceiling_pos: 0,
+        ceiling_cache: DbCache::default(),
+        drive_cache: DbCache::default(),
+        frame: 0,
+        meter: TruePeak::new(n, sr),
+    };
+    processor.update_ballistics();
+    processor.reset();
+    let spec = NodeSpec {
+        inputs: vec![PortSpec::new("in", n)],
+        outputs: vec![PortSpec::new("out", n)],
+        params,
+        meters: vec![
+            MeterSpec::new(
+                "gain_reduction_db",
+                Unit::Db,
+                "Gain reduction of the most reduced channel, positive dB (0 = none).",
+            ),
+            MeterSpec::new(
+                "true_peak_dbtp",
+                Unit::Dbtp,
+                "Highest true peak of the output since reset (BS.1770 meter).",
+            ),
+        ],
+        latency_frames: latency,
+    };
+    Ok((processor, spec))
 }
 
 /// Running minimum over the last `len` frames (monotonic queue in a fixed ring).
@@ -330,6 +358,21 @@ impl MinHold {
     fn clear(&mut self) {
         self.head = 0;
         self.count = 0;
+    }
+
+    /// Every value in the window is unity (or nothing was pushed yet): the queue holds at
+    /// most the newest unity.
+    #[inline]
+    fn at_rest(&self) -> bool {
+        self.count == 0 || self.values[self.head] >= 1.0
+    }
+
+    /// The state after pushing unity at rest up to and including `frame`: the newest
+    /// unity alone.
+    fn rest_at(&mut self, frame: u64) {
+        self.values[self.head] = 1.0;
+        self.frames[self.head] = frame;
+        self.count = 1;
     }
 }
 
@@ -403,6 +446,12 @@ impl MovingAverage {
         self.divisor.divide(self.sum)
     }
 
+    /// Full of unity: a unity push changes nothing.
+    #[inline]
+    fn at_rest(&self) -> bool {
+        self.unity_run >= self.ring.len()
+    }
+
     /// Fills with unity gain, as if the input had been silent forever.
     fn fill_unity(&mut self) {
         self.ring.fill(UNITY);
@@ -436,8 +485,6 @@ struct Channel {
     detector: TruePeakDetector,
     /// Near-Nyquist envelope, aligned with the middle detector span.
     nyquist: NearNyquistEnvelope,
-    /// The two previous detector spans, oldest first.
-    last_spans: [f32; PEAK_SPANS - 1],
     hold: MinHold,
     envelope: Envelope,
     /// The last held gain given to the envelope and its reduction in log2 units.
@@ -448,6 +495,52 @@ struct Channel {
     gain: f64,
     /// The last `latency` driven input frames, then the block being processed.
     dry: Box<[f32]>,
+}
+
+impl Channel {
+    /// The gain path holds nothing back: the hold window is all unity, the release
+    /// envelope is at rest and both averages are full of unity.
+    #[inline]
+    fn at_rest(&self) -> bool {
+        self.hold.at_rest()
+            && self.envelope == Envelope::default()
+            && self.box1.at_rest()
+            && self.box2.at_rest()
+    }
+
+    /// One frame of the gain path for wanted gain `w` at absolute `frame`: hold, release,
+    /// the two averages. Returns the gain to apply.
+    #[inline]
+    fn gain_step(&mut self, frame: u64, w: f64, ballistics: &Ballistics) -> f64 {
+        let held = self.hold.push(frame, w);
+        let env_gain = if held >= 1.0 && self.envelope == Envelope::default() {
+            1.0
+        } else {
+            // Reduction in log2 units: release is a linear recursion, so its time
+            // constant is the same in any log unit.
+            // The held gain often stays put for many frames: reuse its log.
+            if self.held_log.0 != held {
+                self.held_log = (held, (-fastmath::log2(held.max(1e-12))).max(0.0));
+            }
+            let target = self.held_log.1;
+            let env = ballistics.step(&mut self.envelope, target);
+            if held >= 1.0 && env < ENVELOPE_REST {
+                self.envelope = Envelope::default();
+                1.0
+            } else {
+                fastmath::exp2(-env).min(held)
+            }
+        };
+        let fixed = (env_gain.clamp(0.0, 1.0) * GAIN_SCALE) as u64;
+        let smooth = self.box2.push(self.box1.push(fixed));
+        let gain = if smooth == UNITY {
+            1.0
+        } else {
+            smooth as f64 / GAIN_SCALE
+        };
+        self.gain = gain;
+        gain
+    }
 }
 
 /// Per-frame values shared by all channels, for one block.
@@ -488,8 +581,18 @@ pub struct LimiterProcessor {
     frames: FrameScratch,
     /// Wanted gain per channel and frame, channel after channel.
     wanted: Box<[f64]>,
+    /// Detector spans of one run of frames and the two frames before it.
     spans: Box<[f32]>,
     near_nyquist: Box<[f32]>,
+    /// Sample and curvature peaks of the detector's input, per granule.
+    granules: Box<[InputPeaks]>,
+    /// Bound of the peak reading from the input (None: always compute).
+    bound: Option<FirBound>,
+    /// Input frames a frame's peak reading depends on, the frame included.
+    reach: usize,
+    /// Channel frames run through the detector since construction (the rest were
+    /// settled by the bound).
+    detected_frames: u64,
     out: Box<[f32]>,
     /// Linear ceiling per frame, delayed like the wanted gains, for the final clamp.
     ceilings: Box<[f32]>,
@@ -529,6 +632,8 @@ impl LimiterProcessor {
 
     /// Drives frames `start..start + n` of the input into each channel's delay line and
     /// writes each channel's wanted gain from the true peak around the aligned sample.
+    /// Stretches whose input bound stays under the ceiling want unity gain without
+    /// running the detector: exactly what it would have found.
     fn detect(&mut self, io: &Io<'_>, start: usize, n: usize) {
         let block = self.block_frames;
         let f = &mut self.frames;
@@ -540,22 +645,54 @@ impl LimiterProcessor {
                 let v = input.and_then(|s| s.get(i)).copied().unwrap_or(0.0) * f.drive[i];
                 *x = if v.is_finite() { v } else { 0.0 };
             }
-            let spans = &mut self.spans[..n];
-            let near = &mut self.near_nyquist[..n];
-            ch.detector.process(x, spans);
-            ch.nyquist.process(x, near);
+            ch.detector.load(x);
+            ch.nyquist.load(x);
+            let history = ch.detector.history_frames();
+            InputPeaks::granules(ch.detector.input(), &mut self.granules);
+            let needed = |from: usize| -> bool {
+                let to = (from + DECISION_FRAMES).min(n);
+                let Some(bound) = self.bound else {
+                    return true;
+                };
+                let reads = history + from + 1 - self.reach..history + to;
+                let lowest = f.ceiling[from..to].iter().fold(f64::MAX, |m, &c| m.min(c));
+                bound.at(InputPeaks::over(&self.granules, reads)) > lowest
+            };
             let wanted = &mut self.wanted[c * block..c * block + n];
-            let [mut s0, mut s1] = ch.last_spans;
-            for i in 0..n {
-                let s2 = spans[i];
-                let peak = (s0.max(s1).max(s2) + NYQUIST_MARGIN * near[i]) as f64;
-                let ceiling = f.ceiling[i];
-                let w = if peak > ceiling { ceiling / peak } else { 1.0 };
-                wanted[i] = w;
-                f.wanted_min[i] = f.wanted_min[i].min(w);
-                (s0, s1) = (s1, s2);
+            wanted.fill(1.0);
+            let mut first = 0;
+            while first < n {
+                if !needed(first) {
+                    first += DECISION_FRAMES;
+                    continue;
+                }
+                let mut end = (first + DECISION_FRAMES).min(n);
+                while end < n && needed(end) {
+                    end = (end + DECISION_FRAMES).min(n);
+                }
+                let len = end - first;
+                self.detected_frames += len as u64;
+                let spans = &mut self.spans[..len + PEAK_SPANS - 1];
+                let near = &mut self.near_nyquist[..len];
+                ch.detector
+                    .spans(first as isize - (PEAK_SPANS as isize - 1), spans);
+                ch.nyquist.envelope(first, near);
+                for (i, (w, s)) in wanted[first..end]
+                    .iter_mut()
+                    .zip(spans.windows(3))
+                    .enumerate()
+                {
+                    let peak = (s[0].max(s[1]).max(s[2]) + NYQUIST_MARGIN * near[i]) as f64;
+                    let ceiling = f.ceiling[first + i];
+                    *w = if peak > ceiling { ceiling / peak } else { 1.0 };
+                }
+                first = end;
             }
-            ch.last_spans = [s0, s1];
+            for (m, &w) in f.wanted_min[..n].iter_mut().zip(wanted.iter()) {
+                *m = m.min(w);
+            }
+            ch.detector.finish();
+            ch.nyquist.finish();
         }
     }
 
@@ -568,7 +705,21 @@ impl LimiterProcessor {
         for (c, ch) in self.channels.iter_mut().enumerate() {
             let wanted = &self.wanted[c * block..c * block + n];
             let y = &mut self.out[..n];
-            for i in 0..n {
+            let mut i = 0;
+            while i < n {
+                if f.wanted_min[i] >= 1.0 && ch.at_rest() {
+                    // Nothing to reduce on any channel and nothing left to recover: the
+                    // delayed input passes as it is, as the gain path would give.
+                    let run = f.wanted_min[i..n].iter().take_while(|&&w| w >= 1.0).count();
+                    let (dry, clamp) = (&ch.dry[i..i + run], &f.clamp[i..i + run]);
+                    for ((y, &x), &c) in y[i..i + run].iter_mut().zip(dry).zip(clamp) {
+                        *y = x.clamp(-c, c);
+                    }
+                    ch.hold.rest_at(self.frame + (i + run - 1) as u64);
+                    ch.gain = 1.0;
+                    i += run;
+                    continue;
+                }
                 let (own, linked, link) = (wanted[i], f.wanted_min[i], f.link[i]);
                 // Geometric blend toward the linked gain; never above the channel's own.
                 let w = if link >= 1.0 {
@@ -578,35 +729,10 @@ impl LimiterProcessor {
                 } else {
                     (own * (linked / own).powf(link)).min(own)
                 };
-                let held = ch.hold.push(self.frame + i as u64, w);
-                let env_gain = if held >= 1.0 && ch.envelope == Envelope::default() {
-                    1.0
-                } else {
-                    // Reduction in log2 units: release is a linear recursion, so its time
-                    // constant is the same in any log unit.
-                    // The held gain often stays put for many frames: reuse its log.
-                    if ch.held_log.0 != held {
-                        ch.held_log = (held, (-fastmath::log2(held.max(1e-12))).max(0.0));
-                    }
-                    let target = ch.held_log.1;
-                    let env = self.ballistics.step(&mut ch.envelope, target);
-                    if held >= 1.0 && env < ENVELOPE_REST {
-                        ch.envelope = Envelope::default();
-                        1.0
-                    } else {
-                        fastmath::exp2(-env).min(held)
-                    }
-                };
-                let fixed = (env_gain.clamp(0.0, 1.0) * GAIN_SCALE) as u64;
-                let smooth = ch.box2.push(ch.box1.push(fixed));
-                let gain = if smooth == UNITY {
-                    1.0
-                } else {
-                    smooth as f64 / GAIN_SCALE
-                };
-                ch.gain = gain;
+                let gain = ch.gain_step(self.frame + i as u64, w, &self.ballistics);
                 let dry = ch.dry[i];
                 y[i] = ((dry as f64 * gain) as f32).clamp(-f.clamp[i], f.clamp[i]);
+                i += 1;
             }
             self.meter.process(c, y);
             if let Some(out) = outs.next().and_then(|o| o.get_mut(start..start + n)) {
@@ -648,7 +774,6 @@ impl Processor for LimiterProcessor {
         for ch in &mut self.channels {
             ch.detector.reset();
             ch.nyquist.reset();
-            ch.last_spans = [0.0; PEAK_SPANS - 1];
             ch.hold.clear();
             ch.envelope = Envelope::default();
             ch.held_log = (1.0, 0.0);
@@ -683,6 +808,70 @@ impl Processor for LimiterProcessor {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use lathe_engine::PrepareInfo;
+    use lathe_engine::harness::{render, test_signal};
+
+    /// Skipping the detector where the input bound stays under the ceiling gives the
+    /// same output, bit for bit, as running it everywhere: on the harness signal (noise
+    /// bursts up to full scale, silence, a low sine) at three drive levels and two block
+    /// sizes. At the lowest drive most frames are skipped, at the highest few.
+    #[test]
+    fn skipping_the_detector_changes_nothing() {
+        let ctx = BuildContext {
+            prepare: PrepareInfo::new(48_000.0, 256),
+            node_id: "limit",
+            base_dir: std::path::Path::new("."),
+        };
+        let signal = test_signal(2, 40_000);
+        for (scale, most_skipped) in [(0.3f32, true), (1.0, false), (4.0, false)] {
+            let input: Vec<Vec<f32>> = signal
+                .iter()
+                .map(|c| c.iter().map(|v| v * scale).collect())
+                .collect();
+            for block in [64, 256] {
+                let outputs: Vec<Vec<Vec<f32>>> = [true, false]
+                    .into_iter()
+                    .map(|skipping| {
+                        let (mut p, spec) =
+                            build_limiter(&NodeConfig::empty(), &ctx).expect("defaults build");
+                        if !skipping {
+                            p.bound = None;
+                        }
+                        let mut built = BuiltNode {
+                            spec,
+                            processor: Box::new(p),
+                        };
+                        render(&mut built, &input, block, &[], &[])
+                    })
+                    .collect();
+                assert!(outputs[0] == outputs[1], "scale {scale}, blocks of {block}");
+            }
+            // How much the bound skips, measured on the processor directly.
+            let (mut p, _) = build_limiter(&NodeConfig::empty(), &ctx).expect("defaults build");
+            let skipped = skipped_share(&mut p, &input);
+            println!("scale {scale}: {skipped:.3} of the frames skipped");
+            if most_skipped {
+                assert!(skipped > 0.5, "scale {scale}: {skipped} skipped");
+            }
+        }
+    }
+
+    /// Share of channel frames whose detector run was skipped, feeding `input` through
+    /// `p` in blocks of 256.
+    fn skipped_share(p: &mut LimiterProcessor, input: &[Vec<f32>]) -> f64 {
+        let frames = input[0].len();
+        let mut out = vec![vec![0.0f32; frames]; input.len()];
+        let mut pos = 0;
+        while pos < frames {
+            let end = (pos + 256).min(frames);
+            let ins: Vec<&[f32]> = input.iter().map(|c| &c[pos..end]).collect();
+            let mut outs: Vec<&mut [f32]> = out.iter_mut().map(|c| &mut c[pos..end]).collect();
+            let mut io = Io::new(end - pos, &ins, &mut outs, pos as u64, &[true], &[]);
+            p.process(&mut io);
+            pos = end;
+        }
+        1.0 - p.detected_frames as f64 / (frames * input.len()) as f64
+    }
 
     /// The multiply-and-shift division equals integer division exactly, at the edges of
     /// its range (`n` up to `d * 2^48`, remainders `0` and `d - 1`) and on scattered values,

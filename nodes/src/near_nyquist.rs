@@ -12,6 +12,7 @@
 //!
 //! Sized in `new`; `process` allocates nothing.
 
+use crate::fir_bound::FirBound;
 use crate::oversample::bessel_i0;
 use crate::polyphase::PolyphaseBank;
 
@@ -25,15 +26,24 @@ const PROTOTYPE_CUTOFF: f64 = 0.06;
 const KAISER_BETA: f64 = 6.0;
 
 /// Near-Nyquist envelope of one channel, delayed by a chosen number of frames.
+///
+/// Like [`TruePeakDetector`](crate::peak_detector::TruePeakDetector) it keeps only its
+/// input history, so any run of frames of the loaded block can be computed on its own
+/// (and skipped where a bound says it cannot matter) with the values a full pass gives.
 #[derive(Clone)]
 pub struct NearNyquistEnvelope {
     high_pass: PolyphaseBank,
-    /// The last `2 HIGH_PASS_HALF` input frames, then the block being processed.
+    /// `history` input frames, then the loaded block.
     input: Box<[f32]>,
-    /// |high-pass| history (`magnitude_history` frames), then the block's values.
+    history: usize,
+    loaded: usize,
+    /// |high-pass| of the frames one run reads.
     magnitudes: Box<[f32]>,
-    magnitude_history: usize,
+    /// Frames between the newest high-pass output a frame's envelope reads and the frame
+    /// itself: `delay - HIGH_PASS_HALF - ENVELOPE_HALF_WIDTH`.
+    lead: usize,
     max_block_frames: usize,
+    bound: FirBound,
 }
 
 /// The high-pass: a Kaiser-windowed low-pass with unity DC gain, modulated by `(-1)^n`
@@ -61,58 +71,109 @@ fn high_pass() -> Vec<f64> {
 }
 
 impl NearNyquistEnvelope {
-    /// The value returned for a pushed frame describes the frame `delay` frames earlier;
+    /// The value returned for a loaded frame describes the frame `delay` frames earlier;
     /// `delay` is raised to at least `HIGH_PASS_HALF + ENVELOPE_HALF_WIDTH`, the least that
-    /// sees `W` frames ahead of it. Blocks longer than `max_block_frames` are split.
+    /// sees `W` frames ahead of it. Blocks longer than `max_block_frames` are split by
+    /// [`Self::process`]; [`Self::load`] takes at most that many frames.
     pub fn new(delay: usize, max_block_frames: usize) -> Self {
         let delay = delay.max(HIGH_PASS_HALF + ENVELOPE_HALF_WIDTH);
         let max_block_frames = max_block_frames.max(1);
         let taps = high_pass();
-        // |high-pass| of frames t - HIGH_PASS_HALF back to t - delay - W, the newest
-        // excluded.
-        let magnitude_history = delay - HIGH_PASS_HALF + ENVELOPE_HALF_WIDTH;
+        let span = 2 * ENVELOPE_HALF_WIDTH + 1;
+        // The oldest output a frame's envelope reads is `lead + span - 1` frames back, and
+        // that output reads `taps - 1` frames further back.
+        let lead = delay - HIGH_PASS_HALF - ENVELOPE_HALF_WIDTH;
+        let history = lead + span - 1 + taps.len() - 1;
         Self {
-            input: vec![0.0; taps.len() - 1 + max_block_frames].into_boxed_slice(),
+            input: vec![0.0; history + max_block_frames].into_boxed_slice(),
+            history,
+            loaded: 0,
             high_pass: PolyphaseBank::new(1, taps.len(), |_, j| taps[j] as f32),
-            magnitudes: vec![0.0; magnitude_history + max_block_frames].into_boxed_slice(),
-            magnitude_history,
+            magnitudes: vec![0.0; max_block_frames + span - 1].into_boxed_slice(),
+            lead,
             max_block_frames,
+            bound: FirBound::of(
+                &taps
+                    .iter()
+                    .map(|&h| f64::from(h as f32))
+                    .collect::<Vec<_>>(),
+            ),
         }
+    }
+
+    /// Input frames before a frame that its envelope may depend on, the frame included
+    /// (the envelope of frame `t` reads input frames `t - reach + 1 ..= t`; in fact it
+    /// stops `lead` frames before `t`).
+    pub fn reach_frames(&self) -> usize {
+        self.history + 1
+    }
+
+    /// A bound of every envelope value from the sample and curvature peaks of the input
+    /// frames it reads (see [`Self::reach_frames`]).
+    pub fn bound(&self) -> FirBound {
+        self.bound
+    }
+
+    /// Loads the next block (at most `max_block_frames`; more is cut).
+    pub fn load(&mut self, block: &[f32]) {
+        let n = block.len().min(self.max_block_frames);
+        self.input[self.history..self.history + n].copy_from_slice(&block[..n]);
+        self.loaded = n;
+    }
+
+    /// Writes to `out` the envelope of frames `first .. first + out.len()` of the loaded
+    /// block. Frames outside it are left alone.
+    pub fn envelope(&mut self, first: usize, out: &mut [f32]) {
+        let n = out.len();
+        if first + n > self.loaded || n == 0 {
+            return;
+        }
+        let span = 2 * ENVELOPE_HALF_WIDTH + 1;
+        let taps = self.high_pass.taps();
+        // High-pass outputs whose newest input is frame first - lead - span + 1 onward.
+        let oldest_input = self.history + first - self.lead - (span - 1) - (taps - 1);
+        let outputs = n + span - 1;
+        let mags = &mut self.magnitudes[..outputs];
+        // The taps are symmetric, so the history order does not matter.
+        self.high_pass.run(
+            &self.input[oldest_input..oldest_input + outputs + taps - 1],
+            mags,
+        );
+        for m in mags.iter_mut() {
+            *m = m.abs();
+        }
+        out.fill(0.0);
+        for k in 0..span {
+            for (o, &m) in out.iter_mut().zip(&mags[k..k + n]) {
+                *o = o.max(m);
+            }
+        }
+    }
+
+    /// Ends the loaded block: its last frames become the history.
+    pub fn finish(&mut self) {
+        let n = self.loaded;
+        self.input.copy_within(n..n + self.history, 0);
+        self.loaded = 0;
     }
 
     /// Pushes `input`; writes to `out` (same length) the near-Nyquist envelope around
     /// the delayed frames.
     pub fn process(&mut self, input: &[f32], out: &mut [f32]) {
-        let history = self.high_pass.taps() - 1;
-        let span = 2 * ENVELOPE_HALF_WIDTH + 1;
         for (x, out) in input
             .chunks(self.max_block_frames)
             .zip(out.chunks_mut(self.max_block_frames))
         {
             let n = x.len().min(out.len());
-            let out = &mut out[..n];
-            self.input[history..history + n].copy_from_slice(&x[..n]);
-            let mags = &mut self.magnitudes[self.magnitude_history..self.magnitude_history + n];
-            // The taps are symmetric, so the history order does not matter.
-            self.high_pass.run(&self.input[..history + n], mags);
-            for m in mags.iter_mut() {
-                *m = m.abs();
-            }
-            out.fill(0.0);
-            for k in 0..span {
-                for (o, &m) in out.iter_mut().zip(&self.magnitudes[k..k + n]) {
-                    *o = o.max(m);
-                }
-            }
-            self.input.copy_within(n..n + history, 0);
-            self.magnitudes
-                .copy_within(n..n + self.magnitude_history, 0);
+            self.load(&x[..n]);
+            self.envelope(0, &mut out[..n]);
+            self.finish();
         }
     }
 
     pub fn reset(&mut self) {
         self.input.fill(0.0);
-        self.magnitudes.fill(0.0);
+        self.loaded = 0;
     }
 }
 

@@ -22,8 +22,6 @@
 //! Everything is sized in `new`; `process*` only do f32 dot products over contiguous
 //! windows of history buffers, so they never allocate.
 
-use crate::polyphase::PolyphaseBank;
-
 /// Targets of a prototype design.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct FilterDesign {
@@ -288,7 +286,7 @@ impl Downsampler {
     }
 }
 
-fn sanitize(factor: usize) -> usize {
+pub(crate) fn sanitize(factor: usize) -> usize {
     match factor {
         0..=3 => 2,
         4..=7 => 4,
@@ -342,148 +340,6 @@ impl Oversampler {
         self.up.reset();
         self.down.reset();
     }
-}
-
-/// Estimates the true (inter-sample) peak of one channel, block by block, from the
-/// upsampled signal: the largest magnitude among the oversampled points, refined by a
-/// parabola through the three points around each local maximum (which removes most of
-/// the under-read of plain oversampling on content near Nyquist). The interpolating
-/// branches run through [`PolyphaseBank`], so the estimates do not depend on the block
-/// split.
-///
-/// The estimate written for a pushed frame describes the signal
-/// [`TruePeakDetector::latency_frames`] frames earlier (the span from that frame to the
-/// next).
-#[derive(Clone)]
-pub struct TruePeakDetector {
-    factor: usize,
-    half_frames: usize,
-    /// Branches 1 .. factor of the interpolator (branch 0 is the delayed input itself).
-    /// Their first tap, which would meet the oldest frame of the window, is zero for a
-    /// Nyquist filter and is left out.
-    branches: PolyphaseBank,
-    /// The last `2 * half_frames` input frames, then the block being processed.
-    input: Box<[f32]>,
-    /// Branch outputs for one block, branch after branch.
-    points: Box<[f32]>,
-    /// The two previous oversampled values, then the block's, in time order.
-    sequence: Box<[f32]>,
-    /// Each oversampled value's magnitude, raised by the parabola centred before it.
-    refined: Box<[f32]>,
-    /// The two previous oversampled values, for the parabola across frame boundaries.
-    prev: [f32; 2],
-    max_block_frames: usize,
-}
-
-impl TruePeakDetector {
-    /// `factor` of at least 4 is what BS.1770 true-peak meters use; `design` sets the
-    /// interpolator ([`FilterDesign::TRUE_PEAK`] unless a shorter one is known to do).
-    /// Blocks longer than `max_block_frames` are split.
-    pub fn new(factor: usize, design: FilterDesign, max_block_frames: usize) -> Self {
-        let factor = sanitize(factor);
-        let proto = design.prototype(factor);
-        let half_frames = design.half_frames();
-        let taps = 2 * half_frames;
-        let max_block_frames = max_block_frames.max(1);
-        // Tap j of branch b meets input x[n - (taps - 1 - j)] for output point
-        // (n - half_frames) * factor + b + 1.
-        let branches = PolyphaseBank::new(factor - 1, taps, |b, j| {
-            proto
-                .get(b + 1 + (taps - 1 - j) * factor)
-                .copied()
-                .unwrap_or(0.0) as f32
-        });
-        Self {
-            factor,
-            half_frames,
-            branches,
-            input: vec![0.0; taps + max_block_frames].into_boxed_slice(),
-            points: vec![0.0; (factor - 1) * max_block_frames].into_boxed_slice(),
-            sequence: vec![0.0; factor * max_block_frames + 2].into_boxed_slice(),
-            refined: vec![0.0; factor * max_block_frames].into_boxed_slice(),
-            prev: [0.0; 2],
-            max_block_frames,
-        }
-    }
-
-    pub fn latency_frames(&self) -> usize {
-        self.half_frames
-    }
-
-    /// Pushes `input`; writes to `spans` (same length) the peak magnitude estimate of
-    /// each delayed frame's span.
-    pub fn process(&mut self, input: &[f32], spans: &mut [f32]) {
-        let history = 2 * self.half_frames;
-        let branches = self.factor - 1;
-        for (x, spans) in input
-            .chunks(self.max_block_frames)
-            .zip(spans.chunks_mut(self.max_block_frames))
-        {
-            let n = x.len().min(spans.len());
-            self.input[history..history + n].copy_from_slice(&x[..n]);
-            let points = &mut self.points[..branches * n];
-            self.branches.run(&self.input[1..history + n], points);
-            // All oversampled points in time order, after the two previous ones, so each
-            // point's parabola is a plain elementwise pass (which vectorises).
-            let f = self.factor;
-            let sequence = &mut self.sequence[..f * n + 2];
-            sequence[..2].copy_from_slice(&self.prev);
-            for (i, frame) in sequence[2..].chunks_exact_mut(f).enumerate() {
-                // Branch 0 of a Nyquist filter is the input delayed by `half_frames`.
-                frame[0] = self.input[i + self.half_frames];
-                for (k, p) in frame[1..].iter_mut().enumerate() {
-                    *p = points[k * n + i];
-                }
-            }
-            let refined = &mut self.refined[..f * n];
-            for (r, w) in refined.iter_mut().zip(sequence.windows(3)) {
-                *r = w[2].abs().max(parabola_peak(w[0], w[1], w[2]));
-            }
-            for (span, r) in spans[..n].iter_mut().zip(refined.chunks_exact(f)) {
-                *span = r.iter().fold(0.0f32, |m, &v| m.max(v));
-            }
-            self.prev = [sequence[f * n], sequence[f * n + 1]];
-            self.input.copy_within(n..n + history, 0);
-        }
-    }
-
-    pub fn reset(&mut self) {
-        self.input.fill(0.0);
-        self.prev = [0.0; 2];
-    }
-}
-
-/// Peak magnitude of the parabola through three equally spaced points when the middle
-/// one is a local extremum of magnitude; otherwise 0. Branch-free (selects only), so a
-/// loop over many points vectorises.
-#[inline]
-fn parabola_peak(a: f32, b: f32, c: f32) -> f32 {
-    // Work on the side of b's sign so a negative peak is a maximum too.
-    let flip = if b < 0.0 { -1.0 } else { 1.0 };
-    let (a, b, c) = (a * flip, b * flip, c * flip);
-    let curvature = a - 2.0 * b + c;
-    let d = c - a;
-    let vertex = b - d * d / (8.0 * curvature);
-    if b >= a && b >= c && curvature < 0.0 {
-        vertex
-    } else {
-        0.0
-    }
-}
-
-/// True peak of a whole signal (max over [`TruePeakDetector`] estimates, including the
-/// filter's tail). Convenience for offline use and tests: builds (allocates) a detector.
-pub fn true_peak(signal: &[f32], factor: usize) -> f32 {
-    let mut det = TruePeakDetector::new(factor, FilterDesign::TRUE_PEAK, 1024);
-    let tail = det.latency_frames() + 2;
-    let padded: Vec<f32> = signal
-        .iter()
-        .copied()
-        .chain(std::iter::repeat_n(0.0, tail))
-        .collect();
-    let mut spans = vec![0.0f32; padded.len()];
-    det.process(&padded, &mut spans);
-    spans.iter().fold(0.0f32, |m, &p| m.max(p))
 }
 
 /// Magnitude response of a real FIR at normalised frequency `f` (cycles per sample), for
@@ -585,94 +441,6 @@ mod tests {
             up.process_frame(s, &mut frame);
             if n >= lat {
                 assert!((frame[0] - x[n - lat]).abs() < 1e-6);
-            }
-        }
-    }
-
-    /// Peak estimate over the steady middle of a signal (the abrupt start and end of a
-    /// test tone have Gibbs overshoots of their own).
-    fn steady_true_peak(x: &[f32], factor: usize) -> f32 {
-        let mut det = TruePeakDetector::new(factor, FilterDesign::TRUE_PEAK, 100);
-        let lat = det.latency_frames();
-        let n = x.len();
-        let mut spans = vec![0.0f32; n];
-        det.process(x, &mut spans);
-        spans
-            .iter()
-            .enumerate()
-            .filter(|&(i, _)| i >= n / 4 + lat && i < 3 * n / 4 + lat)
-            .fold(0.0f32, |m, (_, &p)| m.max(p))
-    }
-
-    #[test]
-    fn true_peak_finds_the_inter_sample_peak_of_fs4_at_45_degrees() {
-        // Samples +-0.7071, true peak 1.0 (3.01 dB over the sample peak).
-        let x: Vec<f32> = (0..2000)
-            .map(|i| {
-                (std::f64::consts::FRAC_PI_2 * i as f64 + std::f64::consts::FRAC_PI_4).sin() as f32
-            })
-            .collect();
-        let tp = steady_true_peak(&x, 4);
-        assert!((tp - 1.0).abs() < 0.002, "true peak {tp}");
-        // Sines near Nyquist at awkward phases: within 0.05 dB of 1.0 at 4x.
-        for (freq, phase) in [(19_000.0, 0.3), (20_000.0, 1.1), (21_000.0, 0.05)] {
-            let w = 2.0 * std::f64::consts::PI * freq / 48_000.0;
-            let y: Vec<f32> = (0..4000)
-                .map(|i| (w * i as f64 + phase).sin() as f32)
-                .collect();
-            let tp = steady_true_peak(&y, 4);
-            assert!(
-                (20.0 * tp.log10()).abs() < 0.05,
-                "{freq} Hz: true peak {tp}"
-            );
-        }
-    }
-
-    /// The block detector against the frame-by-frame [`Upsampler`] with the parabola
-    /// applied point by point: within 2e-6 (f32 sums in another order) on noise, for each
-    /// design and factor, and bit-identical whatever the block split.
-    #[test]
-    fn block_detector_matches_the_frame_by_frame_reference() {
-        let mut state = 0x9e37_79b9u32;
-        let x: Vec<f32> = (0..3000)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 17;
-                state ^= state << 5;
-                state as f32 / u32::MAX as f32 * 2.0 - 1.0
-            })
-            .collect();
-        for design in [FilterDesign::TRUE_PEAK, FilterDesign::DETECTOR] {
-            for factor in [4, 8, 16] {
-                let mut up = Upsampler::new(factor, design);
-                let mut frame = vec![0.0f32; factor];
-                let (mut a, mut b) = (0.0f32, 0.0f32);
-                let reference: Vec<f32> = x
-                    .iter()
-                    .map(|&s| {
-                        up.process_frame(s, &mut frame);
-                        let mut peak = 0.0f32;
-                        for &c in &frame {
-                            peak = peak.max(c.abs()).max(parabola_peak(a, b, c));
-                            (a, b) = (b, c);
-                        }
-                        peak
-                    })
-                    .collect();
-                let mut whole = vec![0.0f32; x.len()];
-                TruePeakDetector::new(factor, design, 512).process(&x, &mut whole);
-                for (i, (w, r)) in whole.iter().zip(&reference).enumerate() {
-                    assert!(
-                        (w - r).abs() < 2e-6,
-                        "{design:?} x{factor} frame {i}: {w} vs {r}"
-                    );
-                }
-                for block in [1, 7, 64] {
-                    let mut det = TruePeakDetector::new(factor, design, block);
-                    let mut split = vec![0.0f32; x.len()];
-                    det.process(&x, &mut split);
-                    assert_eq!(split, whole, "{design:?} x{factor} blocks of {block}");
-                }
             }
         }
     }

@@ -7,7 +7,14 @@
 //! the sample peak. The other phases run through [`PolyphaseBank`], a block of frames at
 //! a time with all phases sharing each input load, in f32. This loop is the hot spot of
 //! `lathe analyze`.
+//!
+//! Only the running maximum is kept, so a stretch of input whose interpolated values
+//! cannot exceed the maximum so far is not interpolated at all: a [`FirBound`] of the
+//! phases, evaluated on the stretch's sample and curvature peaks, decides. The result is
+//! the same maximum as interpolating everything (the skipped values are provably not
+//! above it), so the meter reads the same whatever the input's block split.
 
+use crate::fir_bound::{FirBound, GRANULE_FRAMES, InputPeaks};
 use crate::polyphase::PolyphaseBank;
 
 /// Taps per polyphase branch.
@@ -18,6 +25,9 @@ const LANES: usize = 4;
 const KAISER_BETA: f64 = 6.0;
 /// Input samples filtered per inner pass; longer inputs are split.
 const CHUNK: usize = 1024;
+/// Output frames per skip decision: small enough to skip around short loud moments,
+/// large enough that the decision costs little beside the filter.
+const SKIP_FRAMES: usize = 64;
 
 /// Oversampling factor BS.1770 asks for at `sample_rate_hz`.
 pub fn oversampling_for(sample_rate_hz: f64) -> usize {
@@ -94,6 +104,12 @@ pub struct TruePeak {
     branch: Vec<f32>,
     /// Running maximum per channel and branch.
     peaks: Vec<[f32; LANES]>,
+    /// Bound of the interpolating phases' outputs.
+    bound: FirBound,
+    /// Sample and curvature peaks of the chunk being filtered, per granule.
+    granules: Vec<InputPeaks>,
+    /// Frames run through the interpolator since construction (the rest were skipped).
+    interpolated_frames: u64,
 }
 
 impl TruePeak {
@@ -108,6 +124,12 @@ impl TruePeak {
             scratch: vec![0.0; TAPS - 1 + CHUNK],
             branch: vec![0.0; (factor - 1) * CHUNK],
             peaks: vec![[0.0; LANES]; channels],
+            bound: (1..factor).fold(FirBound::default(), |b, phase| {
+                let taps: Vec<f64> = coefs.iter().map(|c| f64::from(c[phase])).collect();
+                b.max(FirBound::of(&taps))
+            }),
+            granules: vec![InputPeaks::default(); (TAPS - 1 + CHUNK).div_ceil(GRANULE_FRAMES)],
+            interpolated_frames: 0,
         }
     }
 
@@ -136,11 +158,33 @@ impl TruePeak {
             let len = chunk.len();
             // Phase 0 is the input itself.
             peak[0] = abs_max(peak[0], chunk);
+            InputPeaks::granules(buf, &mut self.granules);
             let others = self.factor - 1;
-            let out = &mut self.branch[..others * len];
-            self.phases.run(buf, out);
-            for (branch, branch_peak) in out.chunks_exact(len).zip(&mut peak[1..]) {
-                *branch_peak = abs_max(*branch_peak, branch);
+            // Runs of output frames whose interpolation could raise the maximum.
+            let mut start = 0;
+            while start < len {
+                let current = peak.iter().fold(0f32, |m, &p| m.max(p));
+                let needed = |from: usize| {
+                    let to = (from + SKIP_FRAMES).min(len);
+                    let peaks = InputPeaks::over(&self.granules, from..to + TAPS - 1);
+                    self.bound.at(peaks) > f64::from(current)
+                };
+                if !needed(start) {
+                    start += SKIP_FRAMES;
+                    continue;
+                }
+                let mut end = (start + SKIP_FRAMES).min(len);
+                while end < len && needed(end) {
+                    end = (end + SKIP_FRAMES).min(len);
+                }
+                let frames = end - start;
+                self.interpolated_frames += frames as u64;
+                let out = &mut self.branch[..others * frames];
+                self.phases.run(&buf[start..end + TAPS - 1], out);
+                for (branch, branch_peak) in out.chunks_exact(frames).zip(&mut peak[1..]) {
+                    *branch_peak = abs_max(*branch_peak, branch);
+                }
+                start = end;
             }
             history.copy_from_slice(&buf[chunk.len()..]);
         }
@@ -151,6 +195,11 @@ impl TruePeak {
         self.peaks
             .get(channel)
             .map_or(0.0, |p| p.iter().fold(0f32, |m, &x| m.max(x)))
+    }
+
+    /// Frames run through the interpolator since construction, over all channels.
+    pub fn interpolated_frames(&self) -> u64 {
+        self.interpolated_frames
     }
 
     /// Largest over all channels.
@@ -164,6 +213,7 @@ impl TruePeak {
             + self.peaks.capacity() * size_of::<[f32; LANES]>()
             + (self.history.capacity() + self.scratch.capacity() + self.branch.capacity())
                 * size_of::<f32>()
+            + self.granules.capacity() * size_of::<InputPeaks>()
     }
 }
 
@@ -198,6 +248,57 @@ mod tests {
                         db.abs() < 0.1,
                         "factor {factor} phase {phase} at {i}%: {db} dB"
                     );
+                }
+            }
+        }
+    }
+
+    /// The maximum with skipping equals the maximum of every interpolated value (the
+    /// same filter run over the whole signal), bit for bit, whatever the block split:
+    /// on a loud burst followed by quieter noise and tones, where most stretches are
+    /// skipped, and on a signal that only grows, where none can be.
+    #[test]
+    fn skipping_keeps_the_exact_maximum() {
+        let mut s = 0x2545_f491u32;
+        let mut noise = move || {
+            s ^= s << 13;
+            s ^= s >> 17;
+            s ^= s << 5;
+            s as f32 / u32::MAX as f32 * 2.0 - 1.0
+        };
+        let burst_then_quiet: Vec<f32> = (0..20_000)
+            .map(|n| {
+                let level = if n < 3000 {
+                    0.9
+                } else {
+                    0.2 + 0.2 * ((n / 4000) % 2) as f32
+                };
+                let tone = (n as f32 * 0.37).sin() * 0.5;
+                level * (0.5 * noise() + tone)
+            })
+            .collect();
+        let growing: Vec<f32> = (0..8000)
+            .map(|n| (n as f32 / 8000.0) * (n as f32 * 2.9).sin())
+            .collect();
+        for (x, most_skipped) in [(burst_then_quiet, true), (growing, false)] {
+            let reference = TruePeak::new(1, 48_000.0);
+            let mut padded = vec![0.0f32; TAPS - 1];
+            padded.extend_from_slice(&x);
+            let others = reference.factor - 1;
+            let mut all = vec![0.0f32; others * x.len()];
+            reference.phases.run(&padded, &mut all);
+            let exact = abs_max(abs_max(0.0, &x), &all);
+            for block in [1, 100, 1024, 5000] {
+                let mut tp = TruePeak::new(1, 48_000.0);
+                for part in x.chunks(block) {
+                    tp.process(0, part);
+                }
+                assert_eq!(tp.peak(0), exact, "blocks of {block}");
+                let share = tp.interpolated_frames() as f64 / x.len() as f64;
+                if most_skipped {
+                    assert!(share < 0.5, "{share} of the frames interpolated");
+                } else {
+                    assert!(share > 0.9, "{share} of the frames interpolated");
                 }
             }
         }
