@@ -21,11 +21,16 @@
 //! - Latency: `lookahead_ms` in frames. Allocates only at build (delay lines and the
 //!   scratch of one pass, 256 frames per channel).
 //!
-//! Processing runs in passes of up to 256 frames: detector (sidechain filter, |x| or mean
-//! square) per channel, then per frame the linked level, static curve and ballistics,
-//! then the wet gains, then delay and mix per channel. Levels use a fast log2 and gains
-//! a fast exp2 ([`crate::fastmath`], 1e-10 dB); while the loudest detector value is
-//! below `threshold - knee/2` no level is computed at all.
+//! Processing runs in passes of up to 256 frames, ending on the absolute 256-frame grid
+//! (where the envelopes are flushed of values below 1e-30, so flushing does not depend
+//! on the block size): detector (sidechain filter, |x| or mean square) per channel, then
+//! per frame the linked level, static curve and ballistics, then the wet gains, then
+//! delay and mix per channel. Levels use a fast log2 and gains a fast exp2
+//! ([`crate::fastmath`], 1e-10 dB); while the loudest detector value is below
+//! `threshold - knee/2` no level is computed at all. Fully linked, the level, curve and
+//! ballistics run once for all channels, each in a loop of its own; the ballistics are
+//! branch-free. The passes are compiled twice, for the x86-64 baseline and for AVX2,
+//! and the CPU picks (see [`crate::cpu`]); both give the same bits.
 //!
 //! Time constants: attack and release are one-pole time constants on the gain reduction in
 //! dB: after a step of the wanted reduction, 63.2 % of the step is reached after
@@ -156,6 +161,21 @@ impl Ballistics {
     /// Advances `env` one sample toward `target` and returns the reduction to apply.
     #[inline]
     pub fn step(&self, env: &mut Envelope, target: f64) -> f64 {
+        let gr = self.step_unflushed(env, target);
+        env.flush();
+        // The flush can only have zeroed a value below 1e-30; the reduction follows it.
+        if self.auto_release {
+            env.fast.out.max(env.slow.out)
+        } else {
+            flush_denormal(gr)
+        }
+    }
+
+    /// [`Self::step`] without flushing tiny values from the state: the caller flushes
+    /// with [`Envelope::flush`] often enough (every few hundred frames) that nothing
+    /// decays into subnormals, and the per-sample chain is shorter.
+    #[inline]
+    pub fn step_unflushed(&self, env: &mut Envelope, target: f64) -> f64 {
         if self.auto_release {
             let fast = env.fast.step(target, self.attack, self.fast_release);
             let slow = env.slow.step(target, self.slow_attack, self.slow_release);
@@ -174,6 +194,18 @@ pub struct Envelope {
     slow: Stage,
 }
 
+impl Envelope {
+    /// Sets values too small to matter (below 1e-30 dB) to zero, so long releases never
+    /// reach subnormal numbers.
+    #[inline]
+    pub fn flush(&mut self) {
+        for stage in [&mut self.fast, &mut self.slow] {
+            stage.hold = flush_denormal(stage.hold);
+            stage.out = flush_denormal(stage.out);
+        }
+    }
+}
+
 /// One attack/release stage: a peak hold that jumps up at once and releases
 /// exponentially, followed by an attack smoother that only acts while rising. Holding
 /// the peak before smoothing the attack makes a steady tone settle at the reduction of
@@ -186,15 +218,21 @@ struct Stage {
 }
 
 impl Stage {
+    /// Both candidates of each step are computed and one is selected, so the step has
+    /// no branch to mispredict (targets cross the held value all the time on music).
     #[inline]
+    ///
+    /// With coefficients in `[0, 1)` the selections are a max and a min: released from
+    /// above the target, the hold stays above it, and from below it would fall under it
+    /// (so the target wins); attacked from below, the output stays under the hold, and
+    /// from above it would rise over it (so the hold wins). One `maxsd` and one `minsd`
+    /// keep the serial chain short.
     fn step(&mut self, target: f64, attack: f64, release: f64) -> f64 {
-        self.hold = if target >= self.hold {
-            target
-        } else {
-            flush_denormal(target + (self.hold - target) * release)
-        };
-        self.out = if self.hold > self.out {
-            flush_denormal(self.hold + (self.out - self.hold) * attack)
+        let released = target + (self.hold - target) * release;
+        self.hold = if released > target { released } else { target };
+        let attacked = self.hold + (self.out - self.hold) * attack;
+        self.out = if attacked < self.hold {
+            attacked
         } else {
             self.hold
         };
@@ -299,74 +337,84 @@ impl NodeKind for CompressorKind {
         config: &NodeConfig<'_>,
         ctx: &BuildContext<'_>,
     ) -> Result<BuiltNode, ConfigError> {
-        let cfg: CompressorConfig = config.parse()?;
-        check_channels(cfg.channels)?;
-        if !(0.0..=MAX_LOOKAHEAD_MS).contains(&cfg.lookahead_ms) {
-            return Err(ConfigError::invalid(
-                "lookahead_ms",
-                format!("must be 0..={MAX_LOOKAHEAD_MS}, found {}", cfg.lookahead_ms),
-            ));
-        }
-        let sr = ctx.prepare.sample_rate_hz;
-        let latency = ctx.prepare.ms_to_frames(cfg.lookahead_ms);
-        let params = param_specs();
-        let smoother = |i: u32| {
-            let p = &params[i as usize];
-            LinearSmoother::new(p.default, p.smoothing_ms, sr)
-        };
-        let processor = CompressorProcessor {
-            channels: cfg.channels,
-            sample_rate_hz: sr,
-            threshold_db: smoother(param::THRESHOLD),
-            ratio: smoother(param::RATIO),
-            knee_db: smoother(param::KNEE),
-            makeup_db: smoother(param::MAKEUP),
-            mix: smoother(param::MIX),
-            link: smoother(param::LINK),
-            hpf_hz: smoother(param::SC_HPF),
-            attack_ms: params[param::ATTACK as usize].default as f64,
-            release_ms: params[param::RELEASE as usize].default as f64,
-            auto_release: false,
-            rms: false,
-            ballistics: Ballistics::new(sr, 0.0, 0.0, false),
-            rms_coef: one_pole_coef(RMS_WINDOW_MS, sr),
-            hpf: SidechainHpf::default(),
-            hpf_coef_hz: 0.0,
-            hpf_state: vec![[0.0; 2]; cfg.channels].into_boxed_slice(),
-            mean_square: vec![0.0; cfg.channels].into_boxed_slice(),
-            envelopes: vec![Envelope::default(); cfg.channels].into_boxed_slice(),
-            detect: vec![0.0; cfg.channels * CHUNK_FRAMES].into_boxed_slice(),
-            reduction: vec![0.0; cfg.channels * CHUNK_FRAMES].into_boxed_slice(),
-            wet_gain: vec![0.0; cfg.channels * CHUNK_FRAMES].into_boxed_slice(),
-            mix_buf: vec![0.0; CHUNK_FRAMES].into_boxed_slice(),
-            makeup_buf: vec![0.0; CHUNK_FRAMES].into_boxed_slice(),
-            gr_db: vec![0.0; cfg.channels].into_boxed_slice(),
-            delay: vec![0.0; cfg.channels * (latency + 1)].into_boxed_slice(),
-            delay_len: latency + 1,
-            delay_pos: 0,
-        };
-        let spec = NodeSpec {
-            inputs: vec![
-                PortSpec::new("in", cfg.channels),
-                PortSpec::new("sidechain", cfg.channels).optional(),
-            ],
-            outputs: vec![PortSpec::new("out", cfg.channels)],
-            params,
-            meters: vec![MeterSpec::new(
-                "gain_reduction_db",
-                Unit::Db,
-                "Gain reduction of the most reduced channel, positive dB (0 = none).",
-            )],
-            latency_frames: latency,
-        };
-        let mut processor = processor;
-        processor.update_ballistics();
-        processor.reset();
+        let (processor, spec) = build_compressor(config, ctx)?;
         Ok(BuiltNode {
             spec,
             processor: Box::new(processor),
         })
     }
+}
+
+/// The compressor's processor and spec for `config`.
+fn build_compressor(
+    config: &NodeConfig<'_>,
+    ctx: &BuildContext<'_>,
+) -> Result<(CompressorProcessor, NodeSpec), ConfigError> {
+    let cfg: CompressorConfig = config.parse()?;
+    check_channels(cfg.channels)?;
+    if !(0.0..=MAX_LOOKAHEAD_MS).contains(&cfg.lookahead_ms) {
+        return Err(ConfigError::invalid(
+            "lookahead_ms",
+            format!("must be 0..={MAX_LOOKAHEAD_MS}, found {}", cfg.lookahead_ms),
+        ));
+    }
+    let sr = ctx.prepare.sample_rate_hz;
+    let latency = ctx.prepare.ms_to_frames(cfg.lookahead_ms);
+    let params = param_specs();
+    let smoother = |i: u32| {
+        let p = &params[i as usize];
+        LinearSmoother::new(p.default, p.smoothing_ms, sr)
+    };
+    let processor = CompressorProcessor {
+        channels: cfg.channels,
+        sample_rate_hz: sr,
+        threshold_db: smoother(param::THRESHOLD),
+        ratio: smoother(param::RATIO),
+        knee_db: smoother(param::KNEE),
+        makeup_db: smoother(param::MAKEUP),
+        mix: smoother(param::MIX),
+        link: smoother(param::LINK),
+        hpf_hz: smoother(param::SC_HPF),
+        attack_ms: params[param::ATTACK as usize].default as f64,
+        release_ms: params[param::RELEASE as usize].default as f64,
+        auto_release: false,
+        rms: false,
+        ballistics: Ballistics::new(sr, 0.0, 0.0, false),
+        rms_coef: one_pole_coef(RMS_WINDOW_MS, sr),
+        hpf: SidechainHpf::default(),
+        hpf_coef_hz: 0.0,
+        hpf_state: vec![[0.0; 2]; cfg.channels].into_boxed_slice(),
+        mean_square: vec![0.0; cfg.channels].into_boxed_slice(),
+        envelopes: vec![Envelope::default(); cfg.channels].into_boxed_slice(),
+        detect: vec![0.0; cfg.channels * CHUNK_FRAMES].into_boxed_slice(),
+        reduction: vec![0.0; cfg.channels * CHUNK_FRAMES].into_boxed_slice(),
+        wet_gain: vec![0.0; cfg.channels * CHUNK_FRAMES].into_boxed_slice(),
+        mix_buf: vec![0.0; CHUNK_FRAMES].into_boxed_slice(),
+        makeup_buf: vec![0.0; CHUNK_FRAMES].into_boxed_slice(),
+        gr_db: vec![0.0; cfg.channels].into_boxed_slice(),
+        wide: crate::cpu::has_avx2(),
+        delay: vec![0.0; cfg.channels * (latency + 1)].into_boxed_slice(),
+        delay_len: latency + 1,
+        delay_pos: 0,
+    };
+    let spec = NodeSpec {
+        inputs: vec![
+            PortSpec::new("in", cfg.channels),
+            PortSpec::new("sidechain", cfg.channels).optional(),
+        ],
+        outputs: vec![PortSpec::new("out", cfg.channels)],
+        params,
+        meters: vec![MeterSpec::new(
+            "gain_reduction_db",
+            Unit::Db,
+            "Gain reduction of the most reduced channel, positive dB (0 = none).",
+        )],
+        latency_frames: latency,
+    };
+    let mut processor = processor;
+    processor.update_ballistics();
+    processor.reset();
+    Ok((processor, spec))
 }
 
 pub struct CompressorProcessor {
@@ -401,6 +449,8 @@ pub struct CompressorProcessor {
     makeup_buf: Box<[f64]>,
     /// Current gain reduction per channel (positive dB).
     gr_db: Box<[f64]>,
+    /// The CPU has AVX2: the passes run in their AVX2 copy (see [`crate::cpu`]).
+    wide: bool,
     /// Lookahead delay, channel after channel, `delay_len` frames each.
     delay: Box<[f32]>,
     delay_len: usize,
@@ -502,6 +552,7 @@ impl CompressorProcessor {
     /// Pass 1: sidechain filter and detector value of frames `start..start + len` into
     /// `detect`. The filter frequency advances per frame and its coefficients change
     /// only on the absolute grid, so the work splits into runs between grid frames.
+    #[inline(always)]
     fn detect(&mut self, io: &Io<'_>, sc_offset: usize, start: usize, len: usize) {
         let mut done = 0;
         while done < len {
@@ -570,6 +621,7 @@ impl CompressorProcessor {
     /// channel, then the wet gains in a loop of their own (branch-free, it vectorises).
     /// With the params steady the curve is made once per pass. Returns whether every
     /// channel shares the gains of channel 0 (see [`Self::shares_envelope`]).
+    #[inline(always)]
     fn compute_gains(&mut self, len: usize) -> bool {
         let n = self.channels;
         let steady = !self.levels_moving();
@@ -612,27 +664,41 @@ impl CompressorProcessor {
     }
 
     /// Pass 2 for [`Self::shares_envelope`]: the loudest channel drives one envelope.
+    /// In three loops over the pass: the loudest channel, its static curve (skipped when
+    /// the whole pass is below the knee) and the ballistics, so the first two vectorise
+    /// and the last carries nothing else on its serial chain.
+    #[inline(always)]
     fn shared_ballistics(&mut self, curve: &Curve, len: usize) {
-        let n = self.channels;
         let Some(mut env) = self.envelopes.first().copied() else {
             return;
         };
-        let mut gr = 0.0;
-        for i in 0..len {
-            let loudest = (0..n).fold(0.0f64, |m, c| m.max(self.detect[c * CHUNK_FRAMES + i]));
-            let target = if loudest < curve.floor {
-                0.0
-            } else {
-                curve.reduction_db(curve.level_db(loudest))
-            };
-            gr = self.ballistics.step(&mut env, target);
-            self.reduction[i] = gr;
+        // Row 0 of `reduction` holds the loudest level, then the target, then the result.
+        let (first, others) = self.detect.split_at(CHUNK_FRAMES);
+        let levels = &mut self.reduction[..len];
+        levels.copy_from_slice(&first[..len]);
+        for row in others.chunks_exact(CHUNK_FRAMES).take(self.channels - 1) {
+            for (l, &d) in levels.iter_mut().zip(&row[..len]) {
+                *l = l.max(d);
+            }
         }
+        if levels.iter().any(|&l| l >= curve.floor) {
+            for l in levels.iter_mut() {
+                let reduction = curve.reduction_db(curve.level_db(*l));
+                *l = if *l < curve.floor { 0.0 } else { reduction };
+            }
+        } else {
+            levels.fill(0.0);
+        }
+        for t in levels.iter_mut() {
+            *t = self.ballistics.step_unflushed(&mut env, *t);
+        }
+        let gr = levels.last().copied().unwrap_or(self.gr_db[0]);
         self.envelopes.fill(env);
         self.gr_db.fill(gr);
     }
 
     /// Pass 2 for one frame `i`, channel by channel.
+    #[inline(always)]
     fn frame_ballistics(&mut self, curve: &Curve, i: usize) {
         let n = self.channels;
         let loudest = (0..n).fold(0.0f64, |m, c| m.max(self.detect[c * CHUNK_FRAMES + i]));
@@ -654,13 +720,16 @@ impl CompressorProcessor {
                 let own = curve.level_db(self.detect[c * CHUNK_FRAMES + i]);
                 curve.reduction_db(own + (shared - own) * curve.link)
             };
-            let gr = self.ballistics.step(&mut self.envelopes[c], target);
+            let gr = self
+                .ballistics
+                .step_unflushed(&mut self.envelopes[c], target);
             self.gr_db[c] = gr;
             self.reduction[c * CHUNK_FRAMES + i] = gr;
         }
     }
 
     /// Pass 3: lookahead delay, wet gain and dry/wet mix, channel by channel.
+    #[inline(always)]
     fn apply(&mut self, io: &mut Io<'_>, start: usize, len: usize, shared: bool) {
         let delay_len = self.delay_len;
         let mix = &self.mix_buf[..len];
@@ -752,11 +821,39 @@ impl Processor for CompressorProcessor {
     }
 
     fn process(&mut self, io: &mut Io<'_>) {
+        #[cfg(target_arch = "x86_64")]
+        if self.wide {
+            // SAFETY: `wide` is set only when the CPU reports AVX2.
+            unsafe { self.process_avx2(io) };
+            return;
+        }
+        self.process_passes(io);
+    }
+}
+
+impl CompressorProcessor {
+    /// The passes compiled for AVX2: the level, curve and gain loops run four frames
+    /// at a time (the same arithmetic, so the same bits as the baseline build).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn process_avx2(&mut self, io: &mut Io<'_>) {
+        self.process_passes(io);
+    }
+
+    #[inline(always)]
+    fn process_passes(&mut self, io: &mut Io<'_>) {
         let frames = io.frames;
         let sc_offset = if io.is_connected(1) { self.channels } else { 0 };
         let mut start = 0;
         while start < frames {
-            let len = (frames - start).min(CHUNK_FRAMES);
+            // Passes end on the absolute grid of CHUNK_FRAMES, where the envelopes are
+            // flushed, so the flushes do not depend on the block size.
+            let pos = io.position_frames + start as u64;
+            let to_grid = CHUNK_FRAMES - (pos % CHUNK_FRAMES as u64) as usize;
+            if to_grid == CHUNK_FRAMES {
+                self.envelopes.iter_mut().for_each(Envelope::flush);
+            }
+            let len = (frames - start).min(to_grid);
             self.detect(io, sc_offset, start, len);
             let shared = self.compute_gains(len);
             self.apply(io, start, len, shared);
@@ -770,6 +867,45 @@ impl Processor for CompressorProcessor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The AVX2 copy of the passes and the baseline copy give the same bits, linked and
+    /// unlinked, peak and RMS, with a moving threshold (on a CPU without AVX2 both runs
+    /// take the baseline copy and the test is trivially true).
+    #[test]
+    fn instruction_sets_give_the_same_bits() {
+        let ctx = BuildContext {
+            prepare: PrepareInfo::new(48_000.0, 512),
+            node_id: "comp",
+            base_dir: std::path::Path::new("."),
+        };
+        // The main input and, as the sidechain, the same signal.
+        let signal = lathe_engine::harness::test_signal(2, 30_000);
+        let input: Vec<Vec<f32>> = signal.iter().chain(&signal).cloned().collect();
+        let events = [lathe_engine::harness::ParamEvent {
+            frame: 9_000,
+            param: ParamId(param::THRESHOLD),
+            value: -30.0,
+        }];
+        for params in [vec![], vec![(param::LINK, 40.0), (param::DETECTOR, 1.0)]] {
+            let outputs: Vec<Vec<Vec<f32>>> = [true, false]
+                .into_iter()
+                .map(|wide| {
+                    let (mut p, spec) =
+                        build_compressor(&NodeConfig::empty(), &ctx).expect("defaults build");
+                    p.wide = wide && crate::cpu::has_avx2();
+                    for &(id, value) in &params {
+                        p.set_param(ParamId(id), value);
+                    }
+                    let mut built = BuiltNode {
+                        spec,
+                        processor: Box::new(p),
+                    };
+                    render(&mut built, &input, 256, &events, &[])
+                })
+                .collect();
+            assert!(outputs[0] == outputs[1], "{params:?}");
+        }
+    }
     use lathe_engine::PrepareInfo;
     use lathe_engine::harness::{Case, build, meters_for, render};
 

@@ -11,6 +11,7 @@ pub mod bs1770;
 pub mod clipper;
 pub mod compressor;
 pub mod correlation;
+pub mod cpu;
 pub mod crossover;
 pub mod dc_block;
 pub mod delay;

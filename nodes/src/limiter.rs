@@ -280,6 +280,7 @@ fn build_limiter(
         out: vec![0.0; block].into_boxed_slice(),
         ceilings: vec![0.0; ramp + GUARD_FRAMES - 1].into_boxed_slice(),
         ceiling_pos: 0,
+        uniform_ceilings: 0,
         ceiling_cache: DbCache::default(),
         drive_cache: DbCache::default(),
         frame: 0,
@@ -597,6 +598,9 @@ pub struct LimiterProcessor {
     /// Linear ceiling per frame, delayed like the wanted gains, for the final clamp.
     ceilings: Box<[f32]>,
     ceiling_pos: usize,
+    /// Frames in a row that wrote into `ceilings` the value written before them and the
+    /// value they replaced: from its length on, every entry is the same.
+    uniform_ceilings: usize,
     ceiling_cache: DbCache,
     drive_cache: DbCache,
     frame: u64,
@@ -614,6 +618,18 @@ impl LimiterProcessor {
     /// samples leaving on them.
     fn advance_params(&mut self, n: usize) {
         let f = &mut self.frames;
+        let steady = !(self.ceiling_db.is_smoothing()
+            || self.input_gain_db.is_smoothing()
+            || self.link.is_smoothing());
+        if steady && self.uniform_ceilings >= self.ceilings.len() {
+            // Every delayed ceiling is the current one: nothing moves in this block.
+            let ceiling = self.ceiling_cache.gain(self.ceiling_db.value());
+            f.ceiling[..n].fill(ceiling);
+            f.drive[..n].fill(self.drive_cache.gain(self.input_gain_db.value()) as f32);
+            f.link[..n].fill(self.link.value() as f64 * 0.01);
+            f.clamp[..n].fill(f32_at_or_below(ceiling));
+            return;
+        }
         for i in 0..n {
             let ceiling = self.ceiling_cache.gain(self.ceiling_db.next());
             f.ceiling[i] = ceiling;
@@ -621,8 +637,16 @@ impl LimiterProcessor {
             f.link[i] = self.link.next() as f64 * 0.01;
             // Clamp ceiling of the sample leaving now: the one its own wanted gain used,
             // R + G - 1 frames ago.
+            let len = self.ceilings.len();
+            let previous = self.ceilings[(self.ceiling_pos + len - 1) % len];
             let slot = &mut self.ceilings[self.ceiling_pos];
-            f.clamp[i] = std::mem::replace(slot, f32_at_or_below(ceiling));
+            let clamp = f32_at_or_below(ceiling);
+            self.uniform_ceilings = if clamp == *slot && clamp == previous {
+                self.uniform_ceilings + 1
+            } else {
+                0
+            };
+            f.clamp[i] = std::mem::replace(slot, clamp);
             self.ceiling_pos += 1;
             if self.ceiling_pos == self.ceilings.len() {
                 self.ceiling_pos = 0;
@@ -640,10 +664,14 @@ impl LimiterProcessor {
         f.wanted_min[..n].fill(1.0);
         for (c, ch) in self.channels.iter_mut().enumerate() {
             let x = &mut ch.dry[self.latency..self.latency + n];
-            let input = io.inputs.get(c).and_then(|i| i.get(start..start + n));
-            for (i, x) in x.iter_mut().enumerate() {
-                let v = input.and_then(|s| s.get(i)).copied().unwrap_or(0.0) * f.drive[i];
-                *x = if v.is_finite() { v } else { 0.0 };
+            match io.inputs.get(c).and_then(|i| i.get(start..start + n)) {
+                Some(input) => {
+                    for ((x, &v), &drive) in x.iter_mut().zip(input).zip(&f.drive[..n]) {
+                        let v = v * drive;
+                        *x = if v.is_finite() { v } else { 0.0 };
+                    }
+                }
+                None => x.fill(0.0),
             }
             ch.detector.load(x);
             ch.nyquist.load(x);
@@ -713,7 +741,7 @@ impl LimiterProcessor {
                     let run = f.wanted_min[i..n].iter().take_while(|&&w| w >= 1.0).count();
                     let (dry, clamp) = (&ch.dry[i..i + run], &f.clamp[i..i + run]);
                     for ((y, &x), &c) in y[i..i + run].iter_mut().zip(dry).zip(clamp) {
-                        *y = x.clamp(-c, c);
+                        *y = x.max(-c).min(c);
                     }
                     ch.hold.rest_at(self.frame + (i + run - 1) as u64);
                     ch.gain = 1.0;
@@ -731,7 +759,9 @@ impl LimiterProcessor {
                 };
                 let gain = ch.gain_step(self.frame + i as u64, w, &self.ballistics);
                 let dry = ch.dry[i];
-                y[i] = ((dry as f64 * gain) as f32).clamp(-f.clamp[i], f.clamp[i]);
+                y[i] = ((dry as f64 * gain) as f32)
+                    .max(-f.clamp[i])
+                    .min(f.clamp[i]);
                 i += 1;
             }
             self.meter.process(c, y);
@@ -785,6 +815,7 @@ impl Processor for LimiterProcessor {
         let ceiling = f32_at_or_below(lathe_engine::db_to_gain_f64(self.ceiling_db.value() as f64));
         self.ceilings.fill(ceiling);
         self.ceiling_pos = 0;
+        self.uniform_ceilings = self.ceilings.len();
         self.frame = 0;
         self.meter.reset();
     }

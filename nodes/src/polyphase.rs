@@ -33,7 +33,7 @@ impl PolyphaseBank {
             branches,
             taps,
             coefs,
-            wide: avx_available(),
+            wide: crate::cpu::has_avx(),
         }
     }
 
@@ -63,17 +63,6 @@ impl PolyphaseBank {
             return;
         }
         dispatch(self, input, out, frames);
-    }
-}
-
-fn avx_available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
     }
 }
 
