@@ -123,6 +123,18 @@ impl WidthProcessor {
         f64::from(self.width_pct.value()) * 0.01 * db_to_gain_f64(self.side_gain_db.value().into())
     }
 
+    /// No param ramps, the bass split designed for its frequency, and bass mono off with
+    /// its filters cleared: the per-frame path would only scale the side.
+    fn plain_and_steady(&self) -> bool {
+        !(self.width_pct.is_smoothing()
+            || self.side_gain_db.is_smoothing()
+            || self.bass_amount.is_smoothing()
+            || self.bass_log2_hz.is_smoothing())
+            && self.bass_amount.value() == 0.0
+            && self.filters_clear
+            && self.bass_log2_hz.value().exp2() == self.designed_hz
+    }
+
     fn on_grid(&mut self) {
         let hz = self.bass_log2_hz.value().exp2();
         if hz != self.designed_hz {
@@ -178,6 +190,25 @@ impl Processor for WidthProcessor {
         };
         let mut done = 0;
         while done < io.frames {
+            if self.plain_and_steady() {
+                // Nothing moves and bass mono is off: mid/side scaling alone, in one
+                // tight loop over the rest of the block (the grid would do nothing).
+                let g = self.side_gain;
+                let range = done..io.frames;
+                for (((x, y), ol), or) in l[range.clone()]
+                    .iter()
+                    .zip(&r[range.clone()])
+                    .zip(&mut ol[range.clone()])
+                    .zip(&mut or[range])
+                {
+                    let (x, y) = (f64::from(*x), f64::from(*y));
+                    let mid = 0.5 * (x + y);
+                    let side = 0.5 * (x - y) * g;
+                    *ol = (mid + side) as f32;
+                    *or = (mid - side) as f32;
+                }
+                break;
+            }
             let pos = io.position_frames + done as u64;
             if pos.is_multiple_of(COEF_GRID_FRAMES) {
                 self.on_grid();
