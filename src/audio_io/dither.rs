@@ -32,7 +32,15 @@ impl SplitMix64 {
     }
 }
 
+/// 2^-53: scales the top 53 bits of a `u64` to [0, 1).
+const UNIT_SCALE: f64 = 1.0 / (1u64 << 53) as f64;
+
 /// Quantises one channel to integers of `bits` bits with TPDF dither.
+///
+/// Every output is `round(x * 2^(bits-1) + u1 - u2)` clamped to the format's range, with
+/// `u1`, `u2` the next two uniforms of the channel's [`SplitMix64`]: a render writes the
+/// same samples however its audio is chunked. The rounding is done on integers (see
+/// [`round_clamped`]) because `f64::round` is a library call on baseline x86-64.
 #[derive(Debug, Clone)]
 pub struct Quantizer {
     rng: SplitMix64,
@@ -57,12 +65,40 @@ impl Quantizer {
 
     /// `x` (full scale = ±1.0) as a dithered integer, clamped to the format's range.
     /// NaN becomes silence plus dither.
+    #[inline]
     pub fn quantize(&mut self, x: f32) -> i32 {
-        let x = if x.is_nan() { 0.0 } else { x as f64 };
-        let tpdf = self.rng.next_unit() - self.rng.next_unit();
-        let v = (x * self.scale + tpdf).round();
-        v.clamp(self.min as f64, self.max as f64) as i32
+        let x = if x.is_nan() { 0.0 } else { f64::from(x) };
+        // Both uniforms are multiples of 2^-53 in [0, 1), so their difference is exact.
+        let u1 = (self.rng.next_u64() >> 11) as f64 * UNIT_SCALE;
+        let u2 = (self.rng.next_u64() >> 11) as f64 * UNIT_SCALE;
+        round_clamped(x * self.scale + (u1 - u2), self.min, self.max)
     }
+
+    /// Quantises `input` into `output` (the same length), sample after sample.
+    pub fn quantize_into(&mut self, input: &[f32], output: &mut [i32]) {
+        for (out, &x) in output.iter_mut().zip(input) {
+            *out = self.quantize(x);
+        }
+    }
+}
+
+/// `v.round().clamp(min, max) as i32` (halves away from zero) for any `v` but NaN,
+/// without a call to `round`: inside the range the integer part is exact and the
+/// fractional part `v - trunc(v)` is computed exactly, so the result is the same bit for
+/// bit.
+#[inline]
+fn round_clamped(v: f64, min: i32, max: i32) -> i32 {
+    if v >= f64::from(max) {
+        return max;
+    }
+    if v <= f64::from(min) {
+        return min;
+    }
+    // |v| < 2^31 here: the conversion truncates toward zero without saturating.
+    let whole = v as i64;
+    let fraction = v - whole as f64;
+    let rounded = whole + i64::from(fraction >= 0.5) - i64::from(fraction <= -0.5);
+    rounded.clamp(i64::from(min), i64::from(max)) as i32
 }
 
 /// `x` (full scale = ±1.0), already on the grid of `bits`-bit integers (dithered
@@ -113,6 +149,95 @@ mod tests {
         assert_eq!(exact_pcm(-1.0, 16), -32768);
         assert_eq!(exact_pcm(1.0, 24), 8_388_607);
         assert_eq!(exact_pcm(f32::NAN, 24), 0);
+    }
+
+    /// The quantiser as first written, with `f64::round`: the reference the fast one
+    /// must match sample for sample.
+    fn reference(rng: &mut SplitMix64, x: f32, bits: u32) -> i32 {
+        let full = (1i64 << (bits - 1)) as f64;
+        let x = if x.is_nan() { 0.0 } else { x as f64 };
+        let tpdf = rng.next_unit() - rng.next_unit();
+        (x * full + tpdf).round().clamp(-full, full - 1.0) as i32
+    }
+
+    #[test]
+    fn fast_rounding_matches_the_reference_bit_for_bit() {
+        let mut signal = SplitMix64::new(7);
+        for bits in [8, 16, 24, 32] {
+            for channel in 0..3 {
+                let mut fast = Quantizer::new(bits, channel);
+                let mut slow = SplitMix64::new(
+                    DITHER_SEED ^ (channel as u64).wrapping_mul(0x2545_f491_4f6c_dd1d),
+                );
+                let lsb = 1.0 / (1u64 << (bits - 1)) as f32;
+                let mut specials = vec![
+                    0.0,
+                    -0.0,
+                    1.0,
+                    -1.0,
+                    1.0 - lsb,
+                    -1.0 + lsb,
+                    0.5 * lsb,
+                    -0.5 * lsb,
+                    1.5 * lsb,
+                    -2.5 * lsb,
+                    f32::NAN,
+                    f32::INFINITY,
+                    f32::NEG_INFINITY,
+                    f32::MAX,
+                    f32::MIN,
+                    f32::MIN_POSITIVE,
+                    1e-30,
+                    1.0000001,
+                    -1.0000001,
+                ];
+                specials.extend((0..100_000).map(|_| {
+                    let u = signal.next_unit() as f32 * 2.2 - 1.1;
+                    // Half the samples on or next to the integer grid, where ties live.
+                    if signal.next_u64() & 1 == 0 {
+                        (u / lsb).round() * lsb + (signal.next_u64() % 3) as f32 * 0.25 * lsb
+                    } else {
+                        u
+                    }
+                }));
+                let mut block = vec![0; specials.len()];
+                fast.quantize_into(&specials, &mut block);
+                for (&x, &q) in specials.iter().zip(&block) {
+                    assert_eq!(q, reference(&mut slow, x, bits), "{bits} bits, x = {x:e}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn rounding_halves_goes_away_from_zero_and_clamps() {
+        for v in [
+            0.5,
+            -0.5,
+            1.5,
+            -1.5,
+            2.4999999999999996,
+            -2.4999999999999996,
+            0.49999999999999994,
+            -0.49999999999999994,
+            127.5,
+            -128.5,
+            126.5,
+            1e300,
+            -1e300,
+            4503599627370495.5,
+        ] {
+            assert_eq!(
+                round_clamped(v, -128, 127),
+                v.round().clamp(-128.0, 127.0) as i32,
+                "{v}"
+            );
+            assert_eq!(
+                round_clamped(v, i32::MIN, i32::MAX),
+                v.round().clamp(f64::from(i32::MIN), f64::from(i32::MAX)) as i32,
+                "{v}"
+            );
+        }
     }
 
     #[test]
