@@ -34,10 +34,10 @@ fn song(path: &Path, frames: usize, seed: usize) {
 /// What `lathe render` wrote before it streamed: every input decoded, padded to the
 /// longest, rendered in memory, and the outputs written whole.
 fn render_in_memory(
-    graph: &str,
+    graph: &Path,
     inputs: &[&Path],
     block_frames: usize,
-    out: &Path,
+    outputs: &[&Path],
     bits: SampleFormat,
 ) {
     let mut audio: Vec<Audio> = inputs
@@ -49,10 +49,11 @@ fn render_in_memory(
         a.channels.iter_mut().for_each(|c| c.resize(longest, 0.0));
     }
     let rate = audio[0].sample_rate_hz;
-    let graph =
-        engine::load(&repo().join(graph), &[], f64::from(rate), block_frames).expect("graph loads");
+    let graph = engine::load(graph, &[], f64::from(rate), block_frames).expect("graph loads");
     let rendered = engine::render(graph, audio, &Progress::hidden());
-    write_audio(out, &rendered.outputs[0], bits).expect("output written");
+    for (path, audio) in outputs.iter().zip(&rendered.outputs) {
+        write_audio(path, audio, bits).expect("output written");
+    }
 }
 
 fn bits_arg(bits: SampleFormat) -> &'static str {
@@ -141,10 +142,55 @@ fn streamed_renders_write_what_an_in_memory_render_writes() {
             .collect();
         let file_refs: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
         let reference = d.join(format!("reference-{output}"));
-        render_in_memory(graph, &file_refs, block, &reference, bits);
+        render_in_memory(&repo().join(graph), &file_refs, block, &[&reference], bits);
         assert!(
             fs::read(d.join(output)).unwrap() == fs::read(&reference).unwrap(),
             "{graph} -> {output}: the streamed file differs from the in-memory render"
+        );
+    }
+}
+
+#[test]
+fn every_output_bus_streams_to_its_own_file() {
+    let dir = temp();
+    let d = dir.path();
+    song(&d.join("song.wav"), 60_001, 3);
+    // The limiter's lookahead delays `main`; the compiler delays `side` to match.
+    fs::write(
+        d.join("two.ron"),
+        r#"(
+            inputs: {"main": 2},
+            outputs: {"main": 2, "side": 2},
+            nodes: [(id: "lim", kind: "limiter"), (id: "g", kind: "gain", params: {"gain_db": -6.0})],
+            links: ["in -> lim -> out.main", "in -> g -> out.side"],
+        )"#,
+    )
+    .unwrap();
+    let out = lathe_in(
+        d,
+        &[
+            "render",
+            "two.ron",
+            "song.wav",
+            "-o",
+            "main=m.wav",
+            "-o",
+            "side=s.flac",
+            "-q",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    render_in_memory(
+        &d.join("two.ron"),
+        &[&d.join("song.wav")],
+        512,
+        &[&d.join("ref-m.wav"), &d.join("ref-s.flac")],
+        SampleFormat::Int24,
+    );
+    for (file, reference) in [("m.wav", "ref-m.wav"), ("s.flac", "ref-s.flac")] {
+        assert!(
+            fs::read(d.join(file)).unwrap() == fs::read(d.join(reference)).unwrap(),
+            "{file} differs from the in-memory render"
         );
     }
 }
