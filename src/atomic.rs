@@ -23,31 +23,66 @@ pub fn write_atomically<F>(path: &Path, write: F) -> io::Result<()>
 where
     F: FnOnce(&mut BufWriter<File>) -> io::Result<()>,
 {
-    let dir = parent_dir(path);
-    let file_name = path
-        .file_name()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the path names no file"))?;
-    if path.is_dir() {
-        return Err(io::Error::new(
-            io::ErrorKind::IsADirectory,
-            "it is a directory",
-        ));
+    let mut file = AtomicFile::create(path)?;
+    write(file.writer())?;
+    file.commit()
+}
+
+/// An output file being written: a temporary file beside `path` that becomes `path`
+/// only on [`AtomicFile::commit`]. Dropping it uncommitted (an error, a panic) removes the
+/// temporary file, so a stream that fails half-way leaves the previous output in place.
+#[derive(Debug)]
+pub struct AtomicFile {
+    path: PathBuf,
+    writer: BufWriter<File>,
+    guard: TempGuard,
+}
+
+impl AtomicFile {
+    /// Creates the temporary file for `path`; nothing named `path` is touched yet.
+    pub fn create(path: &Path) -> io::Result<Self> {
+        let dir = parent_dir(path);
+        let file_name = path
+            .file_name()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the path names no file"))?;
+        if path.is_dir() {
+            return Err(io::Error::new(
+                io::ErrorKind::IsADirectory,
+                "it is a directory",
+            ));
+        }
+        let (temp_path, file) = create_temp(dir, &file_name.to_string_lossy())?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            writer: BufWriter::new(file),
+            guard: TempGuard(Some(temp_path)),
+        })
     }
-    let (temp_path, file) = create_temp(dir, &file_name.to_string_lossy())?;
-    let guard = TempGuard(Some(temp_path));
-    let mut writer = BufWriter::new(file);
-    write(&mut writer)?;
-    writer.flush()?;
-    let file = writer.into_inner().map_err(|e| e.into_error())?;
-    file.sync_all()?;
-    drop(file);
-    let temp_path = guard.keep();
-    if let Err(e) = fs::rename(&temp_path, path) {
-        let _ = fs::remove_file(&temp_path);
-        return Err(e);
+
+    /// Where the data goes (buffered; seekable, for headers patched at the end).
+    pub fn writer(&mut self) -> &mut BufWriter<File> {
+        &mut self.writer
     }
-    sync_dir(dir);
-    Ok(())
+
+    /// Flushes and fsyncs the data and renames the temporary file over the target.
+    pub fn commit(self) -> io::Result<()> {
+        let Self {
+            path,
+            mut writer,
+            guard,
+        } = self;
+        writer.flush()?;
+        let file = writer.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        drop(file);
+        let temp_path = guard.keep();
+        if let Err(e) = fs::rename(&temp_path, &path) {
+            let _ = fs::remove_file(&temp_path);
+            return Err(e);
+        }
+        sync_dir(parent_dir(&path));
+        Ok(())
+    }
 }
 
 /// The directory a file path lives in (`.` for a bare file name).
@@ -84,6 +119,7 @@ fn sync_dir(dir: &Path) {
 }
 
 /// Removes the temporary file unless it was handed on.
+#[derive(Debug)]
 struct TempGuard(Option<PathBuf>);
 
 impl TempGuard {

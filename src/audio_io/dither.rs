@@ -19,11 +19,8 @@ impl SplitMix64 {
     }
 
     pub fn next_u64(&mut self) -> u64 {
-        self.state = self.state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        self.state = self.state.wrapping_add(GAMMA);
+        mix(self.state)
     }
 
     /// Uniform in [0, 1), with 53 bits of resolution.
@@ -32,7 +29,27 @@ impl SplitMix64 {
     }
 }
 
+/// 2^-53: scales the top 53 bits of a `u64` to [0, 1).
+const UNIT_SCALE: f64 = 1.0 / (1u64 << 53) as f64;
+/// SplitMix64's state increment.
+const GAMMA: u64 = 0x9e37_79b9_7f4a_7c15;
+
+/// SplitMix64's output function.
+#[inline(always)]
+fn mix(state: u64) -> u64 {
+    let mut z = state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
 /// Quantises one channel to integers of `bits` bits with TPDF dither.
+///
+/// Every output is `round(x * 2^(bits-1) + u1 - u2)` (halves away from zero) clamped to
+/// the format's range, with `u1`, `u2` the next two uniforms of the channel's
+/// [`SplitMix64`]: a render writes the same samples however its audio is chunked.
+/// [`Quantizer::quantize_into`] does a chunk in two tight loops (dither, then rounding)
+/// without the library call `f64::round` is on baseline x86-64.
 #[derive(Debug, Clone)]
 pub struct Quantizer {
     rng: SplitMix64,
@@ -40,6 +57,9 @@ pub struct Quantizer {
     min: i32,
     max: i32,
 }
+
+/// Samples quantised per inner step of [`Quantizer::quantize_into`].
+const QUANTIZE_BLOCK: usize = 256;
 
 impl Quantizer {
     /// A quantiser for channel `channel` of an output with `bits` bits (2..=32).
@@ -58,10 +78,96 @@ impl Quantizer {
     /// `x` (full scale = ±1.0) as a dithered integer, clamped to the format's range.
     /// NaN becomes silence plus dither.
     pub fn quantize(&mut self, x: f32) -> i32 {
-        let x = if x.is_nan() { 0.0 } else { x as f64 };
-        let tpdf = self.rng.next_unit() - self.rng.next_unit();
-        let v = (x * self.scale + tpdf).round();
-        v.clamp(self.min as f64, self.max as f64) as i32
+        let mut dither = [0.0];
+        self.rng.fill_tpdf(&mut dither);
+        self.with_dither(x, dither[0])
+    }
+
+    /// Quantises `input` into `output` (the same length), sample after sample.
+    pub fn quantize_into(&mut self, input: &[f32], output: &mut [i32]) {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2.
+            unsafe { self.quantize_avx2(input, output) };
+            return;
+        }
+        self.quantize_blocks(input, output);
+    }
+
+    /// [`Quantizer::quantize_into`] compiled for AVX2: the dither generator and the
+    /// rounding run four samples at a time. The arithmetic is the same (no fused
+    /// multiply-add), so are the samples.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn quantize_avx2(&mut self, input: &[f32], output: &mut [i32]) {
+        self.quantize_blocks(input, output);
+    }
+
+    /// Dither for a block of samples, then the samples: two tight loops.
+    #[inline(always)]
+    fn quantize_blocks(&mut self, input: &[f32], output: &mut [i32]) {
+        let mut dither = [0.0f64; QUANTIZE_BLOCK];
+        for (input, output) in input
+            .chunks(QUANTIZE_BLOCK)
+            .zip(output.chunks_mut(QUANTIZE_BLOCK))
+        {
+            let dither = &mut dither[..input.len()];
+            self.rng.state = fill_tpdf_from(self.rng.state, dither);
+            for ((out, &x), &d) in output.iter_mut().zip(input).zip(dither.iter()) {
+                *out = self.with_dither(x, d);
+            }
+        }
+    }
+
+    /// `x` with the dither value `d` added, rounded and clamped.
+    #[inline(always)]
+    fn with_dither(&self, x: f32, d: f64) -> i32 {
+        let x = if x.is_nan() { 0.0 } else { f64::from(x) };
+        // Clamping before rounding is the same as after: the bounds are integers.
+        let v = (x * self.scale + d)
+            .max(f64::from(self.min))
+            .min(f64::from(self.max));
+        let r = round_half_away(v);
+        // SAFETY: `r` is a whole number within [min, max], which i32 holds.
+        unsafe { r.to_int_unchecked::<i32>() }
+    }
+}
+
+impl SplitMix64 {
+    /// Fills `out` with TPDF noise `u1 - u2` of ±1 LSB peak, two uniforms per value, as
+    /// `next_unit() - next_unit()` would. Both uniforms are multiples of 2^-53 in [0, 1),
+    /// so their difference is exact whether taken in integers or in floats.
+    fn fill_tpdf(&mut self, out: &mut [f64]) {
+        self.state = fill_tpdf_from(self.state, out);
+    }
+}
+
+/// [`SplitMix64::fill_tpdf`] from `state`; returns the state after the last draw.
+#[inline(always)]
+fn fill_tpdf_from(mut state: u64, out: &mut [f64]) -> u64 {
+    for d in out {
+        state = state.wrapping_add(GAMMA);
+        let u1 = mix(state) >> 11;
+        state = state.wrapping_add(GAMMA);
+        let u2 = mix(state) >> 11;
+        // Both exact: 53-bit integers scaled by a power of two.
+        *d = u1 as f64 * UNIT_SCALE - u2 as f64 * UNIT_SCALE;
+    }
+    state
+}
+
+/// `v.round()` (halves away from zero) for |v| <= 2^31, without the library call:
+/// adding and removing 1.5 * 2^52 rounds to the nearest integer, halves to even (the
+/// sum lies where the spacing of doubles is 1); the halves, found exactly as
+/// `v - even == ±0.5`, are then moved away from zero.
+#[inline(always)]
+fn round_half_away(v: f64) -> f64 {
+    const SHIFT: f64 = 6_755_399_441_055_744.0;
+    let even = (v + SHIFT) - SHIFT;
+    if (v - even).abs() == 0.5 {
+        v + 0.5f64.copysign(v)
+    } else {
+        even
     }
 }
 
@@ -113,6 +219,108 @@ mod tests {
         assert_eq!(exact_pcm(-1.0, 16), -32768);
         assert_eq!(exact_pcm(1.0, 24), 8_388_607);
         assert_eq!(exact_pcm(f32::NAN, 24), 0);
+    }
+
+    /// The quantiser as first written, with `f64::round`: the reference the fast one
+    /// must match sample for sample.
+    fn reference(rng: &mut SplitMix64, x: f32, bits: u32) -> i32 {
+        let full = (1i64 << (bits - 1)) as f64;
+        let x = if x.is_nan() { 0.0 } else { x as f64 };
+        let tpdf = rng.next_unit() - rng.next_unit();
+        (x * full + tpdf).round().clamp(-full, full - 1.0) as i32
+    }
+
+    #[test]
+    fn fast_rounding_matches_the_reference_bit_for_bit() {
+        let mut signal = SplitMix64::new(7);
+        for bits in [8, 16, 24, 32] {
+            for channel in 0..3 {
+                let mut fast = Quantizer::new(bits, channel);
+                let mut slow = SplitMix64::new(
+                    DITHER_SEED ^ (channel as u64).wrapping_mul(0x2545_f491_4f6c_dd1d),
+                );
+                let lsb = 1.0 / (1u64 << (bits - 1)) as f32;
+                let mut specials = vec![
+                    0.0,
+                    -0.0,
+                    1.0,
+                    -1.0,
+                    1.0 - lsb,
+                    -1.0 + lsb,
+                    0.5 * lsb,
+                    -0.5 * lsb,
+                    1.5 * lsb,
+                    -2.5 * lsb,
+                    f32::NAN,
+                    f32::INFINITY,
+                    f32::NEG_INFINITY,
+                    f32::MAX,
+                    f32::MIN,
+                    f32::MIN_POSITIVE,
+                    1e-30,
+                    1.0000001,
+                    -1.0000001,
+                ];
+                specials.extend((0..100_000).map(|_| {
+                    let u = signal.next_unit() as f32 * 2.2 - 1.1;
+                    // Half the samples on or next to the integer grid, where ties live.
+                    if signal.next_u64() & 1 == 0 {
+                        (u / lsb).round() * lsb + (signal.next_u64() % 3) as f32 * 0.25 * lsb
+                    } else {
+                        u
+                    }
+                }));
+                let mut block = vec![0; specials.len()];
+                // Both code paths: the one this CPU takes, and the portable one.
+                let mut portable = fast.clone();
+                fast.quantize_into(&specials, &mut block);
+                let mut portable_block = vec![0; specials.len()];
+                portable.quantize_blocks(&specials, &mut portable_block);
+                assert_eq!(block, portable_block, "{bits} bits");
+                for (&x, &q) in specials.iter().zip(&block) {
+                    assert_eq!(q, reference(&mut slow, x, bits), "{bits} bits, x = {x:e}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn rounding_takes_halves_away_from_zero_like_round() {
+        let mut cases = vec![
+            0.0,
+            -0.0,
+            0.5,
+            -0.5,
+            1.5,
+            -1.5,
+            2.5,
+            -2.5,
+            2.4999999999999996,
+            -2.4999999999999996,
+            0.49999999999999994,
+            -0.49999999999999994,
+            1e-300,
+            -1e-300,
+            2147483647.5,
+            -2147483648.0,
+            2147483646.5,
+            -2147483647.5,
+        ];
+        let mut rng = SplitMix64::new(3);
+        for _ in 0..100_000 {
+            let whole = (rng.next_u64() >> 33) as f64 - 2_147_483_648.0;
+            let frac =
+                [0.5, -0.5, rng.next_unit(), -rng.next_unit()][(rng.next_u64() % 4) as usize];
+            cases.push(whole + frac);
+            cases.push(whole * 2.0f64.powi(-((rng.next_u64() % 40) as i32)));
+        }
+        // Compared as numbers: the sign of a zero is lost in the integer anyway.
+        for v in cases
+            .into_iter()
+            .filter(|v: &f64| v.abs() <= 2_147_483_648.0)
+        {
+            assert_eq!(round_half_away(v), v.round(), "{v:e}");
+        }
     }
 
     #[test]

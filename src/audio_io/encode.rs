@@ -1,15 +1,15 @@
-//! Writing WAV files: 16/24-bit integer with TPDF dither, or 32-bit float.
+//! Output sample formats and write errors, and writing a whole [`Audio`] as WAV: 16/24-bit
+//! integer with TPDF dither, or 32-bit float.
 //!
-//! hound writes a WAVE_FORMAT_EXTENSIBLE header by itself where the format needs one
-//! (more than two channels, more than 16 bits). The file is written atomically: a
-//! reader never sees a half-written output, and a failure leaves the old file in place.
+//! The file is written atomically: a reader never sees a half-written output, and a
+//! failure leaves the old file in place. Renders stream through
+//! [`super::output::AudioWriter`] instead, which this uses too.
 
-use std::io::{self, BufWriter, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use super::Audio;
-use super::dither::Quantizer;
-use crate::atomic::write_atomically;
+use super::output::{AudioWriter, wav_channels};
 
 /// The sample format of a written WAV file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,79 +57,16 @@ pub enum EncodeError {
 
 /// Writes `audio` to `path` as WAV in `format`, atomically (temp file, fsync, rename).
 pub fn write_wav(path: &Path, audio: &Audio, format: SampleFormat) -> Result<(), EncodeError> {
-    let unsupported = |reason: String| EncodeError::Unsupported {
-        path: path.to_path_buf(),
-        reason,
-    };
-    let channels = u16::try_from(audio.channels.len())
-        .ok()
-        .filter(|&c| c > 0)
-        .ok_or_else(|| {
-            unsupported(format!(
-                "a WAV file holds 1..=65535 channels, found {}",
-                audio.channels.len()
-            ))
-        })?;
+    wav_channels(path, audio.channels.len())?;
     let frames = audio.frames();
     if audio.channels.iter().any(|c| c.len() != frames) {
-        return Err(unsupported("channels differ in length".to_string()));
-    }
-    if audio.sample_rate_hz == 0 {
-        return Err(unsupported("sample rate 0 Hz".to_string()));
-    }
-    let spec = hound::WavSpec {
-        channels,
-        sample_rate: audio.sample_rate_hz,
-        bits_per_sample: format.bits(),
-        sample_format: match format {
-            SampleFormat::Float32 => hound::SampleFormat::Float,
-            _ => hound::SampleFormat::Int,
-        },
-    };
-    write_atomically(path, |file| write_samples(file, spec, audio, format)).map_err(|source| {
-        EncodeError::Io {
+        return Err(EncodeError::Unsupported {
             path: path.to_path_buf(),
-            source,
-        }
-    })
-}
-
-fn write_samples(
-    file: &mut BufWriter<std::fs::File>,
-    spec: hound::WavSpec,
-    audio: &Audio,
-    format: SampleFormat,
-) -> io::Result<()> {
-    let mut writer = hound::WavWriter::new(&mut *file, spec).map_err(hound_to_io)?;
-    let frames = audio.frames();
-    match format {
-        SampleFormat::Float32 => {
-            for i in 0..frames {
-                for channel in &audio.channels {
-                    writer.write_sample(channel[i]).map_err(hound_to_io)?;
-                }
-            }
-        }
-        SampleFormat::Int16 | SampleFormat::Int24 => {
-            let mut quantizers: Vec<Quantizer> = (0..audio.channels.len())
-                .map(|c| Quantizer::new(u32::from(format.bits()), c))
-                .collect();
-            for i in 0..frames {
-                for (channel, q) in audio.channels.iter().zip(quantizers.iter_mut()) {
-                    writer
-                        .write_sample(q.quantize(channel[i]))
-                        .map_err(hound_to_io)?;
-                }
-            }
-        }
+            reason: "channels differ in length".to_string(),
+        });
     }
-    writer.finalize().map_err(hound_to_io)?;
-    file.flush()
-}
-
-fn hound_to_io(e: hound::Error) -> io::Error {
-    match e {
-        hound::Error::IoError(e) => e,
-        other => io::Error::other(other.to_string()),
-    }
+    let mut writer =
+        AudioWriter::create_wav(path, format, audio.channel_count(), audio.sample_rate_hz)?;
+    writer.write_audio(audio)?;
+    writer.finish()
 }

@@ -1,25 +1,29 @@
-//! Writing FLAC files: 16/24-bit integer samples, with a Vorbis comment block for tags.
+//! Writing FLAC files as a stream: 16/24-bit integer samples, with a Vorbis comment
+//! block for tags.
 //!
 //! Frames are encoded by the pure-Rust `flacenc` crate (fixed block size of
-//! [`FLAC_BLOCK_FRAMES`], LPC subframes, MD5 of the samples in STREAMINFO). Samples are
-//! reduced to integers exactly as the WAV writers do, so a FLAC output decodes to the
-//! same samples as the WAV output of the same render: [`Quantisation::Dither`] is the
-//! TPDF dither of `lathe render`'s WAV path, [`Quantisation::Exact`] the exact
-//! conversion of the already dithered samples of `lathe album`. The file is written
-//! atomically, like every output.
+//! [`FLAC_BLOCK_FRAMES`], LPC subframes, MD5 of the samples in STREAMINFO) one block at a
+//! time, and each frame goes to the file as soon as it is encoded. STREAMINFO (frame
+//! sizes, total length, MD5) is only known at the end, so the metadata blocks are written
+//! first with placeholder values and rewritten in place at the end; their size never
+//! changes. Samples are reduced to integers by [`super::output::AudioWriter`] exactly as
+//! for WAV, so a FLAC output decodes to the same samples as the WAV output of the same
+//! render: [`Quantisation::Dither`] is the TPDF dither of `lathe render`'s WAV path,
+//! [`Quantisation::Exact`] the exact conversion of the already dithered samples of
+//! `lathe album`.
 
+use std::io::{self, Seek, SeekFrom, Write};
 use std::path::Path;
 
 use flacenc::bitsink::ByteSink;
-use flacenc::component::{BitRepr, MetadataBlockData, Stream};
+use flacenc::component::{BitRepr, MetadataBlockData, Stream, StreamInfo};
 use flacenc::encode_fixed_size_frame;
-use flacenc::error::{SourceError, Verify};
-use flacenc::source::{Context, Fill, FrameBuf, Source};
+use flacenc::error::Verify;
+use flacenc::source::{Context, Fill, FrameBuf};
 
 use super::Audio;
-use super::dither::{Quantizer, exact_pcm};
 use super::encode::EncodeError;
-use crate::atomic::write_atomically;
+use super::output::AudioWriter;
 
 /// Frames per FLAC frame (the reference encoder's default at 44.1/48 kHz).
 pub const FLAC_BLOCK_FRAMES: usize = 4096;
@@ -33,7 +37,7 @@ const VORBIS_COMMENT_BLOCK: u8 = 4;
 /// How `f32` samples become integers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Quantisation {
-    /// TPDF dither seeded per channel ([`Quantizer`]), as `write_wav` does.
+    /// TPDF dither seeded per channel ([`super::Quantizer`]), as `write_wav` does.
     Dither,
     /// Samples already on the integer grid (dithered upstream) are converted exactly.
     Exact,
@@ -48,106 +52,211 @@ pub fn write_flac(
     quantisation: Quantisation,
     comments: &[(String, String)],
 ) -> Result<(), EncodeError> {
-    let unsupported = |reason: String| EncodeError::Unsupported {
-        path: path.to_path_buf(),
-        reason,
-    };
-    if bits != 16 && bits != 24 {
-        return Err(unsupported(format!(
-            "FLAC output is 16 or 24-bit integer, not {bits}-bit (use --bits 16 or 24)"
-        )));
-    }
-    let channels = audio.channel_count();
-    if !(1..=FLAC_MAX_CHANNELS).contains(&channels) {
-        return Err(unsupported(format!(
-            "a FLAC file holds 1..={FLAC_MAX_CHANNELS} channels, found {channels}"
-        )));
-    }
-    let frames = audio.frames();
-    if audio.channels.iter().any(|c| c.len() != frames) {
-        return Err(unsupported("channels differ in length".to_string()));
-    }
-    let bytes = encode(audio, bits, quantisation, comments).map_err(unsupported)?;
-    write_atomically(path, |w| std::io::Write::write_all(w, &bytes)).map_err(|source| {
-        EncodeError::Io {
-            path: path.to_path_buf(),
-            source,
-        }
-    })
+    let mut writer = AudioWriter::create_flac(
+        path,
+        audio.channel_count(),
+        audio.sample_rate_hz,
+        bits,
+        quantisation,
+        comments,
+    )?;
+    writer.write_audio(audio)?;
+    writer.finish()
 }
 
-/// The whole FLAC file in memory (compressed, so at most about the size of the audio).
+/// Why a FLAC stream could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum FlacError {
+    #[error(transparent)]
+    Io(#[from] io::Error),
+    /// The encoder refused its input or configuration.
+    #[error("{0}")]
+    Encoder(String),
+}
+
+fn fault(what: &str, e: &dyn std::fmt::Display) -> FlacError {
+    FlacError::Encoder(format!("FLAC {what}: {e}"))
+}
+
+/// A FLAC stream being written: integer samples in, encoded frames out.
 ///
 /// Each block is encoded twice, with prediction (fixed and LPC subframes, stereo
 /// decorrelation) and verbatim, and the smaller frame is kept: `flacenc` limits Rice
 /// parameters to 14 without an escape code, so on loud noise at 24 bits its predicted
 /// frames can come out several times larger than the samples.
-fn encode(
-    audio: &Audio,
-    bits: u32,
-    quantisation: Quantisation,
-    comments: &[(String, String)],
-) -> Result<Vec<u8>, String> {
-    let predicted = verified(flacenc::config::Encoder::default())?;
-    let mut plain = flacenc::config::Encoder::default();
-    plain.stereo_coding.use_leftside = false;
-    plain.stereo_coding.use_rightside = false;
-    plain.stereo_coding.use_midside = false;
-    plain.subframe_coding.use_fixed = false;
-    plain.subframe_coding.use_lpc = false;
-    let verbatim = verified(plain)?;
-    let fault = |what: &str, e: &dyn std::fmt::Display| format!("FLAC {what}: {e}");
-    let channels = audio.channel_count();
-    let mut stream = Stream::new(audio.sample_rate_hz as usize, channels, bits as usize)
-        .map_err(|e| fault("stream", &e))?;
-    let mut source = PlanarSource::new(audio, bits, quantisation);
-    let mut block = (
-        FrameBuf::with_size(channels, FLAC_BLOCK_FRAMES).map_err(|e| fault("block", &e))?,
-        Context::new(bits as usize, channels),
-    );
-    while source
-        .read_samples(FLAC_BLOCK_FRAMES, &mut block)
-        .map_err(|e| fault("samples", &e))?
-        > 0
-    {
-        let number = block
-            .1
+pub struct FlacWriter {
+    predicted: flacenc::error::Verified<flacenc::config::Encoder>,
+    verbatim: flacenc::error::Verified<flacenc::config::Encoder>,
+    info: StreamInfo,
+    comment: Vec<u8>,
+    frame: FrameBuf,
+    context: Context,
+    channels: usize,
+    bytes_per_sample: usize,
+    /// The block being filled: interleaved little-endian samples.
+    block: Vec<u8>,
+    block_frames: usize,
+    total_frames: usize,
+    sink: ByteSink,
+}
+
+impl std::fmt::Debug for FlacWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FlacWriter")
+            .field("info", &self.info)
+            .field("total_frames", &self.total_frames)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FlacWriter {
+    /// Checks the stream's shape and writes its metadata blocks (placeholders) to `out`.
+    pub fn start<W: Write>(
+        out: &mut W,
+        sample_rate_hz: u32,
+        channels: usize,
+        bits: u32,
+        comments: &[(String, String)],
+    ) -> Result<Self, FlacError> {
+        let predicted = verified(flacenc::config::Encoder::default())?;
+        let mut plain = flacenc::config::Encoder::default();
+        plain.stereo_coding.use_leftside = false;
+        plain.stereo_coding.use_rightside = false;
+        plain.stereo_coding.use_midside = false;
+        plain.subframe_coding.use_fixed = false;
+        plain.subframe_coding.use_lpc = false;
+        let verbatim = verified(plain)?;
+        let info = StreamInfo::new(sample_rate_hz as usize, channels, bits as usize)
+            .map_err(|e| fault("stream", &e))?;
+        let writer = Self {
+            predicted,
+            verbatim,
+            info,
+            comment: vorbis_comment(comments),
+            frame: FrameBuf::with_size(channels, FLAC_BLOCK_FRAMES)
+                .map_err(|e| fault("block", &e))?,
+            context: Context::new(bits as usize, channels),
+            channels,
+            bytes_per_sample: bits as usize / 8,
+            block: Vec::with_capacity(FLAC_BLOCK_FRAMES * channels * 4),
+            block_frames: 0,
+            total_frames: 0,
+            sink: ByteSink::new(),
+        };
+        out.write_all(&writer.metadata()?)?;
+        Ok(writer)
+    }
+
+    /// Appends `frames` frames of integer samples (one plane per channel, each within the
+    /// stream's bit depth), encoding every block that fills.
+    pub fn write<W: Write>(
+        &mut self,
+        out: &mut W,
+        planes: &[Vec<i32>],
+        frames: usize,
+    ) -> Result<(), FlacError> {
+        let mut done = 0;
+        while done < frames {
+            let n = (frames - done).min(FLAC_BLOCK_FRAMES - self.block_frames);
+            self.append(planes, done..done + n);
+            done += n;
+            if self.block_frames == FLAC_BLOCK_FRAMES {
+                self.encode_block(out)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Interleaves frames `range` of `planes` onto the block as little-endian bytes.
+    fn append(&mut self, planes: &[Vec<i32>], range: std::ops::Range<usize>) {
+        let width = self.bytes_per_sample;
+        let block_align = width * self.channels;
+        let start = self.block.len();
+        self.block.resize(start + range.len() * block_align, 0);
+        let bytes = &mut self.block[start..];
+        for (c, plane) in planes.iter().enumerate() {
+            let slots = bytes
+                .chunks_exact_mut(block_align)
+                .map(|f| &mut f[c * width..]);
+            for (slot, &s) in slots.zip(&plane[range.clone()]) {
+                slot[..width].copy_from_slice(&s.to_le_bytes()[..width]);
+            }
+        }
+        self.block_frames += range.len();
+    }
+
+    fn encode_block<W: Write>(&mut self, out: &mut W) -> Result<(), FlacError> {
+        self.frame
+            .fill_le_bytes(&self.block, self.bytes_per_sample)
+            .map_err(|e| fault("samples", &e))?;
+        self.context
+            .fill_le_bytes(&self.block, self.bytes_per_sample)
+            .map_err(|e| fault("samples", &e))?;
+        let number = self
+            .context
             .current_frame_number()
-            .ok_or_else(|| "FLAC frame number".to_string())?;
-        let info = stream.stream_info();
-        let p = encode_fixed_size_frame(&predicted, &block.0, number, info)
+            .ok_or_else(|| FlacError::Encoder("FLAC frame number".to_string()))?;
+        let p = encode_fixed_size_frame(&self.predicted, &self.frame, number, &self.info)
             .map_err(|e| fault("encoding", &e))?;
-        let v = encode_fixed_size_frame(&verbatim, &block.0, number, info)
+        let v = encode_fixed_size_frame(&self.verbatim, &self.frame, number, &self.info)
             .map_err(|e| fault("encoding", &e))?;
-        stream.add_frame(if v.count_bits() < p.count_bits() {
+        let frame = if v.count_bits() < p.count_bits() {
             v
         } else {
             p
-        });
+        };
+        self.info.update_frame_info(&frame);
+        self.sink.clear();
+        frame
+            .write(&mut self.sink)
+            .map_err(|e| FlacError::Encoder(format!("FLAC writing failed: {e:?}")))?;
+        out.write_all(self.sink.as_slice())?;
+        self.total_frames += self.block_frames;
+        self.block.clear();
+        self.block_frames = 0;
+        Ok(())
     }
-    let info = stream.stream_info_mut();
-    info.set_md5_digest(&block.1.md5_digest());
-    info.set_total_samples(audio.frames());
-    // A fixed-blocksize stream: STREAMINFO's minimum excludes the shorter last block
-    // (counting it makes decoders read the stream as variable-size).
-    info.set_block_sizes(FLAC_BLOCK_FRAMES, FLAC_BLOCK_FRAMES)
-        .map_err(|e| fault("block size", &e))?;
-    let metadata = MetadataBlockData::new_unknown(VORBIS_COMMENT_BLOCK, &vorbis_comment(comments))
-        .map_err(|e| fault("metadata", &e))?;
-    stream.add_metadata_block(metadata);
-    let mut sink = ByteSink::new();
-    stream
-        .write(&mut sink)
-        .map_err(|e| format!("FLAC writing failed: {e:?}"))?;
-    Ok(sink.into_inner())
+
+    /// Encodes the last, shorter block and rewrites the metadata blocks at the start of
+    /// `out` with the final STREAMINFO.
+    pub fn finish<W: Write + Seek>(mut self, out: &mut W) -> Result<(), FlacError> {
+        if self.block_frames > 0 {
+            self.encode_block(out)?;
+        }
+        self.info.set_md5_digest(&self.context.md5_digest());
+        self.info.set_total_samples(self.total_frames);
+        // A fixed-blocksize stream: STREAMINFO's minimum excludes the shorter last block
+        // (counting it makes decoders read the stream as variable-size).
+        self.info
+            .set_block_sizes(FLAC_BLOCK_FRAMES, FLAC_BLOCK_FRAMES)
+            .map_err(|e| fault("block size", &e))?;
+        let metadata = self.metadata()?;
+        out.seek(SeekFrom::Start(0))?;
+        out.write_all(&metadata)?;
+        out.seek(SeekFrom::End(0))?;
+        Ok(())
+    }
+
+    /// `fLaC`, STREAMINFO as it stands and the Vorbis comment block: always the same size.
+    fn metadata(&self) -> Result<Vec<u8>, FlacError> {
+        let mut stream = Stream::with_stream_info(self.info.clone());
+        let comment = MetadataBlockData::new_unknown(VORBIS_COMMENT_BLOCK, &self.comment)
+            .map_err(|e| fault("metadata", &e))?;
+        stream.add_metadata_block(comment);
+        let mut sink = ByteSink::new();
+        stream
+            .write(&mut sink)
+            .map_err(|e| FlacError::Encoder(format!("FLAC writing failed: {e:?}")))?;
+        Ok(sink.into_inner())
+    }
 }
 
 fn verified(
     config: flacenc::config::Encoder,
-) -> Result<flacenc::error::Verified<flacenc::config::Encoder>, String> {
+) -> Result<flacenc::error::Verified<flacenc::config::Encoder>, FlacError> {
     config
         .into_verified()
-        .map_err(|(_, e)| format!("FLAC encoder configuration: {e}"))
+        .map_err(|(_, e)| FlacError::Encoder(format!("FLAC encoder configuration: {e}")))
 }
 
 /// A Vorbis comment block body: little-endian lengths, `NAME=value` in UTF-8.
@@ -163,74 +272,6 @@ pub fn vorbis_comment(comments: &[(String, String)]) -> Vec<u8> {
         push(&mut out, format!("{name}={value}").as_bytes());
     }
     out
-}
-
-/// Planar `f32` audio read as interleaved integers, one FLAC block at a time, so no
-/// second copy of the track is made.
-struct PlanarSource<'a> {
-    audio: &'a Audio,
-    bits: u32,
-    quantizers: Option<Vec<Quantizer>>,
-    position: usize,
-    block: Vec<i32>,
-}
-
-impl<'a> PlanarSource<'a> {
-    fn new(audio: &'a Audio, bits: u32, quantisation: Quantisation) -> Self {
-        let quantizers = (quantisation == Quantisation::Dither).then(|| {
-            (0..audio.channel_count())
-                .map(|c| Quantizer::new(bits, c))
-                .collect()
-        });
-        Self {
-            audio,
-            bits,
-            quantizers,
-            position: 0,
-            block: Vec::new(),
-        }
-    }
-}
-
-impl Source for PlanarSource<'_> {
-    fn channels(&self) -> usize {
-        self.audio.channel_count()
-    }
-
-    fn bits_per_sample(&self) -> usize {
-        self.bits as usize
-    }
-
-    fn sample_rate(&self) -> usize {
-        self.audio.sample_rate_hz as usize
-    }
-
-    fn read_samples<F: Fill>(
-        &mut self,
-        block_size: usize,
-        dest: &mut F,
-    ) -> Result<usize, SourceError> {
-        let end = (self.position + block_size).min(self.audio.frames());
-        self.block.clear();
-        for i in self.position..end {
-            for (c, channel) in self.audio.channels.iter().enumerate() {
-                let x = channel[i];
-                let v = match self.quantizers.as_mut().and_then(|q| q.get_mut(c)) {
-                    Some(q) => q.quantize(x),
-                    None => exact_pcm(x, self.bits),
-                };
-                self.block.push(v);
-            }
-        }
-        dest.fill_interleaved(&self.block)?;
-        let read = end - self.position;
-        self.position = end;
-        Ok(read)
-    }
-
-    fn len_hint(&self) -> Option<usize> {
-        Some(self.audio.frames())
-    }
 }
 
 #[cfg(test)]

@@ -1,15 +1,28 @@
-//! Audio files in and out: decoding any supported file to planar `f32`, and writing WAV
-//! or FLAC.
+//! Audio files in and out: reading any supported file as a stream of planar `f32`
+//! chunks (or whole), and writing WAV or FLAC chunk by chunk (or whole).
+//!
+//! A render streams: [`open_audio`] and [`AudioReader`] on the way in, [`AudioWriter`] on
+//! the way out, so its memory does not grow with the length of the files. Plain PCM WAV
+//! is read and written directly in big blocks; other formats go through symphonia
+//! (decoding) and flacenc (FLAC encoding).
 
+mod codec_reader;
 mod decode;
 mod dither;
 mod encode;
 mod flac;
+mod output;
+mod reader;
+mod wav_reader;
+mod wav_writer;
 
-pub use decode::{DecodeError, read_audio};
+pub use decode::{DecodeError, open_audio, read_audio};
 pub use dither::{DITHER_SEED, Quantizer, SplitMix64, exact_pcm};
 pub use encode::{EncodeError, SampleFormat, write_wav};
 pub use flac::{FLAC_BLOCK_FRAMES, FLAC_VENDOR, Quantisation, vorbis_comment, write_flac};
+pub use output::{AudioWriter, Written};
+pub use reader::AudioReader;
+pub use wav_writer::wav_header;
 
 /// The file format an output path asks for, by its extension (case-insensitive):
 /// `.flac` is FLAC, anything else WAV.

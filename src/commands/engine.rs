@@ -27,7 +27,7 @@ pub const DESCRIBE_BLOCK_FRAMES: usize = 512;
 
 /// Frames handed to the engine per call during a render (it splits them into blocks of
 /// the prepared size); also how often the progress bar moves.
-const RENDER_CHUNK_FRAMES: usize = 16_384;
+pub const RENDER_CHUNK_FRAMES: usize = 16_384;
 
 /// Every node kind this binary knows.
 pub fn registry() -> Registry {
@@ -294,11 +294,12 @@ pub fn dot(graph: &LoadedGraph) -> String {
 /// Scripts tick between engine calls at exactly their grid frames, and the params they
 /// set land at that frame, so a render is the same whatever the block size. A failing
 /// script is stopped and logged by its host; the render goes on with its last values.
+/// `lathe render` streams through a [`Renderer`] instead; both make the same calls.
 pub fn render(graph: LoadedGraph, inputs: Vec<Audio>, progress: &Progress) -> Rendered {
-    let info = graph.compiled.info.clone();
-    let latency = info.latency_frames;
-    let frames = inputs.first().map_or(0, Audio::frames);
     let rate = inputs.first().map_or(0, |a| a.sample_rate_hz);
+    let frames = inputs.first().map_or(0, Audio::frames);
+    let mut renderer = graph.into_renderer();
+    let latency = renderer.latency_frames();
     let total = frames + latency;
     let padded: Vec<Vec<f32>> = inputs
         .into_iter()
@@ -308,45 +309,129 @@ pub fn render(graph: LoadedGraph, inputs: Vec<Audio>, progress: &Progress) -> Re
             c
         })
         .collect();
-    let mut out: Vec<Vec<f32>> = vec![vec![0.0; total]; info.output_channels()];
-    let mut scripts = graph.scripts;
-    let (mut controller, mut engine) = lathe_engine::engine(graph.compiled);
+    let mut out: Vec<Vec<f32>> = vec![vec![0.0; total]; renderer.output_channels()];
     let mut pos = 0;
     while pos < total {
-        let mut n = RENDER_CHUNK_FRAMES.min(total - pos);
-        if let Some(host) = scripts.as_mut() {
-            let at = pos as u64;
-            if host.next_tick_frame().is_some_and(|f| f <= at) {
-                host.tick_due(at, &mut controller);
-            }
-            if let Some(next) = host.next_tick_frame().filter(|&f| f > at) {
-                n = n.min((next - at) as usize);
-            }
-        }
+        let n = renderer.next_call_frames(total - pos);
         let ins: Vec<&[f32]> = padded.iter().map(|c| &c[pos..pos + n]).collect();
         let mut outs: Vec<&mut [f32]> = out.iter_mut().map(|c| &mut c[pos..pos + n]).collect();
-        engine.process(&ins, &mut outs, n);
+        renderer.process(&ins, &mut outs);
         progress.advance(n as u64);
         pos += n;
     }
-    for (node, count) in controller.non_finite_report() {
-        tracing::warn!("node `{node}` produced {count} non-finite samples, replaced by silence");
-    }
+    let output_buses = renderer.finish();
     let mut channels = out.into_iter().map(|mut c| {
         c.drain(..latency);
         c
     });
-    let outputs = info
-        .outputs
+    let outputs = output_buses
         .iter()
-        .map(|bus| Audio {
+        .map(|&bus_channels| Audio {
             sample_rate_hz: rate,
-            channels: channels.by_ref().take(bus.channels).collect(),
+            channels: channels.by_ref().take(bus_channels).collect(),
         })
         .collect();
     Rendered {
         outputs,
         latency_frames: latency,
+    }
+}
+
+/// A loaded graph running over audio that arrives in chunks: the engine, its control
+/// scripts and the frame they have reached.
+///
+/// The caller asks [`Renderer::next_call_frames`] how many frames the next engine call
+/// takes, then hands exactly that many to [`Renderer::process`]. Calls are at most
+/// [`RENDER_CHUNK_FRAMES`] long and end at every script tick, so the scripts' params land
+/// at exact frames; a render in memory ([`render`]) and a streamed one make the same
+/// calls and so write the same samples.
+pub struct Renderer {
+    info: GraphInfo,
+    scripts: Option<ScriptHost>,
+    controller: lathe_engine::Controller,
+    engine: lathe_engine::Engine,
+    position_frames: u64,
+}
+
+impl std::fmt::Debug for Renderer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Renderer")
+            .field("position_frames", &self.position_frames)
+            .field("scripts", &self.scripts.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl LoadedGraph {
+    /// Starts the graph's engine (and scripts) at frame 0.
+    pub fn into_renderer(self) -> Renderer {
+        let info = self.compiled.info.clone();
+        let (controller, engine) = lathe_engine::engine(self.compiled);
+        Renderer {
+            info,
+            scripts: self.scripts,
+            controller,
+            engine,
+            position_frames: 0,
+        }
+    }
+}
+
+impl Renderer {
+    /// Frames of latency the caller compensates: silence fed after the input, as many
+    /// frames dropped from the start of the output.
+    pub fn latency_frames(&self) -> usize {
+        self.info.latency_frames
+    }
+
+    pub fn input_channels(&self) -> usize {
+        self.info.input_channels()
+    }
+
+    pub fn output_channels(&self) -> usize {
+        self.info.output_channels()
+    }
+
+    /// Runs the control scripts due at the current frame and returns the length of the
+    /// next engine call: at most `remaining_frames` and [`RENDER_CHUNK_FRAMES`], ending at
+    /// the next script tick. Call it exactly once before each [`Renderer::process`], and
+    /// only while there are frames left to render.
+    pub fn next_call_frames(&mut self, remaining_frames: usize) -> usize {
+        let mut n = RENDER_CHUNK_FRAMES.min(remaining_frames);
+        if let Some(host) = self.scripts.as_mut() {
+            let at = self.position_frames;
+            if host.next_tick_frame().is_some_and(|f| f <= at) {
+                host.tick_due(at, &mut self.controller);
+            }
+            if let Some(next) = host.next_tick_frame().filter(|&f| f > at) {
+                n = n.min((next - at) as usize);
+            }
+        }
+        n
+    }
+
+    /// Processes one call: `inputs` (one slice per input channel, in bus order) into
+    /// `outputs` (one per output channel), all as long as [`Renderer::next_call_frames`]
+    /// said.
+    pub fn process(&mut self, inputs: &[&[f32]], outputs: &mut [&mut [f32]]) {
+        let frames = outputs
+            .first()
+            .map(|c| c.len())
+            .or_else(|| inputs.first().map(|c| c.len()))
+            .unwrap_or(0);
+        self.engine.process(inputs, outputs, frames);
+        self.position_frames += frames as u64;
+    }
+
+    /// Ends the render: logs the nodes that produced non-finite samples, and returns the
+    /// channel count of each output bus, in [`LoadedGraph::outputs`] order.
+    pub fn finish(self) -> Vec<usize> {
+        for (node, count) in self.controller.non_finite_report() {
+            tracing::warn!(
+                "node `{node}` produced {count} non-finite samples, replaced by silence"
+            );
+        }
+        self.info.outputs.iter().map(|b| b.channels).collect()
     }
 }
 

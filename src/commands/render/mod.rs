@@ -1,60 +1,78 @@
-//! `lathe render`: decode the inputs, run them through the graph, write the outputs and
-//! print the before/after report.
+//! `lathe render`: stream the inputs through the graph into the outputs and print the
+//! before/after report.
 //!
 //! Everything that can be checked without the audio is checked first (file naming,
 //! outputs that would overwrite an input or the graph, missing output folders), so a
-//! mistake is reported in milliseconds rather than after a long render.
+//! mistake is reported in milliseconds rather than after a long render. Then the inputs
+//! are opened (their headers read), the graph is compiled for their rate, and the audio
+//! streams through a chunk at a time ([`stream`]): memory does not grow with the length
+//! of the files. Inputs and outputs are measured as they stream, the outputs as written
+//! (after dither and clamping).
+
+mod inputs;
+mod stream;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
 
-use super::engine::{self, Bus};
+use super::engine::{self, Bus, RENDER_CHUNK_FRAMES};
 use crate::atomic::{ensure_not_overwriting, write_atomically};
-use crate::audio_io::{Audio, Container, SampleFormat, read_audio, write_audio};
+use crate::audio_io::{AudioReader, Container, SampleFormat, open_audio, read_audio};
 use crate::cli::{InputArg, RenderArgs};
 use crate::demo::demo_mix;
 use crate::exit::{CliError, ResultExt};
 use crate::progress::Progress;
 use crate::report::{Measurement, RenderReport, table};
+use inputs::InputMix;
+use stream::{OutputBus, StreamError, render_stream};
 
 pub fn run(args: &RenderArgs) -> Result<(), CliError> {
     check_naming("input", &args.inputs)?;
     check_naming("output", &args.outputs)?;
     check_output_paths(args)?;
-    let sources = decode_inputs(args)?;
-    let rate = sources.first().map_or(0, |s| s.audio.sample_rate_hz);
+    let sources = open_inputs(args)?;
+    let rate = sources.first().map_or(0, |s| s.reader.sample_rate_hz());
     let graph = engine::load(
         &args.graph,
         &args.sets.sets,
         f64::from(rate),
         args.block_frames,
     )?;
-    let inputs = assign_inputs(&graph.inputs, sources)?;
+    let sources = assign_inputs(&graph.inputs, sources)?;
     let outputs = assign_outputs(&graph.outputs, &args.outputs)?;
 
-    let frames = inputs.first().map_or(0, |s| s.audio.frames());
     let wants_report = !args.quiet || args.report.is_some();
-    let before: Vec<Measurement> = if wants_report {
-        inputs
-            .iter()
-            .map(|s| Measurement::of(format!("in: {}", s.label), &s.audio))
-            .collect()
-    } else {
-        Vec::new()
-    };
-    let audio: Vec<Audio> = inputs.into_iter().map(|s| s.audio).collect();
-    let progress = Progress::new((frames + graph.latency_frames()) as u64, rate, !args.quiet);
     let graph_path = graph.path.clone();
-    let rendered = engine::render(graph, audio, &progress);
-    progress.finish();
-
-    for (path, audio) in outputs.iter().zip(&rendered.outputs) {
-        write_audio(path, audio, args.bits).runtime_fault()?;
+    let output_buses = graph.outputs.clone();
+    let renderer = graph.into_renderer();
+    let latency_frames = renderer.latency_frames();
+    let readers = sources
+        .into_iter()
+        .map(|s| (s.reader, wants_report.then(|| format!("in: {}", s.label))))
+        .collect();
+    let inputs = InputMix::new(readers, latency_frames, RENDER_CHUNK_FRAMES);
+    let progress = Progress::new(
+        inputs
+            .declared_frames()
+            .map(|frames| frames + latency_frames as u64),
+        rate,
+        !args.quiet,
+    );
+    let mut writers = Vec::with_capacity(outputs.len());
+    for (path, bus) in outputs.iter().zip(&output_buses) {
+        writers.push(
+            OutputBus::create(path, args.bits, bus.channels, rate, wants_report).runtime_fault()?,
+        );
     }
-    let latency_frames = rendered.latency_frames;
-    drop(rendered);
+    let streamed = render_stream(renderer, inputs, writers, &progress).map_err(|e| match e {
+        StreamError::Input(e) => CliError::user(e),
+        StreamError::Output(e) => CliError::runtime(e),
+    })?;
+    progress.finish();
+    tracing::info!(frames = streamed.frames, "rendered");
+
     if let (Some(plot), Some(first)) = (&args.plot, outputs.first()) {
         let written = read_audio(first)
             .map_err(|e| anyhow!("cannot read the written output to plot it: {e}"))
@@ -67,18 +85,13 @@ pub fn run(args: &RenderArgs) -> Result<(), CliError> {
     if !wants_report {
         return Ok(());
     }
-    // The report measures the files as written: after dither and clamping.
-    let mut after = Vec::with_capacity(outputs.len());
-    for path in &outputs {
-        let written = read_audio(path)
-            .map_err(|e| anyhow!("cannot measure the written output: {e}"))
-            .runtime_fault()?;
-        after.push(Measurement::of(
-            format!("out: {}", path.display()),
-            &written,
-        ));
-    }
-    report(args, &graph_path, before, after, latency_frames)
+    report(
+        args,
+        &graph_path,
+        streamed.inputs,
+        streamed.outputs,
+        latency_frames,
+    )
 }
 
 /// Either one file without a bus name, or every file as BUS=PATH with distinct buses.
@@ -151,50 +164,51 @@ fn check_output_paths(args: &RenderArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-/// A decoded input and where it came from.
+/// An opened input and where it came from.
 #[derive(Debug)]
 struct Source {
     bus: Option<String>,
     label: String,
-    audio: Audio,
+    reader: AudioReader,
 }
 
-fn decode_inputs(args: &RenderArgs) -> Result<Vec<Source>, CliError> {
+/// Opens every input (or the demo mix) and checks they share one sample rate.
+fn open_inputs(args: &RenderArgs) -> Result<Vec<Source>, CliError> {
     if args.demo {
         return Ok(vec![Source {
             bus: None,
             label: "demo".to_string(),
-            audio: demo_mix(),
+            reader: AudioReader::from_audio(demo_mix()),
         }]);
     }
     let mut sources = Vec::with_capacity(args.inputs.len());
     for input in &args.inputs {
-        let audio = read_audio(&input.path).user_fault()?;
+        let reader = open_audio(&input.path).user_fault()?;
         tracing::info!(
             file = %input.path.display(),
-            rate_hz = audio.sample_rate_hz,
-            channels = audio.channel_count(),
-            frames = audio.frames(),
-            "decoded input"
+            rate_hz = reader.sample_rate_hz(),
+            channels = reader.channel_count(),
+            frames = ?reader.declared_frames(),
+            "opened input"
         );
         sources.push(Source {
             bus: input.bus.clone(),
             label: input.path.display().to_string(),
-            audio,
+            reader,
         });
     }
     if let Some(first) = sources.first()
         && let Some(other) = sources
             .iter()
-            .find(|s| s.audio.sample_rate_hz != first.audio.sample_rate_hz)
+            .find(|s| s.reader.sample_rate_hz() != first.reader.sample_rate_hz())
     {
         return Err(CliError::user(anyhow!(
             "inputs differ in sample rate: `{}` is {} Hz, `{}` is {} Hz; \
              convert them to one rate first",
             first.label,
-            first.audio.sample_rate_hz,
+            first.reader.sample_rate_hz(),
             other.label,
-            other.audio.sample_rate_hz
+            other.reader.sample_rate_hz()
         )));
     }
     Ok(sources)
@@ -208,8 +222,8 @@ fn bus_list(buses: &[Bus]) -> String {
         .join(", ")
 }
 
-/// Orders the sources as the graph's input buses, checks channel counts, and pads
-/// shorter inputs with silence to the longest.
+/// Orders the sources as the graph's input buses and checks channel counts (shorter
+/// inputs are padded with silence to the longest as they stream).
 fn assign_inputs(buses: &[Bus], mut sources: Vec<Source>) -> Result<Vec<Source>, CliError> {
     if let [source] = sources.as_mut_slice()
         && source.bus.is_none()
@@ -248,24 +262,18 @@ fn assign_inputs(buses: &[Bus], mut sources: Vec<Source>) -> Result<Vec<Source>,
                 ))
             })?;
         let source = sources.swap_remove(index);
-        if source.audio.channel_count() != bus.channels {
+        if source.reader.channel_count() != bus.channels {
             return Err(CliError::user(anyhow!(
                 "`{}` has {} channel(s) but input bus `{}` takes {}; \
                  use a file with {} channel(s) or add a `route` node to the graph",
                 source.label,
-                source.audio.channel_count(),
+                source.reader.channel_count(),
                 bus.name,
                 bus.channels,
                 bus.channels
             )));
         }
         ordered.push(source);
-    }
-    let longest = ordered.iter().map(|s| s.audio.frames()).max().unwrap_or(0);
-    for source in &mut ordered {
-        for channel in &mut source.audio.channels {
-            channel.resize(longest, 0.0);
-        }
     }
     Ok(ordered)
 }

@@ -1,0 +1,137 @@
+//! The streamed render: inputs read a chunk ahead, the engine run call by call, every
+//! output chunk written (dithered) to its temporary file and measured as written. Memory
+//! holds a few chunks, whatever the length of the files.
+
+use std::path::Path;
+
+use super::inputs::InputMix;
+use crate::audio_io::{AudioWriter, DecodeError, EncodeError, SampleFormat, Written};
+use crate::commands::engine::Renderer;
+use crate::progress::Progress;
+use crate::report::{Measurement, MeasurementStream};
+
+/// Why a streamed render stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum StreamError {
+    /// An input could not be read (the user's file).
+    #[error(transparent)]
+    Input(#[from] DecodeError),
+    /// An output could not be written.
+    #[error(transparent)]
+    Output(#[from] EncodeError),
+}
+
+/// One output bus: its file and, when the render is measured, its measurement.
+pub struct OutputBus {
+    writer: AudioWriter,
+    measure: Option<MeasurementStream>,
+    /// The samples of the last chunk as written, for measuring integer outputs.
+    decoded: Vec<Vec<f32>>,
+}
+
+impl OutputBus {
+    /// Opens the temporary file of `path`; `measure` measures it as written.
+    pub fn create(
+        path: &Path,
+        format: SampleFormat,
+        channels: usize,
+        sample_rate_hz: u32,
+        measure: bool,
+    ) -> Result<Self, EncodeError> {
+        let writer = AudioWriter::create(path, format, channels, sample_rate_hz)?;
+        Ok(Self {
+            writer,
+            measure: measure.then(|| {
+                MeasurementStream::new(format!("out: {}", path.display()), sample_rate_hz, channels)
+            }),
+            decoded: vec![Vec::new(); channels],
+        })
+    }
+
+    fn write(&mut self, chunk: &[&[f32]]) -> Result<(), EncodeError> {
+        self.writer.write(chunk)?;
+        let Some(measure) = &mut self.measure else {
+            return Ok(());
+        };
+        match self.writer.written() {
+            Written::AsGiven => measure.push(chunk),
+            written @ Written::Int { frames, .. } => {
+                for plane in &mut self.decoded {
+                    plane.resize(frames, 0.0);
+                }
+                written.decode_into(&mut self.decoded);
+                let planes: Vec<&[f32]> = self.decoded.iter().map(Vec::as_slice).collect();
+                measure.push(&planes);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What a completed stream leaves: the measurements, when asked for.
+pub struct Streamed {
+    pub inputs: Vec<Measurement>,
+    pub outputs: Vec<Measurement>,
+    pub frames: u64,
+}
+
+/// Renders `inputs` through `renderer` into `outputs` (in the graph's bus order), then
+/// completes the output files (each replaces its target only now).
+///
+/// The engine calls are exactly those of an in-memory render: at most
+/// [`crate::commands::engine::RENDER_CHUNK_FRAMES`] frames, cut at script ticks, over the
+/// input and then `latency_frames` of silence; the first `latency_frames` output frames
+/// are dropped. So the files are byte for byte what an in-memory render would write.
+pub fn render_stream(
+    mut renderer: Renderer,
+    mut inputs: InputMix,
+    mut outputs: Vec<OutputBus>,
+    progress: &Progress,
+) -> Result<Streamed, StreamError> {
+    let latency = renderer.latency_frames() as u64;
+    let mut out_planes: Vec<Vec<f32>> = vec![Vec::new(); renderer.output_channels()];
+    let mut position: u64 = 0;
+    loop {
+        let remaining = inputs.fill()?;
+        if remaining == 0 {
+            break;
+        }
+        let n = renderer.next_call_frames(remaining);
+        for plane in &mut out_planes {
+            plane.resize(n, 0.0);
+        }
+        {
+            let ins = inputs.take(n);
+            let mut outs: Vec<&mut [f32]> = out_planes.iter_mut().map(|p| &mut p[..n]).collect();
+            renderer.process(&ins, &mut outs);
+        }
+        // Latency compensation: the output starts `latency` frames late.
+        let skip = latency.saturating_sub(position).min(n as u64) as usize;
+        if skip < n {
+            let mut first = 0;
+            for bus in &mut outputs {
+                let channels = bus.decoded.len();
+                let chunk: Vec<&[f32]> = out_planes[first..first + channels]
+                    .iter()
+                    .map(|p| &p[skip..n])
+                    .collect();
+                bus.write(&chunk)?;
+                first += channels;
+            }
+        }
+        position += n as u64;
+        progress.advance(n as u64);
+    }
+    renderer.finish();
+    let frames = inputs.input_frames();
+    let mut measured = Vec::new();
+    for bus in outputs {
+        bus.writer.finish()?;
+        measured.extend(bus.measure.map(MeasurementStream::finish));
+    }
+    Ok(Streamed {
+        inputs: inputs.measurements(),
+        outputs: measured,
+        frames,
+    })
+}
