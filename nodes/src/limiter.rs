@@ -269,6 +269,10 @@ fn build_limiter(
         frames: FrameScratch::new(block),
         wanted: vec![1.0; n * block].into_boxed_slice(),
         spans: vec![0.0; block + PEAK_SPANS - 1].into_boxed_slice(),
+        blended: vec![0.0; block].into_boxed_slice(),
+        gains: vec![0.0; block].into_boxed_slice(),
+        in_step: true,
+        sharing: true,
         near_nyquist: vec![0.0; block].into_boxed_slice(),
         granules: vec![InputPeaks::default(); (history + block).div_ceil(GRANULE_FRAMES)]
             .into_boxed_slice(),
@@ -361,6 +365,13 @@ impl MinHold {
         self.count = 0;
     }
 
+    fn copy_from(&mut self, other: &MinHold) {
+        self.values.copy_from_slice(&other.values);
+        self.frames.copy_from_slice(&other.frames);
+        self.head = other.head;
+        self.count = other.count;
+    }
+
     /// Every value in the window is unity (or nothing was pushed yet): the queue holds at
     /// most the newest unity.
     #[inline]
@@ -447,6 +458,13 @@ impl MovingAverage {
         self.divisor.divide(self.sum)
     }
 
+    fn copy_from(&mut self, other: &MovingAverage) {
+        self.ring.copy_from_slice(&other.ring);
+        self.pos = other.pos;
+        self.sum = other.sum;
+        self.unity_run = other.unity_run;
+    }
+
     /// Full of unity: a unity push changes nothing.
     #[inline]
     fn at_rest(&self) -> bool {
@@ -507,6 +525,36 @@ impl Channel {
             && self.envelope == Envelope::default()
             && self.box1.at_rest()
             && self.box2.at_rest()
+    }
+
+    /// The gain path over frames `frame0 ..` for the wanted gains `w`, into `gains`
+    /// (the gain to apply to each frame's delayed sample). Runs of unity wanted gain at
+    /// rest pass unity without stepping the path, which would give the same.
+    fn gains(&mut self, frame0: u64, w: &[f64], ballistics: &Ballistics, gains: &mut [f64]) {
+        let mut i = 0;
+        while i < w.len() {
+            if w[i] >= 1.0 && self.at_rest() {
+                let run = w[i..].iter().take_while(|&&w| w >= 1.0).count();
+                gains[i..i + run].fill(1.0);
+                self.hold.rest_at(frame0 + (i + run - 1) as u64);
+                self.gain = 1.0;
+                i += run;
+                continue;
+            }
+            gains[i] = self.gain_step(frame0 + i as u64, w[i], ballistics);
+            i += 1;
+        }
+    }
+
+    /// Copies the state of `other`'s gain path (hold, release, averages) into this
+    /// channel's, without allocating (the buffers have the same sizes).
+    fn take_gain_path(&mut self, other: &Channel) {
+        self.hold.copy_from(&other.hold);
+        self.envelope = other.envelope;
+        self.held_log = other.held_log;
+        self.box1.copy_from(&other.box1);
+        self.box2.copy_from(&other.box2);
+        self.gain = other.gain;
     }
 
     /// One frame of the gain path for wanted gain `w` at absolute `frame`: hold, release,
@@ -584,6 +632,16 @@ pub struct LimiterProcessor {
     wanted: Box<[f64]>,
     /// Detector spans of one run of frames and the two frames before it.
     spans: Box<[f32]>,
+    /// Per frame of a block: the blended wanted gain of one channel, and the gain
+    /// applied to one channel (or to all, in step).
+    blended: Box<[f64]>,
+    gains: Box<[f64]>,
+    /// Every channel's gain path is in the state of channel 0's, and only channel 0's
+    /// is stepped (fully linked).
+    in_step: bool,
+    /// Whether channels may share one gain path while in step (always, but for tests
+    /// that check sharing changes nothing).
+    sharing: bool,
     near_nyquist: Box<[f32]>,
     /// Sample and curvature peaks of the detector's input, per granule.
     granules: Box<[InputPeaks]>,
@@ -725,50 +783,71 @@ impl LimiterProcessor {
     }
 
     /// Turns the wanted gains of frames `start..start + n` into applied gains and writes
-    /// the delayed, limited output.
+    /// the delayed, limited output. Fully linked, every channel wants the same gain each
+    /// frame, so while the channels' gain paths are in step (always, from a reset, until
+    /// the link drops below 100 %) one path computes the gain of all.
     fn apply(&mut self, io: &mut Io<'_>, start: usize, n: usize) {
         let block = self.block_frames;
         let f = &self.frames;
+        let linked = f.link[..n].iter().all(|&l| l >= 1.0);
+        let frame = self.frame;
+        if linked && self.in_step {
+            if let Some((first, others)) = self.channels.split_first_mut() {
+                first.gains(
+                    frame,
+                    &f.wanted_min[..n],
+                    &self.ballistics,
+                    &mut self.gains[..n],
+                );
+                for other in others {
+                    other.gain = first.gain;
+                }
+            }
+        } else if self.in_step {
+            // Leaving step: the other channels take up channel 0's path from here.
+            if let Some((first, others)) = self.channels.split_first_mut() {
+                for other in others {
+                    other.take_gain_path(first);
+                }
+            }
+            self.in_step = false;
+        }
         let mut outs = io.outputs.iter_mut();
         for (c, ch) in self.channels.iter_mut().enumerate() {
-            let wanted = &self.wanted[c * block..c * block + n];
-            let y = &mut self.out[..n];
-            let mut i = 0;
-            while i < n {
-                if f.wanted_min[i] >= 1.0 && ch.at_rest() {
-                    // Nothing to reduce on any channel and nothing left to recover: the
-                    // delayed input passes as it is, as the gain path would give.
-                    let run = f.wanted_min[i..n].iter().take_while(|&&w| w >= 1.0).count();
-                    let (dry, clamp) = (&ch.dry[i..i + run], &f.clamp[i..i + run]);
-                    for ((y, &x), &c) in y[i..i + run].iter_mut().zip(dry).zip(clamp) {
-                        *y = x.max(-c).min(c);
-                    }
-                    ch.hold.rest_at(self.frame + (i + run - 1) as u64);
-                    ch.gain = 1.0;
-                    i += run;
-                    continue;
+            if !self.in_step {
+                let wanted = &self.wanted[c * block..c * block + n];
+                let w = &mut self.blended[..n];
+                for (((w, &own), &linked), &link) in w
+                    .iter_mut()
+                    .zip(wanted)
+                    .zip(&f.wanted_min[..n])
+                    .zip(&f.link[..n])
+                {
+                    // Geometric blend toward the linked gain; never above the channel's own.
+                    *w = if link >= 1.0 {
+                        linked
+                    } else if link <= 0.0 || own <= linked {
+                        own
+                    } else {
+                        (own * (linked / own).powf(link)).min(own)
+                    };
                 }
-                let (own, linked, link) = (wanted[i], f.wanted_min[i], f.link[i]);
-                // Geometric blend toward the linked gain; never above the channel's own.
-                let w = if link >= 1.0 {
-                    linked
-                } else if link <= 0.0 || own <= linked {
-                    own
-                } else {
-                    (own * (linked / own).powf(link)).min(own)
-                };
-                let gain = ch.gain_step(self.frame + i as u64, w, &self.ballistics);
-                let dry = ch.dry[i];
-                y[i] = ((dry as f64 * gain) as f32)
-                    .max(-f.clamp[i])
-                    .min(f.clamp[i]);
-                i += 1;
+                ch.gains(frame, w, &self.ballistics, &mut self.gains[..n]);
+            }
+            let y = &mut self.out[..n];
+            let (dry, clamp) = (&ch.dry[..n], &f.clamp[..n]);
+            for (((y, &x), &g), &c) in y.iter_mut().zip(dry).zip(&self.gains[..n]).zip(clamp) {
+                *y = ((x as f64 * g) as f32).max(-c).min(c);
             }
             self.meter.process(c, y);
             if let Some(out) = outs.next().and_then(|o| o.get_mut(start..start + n)) {
                 out.copy_from_slice(y);
             }
             ch.dry.copy_within(n..n + self.latency, 0);
+        }
+        if !self.in_step && linked && self.sharing && self.channels.iter().all(Channel::at_rest) {
+            // At rest every gain path is in the same state again.
+            self.in_step = true;
         }
     }
 }
@@ -816,6 +895,7 @@ impl Processor for LimiterProcessor {
         self.ceilings.fill(ceiling);
         self.ceiling_pos = 0;
         self.uniform_ceilings = self.ceilings.len();
+        self.in_step = self.sharing;
         self.frame = 0;
         self.meter.reset();
     }
@@ -885,6 +965,42 @@ mod tests {
                 assert!(skipped > 0.5, "scale {scale}: {skipped} skipped");
             }
         }
+    }
+
+    /// One gain path for all channels while fully linked gives the same output as a
+    /// path per channel, also when the link drops below 100 % and comes back.
+    #[test]
+    fn sharing_the_gain_path_changes_nothing() {
+        let ctx = BuildContext {
+            prepare: PrepareInfo::new(48_000.0, 256),
+            node_id: "limit",
+            base_dir: std::path::Path::new("."),
+        };
+        let input: Vec<Vec<f32>> = test_signal(2, 60_000)
+            .iter()
+            .map(|c| c.iter().map(|v| v * 3.0).collect())
+            .collect();
+        let event = |frame, value| lathe_engine::harness::ParamEvent {
+            frame,
+            param: ParamId(param::LINK),
+            value,
+        };
+        let events = [event(15_000, 60.0), event(35_000, 100.0)];
+        let outputs: Vec<Vec<Vec<f32>>> = [true, false]
+            .into_iter()
+            .map(|sharing| {
+                let (mut p, spec) =
+                    build_limiter(&NodeConfig::empty(), &ctx).expect("defaults build");
+                p.sharing = sharing;
+                p.reset();
+                let mut built = BuiltNode {
+                    spec,
+                    processor: Box::new(p),
+                };
+                render(&mut built, &input, 100, &events, &[])
+            })
+            .collect();
+        assert!(outputs[0] == outputs[1]);
     }
 
     /// Share of channel frames whose detector run was skipped, feeding `input` through
