@@ -19,6 +19,7 @@ pub mod dynamic_eq;
 pub mod eq;
 pub mod fastmath;
 pub mod gain;
+pub mod lanes;
 pub mod limiter;
 pub mod linear_phase;
 pub mod loudness;
