@@ -686,7 +686,7 @@ impl Processor for IirCrossover {
                 self.on_grid();
             }
             let len = ((grid - pos % grid) as usize).min(io.frames - done);
-            for s in &mut self.freq_log2 {
+            for s in self.freq_log2.iter_mut().filter(|s| s.is_smoothing()) {
                 for _ in 0..len {
                     s.next();
                 }
