@@ -22,6 +22,8 @@ use realfft::num_complex::Complex;
 
 use lathe_engine::rt::flush_denormal;
 
+use crate::lanes::Lanes;
+
 /// Most sections a designed filter has (an 8th-order pass filter).
 pub const MAX_SECTIONS: usize = 4;
 /// Highest filter order of pass filters.
@@ -126,6 +128,100 @@ impl Biquad {
     pub fn reset(&mut self) {
         self.s1 = 0.0;
         self.s2 = 0.0;
+    }
+
+    /// The memory `[s1, s2]`.
+    pub fn state(&self) -> [f64; 2] {
+        [self.s1, self.s2]
+    }
+
+    /// Sets the memory `[s1, s2]`.
+    pub fn set_state(&mut self, state: [f64; 2]) {
+        [self.s1, self.s2] = state;
+    }
+}
+
+/// Coefficients of a transposed direct form II section spread over lanes: each lane may
+/// run a different section (the low-pass of one channel next to the high-pass of
+/// another). `V` is a lane group ([`Lanes`]) or, for storage, a plain array.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LaneCoefs<V> {
+    pub b0: V,
+    pub b1: V,
+    pub b2: V,
+    pub a1: V,
+    pub a2: V,
+}
+
+impl<V: Copy> LaneCoefs<V> {
+    /// The same coefficients in another lane representation.
+    #[inline(always)]
+    pub fn map<W>(&self, f: impl Fn(V) -> W) -> LaneCoefs<W> {
+        LaneCoefs {
+            b0: f(self.b0),
+            b1: f(self.b1),
+            b2: f(self.b2),
+            a1: f(self.a1),
+            a2: f(self.a2),
+        }
+    }
+}
+
+impl<const L: usize> LaneCoefs<[f64; L]> {
+    /// Every lane runs `c`.
+    pub const fn splat(c: Coefs) -> Self {
+        Self {
+            b0: [c.b0; L],
+            b1: [c.b1; L],
+            b2: [c.b2; L],
+            a1: [c.a1; L],
+            a2: [c.a2; L],
+        }
+    }
+
+    /// Lane `i` runs `lanes[i]`.
+    pub fn gather(lanes: [Coefs; L]) -> Self {
+        Self {
+            b0: lanes.map(|c| c.b0),
+            b1: lanes.map(|c| c.b1),
+            b2: lanes.map(|c| c.b2),
+            a1: lanes.map(|c| c.a1),
+            a2: lanes.map(|c| c.a2),
+        }
+    }
+}
+
+impl<V: Lanes> LaneCoefs<V> {
+    /// One sample per lane through the section with memory `s = [s1, s2]`: the
+    /// arithmetic of the scalar sections, operation for operation.
+    #[inline(always)]
+    pub fn tick(&self, s: &mut [V; 2], x: V) -> V {
+        let y = self.b0.mul(x).add(s[0]);
+        s[0] = self.b1.mul(x).sub(self.a1.mul(y)).add(s[1]);
+        s[1] = self.b2.mul(x).sub(self.a2.mul(y));
+        y
+    }
+
+    /// [`Self::tick`] with the memory flushed of denormals at every update, as
+    /// [`Biquad::process`] does.
+    #[inline(always)]
+    pub fn tick_flushed(&self, s: &mut [V; 2], x: V) -> V {
+        let y = self.b0.mul(x).add(s[0]);
+        s[0] = self.b1.mul(x).sub(self.a1.mul(y)).add(s[1]).flush();
+        s[1] = self.b2.mul(x).sub(self.a2.mul(y)).flush();
+        y
+    }
+}
+
+impl From<Coefs> for LaneCoefs<f64> {
+    fn from(c: Coefs) -> Self {
+        Self {
+            b0: c.b0,
+            b1: c.b1,
+            b2: c.b2,
+            a1: c.a1,
+            a2: c.a2,
+        }
     }
 }
 

@@ -38,7 +38,13 @@ use realfft::num_complex::Complex;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 use serde::Deserialize;
 
+use crate::biquad::Coefs;
 use crate::gain::{DEFAULT_CHANNELS, MAX_CHANNELS};
+
+mod kernel;
+
+use crate::lanes::Isa;
+use kernel::{LaneState, PairJob, SplitLanes};
 
 /// Default split frequencies: a three-band mastering split.
 pub const DEFAULT_FREQS_HZ: [f64; 2] = [200.0, 2000.0];
@@ -166,6 +172,17 @@ impl SectionState {
 }
 
 impl Section {
+    /// The same coefficients as a [`Coefs`].
+    pub(crate) fn coefs(&self) -> Coefs {
+        Coefs {
+            b0: self.b0,
+            b1: self.b1,
+            b2: self.b2,
+            a1: self.a1,
+            a2: self.a2,
+        }
+    }
+
     #[inline]
     pub(crate) fn tick(&self, st: &mut SectionState, x: f64) -> f64 {
         let y = self.b0 * x + st.s1;
@@ -313,8 +330,9 @@ impl LrSplit {
         split
     }
 
-    /// One sample through the split: (low band, high band).
-    #[inline]
+    /// One sample through the split: (low band, high band). The scalar reference the
+    /// lane kernel is tested against.
+    #[cfg(test)]
     pub(crate) fn split(&self, st: &mut LrSplitState, x: f64) -> (f64, f64) {
         let n = self.pass_sections;
         let mut lo = x;
@@ -493,6 +511,9 @@ fn check_freqs(freqs: &[f64], rate: f64) -> Result<(), ConfigError> {
 /// the low side of split k taken from the high side of splits 1..k-1, then passed through
 /// the all-passes of splits k+1.. so that every band carries the same phase, and the sum
 /// telescopes to the product of all the splits' all-passes.
+///
+/// The channels are filtered two by two on lanes (see [`kernel`]); an odd last channel
+/// shares its pair with a silent lane.
 pub struct IirCrossover {
     slope: Slope,
     channels: usize,
@@ -501,17 +522,35 @@ pub struct IirCrossover {
     freq_log2: Vec<LinearSmoother>,
     /// Per split: the frequency the coefficients were designed for.
     designed_hz: Vec<f32>,
-    splits: Vec<LrSplit>,
-    /// `[channel][split]`.
-    split_state: Vec<LrSplitState>,
-    /// `[channel][band][split]` for the bands below the top one, used for split > band.
-    ap_state: Vec<AllpassState>,
+    /// Per split: its coefficients on lanes.
+    tables: Vec<SplitLanes>,
+    /// `[pair][split][pass section]`.
+    pass_state: Vec<LaneState<4>>,
+    /// `[pair][band][split][all-pass section]`, used where split > band.
+    allpass_state: Vec<LaneState<2>>,
+    /// Input of a channel the bus lacks (the free lane of an odd last channel): silence.
+    silence: Vec<f32>,
+    /// Where the bands of channels the bus lacks go: `2 x bands` segments.
+    spare: Vec<f32>,
+    isa: Isa,
+}
+
+/// Sections in the low-pass (and in the high-pass) and in the all-pass of a split.
+fn section_counts(slope: Slope) -> (usize, usize) {
+    match slope {
+        Slope::Lr2 => (1, 1),
+        Slope::Lr4 => (2, 1),
+        Slope::Lr8 => (4, 2),
+    }
 }
 
 impl IirCrossover {
     fn new(slope: Slope, freqs: &[f64], channels: usize, prepare: PrepareInfo) -> Self {
         let rate = prepare.sample_rate_hz;
         let n = freqs.len();
+        let pairs = channels.div_ceil(2);
+        let (pass, allpass) = section_counts(slope);
+        let segment = COEF_GRID_FRAMES.max(FLUSH_GRID_FRAMES) as usize;
         Self {
             slope,
             channels,
@@ -521,12 +560,15 @@ impl IirCrossover {
                 .map(|f| LinearSmoother::new(f.log2() as f32, SPLIT_SMOOTHING_MS, rate))
                 .collect(),
             designed_hz: freqs.iter().map(|f| *f as f32).collect(),
-            splits: freqs
+            tables: freqs
                 .iter()
-                .map(|f| LrSplit::new(slope, *f, rate))
+                .map(|f| SplitLanes::new(&LrSplit::new(slope, *f, rate)))
                 .collect(),
-            split_state: vec![LrSplitState::default(); channels * n],
-            ap_state: vec![AllpassState::default(); channels * n * n],
+            pass_state: vec![LaneState::default(); pairs * n * pass],
+            allpass_state: vec![LaneState::default(); pairs * n * n * allpass],
+            silence: vec![0.0; segment],
+            spare: vec![0.0; segment * (n + 1) * 2],
+            isa: Isa::detect(),
         }
     }
 
@@ -540,23 +582,76 @@ impl IirCrossover {
 
     /// At a grid point: redesign the splits whose frequency moved, flush denormals.
     fn on_grid(&mut self) {
-        for ((s, designed), split) in self
+        for ((s, designed), table) in self
             .freq_log2
             .iter()
             .zip(&mut self.designed_hz)
-            .zip(&mut self.splits)
+            .zip(&mut self.tables)
         {
             let hz = s.value().exp2();
             if hz != *designed {
                 *designed = hz;
-                *split = LrSplit::new(self.slope, hz as f64, self.rate);
+                *table = SplitLanes::new(&LrSplit::new(self.slope, hz as f64, self.rate));
             }
         }
-        self.split_state.iter_mut().for_each(LrSplitState::flush);
-        self.ap_state
-            .iter_mut()
-            .flatten()
-            .for_each(SectionState::flush);
+        for lanes in self.pass_state.iter_mut().flatten().flatten() {
+            *lanes = flush_denormal(*lanes);
+        }
+        for lanes in self.allpass_state.iter_mut().flatten().flatten() {
+            *lanes = flush_denormal(*lanes);
+        }
+    }
+
+    /// Frames `range` of the channel pair `pair`, from the inputs to the band outputs.
+    /// A channel the bus lacks (or a missing port buffer) reads silence and writes to
+    /// `spare`.
+    fn run_pair(&mut self, io: &mut Io<'_>, pair: usize, range: std::ops::Range<usize>) {
+        let n = self.tables.len();
+        let bands = n + 1;
+        let channels = self.channels;
+        let len = range.len();
+        let silence = &self.silence[..len];
+        let input: [&[f32]; 2] = std::array::from_fn(|lane| {
+            let ch = 2 * pair + lane;
+            io.inputs
+                .get(ch)
+                .filter(|_| ch < channels)
+                .and_then(|s| s.get(range.clone()))
+                .unwrap_or(silence)
+        });
+        let mut output: [[&mut [f32]; 2]; MAX_BANDS] = Default::default();
+        for (index, out) in io.outputs.iter_mut().enumerate() {
+            let (band, ch) = (index / channels, index % channels);
+            if ch / 2 == pair
+                && let Some(slot) = output.get_mut(band).and_then(|b| b.get_mut(ch % 2))
+                && let Some(out) = out.get_mut(range.clone())
+            {
+                *slot = out;
+            }
+        }
+        let mut spare = self.spare.chunks_exact_mut(len.max(1));
+        for slot in output.iter_mut().take(bands).flatten() {
+            if slot.len() < len
+                && let Some(chunk) = spare.next()
+            {
+                *slot = chunk;
+            }
+        }
+        let (pass, allpass) = section_counts(self.slope);
+        let pass_len = n * pass;
+        let allpass_len = n * n * allpass;
+        kernel::run_pair(
+            self.isa,
+            self.slope,
+            PairJob {
+                tables: &self.tables,
+                pass_state: &mut self.pass_state[pair * pass_len..(pair + 1) * pass_len],
+                allpass_state: &mut self.allpass_state
+                    [pair * allpass_len..(pair + 1) * allpass_len],
+                input,
+                output: &mut output,
+            },
+        );
     }
 }
 
@@ -569,14 +664,12 @@ impl Processor for IirCrossover {
 
     fn reset(&mut self) {
         self.freq_log2.iter_mut().for_each(LinearSmoother::snap);
-        self.split_state.fill(LrSplitState::default());
-        self.ap_state.fill(AllpassState::default());
+        self.pass_state.fill(LaneState::default());
+        self.allpass_state.fill(LaneState::default());
         self.on_grid();
     }
 
     fn process(&mut self, io: &mut Io<'_>) {
-        let n = self.splits.len();
-        let ch_count = self.channels;
         let mut done = 0;
         while done < io.frames {
             let pos = io.position_frames + done as u64;
@@ -593,39 +686,13 @@ impl Processor for IirCrossover {
                 self.on_grid();
             }
             let len = ((grid - pos % grid) as usize).min(io.frames - done);
-            for s in &mut self.freq_log2 {
+            for s in self.freq_log2.iter_mut().filter(|s| s.is_smoothing()) {
                 for _ in 0..len {
                     s.next();
                 }
             }
-            let range = done..done + len;
-            for ch in 0..ch_count {
-                let Some(input) = io.inputs.get(ch) else {
-                    break;
-                };
-                let split_state = &mut self.split_state[ch * n..(ch + 1) * n];
-                let ap_state = &mut self.ap_state[ch * n * n..(ch + 1) * n * n];
-                for i in range.clone() {
-                    let mut rest = f64::from(input[i]);
-                    for (k, (split, st)) in
-                        self.splits.iter().zip(split_state.iter_mut()).enumerate()
-                    {
-                        let (lo, hi) = split.split(st, rest);
-                        rest = hi;
-                        let mut band = lo;
-                        let later = &self.splits[k + 1..];
-                        let states = &mut ap_state[k * n + k + 1..(k + 1) * n];
-                        for (ap, st) in later.iter().zip(states) {
-                            band = ap.allpass(st, band);
-                        }
-                        if let Some(out) = io.outputs.get_mut(k * ch_count + ch) {
-                            out[i] = band as f32;
-                        }
-                    }
-                    if let Some(out) = io.outputs.get_mut(n * ch_count + ch) {
-                        out[i] = rest as f32;
-                    }
-                }
+            for pair in 0..self.channels.div_ceil(2) {
+                self.run_pair(io, pair, done..done + len);
             }
             done += len;
         }
@@ -1052,6 +1119,219 @@ mod tests {
             .fold(0.0, f32::max);
         let limit = 0.5 * (TAU_F * 1000.0 / RATE) as f32 * 1.1;
         assert!(max_step < limit, "step {max_step} over {limit}");
+    }
+
+    /// The crossover one channel and one sample at a time through the scalar sections,
+    /// with the grid logic of [`IirCrossover`]: the reference for the lane kernel.
+    struct ScalarCrossover {
+        slope: Slope,
+        channels: usize,
+        freq_log2: Vec<LinearSmoother>,
+        designed_hz: Vec<f32>,
+        splits: Vec<LrSplit>,
+        /// `[channel][split]`.
+        split_state: Vec<LrSplitState>,
+        /// `[channel][band][split]`.
+        ap_state: Vec<AllpassState>,
+    }
+
+    impl ScalarCrossover {
+        fn new(slope: Slope, freqs: &[f64], channels: usize) -> Self {
+            let n = freqs.len();
+            Self {
+                slope,
+                channels,
+                freq_log2: freqs
+                    .iter()
+                    .map(|f| LinearSmoother::new(f.log2() as f32, SPLIT_SMOOTHING_MS, RATE))
+                    .collect(),
+                designed_hz: freqs.iter().map(|f| *f as f32).collect(),
+                splits: freqs
+                    .iter()
+                    .map(|f| LrSplit::new(slope, *f, RATE))
+                    .collect(),
+                split_state: vec![LrSplitState::default(); channels * n],
+                ap_state: vec![AllpassState::default(); channels * n * n],
+            }
+        }
+
+        fn moving(&self) -> bool {
+            self.freq_log2
+                .iter()
+                .zip(&self.designed_hz)
+                .any(|(s, &designed)| s.is_smoothing() || s.value().exp2() != designed)
+        }
+
+        fn on_grid(&mut self) {
+            for ((s, designed), split) in self
+                .freq_log2
+                .iter()
+                .zip(&mut self.designed_hz)
+                .zip(&mut self.splits)
+            {
+                let hz = s.value().exp2();
+                if hz != *designed {
+                    *designed = hz;
+                    *split = LrSplit::new(self.slope, hz as f64, RATE);
+                }
+            }
+            self.split_state.iter_mut().for_each(LrSplitState::flush);
+            self.ap_state
+                .iter_mut()
+                .flatten()
+                .for_each(SectionState::flush);
+        }
+    }
+
+    impl Processor for ScalarCrossover {
+        fn set_param(&mut self, id: ParamId, value: f32) {
+            if let Some(s) = self.freq_log2.get_mut(id.index()) {
+                s.set_target(value.max(MIN_SPLIT_HZ as f32).log2());
+            }
+        }
+
+        fn reset(&mut self) {
+            self.freq_log2.iter_mut().for_each(LinearSmoother::snap);
+            self.split_state.fill(LrSplitState::default());
+            self.ap_state.fill(AllpassState::default());
+            self.on_grid();
+        }
+
+        fn process(&mut self, io: &mut Io<'_>) {
+            let n = self.splits.len();
+            let ch_count = self.channels;
+            let mut done = 0;
+            while done < io.frames {
+                let pos = io.position_frames + done as u64;
+                let grid = if self.moving() {
+                    COEF_GRID_FRAMES
+                } else {
+                    FLUSH_GRID_FRAMES
+                };
+                if pos.is_multiple_of(grid) {
+                    self.on_grid();
+                }
+                let len = ((grid - pos % grid) as usize).min(io.frames - done);
+                for s in &mut self.freq_log2 {
+                    for _ in 0..len {
+                        s.next();
+                    }
+                }
+                for ch in 0..ch_count {
+                    let input = io.inputs[ch];
+                    let split_state = &mut self.split_state[ch * n..(ch + 1) * n];
+                    let ap_state = &mut self.ap_state[ch * n * n..(ch + 1) * n * n];
+                    for (i, x) in input.iter().enumerate().skip(done).take(len) {
+                        let mut rest = f64::from(*x);
+                        for (k, (split, st)) in
+                            self.splits.iter().zip(split_state.iter_mut()).enumerate()
+                        {
+                            let (lo, hi) = split.split(st, rest);
+                            rest = hi;
+                            let mut band = lo;
+                            let later = &self.splits[k + 1..];
+                            let states = &mut ap_state[k * n + k + 1..(k + 1) * n];
+                            for (ap, st) in later.iter().zip(states) {
+                                band = ap.allpass(st, band);
+                            }
+                            io.outputs[k * ch_count + ch][i] = band as f32;
+                        }
+                        io.outputs[n * ch_count + ch][i] = rest as f32;
+                    }
+                }
+                done += len;
+            }
+        }
+    }
+
+    /// Noise at full scale and at 1e-32 (where the flush grid acts) around silence.
+    fn test_signal(frames: usize, seed: u64) -> Vec<f32> {
+        let mut state = 0x2545_f491_4f6c_dd1d_u64 ^ seed;
+        (0..frames)
+            .map(|n| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                let x = (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5;
+                match n * 8 / frames {
+                    2 | 3 => 0.0,
+                    5 => x * 1e-32,
+                    _ => x,
+                }
+            })
+            .collect()
+    }
+
+    /// The lane kernel (portable, SSE2 and, where the CPU has it, AVX) gives the bits of
+    /// the scalar crossover for every slope, 1 to 5 splits, on 1, 2 and 3 channels, with
+    /// splits moving (coefficient grid) and steady (flush grid), at any block size.
+    #[test]
+    fn lane_kernel_equals_scalar_sections_bit_for_bit() {
+        let isas = Isa::all_available();
+        let frames = 24_000;
+        let split_cases: [&[f64]; 4] = [
+            &[700.0],
+            &[200.0, 2000.0],
+            &[100.0, 1000.0, 8000.0],
+            &[60.0, 250.0, 1000.0, 4000.0, 12_000.0],
+        ];
+        for (slope, name) in SLOPES {
+            for splits in split_cases {
+                for channels in [1, 2, 3] {
+                    let cfg =
+                        format!("(freqs_hz: {splits:?}, slope: \"{name}\", channels: {channels})");
+                    let inputs: Vec<Vec<f32>> = (0..channels)
+                        .map(|c| test_signal(frames, c as u64 + 1))
+                        .collect();
+                    let events: Vec<ParamEvent> = (0..splits.len())
+                        .flat_map(|k| {
+                            [
+                                ParamEvent {
+                                    frame: 1000 + 37 * k as u64,
+                                    param: ParamId(k as u32),
+                                    value: splits[k] as f32 * 1.7,
+                                },
+                                ParamEvent {
+                                    frame: 16_500 + 5 * k as u64,
+                                    param: ParamId(k as u32),
+                                    value: splits[k] as f32 * 0.8,
+                                },
+                            ]
+                        })
+                        .collect();
+                    let mut reference = build(&cfg);
+                    reference.processor = Box::new(ScalarCrossover::new(slope, splits, channels));
+                    reference.processor.reset();
+                    let expected = render(&mut reference, &inputs, 512, &events, &[]);
+                    for &isa in &isas {
+                        for block in [64, 333] {
+                            let mut built = build(&cfg);
+                            let mut lanes = IirCrossover::new(
+                                slope,
+                                splits,
+                                channels,
+                                PrepareInfo::new(RATE, 512),
+                            );
+                            lanes.isa = isa;
+                            built.processor = Box::new(lanes);
+                            built.processor.reset();
+                            let out = render(&mut built, &inputs, block, &events, &[]);
+                            for (o, (got, want)) in out.iter().zip(&expected).enumerate() {
+                                let first = got
+                                    .iter()
+                                    .zip(want)
+                                    .position(|(g, w)| g.to_bits() != w.to_bits());
+                                assert_eq!(
+                                    first, None,
+                                    "{name} {splits:?} x{channels} {isa:?} block {block}: \
+                                     output {o} differs"
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]

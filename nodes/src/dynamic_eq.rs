@@ -499,7 +499,8 @@ impl Processor for DynamicEqProcessor {
                     }
                 }
             }
-            self.chain.process(&mut self.work, self.stride, start..end);
+            self.chain
+                .process(&mut self.work, self.stride, start..end, pos);
             start = end;
         }
         write_output(io, &self.work, self.stride, self.channels, frames);
