@@ -171,6 +171,28 @@ impl Ballistics {
         }
     }
 
+    /// [`Self::step_unflushed`] over a run of targets, each replaced by its reduction.
+    /// The mode is decided once for the run, so the loop is the bare recursion.
+    #[inline]
+    pub fn run_unflushed(&self, env: &mut Envelope, targets: &mut [f64]) {
+        if self.auto_release {
+            for t in targets {
+                *t = self.step_unflushed(env, *t);
+            }
+        } else {
+            if targets.is_empty() {
+                return;
+            }
+            let (attack, release) = (self.attack, self.release);
+            let mut stage = env.fast;
+            for t in targets {
+                *t = stage.step(*t, attack, release);
+            }
+            env.fast = stage;
+            env.slow = Stage::default();
+        }
+    }
+
     /// [`Self::step`] without flushing tiny values from the state: the caller flushes
     /// with [`Envelope::flush`] often enough (every few hundred frames) that nothing
     /// decays into subnormals, and the per-sample chain is shorter.
@@ -689,9 +711,7 @@ impl CompressorProcessor {
         } else {
             levels.fill(0.0);
         }
-        for t in levels.iter_mut() {
-            *t = self.ballistics.step_unflushed(&mut env, *t);
-        }
+        self.ballistics.run_unflushed(&mut env, levels);
         let gr = levels.last().copied().unwrap_or(self.gr_db[0]);
         self.envelopes.fill(env);
         self.gr_db.fill(gr);
