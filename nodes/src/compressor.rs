@@ -138,22 +138,41 @@ pub(crate) fn one_pole_coef(ms: f64, sample_rate_hz: f64) -> f64 {
 /// reduction charges the slow stage too and recovers slowly: program-dependent release.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Ballistics {
-    attack: f64,
-    release: f64,
-    fast_release: f64,
-    slow_attack: f64,
-    slow_release: f64,
+    attack: Pole,
+    release: Pole,
+    fast_release: Pole,
+    slow_attack: Pole,
+    slow_release: Pole,
     auto_release: bool,
+}
+
+/// A one-pole coefficient and its complement: `y' = y * coef + x * rest` keeps the
+/// multiply by the input off the recursion's serial chain (one multiply and one add
+/// on it instead of a subtract, a multiply and an add).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Pole {
+    coef: f64,
+    rest: f64,
+}
+
+impl Pole {
+    fn new(ms: f64, sample_rate_hz: f64) -> Self {
+        let coef = one_pole_coef(ms, sample_rate_hz);
+        Self {
+            coef,
+            rest: 1.0 - coef,
+        }
+    }
 }
 
 impl Ballistics {
     pub fn new(sample_rate_hz: f64, attack_ms: f64, release_ms: f64, auto_release: bool) -> Self {
         Self {
-            attack: one_pole_coef(attack_ms, sample_rate_hz),
-            release: one_pole_coef(release_ms, sample_rate_hz),
-            fast_release: one_pole_coef(release_ms * AUTO_FAST_RELEASE_FACTOR, sample_rate_hz),
-            slow_attack: one_pole_coef(AUTO_SLOW_ATTACK_MS, sample_rate_hz),
-            slow_release: one_pole_coef(release_ms * AUTO_SLOW_RELEASE_FACTOR, sample_rate_hz),
+            attack: Pole::new(attack_ms, sample_rate_hz),
+            release: Pole::new(release_ms, sample_rate_hz),
+            fast_release: Pole::new(release_ms * AUTO_FAST_RELEASE_FACTOR, sample_rate_hz),
+            slow_attack: Pole::new(AUTO_SLOW_ATTACK_MS, sample_rate_hz),
+            slow_release: Pole::new(release_ms * AUTO_SLOW_RELEASE_FACTOR, sample_rate_hz),
             auto_release,
         }
     }
@@ -242,17 +261,18 @@ struct Stage {
 impl Stage {
     /// Both candidates of each step are computed and one is selected, so the step has
     /// no branch to mispredict (targets cross the held value all the time on music).
-    #[inline]
     ///
     /// With coefficients in `[0, 1)` the selections are a max and a min: released from
     /// above the target, the hold stays above it, and from below it would fall under it
     /// (so the target wins); attacked from below, the output stays under the hold, and
-    /// from above it would rise over it (so the hold wins). One `maxsd` and one `minsd`
-    /// keep the serial chain short.
-    fn step(&mut self, target: f64, attack: f64, release: f64) -> f64 {
-        let released = target + (self.hold - target) * release;
+    /// from above it would rise over it (so the hold wins). One `maxsd` and one `minsd`,
+    /// and the form of [`Pole`], keep the serial chains short: a multiply, an add and
+    /// the selection for each of hold and output.
+    #[inline]
+    fn step(&mut self, target: f64, attack: Pole, release: Pole) -> f64 {
+        let released = self.hold * release.coef + target * release.rest;
         self.hold = if released > target { released } else { target };
-        let attacked = self.hold + (self.out - self.hold) * attack;
+        let attacked = self.out * attack.coef + self.hold * attack.rest;
         self.out = if attacked < self.hold {
             attacked
         } else {
