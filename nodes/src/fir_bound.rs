@@ -27,10 +27,10 @@
 /// gain 3) and of the measured second differences, with room to spare.
 const ROUNDING_MARGIN: f64 = 1e-4;
 
-/// Frames per granule of [`InputPeaks::granules`]: the resolution at which peaks are
-/// kept. A window's bound takes every granule it touches, so it covers a little more
+/// Frames per granule of [`InputPeaks::granules`] (a multiple of 4): the resolution at
+/// which peaks are kept. A window's bound takes every granule it touches, so it covers a little more
 /// than the window (a superset only loosens the bound).
-pub const GRANULE_FRAMES: usize = 8;
+pub const GRANULE_FRAMES: usize = 16;
 
 /// The coefficients of the bound of one filter (or the sum or maximum of several). Two
 /// bounds hold at once and the smaller is used: `absolute * M0` (the plain sum of
@@ -201,23 +201,24 @@ impl InputPeaks {
 fn inner_granule(around: &[f32; GRANULE_FRAMES + 2]) -> InputPeaks {
     #[cfg(target_arch = "x86_64")]
     {
-        // SAFETY: SSE is part of x86-64; the loads read 4 floats at offsets 0 ..= 6 of
-        // a 10-float array.
+        // SAFETY: SSE is part of x86-64; the loads read 4 floats at offsets 0 ..=
+        // GRANULE_FRAMES - 2 of an array of GRANULE_FRAMES + 2.
         unsafe {
             use std::arch::x86_64::*;
             let p = around.as_ptr();
             let sign = _mm_set1_ps(-0.0);
             let two = _mm_set1_ps(2.0);
-            let (a, b) = (_mm_loadu_ps(p.add(1)), _mm_loadu_ps(p.add(5)));
-            let peak = _mm_max_ps(_mm_andnot_ps(sign, a), _mm_andnot_ps(sign, b));
-            let curve = |k: usize| {
+            let mut peak = _mm_setzero_ps();
+            let mut curvature = _mm_setzero_ps();
+            for k in (0..GRANULE_FRAMES).step_by(4) {
+                peak = _mm_max_ps(peak, _mm_andnot_ps(sign, _mm_loadu_ps(p.add(k + 1))));
                 let d = _mm_sub_ps(
                     _mm_loadu_ps(p.add(k)),
                     _mm_mul_ps(two, _mm_loadu_ps(p.add(k + 1))),
                 );
-                _mm_andnot_ps(sign, _mm_add_ps(d, _mm_loadu_ps(p.add(k + 2))))
-            };
-            let curvature = _mm_max_ps(curve(0), curve(4));
+                let c = _mm_andnot_ps(sign, _mm_add_ps(d, _mm_loadu_ps(p.add(k + 2))));
+                curvature = _mm_max_ps(curvature, c);
+            }
             // Fold the four lanes of both into one: lanes 0-1 peak, 2-3 curvature.
             let pair = _mm_max_ps(
                 _mm_movelh_ps(peak, curvature),
@@ -234,30 +235,17 @@ fn inner_granule(around: &[f32; GRANULE_FRAMES + 2]) -> InputPeaks {
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
-        let mut peak = [0.0f32; GRANULE_FRAMES];
-        let mut curvature = [0.0f32; GRANULE_FRAMES];
+        let mut peak = 0.0f32;
+        let mut curvature = 0.0f32;
         for k in 0..GRANULE_FRAMES {
-            peak[k] = around[k + 1].abs();
-            curvature[k] = (around[k] - 2.0 * around[k + 1] + around[k + 2]).abs();
+            peak = larger(peak, around[k + 1].abs());
+            curvature = larger(
+                curvature,
+                (around[k] - 2.0 * around[k + 1] + around[k + 2]).abs(),
+            );
         }
-        InputPeaks {
-            peak: max_of(peak),
-            curvature: max_of(curvature),
-        }
+        InputPeaks { peak, curvature }
     }
-}
-
-/// The largest of eight values (none NaN), as a tree of pairwise maxima.
-#[cfg(not(target_arch = "x86_64"))]
-#[inline]
-fn max_of(v: [f32; GRANULE_FRAMES]) -> f32 {
-    let four = [
-        larger(v[0], v[4]),
-        larger(v[1], v[5]),
-        larger(v[2], v[6]),
-        larger(v[3], v[7]),
-    ];
-    larger(larger(four[0], four[2]), larger(four[1], four[3]))
 }
 
 #[cfg(not(target_arch = "x86_64"))]

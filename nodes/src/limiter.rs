@@ -837,7 +837,7 @@ impl LimiterProcessor {
             let y = &mut self.out[..n];
             let (dry, clamp) = (&ch.dry[..n], &f.clamp[..n]);
             for (((y, &x), &g), &c) in y.iter_mut().zip(dry).zip(&self.gains[..n]).zip(clamp) {
-                *y = ((x as f64 * g) as f32).max(-c).min(c);
+                *y = clamp_finite((x as f64 * g) as f32, c);
             }
             self.meter.process(c, y);
             if let Some(out) = outs.next().and_then(|o| o.get_mut(start..start + n)) {
@@ -850,6 +850,14 @@ impl LimiterProcessor {
             self.in_step = true;
         }
     }
+}
+
+/// `v` clamped to `±c`, for a finite `v`: plain selects (`f32::max` and `min` also sort
+/// out NaN, which costs a compare and a blend per value on x86).
+#[inline(always)]
+fn clamp_finite(v: f32, c: f32) -> f32 {
+    let v = if v < -c { -c } else { v };
+    if v > c { c } else { v }
 }
 
 /// The largest f32 not above `x`, so a clamp at it never lets a value exceed `x`.

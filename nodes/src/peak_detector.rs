@@ -254,7 +254,7 @@ pub fn true_peak(signal: &[f32], factor: usize) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fir_bound::InputPeaks;
+    use crate::fir_bound::{GRANULE_FRAMES, InputPeaks};
     use crate::oversample::Upsampler;
 
     fn noise(len: usize, seed: u32) -> Vec<f32> {
@@ -411,7 +411,7 @@ mod tests {
                 let (mut top_bound, mut top_span) = (0.0f64, 0.0f64);
                 for t in reach..x.len() {
                     let window = &x[t + 1 - reach..=t];
-                    let mut g = vec![InputPeaks::default(); window.len().div_ceil(8)];
+                    let mut g = vec![InputPeaks::default(); window.len().div_ceil(GRANULE_FRAMES)];
                     InputPeaks::granules(window, &mut g);
                     let peaks = InputPeaks::over(&g, 0..window.len());
                     let bound = det.bound().at(peaks);
