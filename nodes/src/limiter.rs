@@ -249,7 +249,6 @@ fn build_limiter(
         detector,
         hold: MinHold::new(hold),
         envelope: Envelope::default(),
-        held_log: (1.0, 0.0),
         box1: MovingAverage::new(box1),
         box2: MovingAverage::new(box2),
         gain: 1.0,
@@ -271,6 +270,7 @@ fn build_limiter(
         spans: vec![0.0; block + PEAK_SPANS - 1].into_boxed_slice(),
         blended: vec![0.0; block].into_boxed_slice(),
         gains: vec![0.0; block].into_boxed_slice(),
+        gain_scratch: GainScratch::new(block),
         in_step: true,
         sharing: true,
         near_nyquist: vec![0.0; block].into_boxed_slice(),
@@ -506,8 +506,6 @@ struct Channel {
     nyquist: NearNyquistEnvelope,
     hold: MinHold,
     envelope: Envelope,
-    /// The last held gain given to the envelope and its reduction in log2 units.
-    held_log: (f64, f64),
     box1: MovingAverage,
     box2: MovingAverage,
     /// Gain applied on the last frame.
@@ -529,21 +527,108 @@ impl Channel {
 
     /// The gain path over frames `frame0 ..` for the wanted gains `w`, into `gains`
     /// (the gain to apply to each frame's delayed sample). Runs of unity wanted gain at
-    /// rest pass unity without stepping the path, which would give the same.
-    fn gains(&mut self, frame0: u64, w: &[f64], ballistics: &Ballistics, gains: &mut [f64]) {
+    /// rest pass unity without stepping the path, which would give the same. The rest
+    /// runs in passes over the frames (hold; release targets; release; gains; averages),
+    /// so the serial recursions are short loops of their own and the log and exp
+    /// between them vectorise.
+    fn gains(
+        &mut self,
+        frame0: u64,
+        w: &[f64],
+        ballistics: &Ballistics,
+        scratch: &mut GainScratch,
+        gains: &mut [f64],
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        if scratch.wide {
+            // SAFETY: `wide` is set only when the CPU reports AVX2.
+            unsafe { self.gains_avx2(frame0, w, ballistics, scratch, gains) };
+            return;
+        }
+        self.gain_passes(frame0, w, ballistics, scratch, gains);
+    }
+
+    /// [`Self::gain_passes`] compiled for AVX2 (the same arithmetic, so the same bits).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn gains_avx2(
+        &mut self,
+        frame0: u64,
+        w: &[f64],
+        ballistics: &Ballistics,
+        scratch: &mut GainScratch,
+        gains: &mut [f64],
+    ) {
+        self.gain_passes(frame0, w, ballistics, scratch, gains);
+    }
+
+    #[inline(always)]
+    fn gain_passes(
+        &mut self,
+        frame0: u64,
+        w: &[f64],
+        ballistics: &Ballistics,
+        scratch: &mut GainScratch,
+        gains: &mut [f64],
+    ) {
         let mut i = 0;
-        while i < w.len() {
-            if w[i] >= 1.0 && self.at_rest() {
-                let run = w[i..].iter().take_while(|&&w| w >= 1.0).count();
-                gains[i..i + run].fill(1.0);
-                self.hold.rest_at(frame0 + (i + run - 1) as u64);
-                self.gain = 1.0;
-                i += run;
+        while i < w.len() && w[i] >= 1.0 && self.at_rest() {
+            let run = w[i..].iter().take_while(|&&w| w >= 1.0).count();
+            gains[i..i + run].fill(1.0);
+            self.hold.rest_at(frame0 + (i + run - 1) as u64);
+            self.gain = 1.0;
+            i += run;
+        }
+        let n = w.len() - i;
+        if n == 0 {
+            return;
+        }
+        let frame0 = frame0 + i as u64;
+        let (w, gains) = (&w[i..], &mut gains[i..]);
+        let held = &mut scratch.held[..n];
+        for (k, (h, &w)) in held.iter_mut().zip(w).enumerate() {
+            *h = self.hold.push(frame0 + k as u64, w);
+        }
+        // Reduction in log2 units: release is a linear recursion, so its time constant
+        // is the same in any log unit.
+        let env = &mut scratch.envelope[..n];
+        for (e, &h) in env.iter_mut().zip(held.iter()) {
+            *e = (-fastmath::log2(h.max(1e-12))).max(0.0);
+        }
+        // The release, in place of its targets; negative marks a frame with nothing to
+        // hold back (unity gain).
+        for (e, &h) in env.iter_mut().zip(held.iter()) {
+            if h >= 1.0 && self.envelope == Envelope::default() {
+                *e = -1.0;
                 continue;
             }
-            gains[i] = self.gain_step(frame0 + i as u64, w[i], ballistics);
-            i += 1;
+            let reduction = ballistics.step(&mut self.envelope, *e);
+            *e = if h >= 1.0 && reduction < ENVELOPE_REST {
+                self.envelope = Envelope::default();
+                -1.0
+            } else {
+                reduction
+            };
         }
+        // The gain each frame wants after release, scaled for the averages (still f64,
+        // so this loop vectorises; the conversion to integers is in the next).
+        for (e, &h) in env.iter_mut().zip(held.iter()) {
+            // Computed for every frame and selected, so nothing branches.
+            let released = fastmath::exp2(-e.max(0.0)).min(h);
+            let gain = if *e < 0.0 { 1.0 } else { released };
+            *e = gain.clamp(0.0, 1.0) * GAIN_SCALE;
+        }
+        for (g, &scaled) in gains.iter_mut().zip(env.iter()) {
+            let smooth = self.box2.push(self.box1.push(scaled as u64));
+            // Through i64 (exact: `smooth` is at most 2^48), which converts in one
+            // instruction where u64 does not.
+            *g = if smooth == UNITY {
+                1.0
+            } else {
+                smooth as i64 as f64 / GAIN_SCALE
+            };
+        }
+        self.gain = gains[n - 1];
     }
 
     /// Copies the state of `other`'s gain path (hold, release, averages) into this
@@ -551,44 +636,29 @@ impl Channel {
     fn take_gain_path(&mut self, other: &Channel) {
         self.hold.copy_from(&other.hold);
         self.envelope = other.envelope;
-        self.held_log = other.held_log;
         self.box1.copy_from(&other.box1);
         self.box2.copy_from(&other.box2);
         self.gain = other.gain;
     }
+}
 
-    /// One frame of the gain path for wanted gain `w` at absolute `frame`: hold, release,
-    /// the two averages. Returns the gain to apply.
-    #[inline]
-    fn gain_step(&mut self, frame: u64, w: f64, ballistics: &Ballistics) -> f64 {
-        let held = self.hold.push(frame, w);
-        let env_gain = if held >= 1.0 && self.envelope == Envelope::default() {
-            1.0
-        } else {
-            // Reduction in log2 units: release is a linear recursion, so its time
-            // constant is the same in any log unit.
-            // The held gain often stays put for many frames: reuse its log.
-            if self.held_log.0 != held {
-                self.held_log = (held, (-fastmath::log2(held.max(1e-12))).max(0.0));
-            }
-            let target = self.held_log.1;
-            let env = ballistics.step(&mut self.envelope, target);
-            if held >= 1.0 && env < ENVELOPE_REST {
-                self.envelope = Envelope::default();
-                1.0
-            } else {
-                fastmath::exp2(-env).min(held)
-            }
-        };
-        let fixed = (env_gain.clamp(0.0, 1.0) * GAIN_SCALE) as u64;
-        let smooth = self.box2.push(self.box1.push(fixed));
-        let gain = if smooth == UNITY {
-            1.0
-        } else {
-            smooth as f64 / GAIN_SCALE
-        };
-        self.gain = gain;
-        gain
+/// Per-frame scratch of [`Channel::gains`], for one block.
+struct GainScratch {
+    /// The CPU has AVX2: the passes run in their AVX2 copy (see [`crate::cpu`]).
+    wide: bool,
+    held: Box<[f64]>,
+    /// Release targets, then the release itself, then the gains it allows, scaled to
+    /// the averages' fixed point.
+    envelope: Box<[f64]>,
+}
+
+impl GainScratch {
+    fn new(frames: usize) -> Self {
+        Self {
+            wide: crate::cpu::has_avx2(),
+            held: vec![0.0; frames].into_boxed_slice(),
+            envelope: vec![0.0; frames].into_boxed_slice(),
+        }
     }
 }
 
@@ -636,6 +706,7 @@ pub struct LimiterProcessor {
     /// applied to one channel (or to all, in step).
     blended: Box<[f64]>,
     gains: Box<[f64]>,
+    gain_scratch: GainScratch,
     /// Every channel's gain path is in the state of channel 0's, and only channel 0's
     /// is stepped (fully linked).
     in_step: bool,
@@ -797,6 +868,7 @@ impl LimiterProcessor {
                     frame,
                     &f.wanted_min[..n],
                     &self.ballistics,
+                    &mut self.gain_scratch,
                     &mut self.gains[..n],
                 );
                 for other in others {
@@ -832,7 +904,13 @@ impl LimiterProcessor {
                         (own * (linked / own).powf(link)).min(own)
                     };
                 }
-                ch.gains(frame, w, &self.ballistics, &mut self.gains[..n]);
+                ch.gains(
+                    frame,
+                    w,
+                    &self.ballistics,
+                    &mut self.gain_scratch,
+                    &mut self.gains[..n],
+                );
             }
             let y = &mut self.out[..n];
             let (dry, clamp) = (&ch.dry[..n], &f.clamp[..n]);
@@ -893,7 +971,6 @@ impl Processor for LimiterProcessor {
             ch.nyquist.reset();
             ch.hold.clear();
             ch.envelope = Envelope::default();
-            ch.held_log = (1.0, 0.0);
             ch.box1.fill_unity();
             ch.box2.fill_unity();
             ch.gain = 1.0;
