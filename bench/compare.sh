@@ -7,6 +7,10 @@
 # through graphs/multiband.ron, repeated 10 times with SoX), then times each command RUNS
 # times with GNU time and prints the medians of wall time and of CPU time (user + sys),
 # and the ratios lathe / other. Per-run figures go to $OUT/runs.tsv (one line per run).
+# The "hot" rows drive the same chains 10 dB harder, so the compressors and the limiters
+# work on most of the file (the test file itself is mixed quietly, about -23 LUFS, and
+# barely reaches the limiter). The album rows master 4 one-minute tracks with 1 job and
+# with one job per core, for the speed-up of rendering many files.
 # Environment: OUT (work directory, default target/compare).
 set -euo pipefail
 
@@ -68,6 +72,11 @@ time_runs lathe_render "$LATHE" render "$ROOT/graphs/master.ron" "$INPUT" \
 time_runs sox_chain sox "$INPUT" -b 24 "$OUT/sox.wav" "${SOX_CHAIN[@]}"
 time_runs ffmpeg_chain ffmpeg -nostdin -hide_banner -nostats -y -i "$INPUT" \
     -filter_complex "$FF_GRAPH" -c:a pcm_s24le "$OUT/ffmpeg.wav"
+time_runs lathe_render_hot "$LATHE" render "$ROOT/graphs/master.ron" "$INPUT" \
+    -o "$OUT/lathe_hot.wav" --bits 24 -q --set trim.gain_db=10
+time_runs sox_chain_hot sox "$INPUT" -b 24 "$OUT/sox_hot.wav" gain 10 "${SOX_CHAIN[@]}"
+time_runs ffmpeg_chain_hot ffmpeg -nostdin -hide_banner -nostats -y -i "$INPUT" \
+    -filter_complex "volume=10dB,$FF_GRAPH" -c:a pcm_s24le "$OUT/ffmpeg_hot.wav"
 time_runs lathe_analyze "$LATHE" analyze "$INPUT"
 time_runs ffmpeg_ebur128 ffmpeg -nostdin -hide_banner -nostats -i "$INPUT" \
     -af ebur128=peak=true -f null -
@@ -80,6 +89,17 @@ for i in $(seq 8); do
 done
 time_runs lathe_analyze_8 "$LATHE" analyze "${FILES[@]}"
 
+# Many files rendered: an album of 4 one-minute tracks, one job against one per core.
+TRACKS=()
+for i in 1 2 3 4; do
+    [ -f "$OUT/track$i.wav" ] || sox "$INPUT" "$OUT/track$i.wav" trim "$(((i - 1) * 60))" 60
+    TRACKS+=("$OUT/track$i.wav")
+done
+time_runs lathe_album_1job "$LATHE" album "$ROOT/graphs/master.ron" "${TRACKS[@]}" \
+    -o "$OUT/album1" --mode track --jobs 1 -q
+time_runs lathe_album_jobs "$LATHE" album "$ROOT/graphs/master.ron" "${TRACKS[@]}" \
+    -o "$OUT/album2" --mode track --jobs "$(nproc)" -q
+
 # Medians per command, then the ratios.
 awk -v nproc="$(nproc)" '
     { wall[$1] = wall[$1] " " $2; cpu[$1] = cpu[$1] " " ($3 + $4); order[$1] = NR }
@@ -91,13 +111,16 @@ awk -v nproc="$(nproc)" '
     }
     END {
         printf "%-16s %10s %10s\n", "command", "wall_s", "cpu_s"
-        split("lathe_render sox_chain ffmpeg_chain lathe_analyze ffmpeg_ebur128 lathe_analyze_8", names, " ")
-        for (k = 1; k <= 6; k++) {
+        n_names = split("lathe_render sox_chain ffmpeg_chain lathe_render_hot sox_chain_hot ffmpeg_chain_hot lathe_analyze ffmpeg_ebur128 lathe_analyze_8 lathe_album_1job lathe_album_jobs", names, " ")
+        for (k = 1; k <= n_names; k++) {
             n = names[k]; w[n] = median(wall[n]); c[n] = median(cpu[n])
             printf "%-16s %10.2f %10.2f\n", n, w[n], c[n]
         }
         printf "lathe render / sox:     cpu %.2f  wall %.2f\n", c["lathe_render"] / c["sox_chain"], w["lathe_render"] / w["sox_chain"]
         printf "lathe render / ffmpeg:  cpu %.2f  wall %.2f\n", c["lathe_render"] / c["ffmpeg_chain"], w["lathe_render"] / w["ffmpeg_chain"]
+        printf "hot render / sox:       cpu %.2f  wall %.2f\n", c["lathe_render_hot"] / c["sox_chain_hot"], w["lathe_render_hot"] / w["sox_chain_hot"]
+        printf "hot render / ffmpeg:    cpu %.2f  wall %.2f\n", c["lathe_render_hot"] / c["ffmpeg_chain_hot"], w["lathe_render_hot"] / w["ffmpeg_chain_hot"]
         printf "lathe analyze / ffmpeg: cpu %.2f  wall %.2f\n", c["lathe_analyze"] / c["ffmpeg_ebur128"], w["lathe_analyze"] / w["ffmpeg_ebur128"]
         printf "analyze 8 files: cpu/wall %.2f on %d cores; speed-up over 8 single-file runs %.2f\n", c["lathe_analyze_8"] / w["lathe_analyze_8"], nproc, 8 * w["lathe_analyze"] / w["lathe_analyze_8"]
+        printf "album of 4 tracks: %d jobs %.2fx faster than 1 (wall), cpu/wall %.2f\n", nproc, w["lathe_album_1job"] / w["lathe_album_jobs"], c["lathe_album_jobs"] / w["lathe_album_jobs"]
     }' "$OUT/runs.tsv" | tee "$OUT/summary.txt"

@@ -723,7 +723,11 @@ impl CompressorProcessor {
                 *l = l.max(d);
             }
         }
-        if levels.iter().any(|&l| l >= curve.floor) {
+        // An OR over the whole pass (no early exit), so it vectorises.
+        if levels
+            .iter()
+            .fold(false, |any, &l| any | (l >= curve.floor))
+        {
             for l in levels.iter_mut() {
                 let reduction = curve.reduction_db(curve.level_db(*l));
                 *l = if *l < curve.floor { 0.0 } else { reduction };

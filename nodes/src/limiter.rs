@@ -271,6 +271,7 @@ fn build_limiter(
         blended: vec![0.0; block].into_boxed_slice(),
         gains: vec![0.0; block].into_boxed_slice(),
         gain_scratch: GainScratch::new(block),
+        wide: crate::cpu::has_avx2(),
         in_step: true,
         sharing: true,
         near_nyquist: vec![0.0; block].into_boxed_slice(),
@@ -531,39 +532,8 @@ impl Channel {
     /// runs in passes over the frames (hold; release targets; release; gains; averages),
     /// so the serial recursions are short loops of their own and the log and exp
     /// between them vectorise.
-    fn gains(
-        &mut self,
-        frame0: u64,
-        w: &[f64],
-        ballistics: &Ballistics,
-        scratch: &mut GainScratch,
-        gains: &mut [f64],
-    ) {
-        #[cfg(target_arch = "x86_64")]
-        if scratch.wide {
-            // SAFETY: `wide` is set only when the CPU reports AVX2.
-            unsafe { self.gains_avx2(frame0, w, ballistics, scratch, gains) };
-            return;
-        }
-        self.gain_passes(frame0, w, ballistics, scratch, gains);
-    }
-
-    /// [`Self::gain_passes`] compiled for AVX2 (the same arithmetic, so the same bits).
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
-    fn gains_avx2(
-        &mut self,
-        frame0: u64,
-        w: &[f64],
-        ballistics: &Ballistics,
-        scratch: &mut GainScratch,
-        gains: &mut [f64],
-    ) {
-        self.gain_passes(frame0, w, ballistics, scratch, gains);
-    }
-
     #[inline(always)]
-    fn gain_passes(
+    fn gains(
         &mut self,
         frame0: u64,
         w: &[f64],
@@ -644,8 +614,6 @@ impl Channel {
 
 /// Per-frame scratch of [`Channel::gains`], for one block.
 struct GainScratch {
-    /// The CPU has AVX2: the passes run in their AVX2 copy (see [`crate::cpu`]).
-    wide: bool,
     held: Box<[f64]>,
     /// Release targets, then the release itself, then the gains it allows, scaled to
     /// the averages' fixed point.
@@ -655,7 +623,6 @@ struct GainScratch {
 impl GainScratch {
     fn new(frames: usize) -> Self {
         Self {
-            wide: crate::cpu::has_avx2(),
             held: vec![0.0; frames].into_boxed_slice(),
             envelope: vec![0.0; frames].into_boxed_slice(),
         }
@@ -707,6 +674,8 @@ pub struct LimiterProcessor {
     blended: Box<[f64]>,
     gains: Box<[f64]>,
     gain_scratch: GainScratch,
+    /// The CPU has AVX2: the blocks run in their AVX2 copy (see [`crate::cpu`]).
+    wide: bool,
     /// Every channel's gain path is in the state of channel 0's, and only channel 0's
     /// is stepped (fully linked).
     in_step: bool,
@@ -745,6 +714,7 @@ impl LimiterProcessor {
 
     /// The per-frame params of frames `0..n` of a block, and the clamp level of the
     /// samples leaving on them.
+    #[inline(always)]
     fn advance_params(&mut self, n: usize) {
         let f = &mut self.frames;
         let steady = !(self.ceiling_db.is_smoothing()
@@ -787,6 +757,7 @@ impl LimiterProcessor {
     /// writes each channel's wanted gain from the true peak around the aligned sample.
     /// Stretches whose input bound stays under the ceiling want unity gain without
     /// running the detector: exactly what it would have found.
+    #[inline(always)]
     fn detect(&mut self, io: &Io<'_>, start: usize, n: usize) {
         let block = self.block_frames;
         let f = &mut self.frames;
@@ -857,6 +828,7 @@ impl LimiterProcessor {
     /// the delayed, limited output. Fully linked, every channel wants the same gain each
     /// frame, so while the channels' gain paths are in step (always, from a reset, until
     /// the link drops below 100 %) one path computes the gain of all.
+    #[inline(always)]
     fn apply(&mut self, io: &mut Io<'_>, start: usize, n: usize) {
         let block = self.block_frames;
         let f = &self.frames;
@@ -986,6 +958,28 @@ impl Processor for LimiterProcessor {
     }
 
     fn process(&mut self, io: &mut Io<'_>) {
+        #[cfg(target_arch = "x86_64")]
+        if self.wide {
+            // SAFETY: `wide` is set only when the CPU reports AVX2.
+            unsafe { self.process_avx2(io) };
+            return;
+        }
+        self.process_blocks(io);
+    }
+}
+
+impl LimiterProcessor {
+    /// The blocks compiled for AVX2: the per-frame loops (drive, bounds, wanted gains,
+    /// output clamp) run four or eight frames at a time, with the same arithmetic, so
+    /// the same bits as the baseline build.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn process_avx2(&mut self, io: &mut Io<'_>) {
+        self.process_blocks(io);
+    }
+
+    #[inline(always)]
+    fn process_blocks(&mut self, io: &mut Io<'_>) {
         let mut start = 0;
         while start < io.frames {
             let n = (io.frames - start).min(self.block_frames);
@@ -1083,6 +1077,47 @@ mod tests {
                     processor: Box::new(p),
                 };
                 render(&mut built, &input, 100, &events, &[])
+            })
+            .collect();
+        assert!(outputs[0] == outputs[1]);
+    }
+
+    /// The AVX2 copy of the blocks and the baseline copy give the same bits, driven into
+    /// reduction, with the ceiling and the link moving and auto release (on a CPU without
+    /// AVX2 both runs take the baseline copy and the test is trivially true).
+    #[test]
+    fn instruction_sets_give_the_same_bits() {
+        let ctx = BuildContext {
+            prepare: PrepareInfo::new(48_000.0, 256),
+            node_id: "limit",
+            base_dir: std::path::Path::new("."),
+        };
+        let input: Vec<Vec<f32>> = test_signal(2, 60_000)
+            .iter()
+            .map(|c| c.iter().map(|v| v * 3.0).collect())
+            .collect();
+        let event = |frame, param, value| lathe_engine::harness::ParamEvent {
+            frame,
+            param: ParamId(param),
+            value,
+        };
+        let events = [
+            event(10_000, param::CEILING, -3.0),
+            event(15_000, param::LINK, 60.0),
+            event(35_000, param::LINK, 100.0),
+        ];
+        let outputs: Vec<Vec<Vec<f32>>> = [true, false]
+            .into_iter()
+            .map(|wide| {
+                let (mut p, spec) =
+                    build_limiter(&NodeConfig::empty(), &ctx).expect("defaults build");
+                p.wide = wide && crate::cpu::has_avx2();
+                p.set_param(ParamId(param::AUTO_RELEASE), 1.0);
+                let mut built = BuiltNode {
+                    spec,
+                    processor: Box::new(p),
+                };
+                render(&mut built, &input, 200, &events, &[])
             })
             .collect();
         assert!(outputs[0] == outputs[1]);
