@@ -31,18 +31,27 @@ impl DelayLine {
             }
             return;
         }
-        for (o, &x) in out.iter_mut().zip(input) {
-            let delayed = self.ring[self.pos];
-            self.ring[self.pos] = x;
-            self.pos += 1;
+        // In runs up to the ring's wrap, each a plain swap over contiguous slices
+        // (vectorised), not a per-sample index check.
+        let frames = out.len().min(input.len());
+        let mut done = 0;
+        while done < frames {
+            let run = (frames - done).min(len - self.pos);
+            let ring = &mut self.ring[self.pos..self.pos + run];
+            let (src, dst) = (&input[done..done + run], &mut out[done..done + run]);
+            for ((o, &x), r) in dst.iter_mut().zip(src).zip(ring.iter_mut()) {
+                let delayed = std::mem::replace(r, x);
+                if add {
+                    *o += delayed;
+                } else {
+                    *o = delayed;
+                }
+            }
+            self.pos += run;
             if self.pos == len {
                 self.pos = 0;
             }
-            if add {
-                *o += delayed;
-            } else {
-                *o = delayed;
-            }
+            done += run;
         }
     }
 
@@ -85,6 +94,35 @@ mod tests {
         d.process(&input[..5], &mut out[..5], false);
         d.process(&input[5..], &mut out[5..], false);
         assert_eq!(out, vec![0.0, 0.0, 0.0, 1.0, 2.0, 3.0, 4.0, 5.0]);
+    }
+
+    /// Any split into blocks (shorter and longer than the ring, across its wrap) gives
+    /// the input shifted by the delay, written or added.
+    #[test]
+    fn any_block_split_delays_and_adds_exactly() {
+        let input: Vec<f32> = (1..=200).map(|x| x as f32).collect();
+        for delay in [1, 7, 64] {
+            for add in [false, true] {
+                let mut d = DelayLine::new(delay);
+                let mut out = vec![0.5f32; input.len()];
+                let mut at = 0;
+                for block in [3, 1, 70, 5, 64, 9, 200].iter().cycle() {
+                    let end = (at + block).min(input.len());
+                    d.process(&input[at..end], &mut out[at..end], add);
+                    at = end;
+                    if at == input.len() {
+                        break;
+                    }
+                }
+                let want: Vec<f32> = (0..input.len())
+                    .map(|i| {
+                        let delayed = if i >= delay { input[i - delay] } else { 0.0 };
+                        if add { 0.5 + delayed } else { delayed }
+                    })
+                    .collect();
+                assert_eq!(out, want, "delay {delay}, add {add}");
+            }
+        }
     }
 
     #[test]
