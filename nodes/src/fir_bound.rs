@@ -226,7 +226,7 @@ fn granules_avx(x: &[f32], out: &mut [InputPeaks]) {
 #[inline]
 fn inner_granule_avx(around: &[f32; GRANULE_FRAMES + 2]) -> InputPeaks {
     use std::arch::x86_64::*;
-    const _: () = assert!(GRANULE_FRAMES % 8 == 0);
+    const _: () = assert!(GRANULE_FRAMES.is_multiple_of(8));
     let p = around.as_ptr();
     let sign = _mm256_set1_ps(-0.0);
     let two = _mm256_set1_ps(2.0);
