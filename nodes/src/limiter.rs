@@ -52,6 +52,21 @@
 //! off has no well-defined true peak and is outside the guarantee. While `ceiling_dbtp`
 //! moves, each sample is held to the ceiling of the moment it was detected, which trails
 //! the current one by the lookahead.
+//!
+//! What it costs, and why it is cheap where nothing needs limiting:
+//! - The detector (a 4x or larger polyphase interpolator) runs only where it could find
+//!   something. Per 16-frame granule of the driven input, the sample peak `M0` and the
+//!   peak second difference `M2` are kept ([`crate::fir_bound`]); `a M0 + b M2` (with `a`,
+//!   `b` from the detector's and the near-Nyquist filter's taps) is a proven upper bound
+//!   of what they could read. Where it is at or under the ceiling, the wanted gain is 1
+//!   without running them: exactly what they would have given, tested bit for bit.
+//! - Fully linked, every channel wants the same gain each frame, so while the channels'
+//!   gain paths are in step one path (hold, release, averages) serves all of them.
+//! - At rest (unity wanted, everything settled) the gain path is not stepped; elsewhere it
+//!   runs in passes over the block, so the serial recursions are short loops of their own
+//!   and the conversions between them vectorise.
+//! - The whole block is compiled twice, for the x86-64 baseline and for AVX2, and the CPU
+//!   picks ([`crate::cpu`]); both give the same bits.
 
 use lathe_engine::{
     BuildContext, BuiltNode, ConfigError, Io, LinearSmoother, MeterSpec, NodeConfig, NodeKind,
@@ -567,13 +582,22 @@ impl Channel {
         }
         // The release, in place of its targets; negative marks a frame with nothing to
         // hold back (unity gain).
+        //
+        // Unflushed steps: a releasing envelope is set to rest below `ENVELOPE_REST`, and
+        // one holding something back has a target of at least 1.6e-16 (the reduction of
+        // the largest gain under 1), so its state never comes near the subnormals (the
+        // flush here is for safety and changes nothing). `resting` mirrors `envelope ==
+        // default`: only the reset below reaches the default state.
+        self.envelope.flush();
+        let mut resting = self.envelope == Envelope::default();
         for (e, &h) in env.iter_mut().zip(held.iter()) {
-            if h >= 1.0 && self.envelope == Envelope::default() {
+            if h >= 1.0 && resting {
                 *e = -1.0;
                 continue;
             }
-            let reduction = ballistics.step(&mut self.envelope, *e);
-            *e = if h >= 1.0 && reduction < ENVELOPE_REST {
+            let reduction = ballistics.step_unflushed(&mut self.envelope, *e);
+            resting = h >= 1.0 && reduction < ENVELOPE_REST;
+            *e = if resting {
                 self.envelope = Envelope::default();
                 -1.0
             } else {
