@@ -647,10 +647,15 @@ struct GainScratch {
 impl GainScratch {
     fn new(frames: usize) -> Self {
         Self {
-            held: vec![0.0; frames].into_boxed_slice(),
-            envelope: vec![0.0; frames].into_boxed_slice(),
+            held: zeros(frames),
+            envelope: zeros(frames),
         }
     }
+}
+
+/// A scratch buffer of `frames` zeros (allocated at build only).
+fn zeros<T: Copy + Default>(frames: usize) -> Box<[T]> {
+    vec![T::default(); frames].into_boxed_slice()
 }
 
 /// Per-frame values shared by all channels, for one block.
@@ -667,11 +672,11 @@ struct FrameScratch {
 impl FrameScratch {
     fn new(frames: usize) -> Self {
         Self {
-            drive: vec![0.0; frames].into_boxed_slice(),
-            ceiling: vec![0.0; frames].into_boxed_slice(),
-            clamp: vec![0.0; frames].into_boxed_slice(),
-            link: vec![0.0; frames].into_boxed_slice(),
-            wanted_min: vec![0.0; frames].into_boxed_slice(),
+            drive: zeros(frames),
+            ceiling: zeros(frames),
+            clamp: zeros(frames),
+            link: zeros(frames),
+            wanted_min: zeros(frames),
         }
     }
 }
