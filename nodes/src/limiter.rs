@@ -64,7 +64,8 @@
 //!   gain paths are in step one path (hold, release, averages) serves all of them.
 //! - At rest (unity wanted, everything settled) the gain path is not stepped; elsewhere it
 //!   runs in passes over the block, so the serial recursions are short loops of their own
-//!   and the conversions between them vectorise.
+//!   and the conversions between them vectorise. The running minimum is a block-wise
+//!   (van Herk) minimum: two minima per frame, no data-dependent branch.
 //! - The whole block is compiled twice, for the x86-64 baseline and for AVX2, and the CPU
 //!   picks ([`crate::cpu`]); both give the same bits.
 
@@ -329,79 +330,126 @@ fn build_limiter(
     Ok((processor, spec))
 }
 
-/// Running minimum over the last `len` frames (monotonic queue in a fixed ring).
+/// Running minimum over the last `len` frames of a stream pushed frame after frame (van
+/// Herk / Gil-Werman). The stream is cut into blocks of `len` frames; the window ending at
+/// offset `o` of a block is that block's prefix up to `o` and the previous block's suffix
+/// from `o + 1`. So each frame costs two minima and each block one backward pass, with no
+/// data-dependent branch (a monotonic queue pops a data-dependent number of entries per
+/// frame). Minima are exact, so the result is the window's minimum to the bit.
 #[derive(Clone)]
 struct MinHold {
+    /// The current block's values, offsets `..offset`.
     values: Box<[f64]>,
-    frames: Box<[u64]>,
-    head: usize,
-    count: usize,
-    len: usize,
+    /// The previous block's suffix minima: `suffix[j]` is the minimum of its offsets
+    /// `j..len`; `suffix[len]` is infinite (the window ending a block is the block).
+    suffix: Box<[f64]>,
+    /// Minimum of the current block so far.
+    prefix: f64,
+    /// Offset in the current block of the next frame.
+    offset: usize,
+    /// Every held value and suffix is 1.0 (the state [`Self::rest_at`] makes), so the
+    /// next rest needs no filling.
+    ones: bool,
+    /// The window's minimum at the last frame.
+    last: f64,
 }
 
 impl MinHold {
     fn new(len: usize) -> Self {
-        Self {
-            values: vec![1.0; len].into_boxed_slice(),
-            frames: vec![0; len].into_boxed_slice(),
-            head: 0,
-            count: 0,
-            len,
-        }
+        let len = len.max(1);
+        let mut hold = Self {
+            values: vec![f64::INFINITY; len].into_boxed_slice(),
+            suffix: vec![f64::INFINITY; len + 1].into_boxed_slice(),
+            prefix: f64::INFINITY,
+            offset: 0,
+            ones: false,
+            last: f64::INFINITY,
+        };
+        hold.clear();
+        hold
     }
 
-    /// Adds `value` at absolute `frame` and returns the minimum of the last `len` frames.
+    /// Pushes the values `w` of the next frames and writes the minimum of the window
+    /// ending at each into `held` (the same length).
     #[inline]
-    fn push(&mut self, frame: u64, value: f64) -> f64 {
-        let cap = self.len;
-        // Drop larger-or-equal values from the back: they can never be the minimum again.
-        let wrap = |i: usize| if i >= cap { i - cap } else { i };
-        while self.count > 0 {
-            let back = wrap(self.head + self.count - 1);
-            if self.values[back] >= value {
-                self.count -= 1;
-            } else {
-                break;
+    fn run(&mut self, w: &[f64], held: &mut [f64]) {
+        let len = self.values.len();
+        let mut done = 0;
+        while done < w.len() {
+            let o = self.offset;
+            let n = (w.len() - done).min(len - o);
+            let mut prefix = if o == 0 { f64::INFINITY } else { self.prefix };
+            let values = &mut self.values[o..o + n];
+            let suffix = &self.suffix[o + 1..o + n + 1];
+            let (src, dst) = (&w[done..done + n], &mut held[done..done + n]);
+            for (((h, &v), slot), &tail) in dst.iter_mut().zip(src).zip(values).zip(suffix) {
+                prefix = smaller(prefix, v);
+                *slot = v;
+                *h = smaller(tail, prefix);
             }
+            self.prefix = prefix;
+            self.offset = o + n;
+            if self.offset == len {
+                // The block is complete: its suffix minima serve the next block.
+                let mut tail = f64::INFINITY;
+                for (s, &v) in self.suffix[..len].iter_mut().zip(self.values.iter()).rev() {
+                    tail = smaller(v, tail);
+                    *s = tail;
+                }
+                self.offset = 0;
+            }
+            done += n;
         }
-        // Drop the front when it has left the window.
-        if self.count > 0 && self.frames[self.head] + cap as u64 <= frame {
-            self.head = wrap(self.head + 1);
-            self.count -= 1;
+        if let Some(&last) = held[..w.len()].last() {
+            self.last = last;
+            self.ones = false;
         }
-        let slot = wrap(self.head + self.count);
-        self.values[slot] = value;
-        self.frames[slot] = frame;
-        self.count += 1;
-        self.values[self.head]
     }
 
     fn clear(&mut self) {
-        self.head = 0;
-        self.count = 0;
+        self.values.fill(f64::INFINITY);
+        self.suffix.fill(f64::INFINITY);
+        self.prefix = f64::INFINITY;
+        self.offset = 0;
+        self.ones = false;
+        self.last = f64::INFINITY;
     }
 
     fn copy_from(&mut self, other: &MinHold) {
         self.values.copy_from_slice(&other.values);
-        self.frames.copy_from_slice(&other.frames);
-        self.head = other.head;
-        self.count = other.count;
+        self.suffix.copy_from_slice(&other.suffix);
+        self.prefix = other.prefix;
+        self.offset = other.offset;
+        self.ones = other.ones;
+        self.last = other.last;
     }
 
-    /// Every value in the window is unity (or nothing was pushed yet): the queue holds at
-    /// most the newest unity.
+    /// Every value in the window is unity (or nothing was pushed yet).
     #[inline]
     fn at_rest(&self) -> bool {
-        self.count == 0 || self.values[self.head] >= 1.0
+        self.last >= 1.0
     }
 
-    /// The state after pushing unity at rest up to and including `frame`: the newest
-    /// unity alone.
+    /// The state after pushing unity at rest up to and including absolute `frame` (the
+    /// blocks are cut at multiples of `len` from frame 0): every value in the window 1.
     fn rest_at(&mut self, frame: u64) {
-        self.values[self.head] = 1.0;
-        self.frames[self.head] = frame;
-        self.count = 1;
+        let len = self.values.len();
+        if !self.ones {
+            self.values.fill(1.0);
+            self.suffix[..len].fill(1.0);
+            self.ones = true;
+        }
+        self.prefix = 1.0;
+        self.offset = ((frame + 1) % len as u64) as usize;
+        self.last = 1.0;
     }
+}
+
+/// The smaller of two values that are not NaN, as one `minsd` (`f64::min` also sorts
+/// out NaN, which costs a compare and a blend per value on x86).
+#[inline(always)]
+fn smaller(a: f64, b: f64) -> f64 {
+    if a < b { a } else { b }
 }
 
 /// Floor division by a fixed `d` (1 ..= [`MAX_AVERAGE_FRAMES`]) of any `n <= d * 2^48`,
@@ -568,12 +616,9 @@ impl Channel {
         if n == 0 {
             return;
         }
-        let frame0 = frame0 + i as u64;
         let (w, gains) = (&w[i..], &mut gains[i..]);
         let held = &mut scratch.held[..n];
-        for (k, (h, &w)) in held.iter_mut().zip(w).enumerate() {
-            *h = self.hold.push(frame0 + k as u64, w);
-        }
+        self.hold.run(w, held);
         // Reduction in log2 units: release is a linear recursion, so its time constant
         // is the same in any log unit.
         let env = &mut scratch.envelope[..n];
@@ -1150,6 +1195,64 @@ mod tests {
             })
             .collect();
         assert!(outputs[0] == outputs[1]);
+    }
+
+    /// The running minimum is the minimum of the last `len` values, exactly, through
+    /// runs of every length (within and across its blocks), rests (unity runs skipped
+    /// with `rest_at`), a copy taken mid-stream and a clear.
+    #[test]
+    fn min_hold_is_the_exact_window_minimum() {
+        let mut seed = 7u64;
+        let mut random = move || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) as usize
+        };
+        for len in [1, 2, 5, 64, 203] {
+            let mut hold = MinHold::new(len);
+            // Every value pushed or rested, from the last clear.
+            let mut history: Vec<f64> = Vec::new();
+            let mut held = vec![0.0; 700];
+            for step in 0..400 {
+                match random() % 10 {
+                    0 if hold.at_rest() => {
+                        let run = 1 + random() % (2 * len);
+                        history.extend(std::iter::repeat_n(1.0, run));
+                        hold.rest_at(history.len() as u64 - 1);
+                    }
+                    1 if step % 50 == 0 => {
+                        hold.clear();
+                        history.clear();
+                    }
+                    2 => {
+                        let mut copy = MinHold::new(len);
+                        copy.copy_from(&hold);
+                        hold = copy;
+                    }
+                    _ => {
+                        let run = 1 + random() % 700;
+                        // Mostly unity with dips, as wanted gains are.
+                        let w: Vec<f64> = (0..run)
+                            .map(|_| match random() % 4 {
+                                0 => (random() % 1000) as f64 / 1000.0,
+                                _ => 1.0,
+                            })
+                            .collect();
+                        hold.run(&w, &mut held[..run]);
+                        for (k, &v) in w.iter().enumerate() {
+                            history.push(v);
+                            let from = history.len().saturating_sub(len);
+                            let want = history[from..].iter().fold(f64::INFINITY, |m, &x| m.min(x));
+                            assert_eq!(held[k], want, "len {len}, step {step}, frame {k}");
+                        }
+                    }
+                }
+                let from = history.len().saturating_sub(len);
+                let rest = history[from..].iter().all(|&x| x >= 1.0);
+                assert_eq!(hold.at_rest(), rest, "len {len}, step {step}");
+            }
+        }
     }
 
     /// Share of channel frames whose detector run was skipped, feeding `input` through
