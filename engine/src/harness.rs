@@ -200,19 +200,45 @@ pub fn render_into(
     }
 }
 
+/// Uniform white noise in [-1, 1) from a xorshift64 generator: deterministic, cheap,
+/// and the same for every test that asks for the same seed.
+#[derive(Debug, Clone)]
+pub struct WhiteNoise {
+    state: u64,
+}
+
+impl WhiteNoise {
+    /// The generator for `seed` (any value: it is mixed, so 0 works too).
+    pub fn new(seed: u64) -> Self {
+        Self {
+            state: 0x9E37_79B9_7F4A_7C15u64 ^ (seed + 1).wrapping_mul(0x2545_F491_4F6C_DD1D),
+        }
+    }
+
+    /// The next value, a multiple of 2^-23.
+    pub fn next_value(&mut self) -> f32 {
+        self.state ^= self.state << 13;
+        self.state ^= self.state >> 7;
+        self.state ^= self.state << 17;
+        (self.state >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
+    }
+}
+
+/// `frames` values of [`WhiteNoise`] for `seed`.
+pub fn white_noise(seed: u64, frames: usize) -> Vec<f32> {
+    let mut noise = WhiteNoise::new(seed);
+    (0..frames).map(|_| noise.next_value()).collect()
+}
+
 /// Deterministic test signal: bursts of noise at varied levels, silence, a full-scale
 /// stretch and a low sine, different on every channel.
 pub fn test_signal(channels: usize, frames: usize) -> Vec<Vec<f32>> {
     (0..channels)
         .map(|ch| {
-            let mut state =
-                0x9E37_79B9_7F4A_7C15u64 ^ (ch as u64 + 1).wrapping_mul(0x2545_F491_4F6C_DD1D);
+            let mut generator = WhiteNoise::new(ch as u64);
             (0..frames)
                 .map(|i| {
-                    state ^= state << 13;
-                    state ^= state >> 7;
-                    state ^= state << 17;
-                    let noise = (state >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0;
+                    let noise = generator.next_value();
                     let t = i as f32 / HARNESS_RATE_HZ as f32;
                     let sine = (2.0 * std::f32::consts::PI * 55.0 * t).sin();
                     match (i * 8 / frames.max(1)) as u32 {

@@ -149,7 +149,7 @@ impl InputPeaks {
     /// `x` has its interior second differences in the granules it touches.
     pub fn granules(x: &[f32], out: &mut [InputPeaks]) {
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx") {
+        if crate::cpu::has_avx() {
             // SAFETY: the CPU has just reported AVX.
             unsafe { granules_avx(x, out) };
             return;
@@ -327,15 +327,11 @@ fn larger(a: f32, b: f32) -> f32 {
 mod tests {
     use super::*;
 
+    /// `len` values of the harness noise for `seed`, as f64.
     fn noise(len: usize, seed: u64) -> Vec<f64> {
-        let mut s = seed;
-        (0..len)
-            .map(|_| {
-                s = s
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                ((s >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
-            })
+        lathe_engine::harness::white_noise(seed, len)
+            .into_iter()
+            .map(f64::from)
             .collect()
     }
 

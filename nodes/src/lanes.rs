@@ -8,8 +8,8 @@
 //! and a kernel written once over these traits matches its scalar original.
 //!
 //! The x86 types wrap `core::arch` vectors. [`Avx`] may only be used by code entered
-//! through a `#[target_feature(enable = "avx")]` function after [`avx_available`] said
-//! yes: its operations are AVX instructions.
+//! through a `#[target_feature(enable = "avx")]` function after [`crate::cpu::has_avx`]
+//! said yes: its operations are AVX instructions.
 
 /// Arithmetic of a group of f64 lanes.
 pub trait Lanes: Copy {
@@ -59,7 +59,11 @@ impl Isa {
     pub fn detect() -> Self {
         #[cfg(target_arch = "x86_64")]
         {
-            if avx_available() { Isa::Avx } else { Isa::Sse2 }
+            if crate::cpu::has_avx() {
+                Isa::Avx
+            } else {
+                Isa::Sse2
+            }
         }
         #[cfg(not(target_arch = "x86_64"))]
         {
@@ -73,23 +77,11 @@ impl Isa {
         #[cfg(target_arch = "x86_64")]
         {
             all.push(Isa::Sse2);
-            if avx_available() {
+            if crate::cpu::has_avx() {
                 all.push(Isa::Avx);
             }
         }
         all
-    }
-}
-
-/// Whether the CPU runs AVX (checked once by each kernel's owner, at build).
-pub fn avx_available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
     }
 }
 
@@ -445,7 +437,7 @@ mod tests {
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn avx_lanes_are_plain_f64_arithmetic() {
-        if avx_available() {
+        if crate::cpu::has_avx() {
             // SAFETY: AVX is present.
             unsafe { check_avx() };
         }

@@ -1075,43 +1075,55 @@ mod tests {
     use lathe_engine::PrepareInfo;
     use lathe_engine::harness::{render, test_signal};
 
+    /// The limiter built with default params for blocks of up to 256 frames.
+    fn built_limiter() -> (LimiterProcessor, lathe_engine::NodeSpec) {
+        let ctx = BuildContext {
+            prepare: PrepareInfo::new(48_000.0, 256),
+            node_id: "limit",
+            base_dir: std::path::Path::new("."),
+        };
+        build_limiter(&NodeConfig::empty(), &ctx).expect("defaults build")
+    }
+
+    /// `input` through a default limiter changed by `setup`, in blocks of `block`.
+    fn render_with(
+        setup: impl FnOnce(&mut LimiterProcessor),
+        input: &[Vec<f32>],
+        block: usize,
+        events: &[lathe_engine::harness::ParamEvent],
+    ) -> Vec<Vec<f32>> {
+        let (mut p, spec) = built_limiter();
+        setup(&mut p);
+        let mut built = BuiltNode {
+            spec,
+            processor: Box::new(p),
+        };
+        render(&mut built, input, block, events, &[])
+    }
+
+    /// The harness test signal, stereo, scaled by `scale`.
+    fn scaled_signal(frames: usize, scale: f32) -> Vec<Vec<f32>> {
+        test_signal(2, frames)
+            .iter()
+            .map(|c| c.iter().map(|v| v * scale).collect())
+            .collect()
+    }
+
     /// Skipping the detector where the input bound stays under the ceiling gives the
     /// same output, bit for bit, as running it everywhere: on the harness signal (noise
     /// bursts up to full scale, silence, a low sine) at three drive levels and two block
     /// sizes. At the lowest drive most frames are skipped, at the highest few.
     #[test]
     fn skipping_the_detector_changes_nothing() {
-        let ctx = BuildContext {
-            prepare: PrepareInfo::new(48_000.0, 256),
-            node_id: "limit",
-            base_dir: std::path::Path::new("."),
-        };
-        let signal = test_signal(2, 40_000);
         for (scale, most_skipped) in [(0.3f32, true), (1.0, false), (4.0, false)] {
-            let input: Vec<Vec<f32>> = signal
-                .iter()
-                .map(|c| c.iter().map(|v| v * scale).collect())
-                .collect();
+            let input = scaled_signal(40_000, scale);
             for block in [64, 256] {
-                let outputs: Vec<Vec<Vec<f32>>> = [true, false]
-                    .into_iter()
-                    .map(|skipping| {
-                        let (mut p, spec) =
-                            build_limiter(&NodeConfig::empty(), &ctx).expect("defaults build");
-                        if !skipping {
-                            p.bound = None;
-                        }
-                        let mut built = BuiltNode {
-                            spec,
-                            processor: Box::new(p),
-                        };
-                        render(&mut built, &input, block, &[], &[])
-                    })
-                    .collect();
-                assert!(outputs[0] == outputs[1], "scale {scale}, blocks of {block}");
+                let skipping = render_with(|_| {}, &input, block, &[]);
+                let everywhere = render_with(|p| p.bound = None, &input, block, &[]);
+                assert!(skipping == everywhere, "scale {scale}, blocks of {block}");
             }
             // How much the bound skips, measured on the processor directly.
-            let (mut p, _) = build_limiter(&NodeConfig::empty(), &ctx).expect("defaults build");
+            let (mut p, _) = built_limiter();
             let skipped = skipped_share(&mut p, &input);
             println!("scale {scale}: {skipped:.3} of the frames skipped");
             if most_skipped {
@@ -1124,36 +1136,19 @@ mod tests {
     /// path per channel, also when the link drops below 100 % and comes back.
     #[test]
     fn sharing_the_gain_path_changes_nothing() {
-        let ctx = BuildContext {
-            prepare: PrepareInfo::new(48_000.0, 256),
-            node_id: "limit",
-            base_dir: std::path::Path::new("."),
-        };
-        let input: Vec<Vec<f32>> = test_signal(2, 60_000)
-            .iter()
-            .map(|c| c.iter().map(|v| v * 3.0).collect())
-            .collect();
+        let input = scaled_signal(60_000, 3.0);
         let event = |frame, value| lathe_engine::harness::ParamEvent {
             frame,
             param: ParamId(param::LINK),
             value,
         };
         let events = [event(15_000, 60.0), event(35_000, 100.0)];
-        let outputs: Vec<Vec<Vec<f32>>> = [true, false]
-            .into_iter()
-            .map(|sharing| {
-                let (mut p, spec) =
-                    build_limiter(&NodeConfig::empty(), &ctx).expect("defaults build");
-                p.sharing = sharing;
-                p.reset();
-                let mut built = BuiltNode {
-                    spec,
-                    processor: Box::new(p),
-                };
-                render(&mut built, &input, 100, &events, &[])
-            })
-            .collect();
-        assert!(outputs[0] == outputs[1]);
+        let unshared = |p: &mut LimiterProcessor| {
+            p.sharing = false;
+            p.reset();
+        };
+        let shared = render_with(|_| {}, &input, 100, &events);
+        assert!(shared == render_with(unshared, &input, 100, &events));
     }
 
     /// The AVX2 copy of the blocks and the baseline copy give the same bits, driven into
@@ -1161,15 +1156,7 @@ mod tests {
     /// AVX2 both runs take the baseline copy and the test is trivially true).
     #[test]
     fn instruction_sets_give_the_same_bits() {
-        let ctx = BuildContext {
-            prepare: PrepareInfo::new(48_000.0, 256),
-            node_id: "limit",
-            base_dir: std::path::Path::new("."),
-        };
-        let input: Vec<Vec<f32>> = test_signal(2, 60_000)
-            .iter()
-            .map(|c| c.iter().map(|v| v * 3.0).collect())
-            .collect();
+        let input = scaled_signal(60_000, 3.0);
         let event = |frame, param, value| lathe_engine::harness::ParamEvent {
             frame,
             param: ParamId(param),
@@ -1180,21 +1167,14 @@ mod tests {
             event(15_000, param::LINK, 60.0),
             event(35_000, param::LINK, 100.0),
         ];
-        let outputs: Vec<Vec<Vec<f32>>> = [true, false]
-            .into_iter()
-            .map(|wide| {
-                let (mut p, spec) =
-                    build_limiter(&NodeConfig::empty(), &ctx).expect("defaults build");
+        let with_isa = |wide: bool| {
+            move |p: &mut LimiterProcessor| {
                 p.wide = wide && crate::cpu::has_avx2();
                 p.set_param(ParamId(param::AUTO_RELEASE), 1.0);
-                let mut built = BuiltNode {
-                    spec,
-                    processor: Box::new(p),
-                };
-                render(&mut built, &input, 200, &events, &[])
-            })
-            .collect();
-        assert!(outputs[0] == outputs[1]);
+            }
+        };
+        let wide = render_with(with_isa(true), &input, 200, &events);
+        assert!(wide == render_with(with_isa(false), &input, 200, &events));
     }
 
     /// The running minimum is the minimum of the last `len` values, exactly, through

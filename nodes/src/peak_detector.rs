@@ -256,18 +256,8 @@ mod tests {
     use super::*;
     use crate::fir_bound::{GRANULE_FRAMES, InputPeaks};
     use crate::oversample::Upsampler;
+    use lathe_engine::harness::white_noise;
 
-    fn noise(len: usize, seed: u32) -> Vec<f32> {
-        let mut state = seed;
-        (0..len)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 17;
-                state ^= state << 5;
-                state as f32 / u32::MAX as f32 * 2.0 - 1.0
-            })
-            .collect()
-    }
     /// Peak estimate over the steady middle of a signal (the abrupt start and end of a
     /// test tone have Gibbs overshoots of their own).
     fn steady_true_peak(x: &[f32], factor: usize) -> f32 {
@@ -360,7 +350,7 @@ mod tests {
     /// of a whole-signal pass.
     #[test]
     fn any_run_of_spans_equals_the_whole_pass() {
-        let x = noise(700, 0x1234_5678);
+        let x = white_noise(0x1234_5678, 700);
         for design in [FilterDesign::TRUE_PEAK, FilterDesign::DETECTOR] {
             let mut whole = vec![0.0f32; x.len()];
             TruePeakDetector::new(4, design, 1024).process(&x, &mut whole);
@@ -400,7 +390,7 @@ mod tests {
             let det = TruePeakDetector::new(4, design, 512);
             let reach = det.reach_frames();
             for (name, x) in [
-                ("noise", noise(3000, 99)),
+                ("noise", white_noise(99, 3000)),
                 ("0.49 fs", tone(0.49, 0.9)),
                 ("0.25 fs", tone(0.25, 0.9)),
                 ("square", square.clone()),

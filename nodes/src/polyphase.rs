@@ -150,21 +150,10 @@ fn one_by_one(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn noise(len: usize, seed: u64) -> Vec<f32> {
-        let mut s = seed;
-        (0..len)
-            .map(|_| {
-                s = s
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-            })
-            .collect()
-    }
+    use lathe_engine::harness::white_noise;
 
     fn bank(branches: usize, taps: usize) -> PolyphaseBank {
-        let c = noise(branches * taps, 7 + branches as u64);
+        let c = white_noise(7 + branches as u64, branches * taps);
         PolyphaseBank::new(branches, taps, |b, j| c[b * taps + j] * 0.3)
     }
 
@@ -175,7 +164,7 @@ mod tests {
         for branches in [1, 2, 3, 7, 15] {
             for taps in [1, 5, 24, 47] {
                 let bank = bank(branches, taps);
-                let input = noise(300 + taps - 1, 3);
+                let input = white_noise(3, 300 + taps - 1);
                 let frames = 300;
                 let mut out = vec![0.0f32; branches * frames];
                 bank.run(&input, &mut out);
@@ -202,7 +191,7 @@ mod tests {
         for branches in [1, 2, 3, 7, 15] {
             let taps = 47;
             let bank = bank(branches, taps);
-            let input = noise(1000 + taps - 1, 11);
+            let input = white_noise(11, 1000 + taps - 1);
             let mut whole = vec![0.0f32; branches * 1000];
             bank.run(&input, &mut whole);
             let mut portable = vec![0.0f32; branches * 1000];
