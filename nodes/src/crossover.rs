@@ -1246,13 +1246,10 @@ mod tests {
 
     /// Noise at full scale and at 1e-32 (where the flush grid acts) around silence.
     fn test_signal(frames: usize, seed: u64) -> Vec<f32> {
-        let mut state = 0x2545_f491_4f6c_dd1d_u64 ^ seed;
+        let mut noise = lathe_engine::harness::WhiteNoise::new(seed);
         (0..frames)
             .map(|n| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                let x = (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5;
+                let x = 0.5 * noise.next_value();
                 match n * 8 / frames {
                     2 | 3 => 0.0,
                     5 => x * 1e-32,

@@ -413,13 +413,10 @@ mod tests {
     /// Noise at 1e-32 from rest (so the memories stay below the flush threshold), then
     /// at full scale, then silence.
     fn signal(len: usize, seed: u64) -> Vec<f64> {
-        let mut state = 0x2545_f491_4f6c_dd1d_u64 ^ seed;
+        let mut noise = lathe_engine::harness::WhiteNoise::new(seed);
         (0..len)
             .map(|n| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                let x = (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
+                let x = 0.5 * f64::from(noise.next_value());
                 match n * 3 / len {
                     0 => x * 1e-32,
                     1 => x,

@@ -172,13 +172,10 @@ mod tests {
     /// Noise from rest: at 1e-32 (below the flush threshold) for the first sixth if
     /// `tiny`, then at full scale with silence in the fourth sixth.
     fn signal(frames: usize, seed: u64, tiny: bool) -> Vec<f32> {
-        let mut state = 0x2545_f491_4f6c_dd1d_u64 ^ seed;
+        let mut noise = lathe_engine::harness::WhiteNoise::new(seed);
         (0..frames)
             .map(|n| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                let x = (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5;
+                let x = 0.5 * noise.next_value();
                 match n * 6 / frames {
                     0 if tiny => x * 1e-32,
                     3 => 0.0,
