@@ -21,6 +21,7 @@ pub mod eq;
 pub mod fastmath;
 pub mod fir_bound;
 pub mod gain;
+pub mod input_history;
 pub mod lanes;
 pub mod limiter;
 pub mod linear_phase;

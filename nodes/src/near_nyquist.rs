@@ -13,6 +13,7 @@
 //! Sized in `new`; `process` allocates nothing.
 
 use crate::fir_bound::FirBound;
+use crate::input_history::InputHistory;
 use crate::oversample::bessel_i0;
 use crate::polyphase::PolyphaseBank;
 
@@ -33,16 +34,13 @@ const KAISER_BETA: f64 = 6.0;
 #[derive(Clone)]
 pub struct NearNyquistEnvelope {
     high_pass: PolyphaseBank,
-    /// `history` input frames, then the loaded block.
-    input: Box<[f32]>,
-    history: usize,
-    loaded: usize,
+    /// The input history and the loaded block.
+    input: InputHistory,
     /// |high-pass| of the frames one run reads.
     magnitudes: Box<[f32]>,
     /// Frames between the newest high-pass output a frame's envelope reads and the frame
     /// itself: `delay - HIGH_PASS_HALF - ENVELOPE_HALF_WIDTH`.
     lead: usize,
-    max_block_frames: usize,
     bound: FirBound,
 }
 
@@ -85,13 +83,10 @@ impl NearNyquistEnvelope {
         let lead = delay - HIGH_PASS_HALF - ENVELOPE_HALF_WIDTH;
         let history = lead + span - 1 + taps.len() - 1;
         Self {
-            input: vec![0.0; history + max_block_frames].into_boxed_slice(),
-            history,
-            loaded: 0,
+            input: InputHistory::new(history, max_block_frames),
             high_pass: PolyphaseBank::new(1, taps.len(), |_, j| taps[j] as f32),
             magnitudes: vec![0.0; max_block_frames + span - 1].into_boxed_slice(),
             lead,
-            max_block_frames,
             bound: FirBound::of(
                 &taps
                     .iter()
@@ -105,7 +100,7 @@ impl NearNyquistEnvelope {
     /// (the envelope of frame `t` reads input frames `t - reach + 1 ..= t`; in fact it
     /// stops `lead` frames before `t`).
     pub fn reach_frames(&self) -> usize {
-        self.history + 1
+        self.input.history_frames() + 1
     }
 
     /// A bound of every envelope value from the sample and curvature peaks of the input
@@ -116,27 +111,26 @@ impl NearNyquistEnvelope {
 
     /// Loads the next block (at most `max_block_frames`; more is cut).
     pub fn load(&mut self, block: &[f32]) {
-        let n = block.len().min(self.max_block_frames);
-        self.input[self.history..self.history + n].copy_from_slice(&block[..n]);
-        self.loaded = n;
+        self.input.load(block);
     }
 
     /// Writes to `out` the envelope of frames `first .. first + out.len()` of the loaded
     /// block. Frames outside it are left alone.
     pub fn envelope(&mut self, first: usize, out: &mut [f32]) {
         let n = out.len();
-        if first + n > self.loaded || n == 0 {
+        if first + n > self.input.loaded_frames() || n == 0 {
             return;
         }
         let span = 2 * ENVELOPE_HALF_WIDTH + 1;
         let taps = self.high_pass.taps();
         // High-pass outputs whose newest input is frame first - lead - span + 1 onward.
-        let oldest_input = self.history + first - self.lead - (span - 1) - (taps - 1);
+        let oldest_input =
+            self.input.history_frames() + first - self.lead - (span - 1) - (taps - 1);
         let outputs = n + span - 1;
         let mags = &mut self.magnitudes[..outputs];
         // The taps are symmetric, so the history order does not matter.
         self.high_pass.run(
-            &self.input[oldest_input..oldest_input + outputs + taps - 1],
+            &self.input.frames()[oldest_input..oldest_input + outputs + taps - 1],
             mags,
         );
         for m in mags.iter_mut() {
@@ -152,17 +146,15 @@ impl NearNyquistEnvelope {
 
     /// Ends the loaded block: its last frames become the history.
     pub fn finish(&mut self) {
-        let n = self.loaded;
-        self.input.copy_within(n..n + self.history, 0);
-        self.loaded = 0;
+        self.input.finish();
     }
 
     /// Pushes `input`; writes to `out` (same length) the near-Nyquist envelope around
     /// the delayed frames.
     pub fn process(&mut self, input: &[f32], out: &mut [f32]) {
         for (x, out) in input
-            .chunks(self.max_block_frames)
-            .zip(out.chunks_mut(self.max_block_frames))
+            .chunks(self.input.max_block_frames())
+            .zip(out.chunks_mut(self.input.max_block_frames()))
         {
             let n = x.len().min(out.len());
             self.load(&x[..n]);
@@ -172,8 +164,7 @@ impl NearNyquistEnvelope {
     }
 
     pub fn reset(&mut self) {
-        self.input.fill(0.0);
-        self.loaded = 0;
+        self.input.reset();
     }
 }
 

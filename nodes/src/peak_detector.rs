@@ -15,6 +15,7 @@
 //! Sized in `new`; `load`, `spans` and `finish` never allocate.
 
 use crate::fir_bound::FirBound;
+use crate::input_history::InputHistory;
 use crate::oversample::{FilterDesign, sanitize};
 use crate::polyphase::PolyphaseBank;
 
@@ -36,17 +37,14 @@ pub struct TruePeakDetector {
     /// Their first tap, which would meet the oldest frame of the window, is zero for a
     /// Nyquist filter and is left out.
     branches: PolyphaseBank,
-    /// `history` input frames, then the loaded block.
-    input: Box<[f32]>,
-    history: usize,
-    loaded: usize,
+    /// The input history and the loaded block.
+    input: InputHistory,
     /// Branch outputs of one run, branch after branch.
     points: Box<[f32]>,
     /// The run's oversampled values in time order.
     sequence: Box<[f32]>,
     /// Each oversampled value's magnitude, raised by the parabola centred before it.
     refined: Box<[f32]>,
-    max_block_frames: usize,
     bound: FirBound,
 }
 
@@ -77,13 +75,10 @@ impl TruePeakDetector {
             half_frames,
             taps,
             branches,
-            input: vec![0.0; history + max_block_frames].into_boxed_slice(),
-            history,
-            loaded: 0,
+            input: InputHistory::new(history, max_block_frames),
             points: vec![0.0; (factor - 1) * run_frames].into_boxed_slice(),
             sequence: vec![0.0; factor * run_frames].into_boxed_slice(),
             refined: vec![0.0; factor * run_frames].into_boxed_slice(),
-            max_block_frames,
             bound: span_bound(&proto, factor),
         }
     }
@@ -100,7 +95,7 @@ impl TruePeakDetector {
 
     /// Frames of input kept before the loaded block ([`Self::input`] starts with them).
     pub fn history_frames(&self) -> usize {
-        self.history
+        self.input.history_frames()
     }
 
     /// A bound of every span value from the sample and curvature peaks of the input
@@ -111,14 +106,12 @@ impl TruePeakDetector {
 
     /// The input history followed by the loaded block.
     pub fn input(&self) -> &[f32] {
-        &self.input[..self.history + self.loaded]
+        self.input.frames()
     }
 
     /// Loads the next block (at most `max_block_frames`; more is cut).
     pub fn load(&mut self, block: &[f32]) {
-        let n = block.len().min(self.max_block_frames);
-        self.input[self.history..self.history + n].copy_from_slice(&block[..n]);
-        self.loaded = n;
+        self.input.load(block);
     }
 
     /// Writes to `out` the spans of frames `first .. first + out.len()` of the loaded
@@ -127,14 +120,15 @@ impl TruePeakDetector {
     pub fn spans(&mut self, first: isize, out: &mut [f32]) {
         let lookback = SPAN_LOOKBACK_FRAMES as isize;
         let last = first + out.len() as isize;
-        if first < -lookback || last > self.loaded as isize || out.is_empty() {
+        if first < -lookback || last > self.input.loaded_frames() as isize || out.is_empty() {
             return;
         }
         // Points of frames first - 1 .. last: the first frame's last points give the
         // parabolas of the first span.
         let frames = out.len() + 1;
-        let newest = (self.history as isize + first - 1) as usize;
-        let window = &self.input[newest + 1 - self.taps..newest + frames];
+        let newest = (self.input.history_frames() as isize + first - 1) as usize;
+        let input = self.input.frames();
+        let window = &input[newest + 1 - self.taps..newest + frames];
         let branches = self.factor - 1;
         let points = &mut self.points[..branches * frames];
         self.branches.run(window, points);
@@ -142,7 +136,7 @@ impl TruePeakDetector {
         let sequence = &mut self.sequence[..f * frames];
         for (i, frame) in sequence.chunks_exact_mut(f).enumerate() {
             // Branch 0 of a Nyquist filter is the input delayed by `half_frames`.
-            frame[0] = self.input[newest + i - self.half_frames];
+            frame[0] = input[newest + i - self.half_frames];
             for (k, p) in frame[1..].iter_mut().enumerate() {
                 *p = points[k * frames + i];
             }
@@ -158,17 +152,15 @@ impl TruePeakDetector {
 
     /// Ends the loaded block: its last frames become the history.
     pub fn finish(&mut self) {
-        let n = self.loaded;
-        self.input.copy_within(n..n + self.history, 0);
-        self.loaded = 0;
+        self.input.finish();
     }
 
     /// Pushes `input`; writes to `spans` (same length) the peak magnitude estimate of
     /// each delayed frame's span.
     pub fn process(&mut self, input: &[f32], spans: &mut [f32]) {
         for (x, spans) in input
-            .chunks(self.max_block_frames)
-            .zip(spans.chunks_mut(self.max_block_frames))
+            .chunks(self.input.max_block_frames())
+            .zip(spans.chunks_mut(self.input.max_block_frames()))
         {
             let n = x.len().min(spans.len());
             self.load(&x[..n]);
@@ -178,8 +170,7 @@ impl TruePeakDetector {
     }
 
     pub fn reset(&mut self) {
-        self.input.fill(0.0);
-        self.loaded = 0;
+        self.input.reset();
     }
 }
 
