@@ -31,9 +31,7 @@ pub const RENDER_CHUNK_FRAMES: usize = 16_384;
 
 /// Every node kind this binary knows.
 pub fn registry() -> Registry {
-    let mut registry = lathe_nodes::registry();
-    lathe_scripting::register_all(&mut registry);
-    registry
+    lathe_host::registry()
 }
 
 /// A graph bus: its name and channel count.
