@@ -88,8 +88,8 @@ for graph in "$root"/graphs/*.ron; do
         done
         "$bin" render "$graph" "${args[@]}" -o out.wav --bits 24 --quiet --report report.json
         echo "$(hash out.wav)  render $name $input 24"
-        # The report without its paths (they name this temporary folder).
-        python3 -c 'import json,sys; d=json.load(open("report.json")); print(json.dumps(d.get("after", d), sort_keys=True))' > report.txt
+        # The report without the graph's path (it names this checkout).
+        python3 -c 'import json; d=json.load(open("report.json")); d.pop("graph"); print(json.dumps(d, sort_keys=True))' > report.txt
         echo "$(hash report.txt)  report $name $input"
     done
 done
