@@ -16,7 +16,7 @@ use lathe_engine::{
     ParamId, ParamSpec, PortSpec, Processor, Unit,
 };
 
-use crate::kinds::mid_side::MsConfig;
+use crate::bus::NoConfig;
 
 pub struct BalanceKind;
 
@@ -42,7 +42,7 @@ impl NodeKind for BalanceKind {
         config: &NodeConfig<'_>,
         ctx: &BuildContext<'_>,
     ) -> Result<BuiltNode, ConfigError> {
-        let _: MsConfig = config.parse()?;
+        let _: NoConfig = config.parse()?;
         let param = ParamSpec::new("balance_pct", Unit::Percent, -100.0, 100.0, 0.0)
             .doc("-100 = left only, 0 = unchanged, +100 = right only.");
         let processor = BalanceProcessor {

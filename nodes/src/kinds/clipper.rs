@@ -25,9 +25,9 @@ use lathe_engine::{
 };
 use serde::Deserialize;
 
+use crate::bus::DEFAULT_CHANNELS;
+use crate::bus::check_channels;
 use crate::dsp::oversample::{Oversampler, valid_factor};
-use crate::kinds::compressor::check_channels;
-use crate::kinds::gain::DEFAULT_CHANNELS;
 
 /// Default oversampling factor.
 pub const DEFAULT_OVERSAMPLING: usize = 4;

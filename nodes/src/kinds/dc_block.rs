@@ -14,10 +14,11 @@ use lathe_engine::{
     ParamId, ParamSpec, PortSpec, Processor, Unit,
 };
 
-use crate::kinds::crossover::{
-    COEF_GRID_FRAMES, Section, SectionState, check_channels, grid_segment, prewarp,
-};
-use crate::kinds::gain::GainConfig;
+use crate::bus::ChannelsConfig;
+use crate::bus::check_channels;
+use crate::dsp::bilinear::{highpass1, prewarp};
+use crate::dsp::biquad::{Coefs, flush_state};
+use crate::dsp::coef_grid::{COEF_GRID_FRAMES, grid_segment};
 
 /// Default corner frequency.
 pub const DEFAULT_FREQ_HZ: f32 = 5.0;
@@ -44,7 +45,7 @@ impl NodeKind for DcBlockKind {
         config: &NodeConfig<'_>,
         ctx: &BuildContext<'_>,
     ) -> Result<BuiltNode, ConfigError> {
-        let cfg: GainConfig = config.parse()?;
+        let cfg: ChannelsConfig = config.parse()?;
         let channels = check_channels(cfg.channels)?;
         let rate = ctx.prepare.sample_rate_hz;
         let param = ParamSpec::new("freq_hz", Unit::Hz, 1.0, 40.0, DEFAULT_FREQ_HZ)
@@ -53,8 +54,8 @@ impl NodeKind for DcBlockKind {
             rate,
             freq_hz: LinearSmoother::new(DEFAULT_FREQ_HZ, param.smoothing_ms, rate),
             designed_hz: DEFAULT_FREQ_HZ,
-            section: Section::highpass1(prewarp(DEFAULT_FREQ_HZ.into(), rate)),
-            state: vec![SectionState::default(); channels],
+            section: highpass1(prewarp(DEFAULT_FREQ_HZ.into(), rate)),
+            state: vec![[0.0; 2]; channels],
         };
         Ok(BuiltNode {
             spec: NodeSpec {
@@ -73,8 +74,8 @@ pub struct DcBlockProcessor {
     rate: f64,
     freq_hz: LinearSmoother,
     designed_hz: f32,
-    section: Section,
-    state: Vec<SectionState>,
+    section: Coefs,
+    state: Vec<[f64; 2]>,
 }
 
 impl DcBlockProcessor {
@@ -82,9 +83,9 @@ impl DcBlockProcessor {
         let hz = self.freq_hz.value();
         if hz != self.designed_hz {
             self.designed_hz = hz;
-            self.section = Section::highpass1(prewarp(hz.into(), self.rate));
+            self.section = highpass1(prewarp(hz.into(), self.rate));
         }
-        self.state.iter_mut().for_each(SectionState::flush);
+        self.state.iter_mut().for_each(flush_state);
     }
 }
 
@@ -97,7 +98,7 @@ impl Processor for DcBlockProcessor {
 
     fn reset(&mut self) {
         self.freq_hz.snap();
-        self.state.fill(SectionState::default());
+        self.state.fill([0.0; 2]);
         self.on_grid();
     }
 

@@ -17,8 +17,8 @@ use lathe_engine::{
 };
 use serde::Deserialize;
 
-use crate::kinds::crossover::check_channels;
-use crate::kinds::gain::DEFAULT_CHANNELS;
+use crate::bus::DEFAULT_CHANNELS;
+use crate::bus::check_channels;
 
 /// Delay line length when the config does not say.
 pub const DEFAULT_MAX_MS: f64 = 1000.0;

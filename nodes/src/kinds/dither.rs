@@ -28,8 +28,8 @@ use lathe_engine::{
 };
 use serde::Deserialize;
 
-use crate::kinds::compressor::check_channels;
-use crate::kinds::gain::DEFAULT_CHANNELS;
+use crate::bus::DEFAULT_CHANNELS;
+use crate::bus::check_channels;
 
 /// Default target word length.
 pub const DEFAULT_BITS: u32 = 16;

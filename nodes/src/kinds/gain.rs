@@ -5,30 +5,11 @@
 //! - Params: `gain_db` (-96 ..= 24 dB, default 0, smoothed 20 ms).
 //! - Latency: 0. Allocates only at build.
 
+use crate::bus::{ChannelsConfig, MAX_CHANNELS};
 use lathe_engine::{
     BuildContext, BuiltNode, ConfigError, Io, LinearSmoother, NodeConfig, NodeKind, NodeSpec,
     ParamId, ParamSpec, PortSpec, Processor, Unit, db_to_gain,
 };
-use serde::Deserialize;
-
-/// Channel count of buses when a config does not say.
-pub const DEFAULT_CHANNELS: usize = 2;
-/// Most channels a bus may have.
-pub const MAX_CHANNELS: usize = 32;
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct GainConfig {
-    pub channels: usize,
-}
-
-impl Default for GainConfig {
-    fn default() -> Self {
-        Self {
-            channels: DEFAULT_CHANNELS,
-        }
-    }
-}
 
 pub struct GainKind;
 
@@ -46,7 +27,7 @@ impl NodeKind for GainKind {
         config: &NodeConfig<'_>,
         ctx: &BuildContext<'_>,
     ) -> Result<BuiltNode, ConfigError> {
-        let cfg: GainConfig = config.parse()?;
+        let cfg: ChannelsConfig = config.parse()?;
         if cfg.channels == 0 || cfg.channels > MAX_CHANNELS {
             return Err(ConfigError::invalid(
                 "channels",

@@ -75,14 +75,15 @@ use lathe_engine::{
 };
 use serde::Deserialize;
 
+use crate::bus::DEFAULT_CHANNELS;
+use crate::bus::check_channels;
+use crate::dsp::ballistics::{Ballistics, Envelope};
 use crate::dsp::bs1770::true_peak::TruePeak;
 use crate::dsp::fastmath;
 use crate::dsp::fir_bound::{FirBound, GRANULE_FRAMES, InputPeaks};
 use crate::dsp::near_nyquist::NearNyquistEnvelope;
 use crate::dsp::oversample::{FilterDesign, valid_factor};
 use crate::dsp::peak_detector::TruePeakDetector;
-use crate::kinds::compressor::{Ballistics, Envelope, check_channels};
-use crate::kinds::gain::DEFAULT_CHANNELS;
 
 /// Default lookahead (and latency), in ms.
 pub const DEFAULT_LOOKAHEAD_MS: f64 = 5.0;

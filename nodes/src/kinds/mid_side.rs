@@ -9,22 +9,17 @@
 //! - Config: none. Params: none. Meters: none.
 //! - Latency: 0. Allocates nothing.
 
+use crate::bus::NoConfig;
 use lathe_engine::{
     BuildContext, BuiltNode, ConfigError, Io, NodeConfig, NodeKind, NodeSpec, ParamId, PortSpec,
     Processor,
 };
-use serde::Deserialize;
-
-/// An empty config: the kinds take no fields, and anything given is an error.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MsConfig {}
 
 pub struct MsEncodeKind;
 pub struct MsDecodeKind;
 
 fn build_ms(config: &NodeConfig<'_>, decode: bool) -> Result<BuiltNode, ConfigError> {
-    let _: MsConfig = config.parse()?;
+    let _: NoConfig = config.parse()?;
     Ok(BuiltNode {
         spec: NodeSpec {
             inputs: vec![PortSpec::new("in", 2)],

@@ -14,8 +14,8 @@ use lathe_engine::{
 };
 use serde::Deserialize;
 
-use crate::kinds::crossover::check_channels;
-use crate::kinds::gain::DEFAULT_CHANNELS;
+use crate::bus::DEFAULT_CHANNELS;
+use crate::bus::check_channels;
 
 /// Inputs of a mix when the config does not say.
 pub const DEFAULT_INPUTS: usize = 2;

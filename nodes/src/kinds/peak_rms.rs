@@ -18,7 +18,7 @@ use lathe_engine::{
 };
 use serde::Deserialize;
 
-use crate::kinds::gain::{DEFAULT_CHANNELS, MAX_CHANNELS};
+use crate::bus::{DEFAULT_CHANNELS, MAX_CHANNELS};
 
 /// Default window length.
 pub const DEFAULT_WINDOW_MS: f32 = 300.0;

@@ -12,8 +12,8 @@ use lathe_engine::{
     ParamId, ParamSpec, PortSpec, Processor,
 };
 
-use crate::kinds::crossover::check_channels;
-use crate::kinds::gain::GainConfig;
+use crate::bus::ChannelsConfig;
+use crate::bus::check_channels;
 
 /// Time a polarity flip takes.
 pub const FLIP_SMOOTHING_MS: f32 = 10.0;
@@ -50,7 +50,7 @@ impl NodeKind for PolarityKind {
         config: &NodeConfig<'_>,
         ctx: &BuildContext<'_>,
     ) -> Result<BuiltNode, ConfigError> {
-        let cfg: GainConfig = config.parse()?;
+        let cfg: ChannelsConfig = config.parse()?;
         let channels = check_channels(cfg.channels)?;
         let params: Vec<ParamSpec> = invert_param_names(channels)
             .into_iter()

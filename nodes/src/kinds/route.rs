@@ -27,8 +27,8 @@ use lathe_engine::{
 };
 use serde::Deserialize;
 
-use crate::kinds::crossover::check_channels;
-use crate::kinds::gain::DEFAULT_CHANNELS;
+use crate::bus::DEFAULT_CHANNELS;
+use crate::bus::check_channels;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -135,13 +135,10 @@ fn plan(cfg: &RouteConfig) -> Result<Plan, ConfigError> {
         "mono" => {
             let n = channels()?;
             let outs = cfg.outputs.unwrap_or(n);
-            if outs == 0 || outs > crate::kinds::gain::MAX_CHANNELS {
+            if outs == 0 || outs > crate::bus::MAX_CHANNELS {
                 return Err(ConfigError::invalid(
                     "outputs",
-                    format!(
-                        "must be 1..={}, found {outs}",
-                        crate::kinds::gain::MAX_CHANNELS
-                    ),
+                    format!("must be 1..={}, found {outs}", crate::bus::MAX_CHANNELS),
                 ));
             }
             let gain = 1.0 / n as f32;
@@ -168,7 +165,7 @@ fn plan(cfg: &RouteConfig) -> Result<Plan, ConfigError> {
                     "map",
                     format!(
                         "must have 1..={} rows, found {}",
-                        crate::kinds::gain::MAX_CHANNELS,
+                        crate::bus::MAX_CHANNELS,
                         map.len()
                     ),
                 )
@@ -178,7 +175,7 @@ fn plan(cfg: &RouteConfig) -> Result<Plan, ConfigError> {
                     "map[0]",
                     format!(
                         "must have 1..={} gains, found {cols}",
-                        crate::kinds::gain::MAX_CHANNELS
+                        crate::bus::MAX_CHANNELS
                     ),
                 )
             })?;

@@ -31,8 +31,8 @@ use lathe_engine::{
 };
 use serde::Deserialize;
 
-use crate::kinds::crossover::check_channels;
-use crate::kinds::gain::{DEFAULT_CHANNELS, GainConfig};
+use crate::bus::check_channels;
+use crate::bus::{ChannelsConfig, DEFAULT_CHANNELS};
 
 /// Raised-cosine fade at each end of a sweep, so it neither starts nor stops with a click.
 pub const SWEEP_FADE_MS: f64 = 5.0;
@@ -115,7 +115,7 @@ impl NodeKind for SineKind {
         config: &NodeConfig<'_>,
         ctx: &BuildContext<'_>,
     ) -> Result<BuiltNode, ConfigError> {
-        let cfg: GainConfig = config.parse()?;
+        let cfg: ChannelsConfig = config.parse()?;
         let channels = check_channels(cfg.channels)?;
         let rate = ctx.prepare.sample_rate_hz;
         let freq = ParamSpec::new("freq_hz", Unit::Hz, 1.0, 24_000.0, 1000.0).doc("Frequency.");

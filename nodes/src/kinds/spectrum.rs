@@ -30,7 +30,7 @@ use realfft::num_complex::Complex;
 use realfft::{RealFftPlanner, RealToComplex};
 use serde::Deserialize;
 
-use crate::kinds::gain::{DEFAULT_CHANNELS, MAX_CHANNELS};
+use crate::bus::{DEFAULT_CHANNELS, MAX_CHANNELS};
 
 pub const DEFAULT_FFT_SIZE: usize = 8192;
 pub const DEFAULT_SMOOTHING_MS: f32 = 300.0;

@@ -21,10 +21,10 @@ use lathe_engine::{
     ParamId, ParamSpec, PortSpec, Processor, Unit, db_to_gain_f64,
 };
 
-use crate::kinds::crossover::{
-    AllpassState, COEF_GRID_FRAMES, LrSplit, LrSplitState, SectionState, Slope, grid_segment,
-};
-use crate::kinds::mid_side::MsConfig;
+use crate::bus::NoConfig;
+use crate::dsp::biquad::flush_state;
+use crate::dsp::coef_grid::{COEF_GRID_FRAMES, grid_segment};
+use crate::dsp::linkwitz_riley::{AllpassState, LrSplit, LrSplitState, Slope};
 
 /// Lowest bass mono split; smaller non-zero values act as this.
 pub const MIN_BASS_MONO_HZ: f32 = 20.0;
@@ -60,7 +60,7 @@ impl NodeKind for WidthKind {
         config: &NodeConfig<'_>,
         ctx: &BuildContext<'_>,
     ) -> Result<BuiltNode, ConfigError> {
-        let _: MsConfig = config.parse()?;
+        let _: NoConfig = config.parse()?;
         let rate = ctx.prepare.sample_rate_hz;
         let params = vec![
             ParamSpec::new("width_pct", Unit::Percent, 0.0, 200.0, 100.0)
@@ -142,7 +142,7 @@ impl WidthProcessor {
             self.split = LrSplit::new(Slope::Lr4, hz.into(), self.rate);
         }
         self.side_state.flush();
-        self.mid_state.iter_mut().for_each(SectionState::flush);
+        self.mid_state.iter_mut().for_each(flush_state);
     }
 }
 

@@ -51,21 +51,16 @@
 //!           "band5.freq_hz": 10000, "band5.gain_db": 1})
 //! ```
 
-pub mod band;
-pub mod chain;
-mod io;
 pub mod linear_phase;
 pub mod minimum_phase;
-
-pub use io::{read_input, write_output};
 
 use lathe_engine::{
     BuildContext, BuiltNode, ConfigError, NodeConfig, NodeKind, NodeSpec, PortSpec,
 };
 use serde::Deserialize;
 
-use crate::kinds::gain::{DEFAULT_CHANNELS, MAX_CHANNELS};
-use band::{ALL_TYPES, BandConfig, parse_bands};
+use crate::bus::{DEFAULT_CHANNELS, check_channels};
+use crate::dsp::eq_band::{ALL_TYPES, BandConfig, parse_bands};
 use linear_phase::LinearPhaseProcessor;
 use minimum_phase::MinimumPhaseProcessor;
 
@@ -108,17 +103,6 @@ impl Default for EqConfig {
             bands: mastering_bands(),
         }
     }
-}
-
-/// Validates a bus width.
-pub fn check_channels(channels: usize) -> Result<(), ConfigError> {
-    if channels == 0 || channels > MAX_CHANNELS {
-        return Err(ConfigError::invalid(
-            "channels",
-            format!("must be 1..={MAX_CHANNELS}, found {channels}"),
-        ));
-    }
-    Ok(())
 }
 
 pub struct EqKind;
