@@ -25,8 +25,7 @@ use lathe_engine::{
 };
 use serde::Deserialize;
 
-use crate::bus::DEFAULT_CHANNELS;
-use crate::bus::check_channels;
+use crate::bus::{DEFAULT_CHANNELS, check_channels};
 use crate::dsp::oversample::{Oversampler, valid_factor};
 
 /// Default oversampling factor.

@@ -14,8 +14,7 @@ use lathe_engine::{
     ParamId, ParamSpec, PortSpec, Processor, Unit,
 };
 
-use crate::bus::ChannelsConfig;
-use crate::bus::check_channels;
+use crate::bus::{ChannelsConfig, check_channels};
 use crate::dsp::bilinear::{highpass1, prewarp};
 use crate::dsp::biquad::{Coefs, flush_state};
 use crate::dsp::coef_grid::{COEF_GRID_FRAMES, grid_segment};

@@ -17,8 +17,7 @@ use lathe_engine::{
 };
 use serde::Deserialize;
 
-use crate::bus::DEFAULT_CHANNELS;
-use crate::bus::check_channels;
+use crate::bus::{DEFAULT_CHANNELS, check_channels};
 
 /// Delay line length when the config does not say.
 pub const DEFAULT_MAX_MS: f64 = 1000.0;

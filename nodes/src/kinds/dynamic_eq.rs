@@ -52,8 +52,7 @@ use lathe_engine::{
 };
 use serde::Deserialize;
 
-use crate::bus::DEFAULT_CHANNELS;
-use crate::bus::check_channels;
+use crate::bus::{DEFAULT_CHANNELS, check_channels};
 use crate::dsp::biquad::{Alignment, Biquad, Coefs, FilterDesign, FilterType, MAX_SECTIONS};
 use crate::dsp::coef_grid::COEF_GRID_FRAMES;
 use crate::dsp::eq_band::{

@@ -14,8 +14,7 @@ use lathe_engine::{
 };
 use serde::Deserialize;
 
-use crate::bus::DEFAULT_CHANNELS;
-use crate::bus::check_channels;
+use crate::bus::{DEFAULT_CHANNELS, check_channels};
 
 /// Inputs of a mix when the config does not say.
 pub const DEFAULT_INPUTS: usize = 2;

@@ -12,8 +12,7 @@ use lathe_engine::{
     ParamId, ParamSpec, PortSpec, Processor,
 };
 
-use crate::bus::ChannelsConfig;
-use crate::bus::check_channels;
+use crate::bus::{ChannelsConfig, check_channels};
 
 /// Time a polarity flip takes.
 pub const FLIP_SMOOTHING_MS: f32 = 10.0;

@@ -27,8 +27,7 @@ use lathe_engine::{
 };
 use serde::Deserialize;
 
-use crate::bus::DEFAULT_CHANNELS;
-use crate::bus::check_channels;
+use crate::bus::{DEFAULT_CHANNELS, check_channels};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
