@@ -11,6 +11,7 @@
 //!
 //! The graph file format is documented in `docs/graph-format.md`.
 
+pub mod channels;
 pub mod compile;
 pub mod config;
 pub mod control;
@@ -21,11 +22,13 @@ pub mod graph;
 pub mod harness;
 pub mod meter;
 pub mod node;
+pub mod param_table;
 pub mod problem;
 pub mod registry;
 pub mod rt;
 pub mod smooth;
 
+pub use channels::{ChannelsConfig, DEFAULT_CHANNELS, MAX_CHANNELS, check_channels};
 pub use compile::{
     BusInfo, CompileOptions, CompiledGraph, GraphInfo, LinkInfo, NodeInfo, compile, compile_file,
 };
@@ -38,6 +41,7 @@ pub use node::{
     BuildContext, BuiltNode, Io, MeterSpec, NodeKind, NodeSpec, ParamId, ParamSpec, PortSpec,
     PrepareInfo, Processor, Unit,
 };
+pub use param_table::{ParamDecl, ParamFamily, ParamMap, ParamRoutes, ParamTable};
 pub use problem::{GraphError, Location, Problem};
 pub use registry::Registry;
 pub use smooth::{LinearSmoother, db_to_gain, db_to_gain_f64, gain_to_db};
