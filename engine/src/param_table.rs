@@ -113,6 +113,13 @@ impl ParamDecl {
         self
     }
 
+    /// The same param with another upper bound: for ranges that follow the config (a
+    /// delay's `max_ms`).
+    pub const fn with_max(mut self, max: f32) -> Self {
+        self.max = max;
+        self
+    }
+
     /// The spec under the declared name.
     pub fn spec(&self) -> ParamSpec {
         self.spec_named(self.name)
