@@ -2,10 +2,10 @@
 //! printed as a table, or as JSON for scripts.
 //!
 //! Loudness follows EBU R128 / ITU-R BS.1770 (integrated loudness, loudness range, true
-//! peak 4x oversampled), measured with lathe's own analyser (`lathe_nodes::analysis`).
+//! peak 4x oversampled), measured with lathe's own analyser (`lathe_nodes::dsp::analysis`).
 
-use lathe_nodes::analysis::Analyzer;
-use lathe_nodes::bs1770::Layout;
+use lathe_nodes::dsp::analysis::Analyzer;
+use lathe_nodes::dsp::bs1770::Layout;
 use serde::Serialize;
 
 use crate::audio_io::Audio;
@@ -163,7 +163,7 @@ impl MeasurementStream {
             analysis.correlation = self.correlation.and_then(|c| c.correlation());
             analysis
         });
-        let get = |f: fn(&lathe_nodes::analysis::FileAnalysis) -> Option<f64>| {
+        let get = |f: fn(&lathe_nodes::dsp::analysis::FileAnalysis) -> Option<f64>| {
             analysis.as_ref().and_then(f)
         };
         let channels = self.sum_sq.len();
@@ -354,7 +354,7 @@ mod tests {
             channels: vec![noise(100_000, 1, 0.5), noise(100_000, 2, 0.25)],
         };
         let planes: Vec<&[f32]> = audio.channels.iter().map(Vec::as_slice).collect();
-        let analysis = lathe_nodes::analysis::analyze(&planes, 48_000.0, Layout::Stereo);
+        let analysis = lathe_nodes::dsp::analysis::analyze(&planes, 48_000.0, Layout::Stereo);
         let m = Measurement::of("x", &audio);
         assert_eq!(m.integrated_lufs, analysis.integrated_lufs);
         assert_eq!(m.true_peak_dbtp, analysis.true_peak_dbtp);

@@ -9,8 +9,8 @@ use common::{assert_fails, stderr, stdout, write_wav_f32};
 use lathe::album::metadata::{parse_bext_loudness, parse_info};
 use lathe::album::wav::read_chunks;
 use lathe::audio_io::read_audio;
-use lathe_nodes::analysis::{AlbumAnalysis, Analyzer, FileAnalysis};
-use lathe_nodes::bs1770::Layout;
+use lathe_nodes::dsp::analysis::{AlbumAnalysis, Analyzer, FileAnalysis};
+use lathe_nodes::dsp::bs1770::Layout;
 
 const RATE: u32 = 48_000;
 /// Track length: long enough for gating and a loudness range (3 s windows).
@@ -74,7 +74,7 @@ fn setup(levels: &[f32]) -> (tempfile::TempDir, Vec<String>) {
     (dir, names)
 }
 
-fn analysis(path: &Path) -> (FileAnalysis, lathe_nodes::analysis::FileState) {
+fn analysis(path: &Path) -> (FileAnalysis, lathe_nodes::dsp::analysis::FileState) {
     let audio = read_audio(path).expect("readable output");
     let mut a = Analyzer::new(
         f64::from(audio.sample_rate_hz),

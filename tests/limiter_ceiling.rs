@@ -9,8 +9,8 @@ use std::path::Path;
 use std::process::Command;
 
 use lathe::audio_io::read_audio;
-use lathe_nodes::analysis::analyze;
-use lathe_nodes::bs1770::Layout;
+use lathe_nodes::dsp::analysis::analyze;
+use lathe_nodes::dsp::bs1770::Layout;
 
 fn render_demo_pushed(dir: &Path, trim_db: f64) -> (f64, f64) {
     let out_path = dir.join(format!("master_{trim_db}.wav"));

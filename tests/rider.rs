@@ -5,12 +5,12 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use lathe::audio_io::read_audio;
-use lathe_nodes::analysis::analyze;
-use lathe_nodes::bs1770::Layout;
+use lathe_nodes::dsp::analysis::analyze;
+use lathe_nodes::dsp::bs1770::Layout;
 
 const LATHE: &str = env!("CARGO_BIN_EXE_lathe");
 
-fn render_rider(target_lufs: f64) -> lathe_nodes::analysis::FileAnalysis {
+fn render_rider(target_lufs: f64) -> lathe_nodes::dsp::analysis::FileAnalysis {
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let out = std::env::temp_dir().join(format!(
         "lathe-rider-{}-{target_lufs}.wav",

@@ -1,71 +1,40 @@
-//! lathe-nodes: the DSP node kinds of lathe, one module per kind.
+//! lathe-nodes: the DSP node kinds of lathe ([`kinds`], one module per kind) and the DSP
+//! primitives they are built from ([`dsp`]).
 //!
 //! [`register_all`] adds every kind to an engine [`Registry`].
 
 use lathe_engine::Registry;
 
-pub mod analysis;
-pub mod balance;
-pub mod biquad;
-pub mod bs1770;
-pub mod clipper;
-pub mod compressor;
-pub mod correlation;
-pub mod cpu;
-pub mod crossover;
-pub mod dc_block;
-pub mod delay;
-pub mod dither;
-pub mod dynamic_eq;
-pub mod eq;
-pub mod fastmath;
-pub mod fir_bound;
-pub mod gain;
-pub mod input_history;
-pub mod lanes;
-pub mod limiter;
-pub mod linear_phase;
-pub mod loudness;
-pub mod mix;
-pub mod ms;
-pub mod near_nyquist;
-pub mod oversample;
-pub mod peak_detector;
-pub mod peak_rms;
-pub mod polarity;
-pub mod polyphase;
-pub mod route;
-pub mod sources;
-pub mod spectrum;
-pub mod width;
+pub mod dsp;
+pub mod kinds;
 
 /// Registers every node kind of this crate.
 pub fn register_all(registry: &mut Registry) {
-    registry.register(gain::GainKind);
-    registry.register(eq::EqKind);
-    registry.register(dynamic_eq::DynamicEqKind);
-    registry.register(crossover::CrossoverKind);
-    registry.register(dc_block::DcBlockKind);
-    registry.register(ms::MsEncodeKind);
-    registry.register(ms::MsDecodeKind);
-    registry.register(width::WidthKind);
-    registry.register(balance::BalanceKind);
-    registry.register(delay::DelayKind);
-    registry.register(mix::MixKind);
-    registry.register(route::RouteKind);
-    registry.register(polarity::PolarityKind);
-    registry.register(sources::SineKind);
-    registry.register(sources::NoiseKind);
-    registry.register(sources::ImpulseKind);
-    registry.register(sources::SweepKind);
-    registry.register(loudness::LoudnessKind);
-    registry.register(peak_rms::PeakRmsKind);
-    registry.register(correlation::CorrelationKind);
-    registry.register(spectrum::SpectrumKind);
-    registry.register(compressor::CompressorKind);
-    registry.register(limiter::LimiterKind);
-    registry.register(clipper::ClipperKind);
-    registry.register(dither::DitherKind);
+    registry.register(kinds::gain::GainKind);
+    registry.register(kinds::eq::EqKind);
+    registry.register(kinds::dynamic_eq::DynamicEqKind);
+    registry.register(kinds::crossover::CrossoverKind);
+    registry.register(kinds::dc_block::DcBlockKind);
+    registry.register(kinds::mid_side::MsEncodeKind);
+    registry.register(kinds::mid_side::MsDecodeKind);
+    registry.register(kinds::width::WidthKind);
+    registry.register(kinds::balance::BalanceKind);
+    registry.register(kinds::delay::DelayKind);
+    registry.register(kinds::mix::MixKind);
+    registry.register(kinds::route::RouteKind);
+    registry.register(kinds::polarity::PolarityKind);
+    registry.register(kinds::sources::SineKind);
+    registry.register(kinds::sources::NoiseKind);
+    registry.register(kinds::sources::ImpulseKind);
+    registry.register(kinds::sources::SweepKind);
+    registry.register(kinds::loudness::LoudnessKind);
+    registry.register(kinds::peak_rms::PeakRmsKind);
+    registry.register(kinds::correlation::CorrelationKind);
+    registry.register(kinds::spectrum::SpectrumKind);
+    registry.register(kinds::compressor::CompressorKind);
+    registry.register(kinds::limiter::LimiterKind);
+    registry.register(kinds::clipper::ClipperKind);
+    registry.register(kinds::dither::DitherKind);
 }
 
 /// A registry with every kind of this crate.

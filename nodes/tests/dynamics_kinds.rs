@@ -7,12 +7,12 @@ use lathe_engine::harness::{
     Case, HARNESS_MAX_BLOCK, build, check_kind, meters_for, render, render_into,
 };
 use lathe_engine::{NodeKind, PrepareInfo};
-use lathe_nodes::analysis::analyze;
-use lathe_nodes::bs1770::Layout;
-use lathe_nodes::clipper::ClipperKind;
-use lathe_nodes::compressor::{CompressorKind, static_gain_reduction_db};
-use lathe_nodes::dither::DitherKind;
-use lathe_nodes::limiter::LimiterKind;
+use lathe_nodes::dsp::analysis::analyze;
+use lathe_nodes::dsp::bs1770::Layout;
+use lathe_nodes::kinds::clipper::ClipperKind;
+use lathe_nodes::kinds::compressor::{CompressorKind, static_gain_reduction_db};
+use lathe_nodes::kinds::dither::DitherKind;
+use lathe_nodes::kinds::limiter::LimiterKind;
 use proptest::prelude::*;
 
 #[global_allocator]

@@ -5,11 +5,11 @@ use lathe_engine::PrepareInfo;
 use lathe_engine::harness::{
     Case, LatencyCheck, ParamEvent, build, check_kind, meters_for, render,
 };
-use lathe_nodes::biquad::{
+use lathe_nodes::dsp::biquad::{
     Alignment, Coefs, FilterDesign, FilterType, MAX_SECTIONS, cascade_magnitude,
 };
-use lathe_nodes::dynamic_eq::DynamicEqKind;
-use lathe_nodes::eq::EqKind;
+use lathe_nodes::kinds::dynamic_eq::DynamicEqKind;
+use lathe_nodes::kinds::eq::EqKind;
 
 mod response;
 
@@ -377,7 +377,7 @@ fn gain_step_makes_no_click() {
     design(FilterType::Bell, 2, 1000.0, 12.0, 1.0)
         .analog()
         .matched(FS, &mut coefs);
-    let mut bq = lathe_nodes::biquad::Biquad::default();
+    let mut bq = lathe_nodes::dsp::biquad::Biquad::default();
     let jumped: Vec<f64> = input[0]
         .iter()
         .enumerate()

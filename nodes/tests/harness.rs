@@ -60,6 +60,6 @@ fn every_registered_kind_passes_harness_with_its_default_config() {
 
 #[test]
 fn gain_passes_harness() {
-    check_kind(&Case::new(&lathe_nodes::gain::GainKind).params(&[("gain_db", -6.0)]));
-    check_kind(&Case::new(&lathe_nodes::gain::GainKind).config("(channels: 1)"));
+    check_kind(&Case::new(&lathe_nodes::kinds::gain::GainKind).params(&[("gain_db", -6.0)]));
+    check_kind(&Case::new(&lathe_nodes::kinds::gain::GainKind).config("(channels: 1)"));
 }

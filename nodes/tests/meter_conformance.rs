@@ -6,10 +6,10 @@
 
 use lathe_engine::PrepareInfo;
 use lathe_engine::harness::{Case, build, meters_for, render};
-use lathe_nodes::analysis::{AlbumAnalysis, Analyzer, analyze};
-use lathe_nodes::bs1770::histogram::GatingHistogram;
-use lathe_nodes::bs1770::{Layout, LoudnessMeter, lufs_to_energy};
-use lathe_nodes::loudness::LoudnessKind;
+use lathe_nodes::dsp::analysis::{AlbumAnalysis, Analyzer, analyze};
+use lathe_nodes::dsp::bs1770::histogram::GatingHistogram;
+use lathe_nodes::dsp::bs1770::{Layout, LoudnessMeter, lufs_to_energy};
+use lathe_nodes::kinds::loudness::LoudnessKind;
 
 #[global_allocator]
 static ALLOC: assert_no_alloc::AllocDisabler = assert_no_alloc::AllocDisabler;

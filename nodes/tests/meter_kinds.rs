@@ -4,10 +4,10 @@
 use lathe_engine::PrepareInfo;
 use lathe_engine::harness::{Case, build, check_kind, meters_for, render};
 use lathe_engine::{MeterCell, NodeKind, NodeSpec};
-use lathe_nodes::correlation::CorrelationKind;
-use lathe_nodes::loudness::LoudnessKind;
-use lathe_nodes::peak_rms::PeakRmsKind;
-use lathe_nodes::spectrum::SpectrumKind;
+use lathe_nodes::kinds::correlation::CorrelationKind;
+use lathe_nodes::kinds::loudness::LoudnessKind;
+use lathe_nodes::kinds::peak_rms::PeakRmsKind;
+use lathe_nodes::kinds::spectrum::SpectrumKind;
 
 #[global_allocator]
 static ALLOC: assert_no_alloc::AllocDisabler = assert_no_alloc::AllocDisabler;

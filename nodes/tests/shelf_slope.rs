@@ -3,8 +3,8 @@
 
 use lathe_engine::PrepareInfo;
 use lathe_engine::harness::{Case, build, check_kind};
-use lathe_nodes::dynamic_eq::DynamicEqKind;
-use lathe_nodes::eq::EqKind;
+use lathe_nodes::kinds::dynamic_eq::DynamicEqKind;
+use lathe_nodes::kinds::eq::EqKind;
 
 mod response;
 

@@ -6,13 +6,13 @@ use lathe_engine::harness::{
     render_into, test_signal,
 };
 use lathe_engine::{NodeKind, ParamId, PrepareInfo};
-use lathe_nodes::{
+use lathe_nodes::kinds::{
     balance::BalanceKind,
     crossover::CrossoverKind,
     dc_block::DcBlockKind,
     delay::DelayKind,
+    mid_side::{MsDecodeKind, MsEncodeKind},
     mix::MixKind,
-    ms::{MsDecodeKind, MsEncodeKind},
     polarity::PolarityKind,
     route::RouteKind,
     sources::{ImpulseKind, NoiseKind, SineKind, SweepKind},

@@ -85,7 +85,7 @@ impl Quantizer {
     /// Quantises `input` into `output` (the same length), sample after sample.
     pub fn quantize_into(&mut self, input: &[f32], output: &mut [i32]) {
         #[cfg(target_arch = "x86_64")]
-        if lathe_nodes::cpu::has_avx2() {
+        if lathe_nodes::dsp::cpu::has_avx2() {
             // SAFETY: the CPU has AVX2.
             unsafe { self.quantize_avx2(input, output) };
             return;

@@ -23,9 +23,9 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
-use lathe_nodes::analysis::{AlbumAnalysis, Analyzer, FileAnalysis, FileState};
-use lathe_nodes::bs1770::Layout;
-use lathe_nodes::dither::DitherKind;
+use lathe_nodes::dsp::analysis::{AlbumAnalysis, Analyzer, FileAnalysis, FileState};
+use lathe_nodes::dsp::bs1770::Layout;
+use lathe_nodes::kinds::dither::DitherKind;
 use rayon::prelude::*;
 use serde::Serialize;
 

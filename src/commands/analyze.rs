@@ -7,8 +7,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use lathe_nodes::analysis::{AlbumAnalysis, Analyzer, FileAnalysis, FileState};
-use lathe_nodes::bs1770::Layout;
+use lathe_nodes::dsp::analysis::{AlbumAnalysis, Analyzer, FileAnalysis, FileState};
+use lathe_nodes::dsp::bs1770::Layout;
 use serde::Serialize;
 
 use crate::audio_io::read_audio;

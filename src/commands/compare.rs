@@ -10,8 +10,8 @@
 use std::fmt::Write as _;
 
 use anyhow::anyhow;
-use lathe_nodes::analysis::{FileAnalysis, analyze};
-use lathe_nodes::bs1770::Layout;
+use lathe_nodes::dsp::analysis::{FileAnalysis, analyze};
+use lathe_nodes::dsp::bs1770::Layout;
 use serde::Serialize;
 
 use crate::atomic::{ensure_not_overwriting, write_atomically};

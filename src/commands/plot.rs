@@ -17,8 +17,8 @@ use anyhow::anyhow;
 use lathe_engine::{
     CompileOptions, GraphDoc, GraphError, NodeInfo, PortSpec, PrepareInfo, compile,
 };
-use lathe_nodes::analysis::Analyzer;
-use lathe_nodes::bs1770::Layout;
+use lathe_nodes::dsp::analysis::Analyzer;
+use lathe_nodes::dsp::bs1770::Layout;
 use realfft::RealFftPlanner;
 
 use super::compare::compare;

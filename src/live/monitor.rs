@@ -5,7 +5,7 @@
 //! The audio half ([`Monitor`]) runs in the JACK process callback: it allocates only in
 //! `new`. The control half ([`MonitorControls`]) is a set of atomics any thread may flip.
 
-use lathe_nodes::bs1770::kweight::{KFilterState, KWeighting};
+use lathe_nodes::dsp::bs1770::kweight::{KFilterState, KWeighting};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
@@ -125,7 +125,7 @@ impl MonitorControls {
 
 /// Short-term loudness of a bus: K-weighted mean square over a sliding 3 s window, kept
 /// as sums over 100 ms slots so each sample costs two biquads and an add. The K-weighting
-/// is the loudness meters' own (`lathe_nodes::bs1770`).
+/// is the loudness meters' own (`lathe_nodes::dsp::bs1770`).
 #[derive(Debug)]
 struct LoudnessTracker {
     k_weighting: KWeighting,

@@ -1,0 +1,15 @@
+//! DSP primitives shared by the node kinds and by offline analysis: filters, meters,
+//! oversampling, peak detection, SIMD lanes and fast math. Nothing here is a node kind.
+
+pub mod analysis;
+pub mod biquad;
+pub mod bs1770;
+pub mod cpu;
+pub mod fastmath;
+pub mod fir_bound;
+pub mod input_history;
+pub mod lanes;
+pub mod near_nyquist;
+pub mod oversample;
+pub mod peak_detector;
+pub mod polyphase;
