@@ -11,7 +11,6 @@
 //!
 //! The graph file format is documented in `docs/graph-format.md`.
 
-pub mod channels;
 pub mod compile;
 pub mod config;
 pub mod control;
@@ -26,9 +25,9 @@ pub mod param_table;
 pub mod problem;
 pub mod registry;
 pub mod rt;
+pub mod shared_config;
 pub mod smooth;
 
-pub use channels::{ChannelsConfig, DEFAULT_CHANNELS, MAX_CHANNELS, check_channels};
 pub use compile::{
     BusInfo, CompileOptions, CompiledGraph, GraphInfo, LinkInfo, NodeInfo, compile, compile_file,
 };
@@ -44,4 +43,5 @@ pub use node::{
 pub use param_table::{ParamDecl, ParamFamily, ParamMap, ParamRoutes, ParamTable};
 pub use problem::{GraphError, Location, Problem};
 pub use registry::Registry;
+pub use shared_config::{ChannelsConfig, DEFAULT_CHANNELS, MAX_CHANNELS, NoConfig, check_channels};
 pub use smooth::{LinearSmoother, db_to_gain, db_to_gain_f64, gain_to_db};

@@ -244,8 +244,10 @@ macro_rules! params {
 }
 
 /// A [`ParamTable`] repeated `count` times with a numbered prefix (`band1.`, `band2.`, ...),
-/// starting at param id `first`: the params of a crossover's or a multiband node's bands.
-/// Members are ordered band after band, each band in table order.
+/// starting at param id `first`: the params of a multiband node's bands or a mixer's
+/// inputs. Members are ordered band after band, each band in table order. A declared
+/// name holding `{n}` gets the 1-based number there instead of a prefix
+/// (`split{n}_hz` gives `split1_hz`, `split2_hz`, ...).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ParamFamily<P> {
     /// Id of the first member (band 0, first param).
@@ -266,9 +268,15 @@ impl<P: ParamTable> ParamFamily<P> {
         }
     }
 
-    /// The name of `param` in band `band` (0-based): `band{band + 1}.{name}`.
+    /// The name of `param` in band `band` (0-based): `band{band + 1}.{name}`, or the
+    /// declared name with `{n}` replaced by `band + 1`.
     pub fn name(&self, band: usize, param: P) -> String {
-        format!("{}{}.{}", self.prefix, band + 1, param.decl().name)
+        let name = param.decl().name;
+        if name.contains("{n}") {
+            name.replace("{n}", &(band + 1).to_string())
+        } else {
+            format!("{}{}.{}", self.prefix, band + 1, name)
+        }
     }
 
     /// Every member's spec, band after band.
@@ -443,6 +451,13 @@ mod tests {
         }
         assert_eq!(family.decode(ParamId(1)), None);
         assert_eq!(family.decode(ParamId(8)), None);
+        crate::params! {
+            enum SplitParam {
+                SplitHz = ParamDecl::new("split{n}_hz", Unit::Hz, 10.0, 20_000.0, 1000.0),
+            }
+        }
+        let splits = ParamFamily::<SplitParam>::new("", 2, ParamId(0));
+        assert_eq!(splits.specs()[1].name, "split2_hz");
         assert_eq!(
             BandParam::specs_prefixed("low.")[1].name,
             "low.gain_db".to_string()

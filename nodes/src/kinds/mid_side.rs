@@ -10,29 +10,17 @@
 //! - Latency: 0. Allocates nothing.
 
 use lathe_engine::{
-    BuildContext, BuiltNode, ConfigError, Io, NodeConfig, NodeKind, NodeSpec, ParamId, PortSpec,
+    BuildContext, BuiltNode, ConfigError, Io, NoConfig, NodeConfig, NodeKind, NodeSpec, ParamId,
     Processor,
 };
-use serde::Deserialize;
-
-/// An empty config: the kinds take no fields, and anything given is an error.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MsConfig {}
 
 pub struct MsEncodeKind;
 pub struct MsDecodeKind;
 
 fn build_ms(config: &NodeConfig<'_>, decode: bool) -> Result<BuiltNode, ConfigError> {
-    let _: MsConfig = config.parse()?;
+    let _: NoConfig = config.parse()?;
     Ok(BuiltNode {
-        spec: NodeSpec {
-            inputs: vec![PortSpec::new("in", 2)],
-            outputs: vec![PortSpec::new("out", 2)],
-            params: vec![],
-            meters: vec![],
-            latency_frames: 0,
-        },
+        spec: NodeSpec::in_out(2),
         processor: Box::new(MsProcessor { decode }),
     })
 }

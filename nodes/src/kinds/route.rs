@@ -27,8 +27,7 @@ use lathe_engine::{
 };
 use serde::Deserialize;
 
-use crate::kinds::crossover::check_channels;
-use crate::kinds::gain::DEFAULT_CHANNELS;
+use lathe_engine::{DEFAULT_CHANNELS, MAX_CHANNELS, check_channels};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -99,7 +98,7 @@ fn plan(cfg: &RouteConfig) -> Result<Plan, ConfigError> {
         "split" => {
             let n = channels()?;
             Ok(Plan {
-                inputs: vec![PortSpec::new("in", n)],
+                inputs: vec![PortSpec::main_in(n)],
                 outputs: numbered("out", n, 1),
                 terms: identity(n),
             })
@@ -108,7 +107,7 @@ fn plan(cfg: &RouteConfig) -> Result<Plan, ConfigError> {
             let n = channels()?;
             Ok(Plan {
                 inputs: numbered("in", n, 1),
-                outputs: vec![PortSpec::new("out", n)],
+                outputs: vec![PortSpec::main_out(n)],
                 terms: identity(n),
             })
         }
@@ -127,21 +126,18 @@ fn plan(cfg: &RouteConfig) -> Result<Plan, ConfigError> {
                 })
                 .to_vec();
             Ok(Plan {
-                inputs: vec![PortSpec::new("in", 2)],
-                outputs: vec![PortSpec::new("out", 2)],
+                inputs: vec![PortSpec::main_in(2)],
+                outputs: vec![PortSpec::main_out(2)],
                 terms,
             })
         }
         "mono" => {
             let n = channels()?;
             let outs = cfg.outputs.unwrap_or(n);
-            if outs == 0 || outs > crate::kinds::gain::MAX_CHANNELS {
+            if outs == 0 || outs > MAX_CHANNELS {
                 return Err(ConfigError::invalid(
                     "outputs",
-                    format!(
-                        "must be 1..={}, found {outs}",
-                        crate::kinds::gain::MAX_CHANNELS
-                    ),
+                    format!("must be 1..={}, found {outs}", MAX_CHANNELS),
                 ));
             }
             let gain = 1.0 / n as f32;
@@ -155,8 +151,8 @@ fn plan(cfg: &RouteConfig) -> Result<Plan, ConfigError> {
                 })
                 .collect();
             Ok(Plan {
-                inputs: vec![PortSpec::new("in", n)],
-                outputs: vec![PortSpec::new("out", outs)],
+                inputs: vec![PortSpec::main_in(n)],
+                outputs: vec![PortSpec::main_out(outs)],
                 terms,
             })
         }
@@ -166,20 +162,13 @@ fn plan(cfg: &RouteConfig) -> Result<Plan, ConfigError> {
             check_channels(map.len()).map_err(|_| {
                 ConfigError::invalid(
                     "map",
-                    format!(
-                        "must have 1..={} rows, found {}",
-                        crate::kinds::gain::MAX_CHANNELS,
-                        map.len()
-                    ),
+                    format!("must have 1..={} rows, found {}", MAX_CHANNELS, map.len()),
                 )
             })?;
             check_channels(cols).map_err(|_| {
                 ConfigError::invalid(
                     "map[0]",
-                    format!(
-                        "must have 1..={} gains, found {cols}",
-                        crate::kinds::gain::MAX_CHANNELS
-                    ),
+                    format!("must have 1..={} gains, found {cols}", MAX_CHANNELS),
                 )
             })?;
             if let Some(c) = cfg.channels.filter(|c| *c != cols) {
@@ -213,8 +202,8 @@ fn plan(cfg: &RouteConfig) -> Result<Plan, ConfigError> {
                 }
             }
             Ok(Plan {
-                inputs: vec![PortSpec::new("in", cols)],
-                outputs: vec![PortSpec::new("out", map.len())],
+                inputs: vec![PortSpec::main_in(cols)],
+                outputs: vec![PortSpec::main_out(map.len())],
                 terms,
             })
         }

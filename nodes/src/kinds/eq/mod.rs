@@ -19,15 +19,16 @@
 //!     its Q. Such a band has the param `bandN.slope` (default: this value) and no
 //!     `bandN.q`; at every coefficient update `1/Q^2 = (A + 1/A)(1/S - 1) + 2` with
 //!     `A = 10^(gain_db/40)`, so Q follows the gain ([`crate::dsp::biquad::shelf_q_from_slope`]).
-//! - Params, per band N (1-based), smoothed 20 ms:
-//!   - `bandN.freq_hz` 10..=24000 Hz (designs keep it below 0.49 x the sample rate);
-//!     default high_pass 30, low_pass 18000, low_shelf 100, high_shelf 10000, others 1000.
-//!   - `bandN.gain_db` -24..=24 dB, default 0 (bell, shelves, tilt; tilt: the gain above
-//!     the centre, its negative below).
-//!   - `bandN.q` 0.1..=24 (bell, notch, band_pass, second-order shelves and tilt);
-//!     default 1 (bell, band_pass), 0.707 (shelves, tilt), 4 (notch).
-//!   - `bandN.slope` 0.1..=1 (shelves with a `slope` config only, instead of `bandN.q`);
-//!     default the configured slope.
+//! - Params, per band N (1-based), declared in [`band::BandParam`] (ranges and smoothing
+//!   in `lathe nodes eq`); which a band has and their defaults follow its type:
+//!   - `bandN.freq_hz` (designs keep it below 0.49 x the sample rate); default high_pass
+//!     30, low_pass 18000, low_shelf 100, high_shelf 10000, others 1000.
+//!   - `bandN.gain_db` (bell, shelves, tilt; tilt: the gain above the centre, its
+//!     negative below).
+//!   - `bandN.q` (bell, notch, band_pass, second-order shelves and tilt); default 1
+//!     (bell, band_pass), 0.707 (shelves, tilt), 4 (notch).
+//!   - `bandN.slope` (shelves with a `slope` config only, instead of `bandN.q`); default
+//!     the configured slope.
 //! - Meters: none.
 //! - Latency: minimum phase 0; linear phase `fir_frames / 2`.
 //! - Allocates at build only: f64 work buffers of the block size; linear phase also its
@@ -59,13 +60,11 @@ pub mod minimum_phase;
 
 pub use io::{read_input, write_output};
 
-use lathe_engine::{
-    BuildContext, BuiltNode, ConfigError, NodeConfig, NodeKind, NodeSpec, PortSpec,
-};
+use lathe_engine::{BuildContext, BuiltNode, ConfigError, NodeConfig, NodeKind, NodeSpec};
 use serde::Deserialize;
 
-use crate::kinds::gain::{DEFAULT_CHANNELS, MAX_CHANNELS};
 use band::{ALL_TYPES, BandConfig, parse_bands};
+use lathe_engine::{DEFAULT_CHANNELS, check_channels};
 use linear_phase::LinearPhaseProcessor;
 use minimum_phase::MinimumPhaseProcessor;
 
@@ -110,17 +109,6 @@ impl Default for EqConfig {
     }
 }
 
-/// Validates a bus width.
-pub fn check_channels(channels: usize) -> Result<(), ConfigError> {
-    if channels == 0 || channels > MAX_CHANNELS {
-        return Err(ConfigError::invalid(
-            "channels",
-            format!("must be 1..={MAX_CHANNELS}, found {channels}"),
-        ));
-    }
-    Ok(())
-}
-
 pub struct EqKind;
 
 const DOC: &str = "Parametric EQ, any number of bands, minimum or linear phase.
@@ -135,10 +123,10 @@ Config: (channels: 2, mode: \"minimum_phase\" | \"linear_phase\", fir_frames: 40
   slope: 2nd-order low/high shelves, 0.1..=1 (1 = steepest without overshoot): the
     band gets bandN.slope (default S) instead of bandN.q; Q = f(gain, S) (RBJ)
   default bands: high_pass(2), low_shelf, bell, bell, high_shelf
-Params per band N (1-based), smoothed 20 ms:
-  bandN.freq_hz 10..=24000 Hz; bandN.gain_db -24..=24 dB (bell, shelves, tilt);
-  bandN.q 0.1..=24 (bell, notch, band_pass, 2nd-order shelves/tilt)
-  bandN.slope 0.1..=1 (shelves with a slope config, replacing bandN.q)
+Params per band N (1-based), ranges as for the default bands below:
+  bandN.freq_hz; bandN.gain_db (bell, shelves, tilt);
+  bandN.q (bell, notch, band_pass, 2nd-order shelves/tilt)
+  bandN.slope (shelves with a slope config, replacing bandN.q)
 Latency: 0 (minimum_phase), fir_frames / 2 (linear_phase).
 Allocates at build only.";
 
@@ -194,13 +182,9 @@ impl NodeKind for EqKind {
                     ));
                 }
             };
-        let spec = NodeSpec {
-            inputs: vec![PortSpec::new("in", cfg.channels)],
-            outputs: vec![PortSpec::new("out", cfg.channels)],
-            params,
-            meters: vec![],
-            latency_frames,
-        };
+        let spec = NodeSpec::in_out(cfg.channels)
+            .with_params(params)
+            .with_latency(latency_frames);
         Ok(BuiltNode { spec, processor })
     }
 }

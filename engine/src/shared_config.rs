@@ -1,5 +1,5 @@
-//! The channel count of a bus, as most kinds take it from their config: `(channels: 2)`,
-//! defaulting to stereo and bounded so a typo cannot allocate a thousand filters.
+//! The configs many kinds share: a bus width, `(channels: 2)`, defaulting to stereo and
+//! bounded so a typo cannot allocate a thousand filters; or no config at all.
 
 use serde::Deserialize;
 
@@ -9,6 +9,12 @@ use crate::config::ConfigError;
 pub const DEFAULT_CHANNELS: usize = 2;
 /// Most channels a bus may have.
 pub const MAX_CHANNELS: usize = 32;
+
+/// The config of a kind that takes none (`balance`, `width`, `ms_encode`): anything given
+/// is an error, so a field meant for another kind is not silently ignored.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoConfig {}
 
 /// The config of a kind whose only structural choice is its width (`gain`, `polarity`,
 /// `dc_block`, the sources). Unknown keys are errors.
