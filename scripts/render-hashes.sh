@@ -8,7 +8,8 @@
 # It renders every graphs/*.ron over the built-in demo mix and over synthetic signals
 # (white noise, a log sweep, an impulse train, a hot sine, a 44.1 kHz file) at block sizes
 # 1024, 64 and 7, as 32-bit float (no dither: the engine's own samples) and as 24-bit
-# (dither included); then an album in both modes, `compare --match-eq`, `plot response
+# (dither included); then an album in both modes (delivery files hashed without their
+# BWF date and time), `compare --match-eq`, `plot response
 # --data` and `analyze --json`. Each line is `SHA-256  what`. Needs python3 for the
 # synthetic signals. Takes a minute or two with a release build.
 set -euo pipefail
@@ -57,12 +58,27 @@ write("noise_44k.wav", 44100, [(rng.uniform(-0.3, 0.3), rng.gauss(0, 0.1)) for _
 PY
 
 hash() { sha256sum "$1" | cut -d' ' -f1; }
+# A delivery WAV without the moment it was made: the BWF origination date and time
+# (bytes 320..338 of the bext chunk) are blanked before hashing.
+hash_delivery() {
+    python3 - "$1" <<'PY'
+import hashlib, sys
+d = bytearray(open(sys.argv[1], "rb").read())
+i = 12
+while i + 8 <= len(d):
+    size = int.from_bytes(d[i + 4:i + 8], "little")
+    if d[i:i + 4] == b"bext":
+        d[i + 8 + 320:i + 8 + 338] = bytes(18)
+    i += 8 + size + (size & 1)
+print(hashlib.sha256(d).hexdigest())
+PY
+}
 
 for graph in "$root"/graphs/*.ron; do
     name=$(basename "$graph" .ron)
     for input in demo noise sweep impulses hot_sine noise_44k; do
         if [ "$name" = stems ]; then
-            args=("music=$input.wav" "vocals=noise.wav")
+            args=("music=$input.wav" "vocals=$input.wav")
         else
             args=("$input.wav")
         fi
@@ -85,7 +101,7 @@ for mode in album track; do
     "$bin" album "$root/graphs/master.ron" track1.wav track2.wav demo.wav -o album --mode "$mode" --preset streaming --quiet 2>/dev/null ||
         "$bin" album "$root/graphs/master.ron" track1.wav track2.wav demo.wav -o album --mode "$mode" --preset streaming
     for f in album/*.wav; do
-        echo "$(hash "$f")  album $mode $(basename "$f")"
+        echo "$(hash_delivery "$f")  album $mode $(basename "$f")"
     done
 done
 

@@ -25,7 +25,6 @@ pub mod param_table;
 pub mod problem;
 pub mod registry;
 pub mod rt;
-pub mod shared_config;
 pub mod smooth;
 
 pub use compile::{
@@ -43,5 +42,4 @@ pub use node::{
 pub use param_table::{ParamDecl, ParamFamily, ParamMap, ParamRoutes, ParamTable};
 pub use problem::{GraphError, Location, Problem};
 pub use registry::Registry;
-pub use shared_config::{ChannelsConfig, DEFAULT_CHANNELS, MAX_CHANNELS, NoConfig, check_channels};
 pub use smooth::{LinearSmoother, db_to_gain, db_to_gain_f64, gain_to_db};

@@ -5,6 +5,7 @@
 
 use lathe_engine::Registry;
 
+pub mod bus;
 pub mod dsp;
 pub mod kinds;
 

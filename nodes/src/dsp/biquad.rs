@@ -33,8 +33,9 @@ const MAX_DESIGN_FRACTION: f64 = 0.49;
 /// Highest pole angle (radians) a mapped pole may have, so poles never alias.
 const MAX_POLE_ANGLE: f64 = 0.98 * std::f64::consts::PI;
 
-/// Normalised digital biquad coefficients (`a0 = 1`).
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// Normalised digital biquad coefficients (`a0 = 1`). The all-zero default is a section
+/// that outputs silence (an unused slot of a fixed-size cascade).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Coefs {
     pub b0: f64,
     pub b1: f64,
@@ -52,6 +53,25 @@ impl Coefs {
         a1: 0.0,
         a2: 0.0,
     };
+
+    /// One sample through the section in transposed direct form II with memory
+    /// `s = [s1, s2]`: the one scalar biquad recursion every filter here runs.
+    #[inline]
+    pub fn tick(&self, s: &mut [f64; 2], x: f64) -> f64 {
+        let y = self.b0 * x + s[0];
+        s[0] = self.b1 * x - self.a1 * y + s[1];
+        s[1] = self.b2 * x - self.a2 * y;
+        y
+    }
+
+    /// [`Self::tick`] with the memory flushed of denormals at every update.
+    #[inline]
+    pub fn tick_flushed(&self, s: &mut [f64; 2], x: f64) -> f64 {
+        let y = self.b0 * x + s[0];
+        s[0] = flush_denormal(self.b1 * x - self.a1 * y + s[1]);
+        s[1] = flush_denormal(self.b2 * x - self.a2 * y);
+        y
+    }
 
     /// Complex response at `freq_hz`.
     pub fn response(&self, freq_hz: f64, sample_rate_hz: f64) -> Complex<f64> {
@@ -90,8 +110,7 @@ impl Coefs {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Biquad {
     pub coefs: Coefs,
-    s1: f64,
-    s2: f64,
+    state: [f64; 2],
 }
 
 impl Default for Biquad {
@@ -104,18 +123,13 @@ impl Biquad {
     pub fn new(coefs: Coefs) -> Self {
         Self {
             coefs,
-            s1: 0.0,
-            s2: 0.0,
+            state: [0.0; 2],
         }
     }
 
     #[inline]
     pub fn process(&mut self, x: f64) -> f64 {
-        let c = &self.coefs;
-        let y = c.b0 * x + self.s1;
-        self.s1 = flush_denormal(c.b1 * x - c.a1 * y + self.s2);
-        self.s2 = flush_denormal(c.b2 * x - c.a2 * y);
-        y
+        self.coefs.tick_flushed(&mut self.state, x)
     }
 
     /// Filters `buf` in place.
@@ -126,19 +140,25 @@ impl Biquad {
     }
 
     pub fn reset(&mut self) {
-        self.s1 = 0.0;
-        self.s2 = 0.0;
+        self.state = [0.0; 2];
     }
 
     /// The memory `[s1, s2]`.
     pub fn state(&self) -> [f64; 2] {
-        [self.s1, self.s2]
+        self.state
     }
 
     /// Sets the memory `[s1, s2]`.
     pub fn set_state(&mut self, state: [f64; 2]) {
-        [self.s1, self.s2] = state;
+        self.state = state;
     }
+}
+
+/// Flushes denormals from a section's memory `[s1, s2]` (where it is not flushed at
+/// every sample).
+pub fn flush_state(s: &mut [f64; 2]) {
+    s[0] = flush_denormal(s[0]);
+    s[1] = flush_denormal(s[1]);
 }
 
 /// Coefficients of a transposed direct form II section spread over lanes: each lane may

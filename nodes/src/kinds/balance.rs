@@ -9,9 +9,11 @@
 //! from [`BalanceParam`]. Latency 0. Allocates nothing.
 
 use lathe_engine::{
-    BuildContext, BuiltNode, ConfigError, Io, LinearSmoother, NoConfig, NodeConfig, NodeKind,
-    NodeSpec, ParamDecl, ParamId, ParamTable, Processor, Unit, params,
+    BuildContext, BuiltNode, ConfigError, Io, LinearSmoother, NodeConfig, NodeKind, NodeSpec,
+    ParamDecl, ParamId, ParamTable, Processor, Unit, params,
 };
+
+use crate::bus::NoConfig;
 
 params! {
     /// The params of `balance`.

@@ -20,12 +20,12 @@
 //! true-peak limiter after the clipper should catch the overshoot.
 
 use lathe_engine::{
-    BuildContext, BuiltNode, ConfigError, DEFAULT_CHANNELS, Io, LinearSmoother, NodeConfig,
-    NodeKind, NodeSpec, ParamDecl, ParamId, ParamTable, Processor, Unit, check_channels,
-    db_to_gain, params,
+    BuildContext, BuiltNode, ConfigError, Io, LinearSmoother, NodeConfig, NodeKind, NodeSpec,
+    ParamDecl, ParamId, ParamTable, Processor, Unit, db_to_gain, params,
 };
 use serde::Deserialize;
 
+use crate::bus::{DEFAULT_CHANNELS, check_channels};
 use crate::dsp::oversample::{Oversampler, valid_factor};
 
 /// Default oversampling factor.

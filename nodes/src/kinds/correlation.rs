@@ -13,9 +13,11 @@
 
 use lathe_engine::rt::flush_denormal;
 use lathe_engine::{
-    BuildContext, BuiltNode, ConfigError, Io, MeterSpec, NoConfig, NodeConfig, NodeKind, NodeSpec,
-    ParamDecl, ParamId, ParamTable, Processor, Unit, params,
+    BuildContext, BuiltNode, ConfigError, Io, MeterSpec, NodeConfig, NodeKind, NodeSpec, ParamDecl,
+    ParamId, ParamTable, Processor, Unit, params,
 };
+
+use crate::bus::NoConfig;
 
 /// Default integration time.
 pub const DEFAULT_INTEGRATION_MS: f32 = 300.0;

@@ -8,11 +8,14 @@
 //! Latency 0. Allocates one filter state per channel at build.
 
 use lathe_engine::{
-    BuildContext, BuiltNode, ChannelsConfig, ConfigError, Io, LinearSmoother, NodeConfig, NodeKind,
-    NodeSpec, ParamDecl, ParamId, ParamTable, Processor, Unit, params,
+    BuildContext, BuiltNode, ConfigError, Io, LinearSmoother, NodeConfig, NodeKind, NodeSpec,
+    ParamDecl, ParamId, ParamTable, Processor, Unit, params,
 };
 
-use crate::kinds::crossover::{COEF_GRID_FRAMES, Section, SectionState, grid_segment, prewarp};
+use crate::bus::{ChannelsConfig, check_channels};
+use crate::dsp::bilinear::{highpass1, prewarp};
+use crate::dsp::biquad::{Coefs, flush_state};
+use crate::dsp::coef_grid::{COEF_GRID_FRAMES, grid_segment};
 
 /// Default corner frequency.
 pub const DEFAULT_FREQ_HZ: f32 = 5.0;
@@ -47,14 +50,14 @@ impl NodeKind for DcBlockKind {
         config: &NodeConfig<'_>,
         ctx: &BuildContext<'_>,
     ) -> Result<BuiltNode, ConfigError> {
-        let channels = config.parse::<ChannelsConfig>()?.checked()?;
+        let channels = check_channels(config.parse::<ChannelsConfig>()?.channels)?;
         let rate = ctx.prepare.sample_rate_hz;
         let processor = DcBlockProcessor {
             rate,
             freq_hz: DcBlockParam::FreqHz.smoother(rate),
             designed_hz: DEFAULT_FREQ_HZ,
-            section: Section::highpass1(prewarp(DEFAULT_FREQ_HZ.into(), rate)),
-            state: vec![SectionState::default(); channels],
+            section: highpass1(prewarp(DEFAULT_FREQ_HZ.into(), rate)),
+            state: vec![[0.0; 2]; channels],
         };
         Ok(BuiltNode {
             spec: NodeSpec::in_out(channels).with_params(DcBlockParam::specs()),
@@ -67,8 +70,8 @@ pub struct DcBlockProcessor {
     rate: f64,
     freq_hz: LinearSmoother,
     designed_hz: f32,
-    section: Section,
-    state: Vec<SectionState>,
+    section: Coefs,
+    state: Vec<[f64; 2]>,
 }
 
 impl DcBlockProcessor {
@@ -76,9 +79,9 @@ impl DcBlockProcessor {
         let hz = self.freq_hz.value();
         if hz != self.designed_hz {
             self.designed_hz = hz;
-            self.section = Section::highpass1(prewarp(hz.into(), self.rate));
+            self.section = highpass1(prewarp(hz.into(), self.rate));
         }
-        self.state.iter_mut().for_each(SectionState::flush);
+        self.state.iter_mut().for_each(flush_state);
     }
 }
 
@@ -91,7 +94,7 @@ impl Processor for DcBlockProcessor {
 
     fn reset(&mut self) {
         self.freq_hz.snap();
-        self.state.fill(SectionState::default());
+        self.state.fill([0.0; 2]);
         self.on_grid();
     }
 

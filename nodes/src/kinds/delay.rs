@@ -12,10 +12,12 @@
 //! - Latency: 0. Allocates the delay line at build: `channels x max_ms` worth of f32.
 
 use lathe_engine::{
-    BuildContext, BuiltNode, ConfigError, DEFAULT_CHANNELS, Io, NodeConfig, NodeKind, NodeSpec,
-    ParamDecl, ParamId, ParamTable, Processor, Unit, check_channels, params,
+    BuildContext, BuiltNode, ConfigError, Io, NodeConfig, NodeKind, NodeSpec, ParamDecl, ParamId,
+    ParamTable, Processor, Unit, params,
 };
 use serde::Deserialize;
+
+use crate::bus::{DEFAULT_CHANNELS, check_channels};
 
 /// Delay line length when the config does not say.
 pub const DEFAULT_MAX_MS: f64 = 1000.0;

@@ -27,7 +27,8 @@ use lathe_engine::{
 };
 use serde::Deserialize;
 
-use lathe_engine::{DEFAULT_CHANNELS, check_channels};
+use crate::bus::DEFAULT_CHANNELS;
+use crate::bus::check_channels;
 
 /// Default target word length.
 pub const DEFAULT_BITS: u32 = 16;

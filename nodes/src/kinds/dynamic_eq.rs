@@ -43,24 +43,23 @@
 //! the sides alone).
 
 use lathe_engine::{
-    BuildContext, BuiltNode, ConfigError, DEFAULT_CHANNELS, Io, MeterSpec, NodeConfig, NodeKind,
-    NodeSpec, ParamDecl, ParamId, ParamMap, ParamRoutes, ParamTable, PortSpec, Processor, Unit,
-    check_channels, params,
+    BuildContext, BuiltNode, ConfigError, Io, MeterSpec, NodeConfig, NodeKind, NodeSpec, ParamDecl,
+    ParamId, ParamMap, ParamRoutes, ParamTable, PortSpec, Processor, Unit, params,
 };
 use serde::Deserialize;
 
+use crate::bus::{DEFAULT_CHANNELS, check_channels};
 use crate::dsp::biquad::{Alignment, Biquad, Coefs, FilterDesign, FilterType, MAX_SECTIONS};
-use crate::dsp::fastmath;
-use crate::kinds::eq::band::{
+use crate::dsp::coef_grid::COEF_GRID_FRAMES;
+use crate::dsp::eq_band::{
     BandConfig, BandField, BandLayout, BandValues, ChannelMode, parse_bands,
 };
-use crate::kinds::eq::chain::FilterChain;
-use crate::kinds::eq::{read_input, write_output};
+use crate::dsp::fastmath;
+use crate::dsp::filter_chain::FilterChain;
+use crate::dsp::work_buffer::{read_input, write_output};
 
 /// RMS window of the detector.
 pub const DETECTOR_RMS_MS: f64 = 5.0;
-/// Frames between redesigns of a band whose gain moves.
-pub const COEF_GRID_FRAMES: u64 = 16;
 /// Gain moves smaller than this (dB) do not trigger a redesign.
 const REDESIGN_STEP_DB: f64 = 1e-3;
 

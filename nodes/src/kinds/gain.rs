@@ -4,9 +4,11 @@
 //! [`GainParam`]. Latency 0. Allocates only at build.
 
 use lathe_engine::{
-    BuildContext, BuiltNode, ChannelsConfig, ConfigError, Io, LinearSmoother, NodeConfig, NodeKind,
-    NodeSpec, ParamDecl, ParamId, ParamTable, Processor, Unit, db_to_gain, params,
+    BuildContext, BuiltNode, ConfigError, Io, LinearSmoother, NodeConfig, NodeKind, NodeSpec,
+    ParamDecl, ParamId, ParamTable, Processor, Unit, db_to_gain, params,
 };
+
+use crate::bus::{ChannelsConfig, check_channels};
 
 params! {
     /// The params of `gain`.
@@ -31,7 +33,7 @@ impl NodeKind for GainKind {
         config: &NodeConfig<'_>,
         ctx: &BuildContext<'_>,
     ) -> Result<BuiltNode, ConfigError> {
-        let channels = config.parse::<ChannelsConfig>()?.checked()?;
+        let channels = check_channels(config.parse::<ChannelsConfig>()?.channels)?;
         let processor = GainProcessor {
             gain_db: GainParam::GainDb.smoother(ctx.prepare.sample_rate_hz),
             gain: 1.0,

@@ -69,19 +69,19 @@
 //!   picks ([`crate::dsp::cpu`]); both give the same bits.
 
 use lathe_engine::{
-    BuildContext, BuiltNode, ConfigError, DEFAULT_CHANNELS, Io, LinearSmoother, MeterSpec,
-    NodeConfig, NodeKind, NodeSpec, ParamDecl, ParamId, ParamTable, Processor, Unit,
-    check_channels, params,
+    BuildContext, BuiltNode, ConfigError, Io, LinearSmoother, MeterSpec, NodeConfig, NodeKind,
+    NodeSpec, ParamDecl, ParamId, ParamTable, Processor, Unit, params,
 };
 use serde::Deserialize;
 
+use crate::bus::{DEFAULT_CHANNELS, check_channels};
+use crate::dsp::ballistics::{Ballistics, Envelope};
 use crate::dsp::bs1770::true_peak::TruePeak;
 use crate::dsp::fastmath;
 use crate::dsp::fir_bound::{FirBound, GRANULE_FRAMES, InputPeaks};
 use crate::dsp::near_nyquist::NearNyquistEnvelope;
 use crate::dsp::oversample::{FilterDesign, valid_factor};
 use crate::dsp::peak_detector::TruePeakDetector;
-use crate::kinds::compressor::{Ballistics, Envelope};
 
 /// Default lookahead (and latency), in ms.
 pub const DEFAULT_LOOKAHEAD_MS: f64 = 5.0;

@@ -10,9 +10,10 @@
 //! - Latency: 0. Allocates nothing.
 
 use lathe_engine::{
-    BuildContext, BuiltNode, ConfigError, Io, NoConfig, NodeConfig, NodeKind, NodeSpec, ParamId,
-    Processor,
+    BuildContext, BuiltNode, ConfigError, Io, NodeConfig, NodeKind, NodeSpec, ParamId, Processor,
 };
+
+use crate::bus::NoConfig;
 
 pub struct MsEncodeKind;
 pub struct MsDecodeKind;

@@ -9,11 +9,12 @@
 //! - Latency: 0. Allocates one smoother per input at build.
 
 use lathe_engine::{
-    BuildContext, BuiltNode, ConfigError, DEFAULT_CHANNELS, Io, LinearSmoother, NodeConfig,
-    NodeKind, NodeSpec, ParamDecl, ParamFamily, ParamId, ParamTable, PortSpec, Processor, Unit,
-    check_channels, db_to_gain, params,
+    BuildContext, BuiltNode, ConfigError, Io, LinearSmoother, NodeConfig, NodeKind, NodeSpec,
+    ParamDecl, ParamFamily, ParamId, ParamTable, PortSpec, Processor, Unit, db_to_gain, params,
 };
 use serde::Deserialize;
+
+use crate::bus::{DEFAULT_CHANNELS, check_channels};
 
 /// Inputs of a mix when the config does not say.
 pub const DEFAULT_INPUTS: usize = 2;

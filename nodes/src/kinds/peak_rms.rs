@@ -13,9 +13,11 @@
 //! - Latency: 0. Allocates at build only: a ring of 10 ms sums per channel (10 s deep).
 
 use lathe_engine::{
-    BuildContext, BuiltNode, ChannelsConfig, ConfigError, Io, MeterSpec, NodeConfig, NodeKind,
-    NodeSpec, ParamDecl, ParamId, ParamTable, Processor, Unit, params,
+    BuildContext, BuiltNode, ConfigError, Io, MeterSpec, NodeConfig, NodeKind, NodeSpec, ParamDecl,
+    ParamId, ParamTable, Processor, Unit, params,
 };
+
+use crate::bus::{ChannelsConfig, check_channels};
 
 /// Default window length.
 pub const DEFAULT_WINDOW_MS: f32 = 300.0;
@@ -72,7 +74,7 @@ impl NodeKind for PeakRmsKind {
         config: &NodeConfig<'_>,
         ctx: &BuildContext<'_>,
     ) -> Result<BuiltNode, ConfigError> {
-        let channels = config.parse::<ChannelsConfig>()?.checked()?;
+        let channels = check_channels(config.parse::<ChannelsConfig>()?.channels)?;
         let mut meters = Vec::with_capacity(2 * channels + 1);
         for c in 1..=channels {
             meters.push(MeterSpec::new(

@@ -7,9 +7,11 @@
 //! build.
 
 use lathe_engine::{
-    BuildContext, BuiltNode, ChannelsConfig, ConfigError, Io, LinearSmoother, NodeConfig, NodeKind,
-    NodeSpec, ParamDecl, ParamId, ParamTable, Processor, params,
+    BuildContext, BuiltNode, ConfigError, Io, LinearSmoother, NodeConfig, NodeKind, NodeSpec,
+    ParamDecl, ParamId, ParamTable, Processor, params,
 };
+
+use crate::bus::{ChannelsConfig, check_channels};
 
 /// Time a polarity flip takes.
 pub const FLIP_SMOOTHING_MS: f32 = 10.0;
@@ -55,7 +57,7 @@ impl NodeKind for PolarityKind {
         config: &NodeConfig<'_>,
         ctx: &BuildContext<'_>,
     ) -> Result<BuiltNode, ConfigError> {
-        let channels = config.parse::<ChannelsConfig>()?.checked()?;
+        let channels = check_channels(config.parse::<ChannelsConfig>()?.channels)?;
         let invert = PolarityParam::Invert.decl();
         let params = invert_param_names(channels)
             .into_iter()

@@ -27,7 +27,7 @@ use lathe_engine::{
 };
 use serde::Deserialize;
 
-use lathe_engine::{DEFAULT_CHANNELS, MAX_CHANNELS, check_channels};
+use crate::bus::{DEFAULT_CHANNELS, check_channels};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -134,10 +134,10 @@ fn plan(cfg: &RouteConfig) -> Result<Plan, ConfigError> {
         "mono" => {
             let n = channels()?;
             let outs = cfg.outputs.unwrap_or(n);
-            if outs == 0 || outs > MAX_CHANNELS {
+            if outs == 0 || outs > crate::bus::MAX_CHANNELS {
                 return Err(ConfigError::invalid(
                     "outputs",
-                    format!("must be 1..={}, found {outs}", MAX_CHANNELS),
+                    format!("must be 1..={}, found {outs}", crate::bus::MAX_CHANNELS),
                 ));
             }
             let gain = 1.0 / n as f32;
@@ -162,13 +162,20 @@ fn plan(cfg: &RouteConfig) -> Result<Plan, ConfigError> {
             check_channels(map.len()).map_err(|_| {
                 ConfigError::invalid(
                     "map",
-                    format!("must have 1..={} rows, found {}", MAX_CHANNELS, map.len()),
+                    format!(
+                        "must have 1..={} rows, found {}",
+                        crate::bus::MAX_CHANNELS,
+                        map.len()
+                    ),
                 )
             })?;
             check_channels(cols).map_err(|_| {
                 ConfigError::invalid(
                     "map[0]",
-                    format!("must have 1..={} gains, found {cols}", MAX_CHANNELS),
+                    format!(
+                        "must have 1..={} gains, found {cols}",
+                        crate::bus::MAX_CHANNELS
+                    ),
                 )
             })?;
             if let Some(c) = cfg.channels.filter(|c| *c != cols) {

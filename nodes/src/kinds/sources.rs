@@ -28,11 +28,12 @@
 use std::f64::consts::{PI, TAU};
 
 use lathe_engine::{
-    BuildContext, BuiltNode, ChannelsConfig, ConfigError, DEFAULT_CHANNELS, Io, LinearSmoother,
-    NodeConfig, NodeKind, NodeSpec, ParamDecl, ParamId, ParamTable, PortSpec, Processor, Unit,
-    check_channels, db_to_gain, params,
+    BuildContext, BuiltNode, ConfigError, Io, LinearSmoother, NodeConfig, NodeKind, NodeSpec,
+    ParamDecl, ParamId, ParamTable, PortSpec, Processor, Unit, db_to_gain, params,
 };
 use serde::Deserialize;
+
+use crate::bus::{ChannelsConfig, DEFAULT_CHANNELS, check_channels};
 
 /// Raised-cosine fade at each end of a sweep, so it neither starts nor stops with a click.
 pub const SWEEP_FADE_MS: f64 = 5.0;
@@ -137,7 +138,7 @@ impl NodeKind for SineKind {
         config: &NodeConfig<'_>,
         ctx: &BuildContext<'_>,
     ) -> Result<BuiltNode, ConfigError> {
-        let channels = config.parse::<ChannelsConfig>()?.checked()?;
+        let channels = check_channels(config.parse::<ChannelsConfig>()?.channels)?;
         let rate = ctx.prepare.sample_rate_hz;
         let processor = SineProcessor {
             rate,

@@ -23,12 +23,14 @@
 use std::sync::Arc;
 
 use lathe_engine::{
-    BuildContext, BuiltNode, ConfigError, DEFAULT_CHANNELS, Io, MeterSpec, NodeConfig, NodeKind,
-    NodeSpec, ParamDecl, ParamId, ParamTable, Processor, Unit, check_channels, params,
+    BuildContext, BuiltNode, ConfigError, Io, MeterSpec, NodeConfig, NodeKind, NodeSpec, ParamDecl,
+    ParamId, ParamTable, Processor, Unit, params,
 };
 use realfft::num_complex::Complex;
 use realfft::{RealFftPlanner, RealToComplex};
 use serde::Deserialize;
+
+use crate::bus::{DEFAULT_CHANNELS, check_channels};
 
 pub const DEFAULT_FFT_SIZE: usize = 8192;
 pub const DEFAULT_SMOOTHING_MS: f32 = 300.0;

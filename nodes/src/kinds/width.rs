@@ -14,13 +14,14 @@
 //! Latency 0. Allocates nothing after build.
 
 use lathe_engine::{
-    BuildContext, BuiltNode, ConfigError, Io, LinearSmoother, NoConfig, NodeConfig, NodeKind,
-    NodeSpec, ParamDecl, ParamId, ParamTable, Processor, Unit, db_to_gain_f64, params,
+    BuildContext, BuiltNode, ConfigError, Io, LinearSmoother, NodeConfig, NodeKind, NodeSpec,
+    ParamDecl, ParamId, ParamTable, Processor, Unit, db_to_gain_f64, params,
 };
 
-use crate::kinds::crossover::{
-    AllpassState, COEF_GRID_FRAMES, LrSplit, LrSplitState, SectionState, Slope, grid_segment,
-};
+use crate::bus::NoConfig;
+use crate::dsp::biquad::flush_state;
+use crate::dsp::coef_grid::{COEF_GRID_FRAMES, grid_segment};
+use crate::dsp::linkwitz_riley::{AllpassState, LrSplit, LrSplitState, Slope};
 
 /// Lowest bass mono split; smaller non-zero values act as this.
 pub const MIN_BASS_MONO_HZ: f32 = 20.0;
@@ -134,7 +135,7 @@ impl WidthProcessor {
             self.split = LrSplit::new(Slope::Lr4, hz.into(), self.rate);
         }
         self.side_state.flush();
-        self.mid_state.iter_mut().for_each(SectionState::flush);
+        self.mid_state.iter_mut().for_each(flush_state);
     }
 }
 

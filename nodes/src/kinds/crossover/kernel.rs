@@ -10,9 +10,10 @@
 //! instantiation, so the loops over splits and sections have fixed lengths and the
 //! filter memories stay in registers for a whole segment.
 
-use super::{LrSplit, MAX_BANDS, Slope};
+use super::MAX_BANDS;
 use crate::dsp::biquad::{Coefs, LaneCoefs};
 use crate::dsp::lanes::{Isa, Pair, Quad};
+use crate::dsp::linkwitz_riley::{LrSplit, Slope};
 
 /// Most sections of a split's low-pass or high-pass (LR8).
 pub(super) const MAX_PASS_SECTIONS: usize = 4;
@@ -41,11 +42,11 @@ impl SplitLanes {
     pub(super) fn new(split: &LrSplit) -> Self {
         Self {
             pass: std::array::from_fn(|p| {
-                let (lp, hp) = (split.lp[p].coefs(), split.hp[p].coefs());
+                let (lp, hp) = (split.lowpass_sections()[p], split.highpass_sections()[p]);
                 LaneCoefs::gather([lp, lp, hp, hp])
             }),
             allpass: std::array::from_fn(|a| {
-                let ap = split.ap[a].coefs();
+                let ap = split.allpass_sections()[a];
                 LaneCoefs::gather([ap, ap])
             }),
         }

@@ -32,15 +32,17 @@ use std::sync::Arc;
 
 use lathe_engine::rt::flush_denormal;
 use lathe_engine::{
-    BuildContext, BuiltNode, ConfigError, DEFAULT_CHANNELS, Io, LinearSmoother, NodeConfig,
-    NodeKind, NodeSpec, ParamDecl, ParamFamily, ParamId, ParamTable, PortSpec, PrepareInfo,
-    Processor, Unit, check_channels, params,
+    BuildContext, BuiltNode, ConfigError, Io, LinearSmoother, NodeConfig, NodeKind, NodeSpec,
+    ParamDecl, ParamFamily, ParamId, ParamTable, PortSpec, PrepareInfo, Processor, Unit, params,
 };
 use realfft::num_complex::Complex;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 use serde::Deserialize;
 
-use crate::dsp::biquad::Coefs;
+use crate::bus::{DEFAULT_CHANNELS, check_channels};
+use crate::dsp::bilinear::MAX_FREQ_FRACTION;
+use crate::dsp::coef_grid::COEF_GRID_FRAMES;
+use crate::dsp::linkwitz_riley::{LrSplit, Slope};
 
 mod kernel;
 
@@ -56,7 +58,7 @@ pub const MIN_SPLIT_HZ: f64 = 10.0;
 /// Highest split param value (the audio side also keeps it below 0.45 x sample rate).
 pub const MAX_SPLIT_HZ: f64 = 20_000.0;
 /// Highest split as a fraction of the sample rate: bilinear warping stays tame below it.
-pub const MAX_SPLIT_FRACTION: f64 = 0.45;
+pub const MAX_SPLIT_FRACTION: f64 = MAX_FREQ_FRACTION;
 /// Default linear-phase FIR length (85 ms at 48 kHz).
 pub const DEFAULT_FIR_TAPS: usize = 4095;
 /// FFT partition of the linear-phase convolution: its share of the latency.
@@ -65,9 +67,6 @@ pub const FIR_PARTITION_FRAMES: usize = 64;
 pub const FIR_TAPER_FRACTION: f64 = 0.25;
 /// Time a split frequency change takes, on a log-frequency ramp.
 pub const SPLIT_SMOOTHING_MS: f32 = 50.0;
-/// While a frequency moves, coefficients are recomputed every this many frames, counted
-/// from the processor's reset so the output does not depend on block size.
-pub const COEF_GRID_FRAMES: u64 = 16;
 /// While every frequency is steady the IIR crossover only flushes denormals from its
 /// state, on this coarser grid of absolute frames (a multiple of `COEF_GRID_FRAMES`),
 /// so it runs long stretches without stopping.
@@ -128,270 +127,6 @@ impl Default for CrossoverConfig {
             fir_taps: DEFAULT_FIR_TAPS,
         }
     }
-}
-
-/// Linkwitz-Riley slope: two cascaded Butterworth filters of half the order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Slope {
-    Lr2,
-    Lr4,
-    Lr8,
-}
-
-impl Slope {
-    pub fn parse(name: &str) -> Result<Self, ConfigError> {
-        match name {
-            "lr2" => Ok(Slope::Lr2),
-            "lr4" => Ok(Slope::Lr4),
-            "lr8" => Ok(Slope::Lr8),
-            other => Err(ConfigError::invalid(
-                "slope",
-                format!("must be \"lr2\", \"lr4\" or \"lr8\", found \"{other}\""),
-            )),
-        }
-    }
-
-    /// Order of the Butterworth filter that is squared (1, 2 or 4).
-    pub fn butterworth_order(self) -> u32 {
-        match self {
-            Slope::Lr2 => 1,
-            Slope::Lr4 => 2,
-            Slope::Lr8 => 4,
-        }
-    }
-
-    /// Analytic magnitude of the low-pass at `ratio` = frequency / split frequency (in the
-    /// analog domain; a bilinear filter follows it at the warped ratio). The high-pass is
-    /// `1 - lowpass_magnitude`: Linkwitz-Riley magnitudes are complementary.
-    pub fn lowpass_magnitude(self, ratio: f64) -> f64 {
-        1.0 / (1.0 + ratio.powi(2 * self.butterworth_order() as i32))
-    }
-}
-
-/// Coefficients of one section `(b0 + b1 z^-1 + b2 z^-2) / (1 + a1 z^-1 + a2 z^-2)`.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub(crate) struct Section {
-    b0: f64,
-    b1: f64,
-    b2: f64,
-    a1: f64,
-    a2: f64,
-}
-
-/// Memory of one section (transposed direct form II).
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub(crate) struct SectionState {
-    s1: f64,
-    s2: f64,
-}
-
-impl SectionState {
-    pub(crate) fn flush(&mut self) {
-        self.s1 = flush_denormal(self.s1);
-        self.s2 = flush_denormal(self.s2);
-    }
-}
-
-impl Section {
-    /// The same coefficients as a [`Coefs`].
-    pub(crate) fn coefs(&self) -> Coefs {
-        Coefs {
-            b0: self.b0,
-            b1: self.b1,
-            b2: self.b2,
-            a1: self.a1,
-            a2: self.a2,
-        }
-    }
-
-    #[inline]
-    pub(crate) fn tick(&self, st: &mut SectionState, x: f64) -> f64 {
-        let y = self.b0 * x + st.s1;
-        st.s1 = self.b1 * x - self.a1 * y + st.s2;
-        st.s2 = self.b2 * x - self.a2 * y;
-        y
-    }
-
-    /// Bilinear transform of the analog section `(n2 s^2 + n1 s + n0) / (d2 s^2 + d1 s + d0)`
-    /// with `s` normalised to the split, prewarped by `k = tan(pi f / fs)`.
-    fn bilinear2(n: [f64; 3], d: [f64; 3], k: f64) -> Self {
-        let k2 = k * k;
-        let z = |c: [f64; 3]| {
-            [
-                c[0] + c[1] * k + c[2] * k2,
-                2.0 * (c[2] * k2 - c[0]),
-                c[0] - c[1] * k + c[2] * k2,
-            ]
-        };
-        let num = z(n);
-        let den = z(d);
-        let inv = 1.0 / den[0];
-        Self {
-            b0: num[0] * inv,
-            b1: num[1] * inv,
-            b2: num[2] * inv,
-            a1: den[1] * inv,
-            a2: den[2] * inv,
-        }
-    }
-
-    /// Bilinear transform of the analog first-order `(n1 s + n0) / (s + 1)`.
-    fn bilinear1(n1: f64, n0: f64, k: f64) -> Self {
-        let inv = 1.0 / (1.0 + k);
-        Self {
-            b0: (n1 + n0 * k) * inv,
-            b1: (n0 * k - n1) * inv,
-            b2: 0.0,
-            a1: (k - 1.0) * inv,
-            a2: 0.0,
-        }
-    }
-
-    pub(crate) fn lowpass(q: f64, k: f64) -> Self {
-        Self::bilinear2([0.0, 0.0, 1.0], [1.0, 1.0 / q, 1.0], k)
-    }
-
-    pub(crate) fn highpass(q: f64, k: f64) -> Self {
-        Self::bilinear2([1.0, 0.0, 0.0], [1.0, 1.0 / q, 1.0], k)
-    }
-
-    pub(crate) fn allpass(q: f64, k: f64) -> Self {
-        Self::bilinear2([1.0, -1.0 / q, 1.0], [1.0, 1.0 / q, 1.0], k)
-    }
-
-    fn negated(self) -> Self {
-        Self {
-            b0: -self.b0,
-            b1: -self.b1,
-            b2: -self.b2,
-            ..self
-        }
-    }
-
-    /// First-order high-pass at `k = tan(pi f / fs)` (the DC blocker's filter).
-    pub(crate) fn highpass1(k: f64) -> Self {
-        Self::bilinear1(1.0, 0.0, k)
-    }
-}
-
-/// Prewarped frequency `tan(pi f / fs)`, with `f` kept in a range the bilinear map handles.
-pub(crate) fn prewarp(freq_hz: f64, sample_rate_hz: f64) -> f64 {
-    let f = freq_hz.clamp(0.1, MAX_SPLIT_FRACTION * sample_rate_hz);
-    (PI * f / sample_rate_hz).tan()
-}
-
-/// Butterworth Qs of the second-order sections of a 4th-order Butterworth.
-const BUTTERWORTH4_Q: [f64; 2] = [0.541_196_100_146_197, 1.306_562_964_876_376_4];
-
-/// The filters of one Linkwitz-Riley split: low-pass and high-pass cascades of up to
-/// four sections, and the all-pass their sum equals (up to two sections), which lower
-/// bands use to match the phase of this split.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub(crate) struct LrSplit {
-    lp: [Section; 4],
-    hp: [Section; 4],
-    ap: [Section; 2],
-    pass_sections: usize,
-    ap_sections: usize,
-}
-
-/// Memory of one channel through the low-pass and high-pass of a split.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub(crate) struct LrSplitState {
-    lp: [SectionState; 4],
-    hp: [SectionState; 4],
-}
-
-impl LrSplitState {
-    pub(crate) fn flush(&mut self) {
-        self.lp
-            .iter_mut()
-            .chain(&mut self.hp)
-            .for_each(|s| s.flush());
-    }
-}
-
-/// Memory of one signal through a split's all-pass.
-pub(crate) type AllpassState = [SectionState; 2];
-
-impl LrSplit {
-    pub(crate) fn new(slope: Slope, freq_hz: f64, sample_rate_hz: f64) -> Self {
-        let k = prewarp(freq_hz, sample_rate_hz);
-        let mut split = Self::default();
-        match slope {
-            Slope::Lr2 => {
-                // (1/(s+1))^2 and (s/(s+1))^2 sum to an all-pass only with the high band
-                // inverted: LP - HP = (1 - s) / (1 + s).
-                split.lp[0] = Section::lowpass(0.5, k);
-                split.hp[0] = Section::highpass(0.5, k).negated();
-                split.ap[0] = Section::bilinear1(-1.0, 1.0, k);
-                split.pass_sections = 1;
-                split.ap_sections = 1;
-            }
-            Slope::Lr4 => {
-                let q = std::f64::consts::FRAC_1_SQRT_2;
-                split.lp[..2].fill(Section::lowpass(q, k));
-                split.hp[..2].fill(Section::highpass(q, k));
-                split.ap[0] = Section::allpass(q, k);
-                split.pass_sections = 2;
-                split.ap_sections = 1;
-            }
-            Slope::Lr8 => {
-                for (i, q) in BUTTERWORTH4_Q.iter().enumerate() {
-                    split.lp[i] = Section::lowpass(*q, k);
-                    split.lp[i + 2] = split.lp[i];
-                    split.hp[i] = Section::highpass(*q, k);
-                    split.hp[i + 2] = split.hp[i];
-                    split.ap[i] = Section::allpass(*q, k);
-                }
-                split.pass_sections = 4;
-                split.ap_sections = 2;
-            }
-        }
-        split
-    }
-
-    /// One sample through the split: (low band, high band). The scalar reference the
-    /// lane kernel is tested against.
-    #[cfg(test)]
-    pub(crate) fn split(&self, st: &mut LrSplitState, x: f64) -> (f64, f64) {
-        let n = self.pass_sections;
-        let mut lo = x;
-        for (sec, s) in self.lp[..n].iter().zip(&mut st.lp) {
-            lo = sec.tick(s, lo);
-        }
-        let mut hi = x;
-        for (sec, s) in self.hp[..n].iter().zip(&mut st.hp) {
-            hi = sec.tick(s, hi);
-        }
-        (lo, hi)
-    }
-
-    /// One sample through the high-pass only.
-    #[inline]
-    pub(crate) fn highpass(&self, st: &mut LrSplitState, x: f64) -> f64 {
-        let mut hi = x;
-        for (sec, s) in self.hp[..self.pass_sections].iter().zip(&mut st.hp) {
-            hi = sec.tick(s, hi);
-        }
-        hi
-    }
-
-    /// One sample through the all-pass equal to low + high of this split.
-    #[inline]
-    pub(crate) fn allpass(&self, st: &mut AllpassState, x: f64) -> f64 {
-        let mut y = x;
-        for (sec, s) in self.ap[..self.ap_sections].iter().zip(st.iter_mut()) {
-            y = sec.tick(s, y);
-        }
-        y
-    }
-}
-
-/// Frames from absolute position `pos` to the next coefficient-grid point, at most `left`.
-pub(crate) fn grid_segment(pos: u64, left: usize) -> usize {
-    let to_grid = COEF_GRID_FRAMES - pos % COEF_GRID_FRAMES;
-    (to_grid as usize).min(left)
 }
 
 pub struct CrossoverKind;
@@ -905,6 +640,8 @@ impl Processor for FirCrossover {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dsp::biquad::flush_state;
+    use crate::dsp::linkwitz_riley::{AllpassState, BUTTERWORTH4_Q, LrSplitState};
     use lathe_engine::harness::{ParamEvent, render};
 
     const RATE: f64 = 48_000.0;
@@ -1171,10 +908,7 @@ mod tests {
                 }
             }
             self.split_state.iter_mut().for_each(LrSplitState::flush);
-            self.ap_state
-                .iter_mut()
-                .flatten()
-                .for_each(SectionState::flush);
+            self.ap_state.iter_mut().flatten().for_each(flush_state);
         }
     }
 

@@ -28,7 +28,7 @@ use realfft::num_complex::Complex;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 
 use crate::dsp::biquad::{Coefs, MAX_SECTIONS};
-use crate::kinds::eq::band::{BandField, BandLayout, BandValues, ChannelMode};
+use crate::dsp::eq_band::{BandField, BandLayout, BandValues, ChannelMode};
 
 /// Frames between kernel redesigns while params move; also the crossfade length.
 pub const CONTROL_GRID_FRAMES: usize = 1024;

@@ -3,14 +3,11 @@
 
 use lathe_engine::{Io, ParamId, ParamRoutes, Processor};
 
-use super::band::{BandField, BandLayout, BandValues};
-use super::chain::FilterChain;
-use super::io::{read_input, write_output};
 use crate::dsp::biquad::{Coefs, MAX_SECTIONS};
-
-/// Frames between coefficient updates of a moving band (0.33 ms at 48 kHz): fine enough
-/// that a 20 ms ramp takes 60 steps, so no step is audible.
-pub const COEF_GRID_FRAMES: u64 = 16;
+use crate::dsp::coef_grid::COEF_GRID_FRAMES;
+use crate::dsp::eq_band::{BandField, BandLayout, BandValues};
+use crate::dsp::filter_chain::FilterChain;
+use crate::dsp::work_buffer::{read_input, write_output};
 
 #[derive(Debug)]
 pub struct MinimumPhaseProcessor {
@@ -143,9 +140,9 @@ mod tests {
     use lathe_engine::{BuildContext, BuiltNode, NodeConfig, NodeKind, ParamId, PrepareInfo};
 
     use super::*;
+    use crate::dsp::eq_band::{ALL_TYPES, parse_bands};
+    use crate::dsp::filter_chain::Mode;
     use crate::dsp::lanes::Isa;
-    use crate::kinds::eq::band::{ALL_TYPES, parse_bands};
-    use crate::kinds::eq::chain::Mode;
     use crate::kinds::eq::{EqConfig, EqKind};
 
     const RATE: f64 = 48_000.0;

@@ -52,19 +52,14 @@
 //!           "band5.freq_hz": 10000, "band5.gain_db": 1})
 //! ```
 
-pub mod band;
-pub mod chain;
-mod io;
 pub mod linear_phase;
 pub mod minimum_phase;
-
-pub use io::{read_input, write_output};
 
 use lathe_engine::{BuildContext, BuiltNode, ConfigError, NodeConfig, NodeKind, NodeSpec};
 use serde::Deserialize;
 
-use band::{ALL_TYPES, BandConfig, parse_bands};
-use lathe_engine::{DEFAULT_CHANNELS, check_channels};
+use crate::bus::{DEFAULT_CHANNELS, check_channels};
+use crate::dsp::eq_band::{ALL_TYPES, BandConfig, parse_bands};
 use linear_phase::LinearPhaseProcessor;
 use minimum_phase::MinimumPhaseProcessor;
 

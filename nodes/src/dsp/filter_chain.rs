@@ -15,7 +15,7 @@
 //! only become subnormal behind a pole within 0.08 of the origin, and then only for the
 //! few frames before it reaches zero.
 
-use super::band::{BandLayout, ChannelMode};
+use crate::dsp::eq_band::{BandLayout, ChannelMode};
 use lathe_engine::rt::flush_denormal;
 
 use crate::dsp::biquad::{Coefs, LaneCoefs, MAX_SECTIONS};
