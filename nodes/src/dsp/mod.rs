@@ -16,6 +16,7 @@ pub mod input_history;
 pub mod lanes;
 pub mod linkwitz_riley;
 pub mod near_nyquist;
+pub mod noise;
 pub mod oversample;
 pub mod peak_detector;
 pub mod polyphase;

@@ -1,12 +1,12 @@
 //! Polyphase FIR oversampling (2x, 4x, 8x) and a true-peak estimator.
 //!
 //! Both directions use a linear-phase low-pass prototype, a Kaiser-windowed sinc with its
-//! cutoff exactly at the original Nyquist frequency, in one of three [`FilterDesign`]s:
-//! [`FilterDesign::AUDIO`] (110 dB stopband, passband to 0.45 fs) for signal paths,
-//! [`FilterDesign::TRUE_PEAK`] (70 dB, passband to 0.48 fs) for peak estimation, where the
+//! cutoff exactly at the original Nyquist frequency, in one of three [`OversamplingFilter`]s:
+//! [`OversamplingFilter::AUDIO`] (110 dB stopband, passband to 0.45 fs) for signal paths,
+//! [`OversamplingFilter::TRUE_PEAK`] (70 dB, passband to 0.48 fs) for peak estimation, where the
 //! flat passband close to Nyquist matters more than a deep stopband (an image at -70 dB
 //! moves a peak estimate by less than 0.003 dB), and the shorter
-//! [`FilterDesign::DETECTOR`] (70 dB, passband to 0.47 fs) for a detector whose reading
+//! [`OversamplingFilter::DETECTOR`] (70 dB, passband to 0.47 fs) for a detector whose reading
 //! near Nyquist is backed by another bound (the limiter's near-Nyquist envelope).
 //! - The cutoff at `fs/2` makes it an L-th band (Nyquist) filter: every L-th tap of the
 //!   prototype is zero except the centre, so the upsampler passes the original samples
@@ -22,9 +22,10 @@
 //! Everything is sized in `new`; `process*` only do f32 dot products over contiguous
 //! windows of history buffers, so they never allocate.
 
-/// Targets of a prototype design.
+/// Targets of the oversampling low-pass prototype (named apart from the EQ's
+/// [`crate::dsp::biquad::FilterDesign`], which designs IIR sections).
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct FilterDesign {
+pub struct OversamplingFilter {
     /// Upper passband edge as a fraction of the original sample rate; the stopband starts
     /// as far above 0.5 as this is below.
     pub passband_edge: f64,
@@ -32,7 +33,7 @@ pub struct FilterDesign {
     pub stopband_db: f64,
 }
 
-impl FilterDesign {
+impl OversamplingFilter {
     /// For signal paths (clipping, saturation): images and aliases 110 dB down.
     pub const AUDIO: Self = Self {
         passband_edge: 0.45,
@@ -180,7 +181,7 @@ pub struct Upsampler {
 impl Upsampler {
     /// `factor` must satisfy [`valid_factor`] (configs check it); other values are
     /// treated as the nearest smaller valid factor (at least 2).
-    pub fn new(factor: usize, design: FilterDesign) -> Self {
+    pub fn new(factor: usize, design: OversamplingFilter) -> Self {
         let factor = sanitize(factor);
         let proto = design.prototype(factor);
         let half_frames = design.half_frames();
@@ -245,7 +246,7 @@ pub struct Downsampler {
 }
 
 impl Downsampler {
-    pub fn new(factor: usize, design: FilterDesign) -> Self {
+    pub fn new(factor: usize, design: OversamplingFilter) -> Self {
         let factor = sanitize(factor);
         let proto = design.prototype(factor);
         // The output is aligned to the first of the `factor` samples of a frame, so the
@@ -299,7 +300,7 @@ pub(crate) fn sanitize(factor: usize) -> usize {
 pub const MAX_FACTOR: usize = 16;
 
 /// Up then down on one channel, with a caller-supplied function on the oversampled
-/// samples in between, with [`FilterDesign::AUDIO`]. Delay: twice its `half_frames`
+/// samples in between, with [`OversamplingFilter::AUDIO`]. Delay: twice its `half_frames`
 /// original frames, exactly.
 #[derive(Clone)]
 pub struct Oversampler {
@@ -310,8 +311,8 @@ pub struct Oversampler {
 impl Oversampler {
     pub fn new(factor: usize) -> Self {
         Self {
-            up: Upsampler::new(factor, FilterDesign::AUDIO),
-            down: Downsampler::new(factor, FilterDesign::AUDIO),
+            up: Upsampler::new(factor, OversamplingFilter::AUDIO),
+            down: Downsampler::new(factor, OversamplingFilter::AUDIO),
         }
     }
 
@@ -365,9 +366,9 @@ mod tests {
     #[test]
     fn prototype_passband_ripple_and_stopband_meet_targets() {
         let cases = [
-            (FilterDesign::AUDIO, 0.001, -100.0),
-            (FilterDesign::TRUE_PEAK, 0.01, -65.0),
-            (FilterDesign::DETECTOR, 0.01, -67.0),
+            (OversamplingFilter::AUDIO, 0.001, -100.0),
+            (OversamplingFilter::TRUE_PEAK, 0.01, -65.0),
+            (OversamplingFilter::DETECTOR, 0.01, -67.0),
         ];
         for (design, ripple_limit, stop_limit) in cases {
             let edge = design.passband_edge;
@@ -406,7 +407,7 @@ mod tests {
         for factor in [2, 4, 8] {
             let mut os = Oversampler::new(factor);
             let lat = os.latency_frames();
-            assert_eq!(lat, 2 * FilterDesign::AUDIO.half_frames());
+            assert_eq!(lat, 2 * OversamplingFilter::AUDIO.half_frames());
             // Impulse: peak exactly at the declared latency.
             let out: Vec<f32> = (0..400)
                 .map(|i| os.process_frame(if i == 10 { 1.0 } else { 0.0 }, |s| s))
@@ -431,7 +432,7 @@ mod tests {
 
     #[test]
     fn upsampler_passes_original_samples_and_latency_is_exact() {
-        let mut up = Upsampler::new(4, FilterDesign::AUDIO);
+        let mut up = Upsampler::new(4, OversamplingFilter::AUDIO);
         let lat = up.latency_frames();
         let x: Vec<f32> = (0..300)
             .map(|i| ((i * 37) % 11) as f32 / 11.0 - 0.5)

@@ -16,7 +16,7 @@
 
 use crate::dsp::fir_bound::FirBound;
 use crate::dsp::input_history::InputHistory;
-use crate::dsp::oversample::{FilterDesign, sanitize};
+use crate::dsp::oversample::{OversamplingFilter, sanitize};
 use crate::dsp::polyphase::PolyphaseBank;
 
 /// Frames before the loaded block whose spans [`TruePeakDetector::spans`] can compute.
@@ -50,10 +50,10 @@ pub struct TruePeakDetector {
 
 impl TruePeakDetector {
     /// `factor` of at least 4 is what BS.1770 true-peak meters use; `design` sets the
-    /// interpolator ([`FilterDesign::TRUE_PEAK`] unless a shorter one is known to do).
+    /// interpolator ([`OversamplingFilter::TRUE_PEAK`] unless a shorter one is known to do).
     /// Blocks longer than `max_block_frames` are split by [`Self::process`]; [`Self::load`]
     /// takes at most that many frames.
-    pub fn new(factor: usize, design: FilterDesign, max_block_frames: usize) -> Self {
+    pub fn new(factor: usize, design: OversamplingFilter, max_block_frames: usize) -> Self {
         let factor = sanitize(factor);
         let proto = design.prototype(factor);
         let half_frames = design.half_frames();
@@ -230,7 +230,7 @@ pub(crate) fn parabola_peak(a: f32, b: f32, c: f32) -> f32 {
 /// True peak of a whole signal (max over [`TruePeakDetector`] estimates, including the
 /// filter's tail). Convenience for offline use and tests: builds (allocates) a detector.
 pub fn true_peak(signal: &[f32], factor: usize) -> f32 {
-    let mut det = TruePeakDetector::new(factor, FilterDesign::TRUE_PEAK, 1024);
+    let mut det = TruePeakDetector::new(factor, OversamplingFilter::TRUE_PEAK, 1024);
     let tail = det.latency_frames() + 2;
     let padded: Vec<f32> = signal
         .iter()
@@ -252,7 +252,7 @@ mod tests {
     /// Peak estimate over the steady middle of a signal (the abrupt start and end of a
     /// test tone have Gibbs overshoots of their own).
     fn steady_true_peak(x: &[f32], factor: usize) -> f32 {
-        let mut det = TruePeakDetector::new(factor, FilterDesign::TRUE_PEAK, 100);
+        let mut det = TruePeakDetector::new(factor, OversamplingFilter::TRUE_PEAK, 100);
         let lat = det.latency_frames();
         let n = x.len();
         let mut spans = vec![0.0f32; n];
@@ -302,7 +302,7 @@ mod tests {
                 state as f32 / u32::MAX as f32 * 2.0 - 1.0
             })
             .collect();
-        for design in [FilterDesign::TRUE_PEAK, FilterDesign::DETECTOR] {
+        for design in [OversamplingFilter::TRUE_PEAK, OversamplingFilter::DETECTOR] {
             for factor in [4, 8, 16] {
                 let mut up = Upsampler::new(factor, design);
                 let mut frame = vec![0.0f32; factor];
@@ -342,7 +342,7 @@ mod tests {
     #[test]
     fn any_run_of_spans_equals_the_whole_pass() {
         let x = white_noise(0x1234_5678, 700);
-        for design in [FilterDesign::TRUE_PEAK, FilterDesign::DETECTOR] {
+        for design in [OversamplingFilter::TRUE_PEAK, OversamplingFilter::DETECTOR] {
             let mut whole = vec![0.0f32; x.len()];
             TruePeakDetector::new(4, design, 1024).process(&x, &mut whole);
             let mut det = TruePeakDetector::new(4, design, 100);
@@ -377,7 +377,7 @@ mod tests {
         let square: Vec<f32> = (0..3000)
             .map(|n| if (n / 37) % 2 == 0 { 0.9 } else { -0.9 })
             .collect();
-        for design in [FilterDesign::TRUE_PEAK, FilterDesign::DETECTOR] {
+        for design in [OversamplingFilter::TRUE_PEAK, OversamplingFilter::DETECTOR] {
             let det = TruePeakDetector::new(4, design, 512);
             let reach = det.reach_frames();
             for (name, x) in [

@@ -40,6 +40,7 @@ use serde::Deserialize;
 
 use crate::bus::{DEFAULT_CHANNELS, check_channels};
 use crate::dsp::ballistics::{Ballistics, Envelope, one_pole_coef};
+use crate::dsp::biquad::Coefs;
 use crate::dsp::coef_grid::COEF_GRID_FRAMES;
 use crate::dsp::fastmath;
 
@@ -97,8 +98,7 @@ pub fn static_gain_reduction_db(level_db: f64, threshold_db: f64, ratio: f64, kn
 /// direct form II). Below `HPF_MIN_HZ` it passes the signal through.
 #[derive(Debug, Clone, Copy, Default)]
 struct SidechainHpf {
-    b: [f64; 3],
-    a: [f64; 2],
+    coefs: Coefs,
     active: bool,
 }
 
@@ -112,8 +112,13 @@ impl SidechainHpf {
         let sqrt2 = std::f64::consts::SQRT_2;
         let norm = 1.0 / (1.0 + sqrt2 * k + k * k);
         Self {
-            b: [norm, -2.0 * norm, norm],
-            a: [2.0 * (k * k - 1.0) * norm, (1.0 - sqrt2 * k + k * k) * norm],
+            coefs: Coefs {
+                b0: norm,
+                b1: -2.0 * norm,
+                b2: norm,
+                a1: 2.0 * (k * k - 1.0) * norm,
+                a2: (1.0 - sqrt2 * k + k * k) * norm,
+            },
             active: true,
         }
     }
@@ -123,10 +128,7 @@ impl SidechainHpf {
         if !self.active {
             return x;
         }
-        let y = self.b[0] * x + state[0];
-        state[0] = flush_denormal(self.b[1] * x - self.a[0] * y + state[1]);
-        state[1] = flush_denormal(self.b[2] * x - self.a[1] * y);
-        y
+        self.coefs.tick_flushed(state, x)
     }
 }
 

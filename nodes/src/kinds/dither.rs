@@ -27,8 +27,8 @@ use lathe_engine::{
 };
 use serde::Deserialize;
 
-use crate::bus::DEFAULT_CHANNELS;
-use crate::bus::check_channels;
+use crate::bus::{DEFAULT_CHANNELS, check_channels};
+use crate::dsp::noise::{GOLDEN_GAMMA, Xorshift64Star, splitmix64_finalise};
 
 /// Default target word length.
 pub const DEFAULT_BITS: u32 = 16;
@@ -148,7 +148,7 @@ impl NodeKind for DitherKind {
 /// Per-channel noise generator and shaping state.
 #[derive(Debug, Clone, Copy, Default)]
 struct ChannelState {
-    rng: u64,
+    rng: Xorshift64Star,
     /// Previous uniform value (for `tpdf_hp`).
     last_uniform: f64,
     /// Previous two total errors, newest first (for `shaped`), in LSB.
@@ -158,25 +158,16 @@ struct ChannelState {
 }
 
 impl ChannelState {
-    /// Uniform in [-0.5, 0.5) LSB from a xorshift64* generator.
+    /// Uniform in [-0.5, 0.5) LSB.
     #[inline]
     fn uniform(&mut self) -> f64 {
-        let mut x = self.rng;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.rng = x;
-        let r = x.wrapping_mul(0x2545_F491_4F6C_DD1D);
-        (r >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+        self.rng.uniform_half()
     }
 }
 
 /// SplitMix64 step: spreads a seed into a well-mixed, non-zero generator state.
-fn mix_seed(seed: u64) -> u64 {
-    let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    (z ^ (z >> 31)) | 1
+fn mix_seed(seed: u64) -> Xorshift64Star {
+    Xorshift64Star::new(splitmix64_finalise(seed.wrapping_add(GOLDEN_GAMMA)) | 1)
 }
 
 pub struct DitherProcessor {

@@ -20,7 +20,7 @@
 //! lathe's BS.1770 meter. Signals that never reach the ceiling come out as an exact delay.
 //!
 //! How the guarantee is built (all per channel, gains in linear units):
-//! 1. The true-peak detector (`oversample::FilterDesign::DETECTOR`, flat to 0.47 fs)
+//! 1. The true-peak detector (`oversample::OversamplingFilter::DETECTOR`, flat to 0.47 fs)
 //!    gives, per frame, the peak magnitude of the oversampled input over that frame's
 //!    span; the largest of three consecutive spans covers the interval `[t - 1, t + 2]`
 //!    around sample `t`, so it bounds every inter-sample value that sample `t` takes part
@@ -80,7 +80,7 @@ use crate::dsp::bs1770::true_peak::TruePeak;
 use crate::dsp::fastmath;
 use crate::dsp::fir_bound::{FirBound, GRANULE_FRAMES, InputPeaks};
 use crate::dsp::near_nyquist::NearNyquistEnvelope;
-use crate::dsp::oversample::{FilterDesign, valid_factor};
+use crate::dsp::oversample::{OversamplingFilter, valid_factor};
 use crate::dsp::peak_detector::TruePeakDetector;
 
 /// Default lookahead (and latency), in ms.
@@ -214,7 +214,7 @@ fn build_limiter(
     let latency = ctx.prepare.ms_to_frames(cfg.lookahead_ms);
     let detector = TruePeakDetector::new(
         cfg.oversampling,
-        FilterDesign::DETECTOR,
+        OversamplingFilter::DETECTOR,
         ctx.prepare.max_block_frames,
     );
     // Output sample t is decided at frame t + k + 1 (detector delay k, one span after),

@@ -34,6 +34,7 @@ use lathe_engine::{
 use serde::Deserialize;
 
 use crate::bus::{ChannelsConfig, DEFAULT_CHANNELS, check_channels};
+use crate::dsp::noise::{GOLDEN_GAMMA, Xorshift64Star, splitmix64_finalise};
 
 /// Raised-cosine fade at each end of a sweep, so it neither starts nor stops with a click.
 pub const SWEEP_FADE_MS: f64 = 5.0;
@@ -223,35 +224,27 @@ struct PinkSection {
     zero: f64,
 }
 
-/// One channel's generator: xorshift64* and the pink filter memory.
+/// One channel's generator and the pink filter memory.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 struct NoiseChannel {
-    rng: u64,
+    rng: Xorshift64Star,
     /// Per section: previous input and output.
     memory: [(f64, f64); PINK_SECTIONS],
 }
 
 /// Mixes a seed into a well-spread non-zero generator state (splitmix64 finaliser).
-fn seed_state(seed: u64, channel: usize) -> u64 {
-    let mut z = seed
-        .wrapping_add((channel as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15))
-        .wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    (z ^ (z >> 31)).max(1)
+fn seed_state(seed: u64, channel: usize) -> Xorshift64Star {
+    let z = seed
+        .wrapping_add((channel as u64 + 1).wrapping_mul(GOLDEN_GAMMA))
+        .wrapping_add(GOLDEN_GAMMA);
+    Xorshift64Star::new(splitmix64_finalise(z).max(1))
 }
 
 impl NoiseChannel {
     /// Uniform in [-1, 1).
     #[inline]
     fn uniform(&mut self) -> f64 {
-        let mut x = self.rng;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.rng = x;
-        let bits = x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11;
-        bits as f64 * (2.0 / (1u64 << 53) as f64) - 1.0
+        self.rng.uniform_signed()
     }
 
     #[inline]

@@ -6,6 +6,8 @@
 
 use lathe_engine::rt::flush_denormal;
 
+use crate::dsp::biquad::Coefs;
+
 const SHELF_HZ: f64 = 1681.974450955533;
 const SHELF_GAIN_DB: f64 = 3.999843853973347;
 const SHELF_Q: f64 = 0.7071752369554196;
@@ -14,18 +16,11 @@ const SHELF_BAND_EXPONENT: f64 = 0.4996667741545416;
 const HIGH_PASS_HZ: f64 = 38.13547087602444;
 const HIGH_PASS_Q: f64 = 0.5003270373238773;
 
-/// One second-order section, normalised so `a0 = 1`.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Biquad {
-    pub b: [f64; 3],
-    pub a: [f64; 2],
-}
-
 /// Coefficients of both stages at one sample rate.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct KWeighting {
-    pub shelf: Biquad,
-    pub high_pass: Biquad,
+    pub shelf: Coefs,
+    pub high_pass: Coefs,
 }
 
 impl KWeighting {
@@ -34,23 +29,22 @@ impl KWeighting {
         let vh = 10f64.powf(SHELF_GAIN_DB / 20.0);
         let vb = vh.powf(SHELF_BAND_EXPONENT);
         let a0 = 1.0 + k / SHELF_Q + k * k;
-        let shelf = Biquad {
-            b: [
-                (vh + vb * k / SHELF_Q + k * k) / a0,
-                2.0 * (k * k - vh) / a0,
-                (vh - vb * k / SHELF_Q + k * k) / a0,
-            ],
-            a: [2.0 * (k * k - 1.0) / a0, (1.0 - k / SHELF_Q + k * k) / a0],
+        let shelf = Coefs {
+            b0: (vh + vb * k / SHELF_Q + k * k) / a0,
+            b1: 2.0 * (k * k - vh) / a0,
+            b2: (vh - vb * k / SHELF_Q + k * k) / a0,
+            a1: 2.0 * (k * k - 1.0) / a0,
+            a2: (1.0 - k / SHELF_Q + k * k) / a0,
         };
         let k = (std::f64::consts::PI * HIGH_PASS_HZ / sample_rate_hz).tan();
         let a0 = 1.0 + k / HIGH_PASS_Q + k * k;
         // The numerator stays [1, -2, 1] (not renormalised), as the standard's table has it.
-        let high_pass = Biquad {
-            b: [1.0, -2.0, 1.0],
-            a: [
-                2.0 * (k * k - 1.0) / a0,
-                (1.0 - k / HIGH_PASS_Q + k * k) / a0,
-            ],
+        let high_pass = Coefs {
+            b0: 1.0,
+            b1: -2.0,
+            b2: 1.0,
+            a1: 2.0 * (k * k - 1.0) / a0,
+            a2: (1.0 - k / HIGH_PASS_Q + k * k) / a0,
         };
         Self { shelf, high_pass }
     }
@@ -58,13 +52,10 @@ impl KWeighting {
     /// Magnitude response at `freq_hz` (for tests and documentation).
     pub fn magnitude(&self, freq_hz: f64, sample_rate_hz: f64) -> f64 {
         let w = 2.0 * std::f64::consts::PI * freq_hz / sample_rate_hz;
-        let stage = |q: &Biquad| {
+        let stage = |q: &Coefs| {
             let (c1, s1, c2, s2) = (w.cos(), w.sin(), (2.0 * w).cos(), (2.0 * w).sin());
-            let num = (
-                q.b[0] + q.b[1] * c1 + q.b[2] * c2,
-                -q.b[1] * s1 - q.b[2] * s2,
-            );
-            let den = (1.0 + q.a[0] * c1 + q.a[1] * c2, -q.a[0] * s1 - q.a[1] * s2);
+            let num = (q.b0 + q.b1 * c1 + q.b2 * c2, -q.b1 * s1 - q.b2 * s2);
+            let den = (1.0 + q.a1 * c1 + q.a2 * c2, -q.a1 * s1 - q.a2 * s2);
             (num.0.hypot(num.1)) / (den.0.hypot(den.1))
         };
         stage(&self.shelf) * stage(&self.high_pass)
@@ -100,8 +91,10 @@ pub fn energy_lanes<const N: usize>(
     k: &KWeighting,
     inputs: [&[f32]; N],
 ) -> [f64; N] {
-    let (sb, sa) = (k.shelf.b, k.shelf.a);
-    let ha = k.high_pass.a;
+    // The high-pass numerator is [1, -2, 1] (exact), written into the loop below.
+    let sb = [k.shelf.b0, k.shelf.b1, k.shelf.b2];
+    let sa = [k.shelf.a1, k.shelf.a2];
+    let ha = [k.high_pass.a1, k.high_pass.a2];
     let frames = inputs.iter().map(|x| x.len()).min().unwrap_or(0);
     let mut s1: [f64; N] = std::array::from_fn(|c| states[c].shelf[0]);
     let mut s2: [f64; N] = std::array::from_fn(|c| states[c].shelf[1]);
@@ -141,13 +134,13 @@ mod tests {
         let shelf_b = [1.53512485958697, -2.69169618940638, 1.19839281085285];
         let shelf_a = [-1.69065929318241, 0.73248077421585];
         let hp_a = [-1.99004745483398, 0.99007225036621];
-        for (x, y) in k.shelf.b.iter().zip(shelf_b) {
+        for (x, y) in [k.shelf.b0, k.shelf.b1, k.shelf.b2].iter().zip(shelf_b) {
             assert!((x - y).abs() < 1e-9, "{x} vs {y}");
         }
-        for (x, y) in k.shelf.a.iter().zip(shelf_a) {
+        for (x, y) in [k.shelf.a1, k.shelf.a2].iter().zip(shelf_a) {
             assert!((x - y).abs() < 1e-9, "{x} vs {y}");
         }
-        for (x, y) in k.high_pass.a.iter().zip(hp_a) {
+        for (x, y) in [k.high_pass.a1, k.high_pass.a2].iter().zip(hp_a) {
             assert!((x - y).abs() < 1e-9, "{x} vs {y}");
         }
     }
