@@ -37,7 +37,8 @@ params! {
     pub enum CorrelationParam {
         IntegrationMs =
             ParamDecl::new("integration_ms", Unit::Ms, 10.0, 5000.0, DEFAULT_INTEGRATION_MS)
-                    .doc("Time constant of the averages."),
+                .smoothing_ms(0.0)
+                .doc("Time constant of the averages."),
     }
 }
 
