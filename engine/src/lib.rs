@@ -21,6 +21,7 @@ pub mod graph;
 pub mod harness;
 pub mod meter;
 pub mod node;
+pub mod param_table;
 pub mod problem;
 pub mod registry;
 pub mod rt;
@@ -38,6 +39,7 @@ pub use node::{
     BuildContext, BuiltNode, Io, MeterSpec, NodeKind, NodeSpec, ParamId, ParamSpec, PortSpec,
     PrepareInfo, Processor, Unit,
 };
+pub use param_table::{ParamDecl, ParamFamily, ParamMap, ParamRoutes, ParamTable};
 pub use problem::{GraphError, Location, Problem};
 pub use registry::Registry;
 pub use smooth::{LinearSmoother, db_to_gain, db_to_gain_f64, gain_to_db};

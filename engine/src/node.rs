@@ -206,6 +206,21 @@ impl PortSpec {
         self.required = false;
         self
     }
+
+    /// The main input of a node: `in`, `channels` wide.
+    pub fn main_in(channels: usize) -> Self {
+        Self::new("in", channels)
+    }
+
+    /// The main output of a node: `out`, `channels` wide.
+    pub fn main_out(channels: usize) -> Self {
+        Self::new("out", channels)
+    }
+
+    /// An optional `sidechain` input: reads silence when unlinked.
+    pub fn sidechain(channels: usize) -> Self {
+        Self::new("sidechain", channels).optional()
+    }
 }
 
 /// The control-side description of one configured node.
@@ -221,6 +236,45 @@ pub struct NodeSpec {
 }
 
 impl NodeSpec {
+    /// The shape of most kinds: one `in` and one `out` port of `channels` channels, no
+    /// params, no meters, no latency; the `with_*` builders add the rest.
+    pub fn in_out(channels: usize) -> Self {
+        Self::with_ports(
+            vec![PortSpec::main_in(channels)],
+            vec![PortSpec::main_out(channels)],
+        )
+    }
+
+    /// A spec with these ports and nothing else yet.
+    pub fn with_ports(inputs: Vec<PortSpec>, outputs: Vec<PortSpec>) -> Self {
+        Self {
+            inputs,
+            outputs,
+            ..Self::default()
+        }
+    }
+
+    pub fn with_params(mut self, params: Vec<ParamSpec>) -> Self {
+        self.params = params;
+        self
+    }
+
+    pub fn with_meters(mut self, meters: Vec<MeterSpec>) -> Self {
+        self.meters = meters;
+        self
+    }
+
+    pub fn with_latency(mut self, latency_frames: usize) -> Self {
+        self.latency_frames = latency_frames;
+        self
+    }
+
+    /// Adds an input port after the existing ones (a `sidechain`).
+    pub fn with_input(mut self, port: PortSpec) -> Self {
+        self.inputs.push(port);
+        self
+    }
+
     pub fn param_index(&self, name: &str) -> Option<ParamId> {
         self.params
             .iter()

@@ -65,6 +65,20 @@ impl LinearSmoother {
         self.current as f32
     }
 
+    /// Fills `block` with the next `block.len()` values, exactly as that many calls of
+    /// [`LinearSmoother::next`] would: a block-rate caller gets the per-sample ramp
+    /// without a loop of its own. A settled smoother fills with its value.
+    #[inline]
+    pub fn fill(&mut self, block: &mut [f32]) {
+        if self.remaining == 0 {
+            block.fill(self.current as f32);
+            return;
+        }
+        for v in block {
+            *v = self.next();
+        }
+    }
+
     /// Advances `frames` samples at once and returns the value reached.
     pub fn skip(&mut self, frames: usize) -> f32 {
         let n = frames.min(self.remaining as usize) as u32;
@@ -125,6 +139,21 @@ mod tests {
         }
         assert_eq!(s.next(), 1.0);
         assert!(!s.is_smoothing());
+    }
+
+    #[test]
+    fn fill_equals_stepping() {
+        let mut a = LinearSmoother::new(0.5, 2.0, 48_000.0);
+        let mut b = a;
+        a.set_target(-1.0);
+        b.set_target(-1.0);
+        let mut block = [0.0f32; 150];
+        b.fill(&mut block);
+        for v in block {
+            assert_eq!(a.next(), v);
+        }
+        b.fill(&mut block[..3]);
+        assert_eq!(block[..3], [-1.0; 3]);
     }
 
     #[test]

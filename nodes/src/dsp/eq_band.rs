@@ -1,7 +1,10 @@
 //! One EQ band: its structural config (type, order, alignment, channel mode), the params
 //! it exposes, and its smoothed param values. Shared by `eq` and `dynamic_eq`.
 
-use lathe_engine::{ConfigError, LinearSmoother, ParamSpec, Unit};
+use lathe_engine::{
+    ConfigError, LinearSmoother, ParamDecl, ParamMap, ParamRoutes, ParamSpec, ParamTable, Unit,
+    params,
+};
 use serde::Deserialize;
 
 use crate::dsp::biquad::{Alignment, FilterDesign, FilterType, shelf_q_from_slope};
@@ -14,6 +17,37 @@ pub const GAIN_RANGE_DB: (f32, f32) = (-24.0, 24.0);
 pub const Q_RANGE: (f32, f32) = (0.1, 24.0);
 /// Range of a shelf's slope `S` (RBJ cookbook: 1 = the steepest shelf without overshoot).
 pub const SLOPE_RANGE: (f32, f32) = (0.1, 1.0);
+
+params! {
+    /// The params a band may have, named `bandN.` + the declared name. Which ones a band
+    /// has, and the defaults of frequency and shape, follow its type
+    /// ([`BandLayout::params`]).
+    pub enum BandParam {
+        FreqHz = ParamDecl::new("freq_hz", Unit::Hz, FREQ_RANGE_HZ.0, FREQ_RANGE_HZ.1, 1000.0)
+            .smoothing_ms(BAND_SMOOTHING_MS)
+            .doc("Centre, corner or shelf frequency (kept below 0.49 x the sample rate)."),
+        GainDb = ParamDecl::new("gain_db", Unit::Db, GAIN_RANGE_DB.0, GAIN_RANGE_DB.1, 0.0)
+            .smoothing_ms(BAND_SMOOTHING_MS)
+            .doc("Gain at the centre / of the shelf; tilt: gain above the centre."),
+        Slope = ParamDecl::new("slope", Unit::Factor, SLOPE_RANGE.0, SLOPE_RANGE.1, 1.0)
+            .smoothing_ms(BAND_SMOOTHING_MS)
+            .doc("Shelf slope S (1 = steepest without overshoot); sets Q from the gain."),
+        Q = ParamDecl::new("q", Unit::Factor, Q_RANGE.0, Q_RANGE.1, 1.0)
+            .smoothing_ms(BAND_SMOOTHING_MS)
+            .doc("Quality factor (bandwidth; shelves: steepness, 0.707 = no overshoot)."),
+    }
+}
+
+impl BandParam {
+    /// The band value this param sets: a slope and a Q both set the shape.
+    pub fn field(self) -> BandField {
+        match self {
+            BandParam::FreqHz => BandField::Freq,
+            BandParam::GainDb => BandField::Gain,
+            BandParam::Slope | BandParam::Q => BandField::Q,
+        }
+    }
+}
 
 /// A band as written in a graph file: `(type: "bell", order: 2, channel: "mid")`.
 #[derive(Debug, Clone, Deserialize)]
@@ -247,63 +281,23 @@ impl BandLayout {
         }
     }
 
-    /// The params of band `number` (1-based), each with the field it sets.
-    pub fn params(&self, number: usize) -> Vec<(ParamSpec, BandField)> {
-        let name = |f: &str| format!("band{number}.{f}");
-        let mut out = vec![(
-            ParamSpec::new(
-                name("freq_hz"),
-                Unit::Hz,
-                FREQ_RANGE_HZ.0,
-                FREQ_RANGE_HZ.1,
-                self.default_freq_hz(),
-            )
-            .smoothing_ms(BAND_SMOOTHING_MS)
-            .doc("Centre, corner or shelf frequency (kept below 0.49 x the sample rate)."),
-            BandField::Freq,
-        )];
+    /// The params of band `number` (1-based), each with its default for this band.
+    pub fn params(&self, number: usize) -> Vec<(ParamSpec, BandParam)> {
+        let mut out = vec![(BandParam::FreqHz, self.default_freq_hz())];
         if self.kind.uses_gain() {
-            out.push((
-                ParamSpec::new(
-                    name("gain_db"),
-                    Unit::Db,
-                    GAIN_RANGE_DB.0,
-                    GAIN_RANGE_DB.1,
-                    0.0,
-                )
-                .smoothing_ms(BAND_SMOOTHING_MS)
-                .doc("Gain at the centre / of the shelf; tilt: gain above the centre."),
-                BandField::Gain,
-            ));
+            out.push((BandParam::GainDb, BandParam::GainDb.default_value()));
         }
         if let Some(slope) = self.slope {
-            out.push((
-                ParamSpec::new(
-                    name("slope"),
-                    Unit::Factor,
-                    SLOPE_RANGE.0,
-                    SLOPE_RANGE.1,
-                    slope,
-                )
-                .smoothing_ms(BAND_SMOOTHING_MS)
-                .doc("Shelf slope S (1 = steepest without overshoot); sets Q from the gain."),
-                BandField::Q,
-            ));
+            out.push((BandParam::Slope, slope));
         } else if self.kind.uses_q(self.order) {
-            out.push((
-                ParamSpec::new(
-                    name("q"),
-                    Unit::Factor,
-                    Q_RANGE.0,
-                    Q_RANGE.1,
-                    self.default_q(),
-                )
-                .smoothing_ms(BAND_SMOOTHING_MS)
-                .doc("Quality factor (bandwidth; shelves: steepness, 0.707 = no overshoot)."),
-                BandField::Q,
-            ));
+            out.push((BandParam::Q, self.default_q()));
         }
-        out
+        out.into_iter()
+            .map(|(param, default)| {
+                let name = format!("band{number}.{}", param.decl().name);
+                (param.decl().with_default(default).spec_named(name), param)
+            })
+            .collect()
     }
 
     /// Smoothed values at the defaults of [`BandLayout::params`].
@@ -392,9 +386,13 @@ impl BandValues {
     }
 }
 
-/// What [`parse_bands`] returns: (layouts, param specs, routes), where
-/// `routes[param index] = (band index, field)`.
-pub type BandParams = (Vec<BandLayout>, Vec<ParamSpec>, Vec<(usize, BandField)>);
+/// What [`parse_bands`] returns: (layouts, param specs, routes), where the routes map
+/// each param id to (band index, field).
+pub type BandParams = (
+    Vec<BandLayout>,
+    Vec<ParamSpec>,
+    ParamRoutes<(usize, BandField)>,
+);
 
 /// Validates every band of a config (allowing only `types`) and builds their params.
 pub fn parse_bands(
@@ -403,16 +401,15 @@ pub fn parse_bands(
     types: &[FilterType],
 ) -> Result<BandParams, ConfigError> {
     let mut layouts = Vec::with_capacity(bands.len());
-    let mut specs = Vec::new();
-    let mut routes = Vec::new();
+    let mut params = ParamMap::new();
     for (i, band) in bands.iter().enumerate() {
         let layout = band.layout(i, channels, types)?;
-        for (spec, field) in layout.params(i + 1) {
-            specs.push(spec);
-            routes.push((i, field));
+        for (spec, param) in layout.params(i + 1) {
+            params.push(spec, (i, param.field()));
         }
         layouts.push(layout);
     }
+    let (specs, routes) = params.into_parts();
     Ok((layouts, specs, routes))
 }
 

@@ -5,18 +5,23 @@
 //! corrects a mix that leans to one side, so it never boosts (a constant-power pan law
 //! would lift the near side by 3 dB and change the loudness of the bus).
 //!
-//! - Ports: in `in` (2 channels), out `out` (2 channels).
-//! - Config: none.
-//! - Params: `balance_pct` (-100 = left only .. +100 = right only, default 0, smoothed
-//!   20 ms).
-//! - Latency: 0. Allocates nothing.
+//! Stereo in and out, no config; the `balance_pct` param: `lathe nodes balance`, generated
+//! from [`BalanceParam`]. Latency 0. Allocates nothing.
 
 use lathe_engine::{
     BuildContext, BuiltNode, ConfigError, Io, LinearSmoother, NodeConfig, NodeKind, NodeSpec,
-    ParamId, ParamSpec, PortSpec, Processor, Unit,
+    ParamDecl, ParamId, ParamTable, Processor, Unit, params,
 };
 
 use crate::bus::NoConfig;
+
+params! {
+    /// The params of `balance`.
+    pub enum BalanceParam {
+        BalancePct = ParamDecl::new("balance_pct", Unit::Percent, -100.0, 100.0, 0.0)
+            .doc("-100 = left only, 0 = unchanged, +100 = right only."),
+    }
+}
 
 pub struct BalanceKind;
 
@@ -32,7 +37,6 @@ impl NodeKind for BalanceKind {
     fn doc(&self) -> &'static str {
         "balance: left/right balance of a stereo bus.\n\
          Ports: in `in` (2), out `out` (2). No config.\n\
-         Params: balance_pct -100 (left only) .. +100 (right only), default 0, smoothed 20 ms.\n\
          Law: left gain = min(1, 1 - b), right gain = min(1, 1 + b), b = balance_pct / 100\n\
          (linear attenuation of the far side, unity at centre). Latency 0."
     }
@@ -43,19 +47,11 @@ impl NodeKind for BalanceKind {
         ctx: &BuildContext<'_>,
     ) -> Result<BuiltNode, ConfigError> {
         let _: NoConfig = config.parse()?;
-        let param = ParamSpec::new("balance_pct", Unit::Percent, -100.0, 100.0, 0.0)
-            .doc("-100 = left only, 0 = unchanged, +100 = right only.");
         let processor = BalanceProcessor {
-            balance_pct: LinearSmoother::new(0.0, param.smoothing_ms, ctx.prepare.sample_rate_hz),
+            balance_pct: BalanceParam::BalancePct.smoother(ctx.prepare.sample_rate_hz),
         };
         Ok(BuiltNode {
-            spec: NodeSpec {
-                inputs: vec![PortSpec::new("in", 2)],
-                outputs: vec![PortSpec::new("out", 2)],
-                params: vec![param],
-                meters: vec![],
-                latency_frames: 0,
-            },
+            spec: NodeSpec::in_out(2).with_params(BalanceParam::specs()),
             processor: Box::new(processor),
         })
     }
@@ -72,7 +68,7 @@ pub struct BalanceProcessor {
 
 impl Processor for BalanceProcessor {
     fn set_param(&mut self, id: ParamId, value: f32) {
-        if id.0 == 0 {
+        if let Some(BalanceParam::BalancePct) = BalanceParam::from_id(id) {
             self.balance_pct.set_target(value);
         }
     }

@@ -5,8 +5,8 @@
 //!   `oversampling` is 1 (none), 2, 4, 8 or 16; `shape` is `"hard"` (clamp at the
 //!   ceiling) or `"soft"` (`ceiling * tanh(x / ceiling)`: smooth, approaches the ceiling
 //!   without reaching it); `clamp_output`: see below.
-//! - Params: `drive_db` (0 ..= 24, default 0, smoothed 20 ms; gain before the curve),
-//!   `ceiling_db` (-24 ..= 0, default -0.1, smoothed 20 ms).
+//! - Params: `drive_db` (gain before the curve) and `ceiling_db`, declared in
+//!   [`ClipperParam`] (ranges: `lathe nodes clipper`).
 //! - Meters: none.
 //! - Latency: the oversampler's round trip (72 frames at any factor > 1), 0 without
 //!   oversampling. Allocates only at build.
@@ -21,7 +21,7 @@
 
 use lathe_engine::{
     BuildContext, BuiltNode, ConfigError, Io, LinearSmoother, NodeConfig, NodeKind, NodeSpec,
-    ParamId, ParamSpec, PortSpec, Processor, Unit, db_to_gain,
+    ParamDecl, ParamId, ParamTable, Processor, Unit, db_to_gain, params,
 };
 use serde::Deserialize;
 
@@ -38,8 +38,15 @@ Config: (channels: 2, oversampling: 4, shape: \"hard\", clamp_output: true)
   oversampling 1|2|4|8|16; shape \"hard\" | \"soft\";
   clamp_output: hard clamp after decimation (sample peak <= ceiling; false = cleaner
   spectrum, filter overshoot up to ~1 dB left for a limiter).
-Params: drive_db 0..24 (0), ceiling_db -24..0 (-0.1).
 Latency: the oversampler's round trip (0 at oversampling 1). Allocates at build only.";
+
+params! {
+    /// The params of `clipper`.
+    pub enum ClipperParam {
+        DriveDb = ParamDecl::new("drive_db", Unit::Db, 0.0, 24.0, 0.0).doc("Gain before the curve."),
+        CeilingDb = ParamDecl::new("ceiling_db", Unit::Dbfs, -24.0, 0.0, -0.1).doc("Clip level."),
+    }
+}
 
 /// The transfer curve.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,10 +120,6 @@ impl NodeKind for ClipperKind {
         }
         let shape = ClipShape::parse(&cfg.shape)?;
         let sr = ctx.prepare.sample_rate_hz;
-        let params = vec![
-            ParamSpec::new("drive_db", Unit::Db, 0.0, 24.0, 0.0).doc("Gain before the curve."),
-            ParamSpec::new("ceiling_db", Unit::Dbfs, -24.0, 0.0, -0.1).doc("Clip level."),
-        ];
         let oversamplers = if cfg.oversampling > 1 {
             vec![Oversampler::new(cfg.oversampling); cfg.channels]
         } else {
@@ -126,18 +129,14 @@ impl NodeKind for ClipperKind {
         let processor = ClipperProcessor {
             shape,
             clamp_output: cfg.clamp_output,
-            drive_db: LinearSmoother::new(0.0, params[0].smoothing_ms, sr),
-            ceiling_db: LinearSmoother::new(-0.1, params[1].smoothing_ms, sr),
+            drive_db: ClipperParam::DriveDb.smoother(sr),
+            ceiling_db: ClipperParam::CeilingDb.smoother(sr),
             oversamplers,
         };
         Ok(BuiltNode {
-            spec: NodeSpec {
-                inputs: vec![PortSpec::new("in", cfg.channels)],
-                outputs: vec![PortSpec::new("out", cfg.channels)],
-                params,
-                meters: vec![],
-                latency_frames: latency,
-            },
+            spec: NodeSpec::in_out(cfg.channels)
+                .with_params(ClipperParam::specs())
+                .with_latency(latency),
             processor: Box::new(processor),
         })
     }
@@ -163,10 +162,10 @@ fn clip(shape: ClipShape, x: f32, ceiling: f32) -> f32 {
 
 impl Processor for ClipperProcessor {
     fn set_param(&mut self, id: ParamId, value: f32) {
-        match id.0 {
-            0 => self.drive_db.set_target(value),
-            1 => self.ceiling_db.set_target(value),
-            _ => {}
+        match ClipperParam::from_id(id) {
+            Some(ClipperParam::DriveDb) => self.drive_db.set_target(value),
+            Some(ClipperParam::CeilingDb) => self.ceiling_db.set_target(value),
+            None => {}
         }
     }
 

@@ -6,16 +6,11 @@
 //!   main input drives the detector), out `out` (N channels).
 //! - Config: `(channels: 2, lookahead_ms: 0.0)`. `lookahead_ms` (0 ..= 50) delays the audio
 //!   (not the detector) and is the node's latency.
-//! - Params:
-//!   `threshold_db` (-60 ..= 0, default -18), `ratio` (1 ..= 20, default 2),
-//!   `knee_db` (0 ..= 24, default 6; quadratic soft knee, 0 = hard),
-//!   `attack_ms` (0.1 ..= 500, default 20), `release_ms` (5 ..= 5000, default 200),
-//!   `auto_release` (toggle, default off), `makeup_db` (-24 ..= 24, default 0),
-//!   `mix_pct` (0 ..= 100, default 100; the dry path is delayed like the wet one),
-//!   `link_pct` (0 ..= 100, default 100), `detector` (`"peak"` | `"rms"`, default peak;
-//!   RMS over a 10 ms mean-square average), `sidechain_hpf_hz` (0 ..= 500, default 0 = off;
-//!   12 dB/oct Butterworth on the detector signal).
-//!   Level params are smoothed over 20 ms; times apply at once.
+//! - Params: declared in [`CompressorParam`] (ranges, defaults and smoothing in
+//!   `lathe nodes compressor`). The knee is quadratic (0 = hard); the dry path of `mix_pct`
+//!   is delayed like the wet one; the RMS detector averages the mean square over 10 ms;
+//!   `sidechain_hpf_hz` is a 12 dB/oct Butterworth on the detector signal. Level params
+//!   are smoothed; times apply at once.
 //! - Meters: `gain_reduction_db`: the largest gain reduction among the channels at the end
 //!   of each block, as a POSITIVE number of dB (3.0 = 3 dB quieter; 0 = no reduction).
 //! - Latency: `lookahead_ms` in frames. Allocates only at build (delay lines and the
@@ -39,7 +34,7 @@
 use lathe_engine::rt::flush_denormal;
 use lathe_engine::{
     BuildContext, BuiltNode, ConfigError, Io, LinearSmoother, MeterSpec, NodeConfig, NodeKind,
-    NodeSpec, ParamId, ParamSpec, PortSpec, Processor, Unit,
+    NodeSpec, ParamDecl, ParamId, ParamTable, PortSpec, Processor, Unit, params,
 };
 use serde::Deserialize;
 
@@ -62,10 +57,7 @@ const DOC: &str = "\
 compressor: feed-forward soft-knee compressor with lookahead, link, sidechain.
 Ports: in `in` (N), in `sidechain` (N, optional; unlinked = main input detects), out `out` (N).
 Config: (channels: 2, lookahead_ms: 0.0)   lookahead 0..=50 ms = latency.
-Params: threshold_db -60..0 (-18), ratio 1..20 (2), knee_db 0..24 (6, quadratic),
-  attack_ms 0.1..500 (20), release_ms 5..5000 (200), auto_release on/off (off),
-  makeup_db -24..24 (0), mix_pct 0..100 (100), link_pct 0..100 (100),
-  detector peak|rms (peak), sidechain_hpf_hz 0..500 (0 = off).
+Params: knee_db is quadratic; sidechain_hpf_hz 0 = off.
 Meters: gain_reduction_db (positive dB of reduction, largest channel).
 Attack/release: one-pole time constants on the reduction in dB (63.2 % of a step).
 Latency: lookahead_ms. Allocates at build only.";
@@ -140,44 +132,38 @@ impl SidechainHpf {
     }
 }
 
-mod param {
-    pub const THRESHOLD: u32 = 0;
-    pub const RATIO: u32 = 1;
-    pub const KNEE: u32 = 2;
-    pub const ATTACK: u32 = 3;
-    pub const RELEASE: u32 = 4;
-    pub const AUTO_RELEASE: u32 = 5;
-    pub const MAKEUP: u32 = 6;
-    pub const MIX: u32 = 7;
-    pub const LINK: u32 = 8;
-    pub const DETECTOR: u32 = 9;
-    pub const SC_HPF: u32 = 10;
-}
-
-fn param_specs() -> Vec<ParamSpec> {
-    vec![
-        ParamSpec::new("threshold_db", Unit::Dbfs, -60.0, 0.0, -18.0)
+params! {
+    /// The params of `compressor`.
+    pub enum CompressorParam {
+        ThresholdDb = ParamDecl::new("threshold_db", Unit::Dbfs, -60.0, 0.0, -18.0)
             .doc("Level where compression starts (centre of the knee)."),
-        ParamSpec::new("ratio", Unit::Ratio, 1.0, 20.0, 2.0).doc("Input dB per output dB above the knee."),
-        ParamSpec::new("knee_db", Unit::Db, 0.0, 24.0, 6.0).doc("Width of the quadratic soft knee; 0 = hard."),
-        ParamSpec::new("attack_ms", Unit::Ms, 0.1, 500.0, 20.0)
+        Ratio = ParamDecl::new("ratio", Unit::Ratio, 1.0, 20.0, 2.0)
+            .doc("Input dB per output dB above the knee."),
+        KneeDb = ParamDecl::new("knee_db", Unit::Db, 0.0, 24.0, 6.0)
+            .doc("Width of the quadratic soft knee; 0 = hard."),
+        AttackMs = ParamDecl::new("attack_ms", Unit::Ms, 0.1, 500.0, 20.0)
             .smoothing_ms(0.0)
             .doc("Time constant of rising gain reduction (63.2 % of a step)."),
-        ParamSpec::new("release_ms", Unit::Ms, 5.0, 5000.0, 200.0)
+        ReleaseMs = ParamDecl::new("release_ms", Unit::Ms, 5.0, 5000.0, 200.0)
             .smoothing_ms(0.0)
             .doc("Time constant of falling gain reduction (63.2 % of a step)."),
-        ParamSpec::toggle("auto_release", false)
+        AutoRelease = ParamDecl::toggle("auto_release", false)
             .smoothing_ms(0.0)
-            .doc("Program-dependent release: fast after short peaks, slow after sustained reduction."),
-        ParamSpec::new("makeup_db", Unit::Db, -24.0, 24.0, 0.0).doc("Gain after compression (wet path)."),
-        ParamSpec::new("mix_pct", Unit::Percent, 0.0, 100.0, 100.0)
+            .doc(
+                "Program-dependent release: fast after short peaks, slow after sustained \
+                 reduction.",
+            ),
+        MakeupDb = ParamDecl::new("makeup_db", Unit::Db, -24.0, 24.0, 0.0)
+            .doc("Gain after compression (wet path)."),
+        MixPct = ParamDecl::new("mix_pct", Unit::Percent, 0.0, 100.0, 100.0)
             .doc("Wet share; the dry path is delayed to match the lookahead."),
-        ParamSpec::new("link_pct", Unit::Percent, 0.0, 100.0, 100.0)
+        LinkPct = ParamDecl::new("link_pct", Unit::Percent, 0.0, 100.0, 100.0)
             .doc("Stereo link: 100 = every channel follows the loudest, 0 = independent."),
-        ParamSpec::choice("detector", &["peak", "rms"], 0).doc("Peak or 10 ms RMS level detection."),
-        ParamSpec::new("sidechain_hpf_hz", Unit::Hz, 0.0, 500.0, 0.0)
+        Detector = ParamDecl::choice("detector", &["peak", "rms"], 0)
+            .doc("Peak or 10 ms RMS level detection."),
+        SidechainHpfHz = ParamDecl::new("sidechain_hpf_hz", Unit::Hz, 0.0, 500.0, 0.0)
             .doc("High-pass on the detector signal, 12 dB/oct; 0 = off."),
-    ]
+    }
 }
 
 pub struct CompressorKind;
@@ -223,25 +209,21 @@ fn build_compressor(
     }
     let sr = ctx.prepare.sample_rate_hz;
     let latency = ctx.prepare.ms_to_frames(cfg.lookahead_ms);
-    let params = param_specs();
-    let smoother = |i: u32| {
-        let p = &params[i as usize];
-        LinearSmoother::new(p.default, p.smoothing_ms, sr)
-    };
+    use CompressorParam as P;
     let processor = CompressorProcessor {
         channels: cfg.channels,
         sample_rate_hz: sr,
-        threshold_db: smoother(param::THRESHOLD),
-        ratio: smoother(param::RATIO),
-        knee_db: smoother(param::KNEE),
-        makeup_db: smoother(param::MAKEUP),
-        mix: smoother(param::MIX),
-        link: smoother(param::LINK),
-        hpf_hz: smoother(param::SC_HPF),
-        attack_ms: params[param::ATTACK as usize].default as f64,
-        release_ms: params[param::RELEASE as usize].default as f64,
-        auto_release: false,
-        rms: false,
+        threshold_db: P::ThresholdDb.smoother(sr),
+        ratio: P::Ratio.smoother(sr),
+        knee_db: P::KneeDb.smoother(sr),
+        makeup_db: P::MakeupDb.smoother(sr),
+        mix: P::MixPct.smoother(sr),
+        link: P::LinkPct.smoother(sr),
+        hpf_hz: P::SidechainHpfHz.smoother(sr),
+        attack_ms: P::AttackMs.default_value() as f64,
+        release_ms: P::ReleaseMs.default_value() as f64,
+        auto_release: P::AutoRelease.default_value() >= 0.5,
+        rms: P::Detector.default_value() >= 0.5,
         ballistics: Ballistics::new(sr, 0.0, 0.0, false),
         rms_coef: one_pole_coef(RMS_WINDOW_MS, sr),
         hpf: SidechainHpf::default(),
@@ -260,20 +242,15 @@ fn build_compressor(
         delay_len: latency + 1,
         delay_pos: 0,
     };
-    let spec = NodeSpec {
-        inputs: vec![
-            PortSpec::new("in", cfg.channels),
-            PortSpec::new("sidechain", cfg.channels).optional(),
-        ],
-        outputs: vec![PortSpec::new("out", cfg.channels)],
-        params,
-        meters: vec![MeterSpec::new(
+    let spec = NodeSpec::in_out(cfg.channels)
+        .with_input(PortSpec::sidechain(cfg.channels))
+        .with_params(P::specs())
+        .with_meters(vec![MeterSpec::new(
             "gain_reduction_db",
             Unit::Db,
             "Gain reduction of the most reduced channel, positive dB (0 = none).",
-        )],
-        latency_frames: latency,
-    };
+        )])
+        .with_latency(latency);
     let mut processor = processor;
     processor.update_ballistics();
     processor.reset();
@@ -639,28 +616,31 @@ impl CompressorProcessor {
 
 impl Processor for CompressorProcessor {
     fn set_param(&mut self, id: ParamId, value: f32) {
-        match id.0 {
-            param::THRESHOLD => self.threshold_db.set_target(value),
-            param::RATIO => self.ratio.set_target(value),
-            param::KNEE => self.knee_db.set_target(value),
-            param::ATTACK => {
+        use CompressorParam as P;
+        let Some(param) = P::from_id(id) else {
+            return;
+        };
+        match param {
+            P::ThresholdDb => self.threshold_db.set_target(value),
+            P::Ratio => self.ratio.set_target(value),
+            P::KneeDb => self.knee_db.set_target(value),
+            P::AttackMs => {
                 self.attack_ms = value as f64;
                 self.update_ballistics();
             }
-            param::RELEASE => {
+            P::ReleaseMs => {
                 self.release_ms = value as f64;
                 self.update_ballistics();
             }
-            param::AUTO_RELEASE => {
+            P::AutoRelease => {
                 self.auto_release = value >= 0.5;
                 self.update_ballistics();
             }
-            param::MAKEUP => self.makeup_db.set_target(value),
-            param::MIX => self.mix.set_target(value),
-            param::LINK => self.link.set_target(value),
-            param::DETECTOR => self.rms = value >= 0.5,
-            param::SC_HPF => self.hpf_hz.set_target(value),
-            _ => {}
+            P::MakeupDb => self.makeup_db.set_target(value),
+            P::MixPct => self.mix.set_target(value),
+            P::LinkPct => self.link.set_target(value),
+            P::Detector => self.rms = value >= 0.5,
+            P::SidechainHpfHz => self.hpf_hz.set_target(value),
         }
     }
 
@@ -748,10 +728,14 @@ mod tests {
         let input: Vec<Vec<f32>> = signal.iter().chain(&signal).cloned().collect();
         let events = [lathe_engine::harness::ParamEvent {
             frame: 9_000,
-            param: ParamId(param::THRESHOLD),
+            param: CompressorParam::ThresholdDb.id(),
             value: -30.0,
         }];
-        for params in [vec![], vec![(param::LINK, 40.0), (param::DETECTOR, 1.0)]] {
+        let tweaks = vec![
+            (CompressorParam::LinkPct, 40.0),
+            (CompressorParam::Detector, 1.0),
+        ];
+        for params in [vec![], tweaks] {
             let outputs: Vec<Vec<Vec<f32>>> = [true, false]
                 .into_iter()
                 .map(|wide| {
@@ -759,7 +743,7 @@ mod tests {
                         build_compressor(&NodeConfig::empty(), &ctx).expect("defaults build");
                     p.wide = wide && crate::dsp::cpu::has_avx2();
                     for &(id, value) in &params {
-                        p.set_param(ParamId(id), value);
+                        p.set_param(id.id(), value);
                     }
                     let mut built = BuiltNode {
                         spec,

@@ -3,8 +3,8 @@
 //!
 //! - Ports: in `in` (2), out `out` (2).
 //! - Config: none.
-//! - Params: `integration_ms` (10 ..= 5000 ms, default 300): time constant of the
-//!   exponential averages behind both readings; applies at once.
+//! - Params: `integration_ms` ([`CorrelationParam`], range in `lathe nodes correlation`):
+//!   time constant of the exponential averages behind both readings; applies at once.
 //! - Meters: `correlation` (-1 ..= +1: +1 identical channels, 0 unrelated, -1 one
 //!   channel inverted; E[L·R] / sqrt(E[L²]·E[R²])) and `balance` (-1 ..= +1: the energy
 //!   balance (E[R²] - E[L²]) / (E[R²] + E[L²]); -1 = left only, +1 = right only). NaN
@@ -13,10 +13,11 @@
 
 use lathe_engine::rt::flush_denormal;
 use lathe_engine::{
-    BuildContext, BuiltNode, ConfigError, Io, MeterSpec, NodeConfig, NodeKind, NodeSpec, ParamId,
-    ParamSpec, PortSpec, Processor, Unit,
+    BuildContext, BuiltNode, ConfigError, Io, MeterSpec, NodeConfig, NodeKind, NodeSpec, ParamDecl,
+    ParamId, ParamTable, Processor, Unit, params,
 };
-use serde::Deserialize;
+
+use crate::bus::NoConfig;
 
 /// Default integration time.
 pub const DEFAULT_INTEGRATION_MS: f32 = 300.0;
@@ -26,14 +27,20 @@ const SILENCE: f64 = 1e-20;
 const DOC: &str = "\
 Stereo phase correlation and balance; audio passes through unchanged.
 Ports: in `in` (2), out `out` (2). Config: none.
-Params: integration_ms (10..=5000, default 300): time constant of the averages.
+Params: integration_ms: time constant of the averages, applies at once.
 Meters: correlation (-1..=+1, E[LR]/sqrt(E[L²]E[R²])), balance (-1 = left only .. +1 = right
   only, (E[R²]-E[L²])/(E[R²]+E[L²])). NaN while silent.
 Latency: 0. Allocates nothing.";
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CorrelationConfig {}
+params! {
+    /// The params of `correlation`.
+    pub enum CorrelationParam {
+        IntegrationMs =
+            ParamDecl::new("integration_ms", Unit::Ms, 10.0, 5000.0, DEFAULT_INTEGRATION_MS)
+                .smoothing_ms(0.0)
+                .doc("Time constant of the averages."),
+    }
+}
 
 pub struct CorrelationKind;
 
@@ -55,31 +62,17 @@ impl NodeKind for CorrelationKind {
         config: &NodeConfig<'_>,
         ctx: &BuildContext<'_>,
     ) -> Result<BuiltNode, ConfigError> {
-        let _: CorrelationConfig = config.parse()?;
-        let spec = NodeSpec {
-            inputs: vec![PortSpec::new("in", 2)],
-            outputs: vec![PortSpec::new("out", 2)],
-            params: vec![
-                ParamSpec::new(
-                    "integration_ms",
-                    Unit::Ms,
-                    10.0,
-                    5000.0,
-                    DEFAULT_INTEGRATION_MS,
-                )
-                .smoothing_ms(0.0)
-                .doc("Time constant of the averages."),
-            ],
-            meters: vec![
+        let _: NoConfig = config.parse()?;
+        let spec = NodeSpec::in_out(2)
+            .with_params(CorrelationParam::specs())
+            .with_meters(vec![
                 MeterSpec::new("correlation", Unit::Factor, "Phase correlation, -1 ..= +1."),
                 MeterSpec::new(
                     "balance",
                     Unit::Factor,
                     "Energy balance, -1 left ..= +1 right.",
                 ),
-            ],
-            latency_frames: 0,
-        };
+            ]);
         let mut processor = CorrelationProcessor {
             sample_rate_hz: ctx.prepare.sample_rate_hz,
             keep: 0.0,
@@ -87,7 +80,7 @@ impl NodeKind for CorrelationKind {
             ll: 0.0,
             rr: 0.0,
         };
-        processor.set_integration(DEFAULT_INTEGRATION_MS);
+        processor.set_integration(CorrelationParam::IntegrationMs.default_value());
         Ok(BuiltNode {
             spec,
             processor: Box::new(processor),
@@ -113,7 +106,7 @@ impl CorrelationProcessor {
 
 impl Processor for CorrelationProcessor {
     fn set_param(&mut self, id: ParamId, value: f32) {
-        if id.0 == 0 {
+        if let Some(CorrelationParam::IntegrationMs) = CorrelationParam::from_id(id) {
             self.set_integration(value);
         }
     }

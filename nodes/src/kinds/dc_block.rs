@@ -3,15 +3,13 @@
 //! First order (6 dB/oct) keeps the phase shift in the audible bass small: at the default
 //! 5 Hz it is 14 degrees at 20 Hz and under 6 degrees at 50 Hz.
 //!
-//! - Ports: in `in` (N channels), out `out` (N channels).
-//! - Config: `(channels: 2)`.
-//! - Params: `freq_hz` (1 ..= 40 Hz, default 5, the -3 dB point, smoothed 20 ms;
-//!   coefficients follow on a 16-frame grid).
-//! - Latency: 0. Allocates one filter state per channel at build.
+//! Ports, config (`channels`) and the `freq_hz` param: `lathe nodes dc_block`, generated
+//! from [`DcBlockParam`]. Coefficients follow a moving `freq_hz` on a 16-frame grid.
+//! Latency 0. Allocates one filter state per channel at build.
 
 use lathe_engine::{
     BuildContext, BuiltNode, ConfigError, Io, LinearSmoother, NodeConfig, NodeKind, NodeSpec,
-    ParamId, ParamSpec, PortSpec, Processor, Unit,
+    ParamDecl, ParamId, ParamTable, Processor, Unit, params,
 };
 
 use crate::bus::{ChannelsConfig, check_channels};
@@ -21,6 +19,14 @@ use crate::dsp::coef_grid::{COEF_GRID_FRAMES, grid_segment};
 
 /// Default corner frequency.
 pub const DEFAULT_FREQ_HZ: f32 = 5.0;
+
+params! {
+    /// The params of `dc_block`.
+    pub enum DcBlockParam {
+        FreqHz = ParamDecl::new("freq_hz", Unit::Hz, 1.0, 40.0, DEFAULT_FREQ_HZ)
+            .doc("Corner (-3 dB) frequency."),
+    }
+}
 
 pub struct DcBlockKind;
 
@@ -36,7 +42,7 @@ impl NodeKind for DcBlockKind {
     fn doc(&self) -> &'static str {
         "dc_block: first-order (6 dB/oct) high-pass that removes DC.\n\
          Ports: in `in` (channels), out `out` (channels). Config: (channels: 2).\n\
-         Params: freq_hz 1..40 Hz, default 5 (-3 dB point), smoothed 20 ms. Latency 0."
+         Params: freq_hz, the -3 dB point. Latency 0."
     }
 
     fn build(
@@ -44,26 +50,17 @@ impl NodeKind for DcBlockKind {
         config: &NodeConfig<'_>,
         ctx: &BuildContext<'_>,
     ) -> Result<BuiltNode, ConfigError> {
-        let cfg: ChannelsConfig = config.parse()?;
-        let channels = check_channels(cfg.channels)?;
+        let channels = check_channels(config.parse::<ChannelsConfig>()?.channels)?;
         let rate = ctx.prepare.sample_rate_hz;
-        let param = ParamSpec::new("freq_hz", Unit::Hz, 1.0, 40.0, DEFAULT_FREQ_HZ)
-            .doc("Corner (-3 dB) frequency.");
         let processor = DcBlockProcessor {
             rate,
-            freq_hz: LinearSmoother::new(DEFAULT_FREQ_HZ, param.smoothing_ms, rate),
+            freq_hz: DcBlockParam::FreqHz.smoother(rate),
             designed_hz: DEFAULT_FREQ_HZ,
             section: highpass1(prewarp(DEFAULT_FREQ_HZ.into(), rate)),
             state: vec![[0.0; 2]; channels],
         };
         Ok(BuiltNode {
-            spec: NodeSpec {
-                inputs: vec![PortSpec::new("in", channels)],
-                outputs: vec![PortSpec::new("out", channels)],
-                params: vec![param],
-                meters: vec![],
-                latency_frames: 0,
-            },
+            spec: NodeSpec::in_out(channels).with_params(DcBlockParam::specs()),
             processor: Box::new(processor),
         })
     }
@@ -90,7 +87,7 @@ impl DcBlockProcessor {
 
 impl Processor for DcBlockProcessor {
     fn set_param(&mut self, id: ParamId, value: f32) {
-        if id.0 == 0 {
+        if let Some(DcBlockParam::FreqHz) = DcBlockParam::from_id(id) {
             self.freq_hz.set_target(value);
         }
     }

@@ -4,16 +4,16 @@
 //! latency, so the compiler does not compensate it (a node's latency is what the
 //! compiler removes; this is a delay the user asked for).
 //!
-//! - Ports: in `in` (N channels), out `out` (N channels).
-//! - Config: `(channels: 2, max_ms: 1000)`: `max_ms` 0 ..= 60000 sizes the delay line.
-//! - Params: `delay_ms` (0 ..= `max_ms`, default 0), rounded to whole frames. A change
-//!   crossfades linearly from the old delay to the new one over 20 ms (no pitch sweep, no
-//!   click); a change arriving during a crossfade starts when that one ends.
+//! - Config: `(channels: 2, max_ms: 1000)`: `max_ms` 0 ..= 60000 sizes the delay line
+//!   and is the top of the `delay_ms` range ([`DelayParam`], `lathe nodes delay`).
+//! - `delay_ms` is rounded to whole frames. A change crossfades linearly from the old
+//!   delay to the new one over [`CROSSFADE_MS`] (no pitch sweep, no click); a change
+//!   arriving during a crossfade starts when that one ends.
 //! - Latency: 0. Allocates the delay line at build: `channels x max_ms` worth of f32.
 
 use lathe_engine::{
-    BuildContext, BuiltNode, ConfigError, Io, NodeConfig, NodeKind, NodeSpec, ParamId, ParamSpec,
-    PortSpec, Processor, Unit,
+    BuildContext, BuiltNode, ConfigError, Io, NodeConfig, NodeKind, NodeSpec, ParamDecl, ParamId,
+    ParamTable, Processor, Unit, params,
 };
 use serde::Deserialize;
 
@@ -25,6 +25,15 @@ pub const DEFAULT_MAX_MS: f64 = 1000.0;
 pub const MAX_MAX_MS: f64 = 60_000.0;
 /// Crossfade time of a delay change.
 pub const CROSSFADE_MS: f32 = 20.0;
+
+params! {
+    /// The params of `delay`. The top of `delay_ms` is the config's `max_ms`.
+    pub enum DelayParam {
+        DelayMs = ParamDecl::new("delay_ms", Unit::Ms, 0.0, DEFAULT_MAX_MS as f32, 0.0)
+            .smoothing_ms(CROSSFADE_MS)
+            .doc("Delay in ms, rounded to whole frames; changes crossfade."),
+    }
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -57,7 +66,7 @@ impl NodeKind for DelayKind {
         "delay: delays a bus; a deliberate delay, not reported as latency.\n\
          Ports: in `in` (channels), out `out` (channels).\n\
          Config: (channels: 2, max_ms: 1000), max_ms 0..60000.\n\
-         Params: delay_ms 0..max_ms, default 0, whole frames; changes crossfade over 20 ms.\n\
+         Params: delay_ms up to max_ms, whole frames; changes crossfade over 20 ms.\n\
          Latency 0. Allocates channels x max_ms of f32 at build."
     }
 
@@ -77,9 +86,7 @@ impl NodeKind for DelayKind {
         let rate = ctx.prepare.sample_rate_hz;
         let max_frames = ctx.prepare.ms_to_frames(cfg.max_ms);
         let len = (max_frames + 1).next_power_of_two();
-        let param = ParamSpec::new("delay_ms", Unit::Ms, 0.0, cfg.max_ms as f32, 0.0)
-            .smoothing_ms(CROSSFADE_MS)
-            .doc("Delay in ms, rounded to whole frames; changes crossfade.");
+        let delay_ms = DelayParam::DelayMs.decl().with_max(cfg.max_ms as f32);
         let processor = DelayProcessor {
             rate,
             max_frames,
@@ -93,13 +100,7 @@ impl NodeKind for DelayKind {
             fade_done: 0,
         };
         Ok(BuiltNode {
-            spec: NodeSpec {
-                inputs: vec![PortSpec::new("in", channels)],
-                outputs: vec![PortSpec::new("out", channels)],
-                params: vec![param],
-                meters: vec![],
-                latency_frames: 0,
-            },
+            spec: NodeSpec::in_out(channels).with_params(vec![delay_ms.spec()]),
             processor: Box::new(processor),
         })
     }
@@ -124,7 +125,7 @@ pub struct DelayProcessor {
 
 impl Processor for DelayProcessor {
     fn set_param(&mut self, id: ParamId, value: f32) {
-        if id.0 == 0 {
+        if let Some(DelayParam::DelayMs) = DelayParam::from_id(id) {
             let frames = (f64::from(value) * 0.001 * self.rate).round().max(0.0) as usize;
             self.target = frames.min(self.max_frames);
         }

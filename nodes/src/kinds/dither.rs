@@ -23,8 +23,7 @@
 //! sum of squared shaping taps, `1 + 1.6^2 + 0.64^2 = 3.9696`.
 
 use lathe_engine::{
-    BuildContext, BuiltNode, ConfigError, Io, NodeConfig, NodeKind, NodeSpec, ParamId, PortSpec,
-    Processor,
+    BuildContext, BuiltNode, ConfigError, Io, NodeConfig, NodeKind, NodeSpec, ParamId, Processor,
 };
 use serde::Deserialize;
 
@@ -140,13 +139,7 @@ impl NodeKind for DitherKind {
         };
         processor.reset();
         Ok(BuiltNode {
-            spec: NodeSpec {
-                inputs: vec![PortSpec::new("in", cfg.channels)],
-                outputs: vec![PortSpec::new("out", cfg.channels)],
-                params: vec![],
-                meters: vec![],
-                latency_frames: 0,
-            },
+            spec: NodeSpec::in_out(cfg.channels),
             processor: Box::new(processor),
         })
     }

@@ -11,18 +11,14 @@
 //!   shelf by its slope as in `eq`: the band gets `bandN.slope` instead of `bandN.q`, and
 //!   Q follows from the slope and the band's total (static + dynamic) gain.
 //!   Default: one bell with a `band` detector.
-//! - Params per band N (1-based):
-//!   - `bandN.freq_hz` 10..=24000 Hz (default 1000, shelves 100 / 10000), smoothed 20 ms;
-//!   - `bandN.gain_db` -24..=24 dB, default 0: the static gain, smoothed 20 ms;
-//!   - `bandN.q` 0.1..=24 (bells and second-order shelves), default 1 / 0.707;
-//!   - `bandN.slope` 0.1..=1 (shelves with a `slope` config only, replacing `bandN.q`),
-//!     default the configured slope, smoothed 20 ms;
-//!   - `bandN.threshold_db` -80..=0 dBFS RMS, default -20;
-//!   - `bandN.ratio` 1..=20, default 2 (the slope above the threshold is 1/ratio);
-//!   - `bandN.attack_ms` 0.1..=500, default 10; `bandN.release_ms` 1..=5000, default 100
-//!     (time constants: 63 % of a step in gain change);
-//!   - `bandN.range_db` -24..=24 dB, default -6: the most gain change; negative cuts
-//!     above the threshold (compression), positive boosts above it.
+//! - Params per band N (1-based), ranges and defaults in `lathe nodes dynamic_eq`:
+//!   - the band's filter params as in `eq` ([`crate::kinds::eq::band::BandParam`]):
+//!     `bandN.freq_hz`, `bandN.gain_db` (the static gain), `bandN.q` or `bandN.slope`;
+//!   - its dynamics ([`DynamicBandParam`]): `bandN.threshold_db` (RMS),
+//!     `bandN.ratio` (the slope above the threshold is 1/ratio), `bandN.attack_ms` and
+//!     `bandN.release_ms` (time constants: 63 % of a step in gain change), and
+//!     `bandN.range_db`, the most gain change: negative cuts above the threshold
+//!     (compression), positive boosts above it.
 //! - Meters: `bandN.dynamic_gain_db` (dB): the band's current gain change (0 = none).
 //! - Latency: 0. Allocates at build only.
 //!
@@ -47,8 +43,8 @@
 //! the sides alone).
 
 use lathe_engine::{
-    BuildContext, BuiltNode, ConfigError, Io, MeterSpec, NodeConfig, NodeKind, NodeSpec, ParamId,
-    ParamSpec, PortSpec, Processor, Unit,
+    BuildContext, BuiltNode, ConfigError, Io, MeterSpec, NodeConfig, NodeKind, NodeSpec, ParamDecl,
+    ParamId, ParamMap, ParamRoutes, ParamTable, PortSpec, Processor, Unit, params,
 };
 use serde::Deserialize;
 
@@ -114,15 +110,33 @@ impl Default for DynamicEqConfig {
     }
 }
 
+params! {
+    /// The dynamics params of each band, named `bandN.` + the declared name; they follow
+    /// the band's filter params. Times and levels apply at once.
+    pub enum DynamicBandParam {
+        ThresholdDb = ParamDecl::new("threshold_db", Unit::Dbfs, -80.0, 0.0, -20.0)
+            .smoothing_ms(0.0)
+            .doc("Detector level (RMS) above which the gain changes."),
+        Ratio = ParamDecl::new("ratio", Unit::Ratio, 1.0, 20.0, 2.0)
+            .smoothing_ms(0.0)
+            .doc("Above the threshold, level changes by 1/ratio."),
+        AttackMs = ParamDecl::new("attack_ms", Unit::Ms, 0.1, 500.0, 10.0)
+            .smoothing_ms(0.0)
+            .doc("Time constant of a growing gain change."),
+        ReleaseMs = ParamDecl::new("release_ms", Unit::Ms, 1.0, 5000.0, 100.0)
+            .smoothing_ms(0.0)
+            .doc("Time constant of a shrinking gain change."),
+        RangeDb = ParamDecl::new("range_db", Unit::Db, -24.0, 24.0, -6.0)
+            .smoothing_ms(0.0)
+            .doc("Most gain change: negative cuts above the threshold, positive boosts."),
+    }
+}
+
 /// Which value of a band a param sets.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Field {
     Band(BandField),
-    Threshold,
-    Ratio,
-    Attack,
-    Release,
-    Range,
+    Dynamics(DynamicBandParam),
 }
 
 pub struct DynamicEqKind;
@@ -133,10 +147,9 @@ Ports: in `in` (N), in `sidechain` (N, optional), out `out` (N).
 Config: (channels: 2, bands: [(type: \"bell\" | \"low_shelf\" | \"high_shelf\", order: 2,
   channel: \"stereo\" | \"left\" | \"right\" | \"mid\" | \"side\", detector: \"band\" | \"sidechain\",
   slope: S)]); slope (2nd-order shelves, 0.1..=1): bandN.slope replaces bandN.q
-Params per band N: bandN.freq_hz, bandN.gain_db (static), bandN.q, bandN.threshold_db
-  (-80..=0, default -20), bandN.ratio (1..=20, default 2), bandN.attack_ms (0.1..=500,
-  default 10), bandN.release_ms (1..=5000, default 100), bandN.range_db (-24..=24,
-  default -6: negative cuts above the threshold, positive boosts).
+Params per band N: bandN.freq_hz, bandN.gain_db (static), bandN.q, bandN.threshold_db,
+  bandN.ratio, bandN.attack_ms, bandN.release_ms, bandN.range_db (negative cuts above
+  the threshold, positive boosts).
 Meters: bandN.dynamic_gain_db. Latency: 0. Allocates at build only.
 De-esser: a bell at 6500 Hz, q 2, threshold -30, ratio 4, attack 1 ms, release 60 ms,
   range -6 dB.";
@@ -186,53 +199,18 @@ impl NodeKind for DynamicEqKind {
                 }
             });
         }
-        let mut params = Vec::new();
-        let mut routes = Vec::new();
+        let mut params = ParamMap::new();
         let mut meters = Vec::new();
-        let mut specs = band_specs.into_iter().zip(band_routes).peekable();
+        let band_fields = band_routes.keys().iter().copied();
+        let mut band_params = band_specs.into_iter().zip(band_fields).peekable();
         for band in 0..layouts.len() {
-            while let Some((spec, (_, field))) = specs.next_if(|(_, (b, _))| *b == band) {
-                params.push(spec);
-                routes.push((band, Field::Band(field)));
+            while let Some((spec, (_, field))) = band_params.next_if(|(_, (b, _))| *b == band) {
+                params.push(spec, (band, Field::Band(field)));
             }
             let n = band + 1;
-            let dynamics = [
-                (
-                    ParamSpec::new(
-                        format!("band{n}.threshold_db"),
-                        Unit::Dbfs,
-                        -80.0,
-                        0.0,
-                        -20.0,
-                    )
-                    .doc("Detector level (RMS) above which the gain changes."),
-                    Field::Threshold,
-                ),
-                (
-                    ParamSpec::new(format!("band{n}.ratio"), Unit::Ratio, 1.0, 20.0, 2.0)
-                        .doc("Above the threshold, level changes by 1/ratio."),
-                    Field::Ratio,
-                ),
-                (
-                    ParamSpec::new(format!("band{n}.attack_ms"), Unit::Ms, 0.1, 500.0, 10.0)
-                        .doc("Time constant of a growing gain change."),
-                    Field::Attack,
-                ),
-                (
-                    ParamSpec::new(format!("band{n}.release_ms"), Unit::Ms, 1.0, 5000.0, 100.0)
-                        .doc("Time constant of a shrinking gain change."),
-                    Field::Release,
-                ),
-                (
-                    ParamSpec::new(format!("band{n}.range_db"), Unit::Db, -24.0, 24.0, -6.0).doc(
-                        "Most gain change: negative cuts above the threshold, positive boosts.",
-                    ),
-                    Field::Range,
-                ),
-            ];
-            for (spec, field) in dynamics {
-                params.push(spec.smoothing_ms(0.0));
-                routes.push((band, field));
+            let dynamics = DynamicBandParam::specs_prefixed(&format!("band{n}."));
+            for (&param, spec) in DynamicBandParam::ALL.iter().zip(dynamics) {
+                params.push(spec, (band, Field::Dynamics(param)));
             }
             meters.push(MeterSpec::new(
                 format!("band{n}.dynamic_gain_db"),
@@ -240,6 +218,7 @@ impl NodeKind for DynamicEqKind {
                 "Current gain change of the band (0 = none).",
             ));
         }
+        let (params, routes) = params.into_parts();
         let prepare = ctx.prepare;
         let processor = DynamicEqProcessor::new(
             layouts,
@@ -249,16 +228,10 @@ impl NodeKind for DynamicEqKind {
             prepare.sample_rate_hz,
             prepare.max_block_frames,
         );
-        let spec = NodeSpec {
-            inputs: vec![
-                PortSpec::new("in", cfg.channels),
-                PortSpec::new("sidechain", cfg.channels).optional(),
-            ],
-            outputs: vec![PortSpec::new("out", cfg.channels)],
-            params,
-            meters,
-            latency_frames: 0,
-        };
+        let spec = NodeSpec::in_out(cfg.channels)
+            .with_input(PortSpec::sidechain(cfg.channels))
+            .with_params(params)
+            .with_meters(meters);
         Ok(BuiltNode {
             spec,
             processor: Box::new(processor),
@@ -307,6 +280,12 @@ impl Detector {
     }
 }
 
+/// The detector's slope for a ratio: the share of the level above the threshold that
+/// becomes gain change.
+fn ratio_slope(ratio: f64) -> f64 {
+    1.0 - 1.0 / ratio.max(1.0)
+}
+
 /// One-pole coefficient of time constant `ms`.
 fn one_pole(ms: f64, sample_rate_hz: f64) -> f64 {
     1.0 - (-1.0 / (ms * 0.001 * sample_rate_hz).max(1e-9)).exp()
@@ -315,7 +294,7 @@ fn one_pole(ms: f64, sample_rate_hz: f64) -> f64 {
 #[derive(Debug)]
 pub struct DynamicEqProcessor {
     layouts: Vec<BandLayout>,
-    routes: Vec<(usize, Field)>,
+    routes: ParamRoutes<(usize, Field)>,
     sidechain: Vec<bool>,
     values: Vec<BandValues>,
     detectors: Vec<Detector>,
@@ -332,7 +311,7 @@ pub struct DynamicEqProcessor {
 impl DynamicEqProcessor {
     fn new(
         layouts: Vec<BandLayout>,
-        routes: Vec<(usize, Field)>,
+        routes: ParamRoutes<(usize, Field)>,
         sidechain: Vec<bool>,
         channels: usize,
         sample_rate_hz: f64,
@@ -346,11 +325,17 @@ impl DynamicEqProcessor {
             filter: Biquad::default(),
             mean_square: 0.0,
             change_db: 0.0,
-            threshold_db: -20.0,
-            slope: 0.5,
-            range_db: -6.0,
-            attack: one_pole(10.0, sample_rate_hz),
-            release: one_pole(100.0, sample_rate_hz),
+            threshold_db: DynamicBandParam::ThresholdDb.default_value().into(),
+            slope: ratio_slope(DynamicBandParam::Ratio.default_value().into()),
+            range_db: DynamicBandParam::RangeDb.default_value().into(),
+            attack: one_pole(
+                DynamicBandParam::AttackMs.default_value().into(),
+                sample_rate_hz,
+            ),
+            release: one_pole(
+                DynamicBandParam::ReleaseMs.default_value().into(),
+                sample_rate_hz,
+            ),
             rms: one_pole(DETECTOR_RMS_MS, sample_rate_hz),
         };
         let chain = FilterChain::new(&layouts, channels);
@@ -446,7 +431,7 @@ fn lane_weight(mode: ChannelMode, c: usize, ch: usize) -> f64 {
 
 impl Processor for DynamicEqProcessor {
     fn set_param(&mut self, id: ParamId, value: f32) {
-        let Some(&(band, field)) = self.routes.get(id.index()) else {
+        let Some((band, field)) = self.routes.get(id) else {
             return;
         };
         let fs = self.sample_rate_hz;
@@ -457,11 +442,11 @@ impl Processor for DynamicEqProcessor {
         let v = value as f64;
         match field {
             Field::Band(f) => values.set(f, value),
-            Field::Threshold => det.threshold_db = v,
-            Field::Ratio => det.slope = 1.0 - 1.0 / v.max(1.0),
-            Field::Attack => det.attack = one_pole(v, fs),
-            Field::Release => det.release = one_pole(v, fs),
-            Field::Range => det.range_db = v,
+            Field::Dynamics(DynamicBandParam::ThresholdDb) => det.threshold_db = v,
+            Field::Dynamics(DynamicBandParam::Ratio) => det.slope = ratio_slope(v),
+            Field::Dynamics(DynamicBandParam::AttackMs) => det.attack = one_pole(v, fs),
+            Field::Dynamics(DynamicBandParam::ReleaseMs) => det.release = one_pole(v, fs),
+            Field::Dynamics(DynamicBandParam::RangeDb) => det.range_db = v,
         }
     }
 

@@ -1,15 +1,21 @@
 //! `gain`: a smoothed gain on a bus of any width.
 //!
-//! - Ports: in `in` (N channels), out `out` (N channels).
-//! - Config: `(channels: 2)`.
-//! - Params: `gain_db` (-96 ..= 24 dB, default 0, smoothed 20 ms).
-//! - Latency: 0. Allocates only at build.
+//! Ports, config (`channels`) and the `gain_db` param: `lathe nodes gain`, generated from
+//! [`GainParam`]. Latency 0. Allocates only at build.
 
-use crate::bus::{ChannelsConfig, MAX_CHANNELS};
 use lathe_engine::{
     BuildContext, BuiltNode, ConfigError, Io, LinearSmoother, NodeConfig, NodeKind, NodeSpec,
-    ParamId, ParamSpec, PortSpec, Processor, Unit, db_to_gain,
+    ParamDecl, ParamId, ParamTable, Processor, Unit, db_to_gain, params,
 };
+
+use crate::bus::{ChannelsConfig, check_channels};
+
+params! {
+    /// The params of `gain`.
+    pub enum GainParam {
+        GainDb = ParamDecl::new("gain_db", Unit::Db, -96.0, 24.0, 0.0).doc("Gain in dB."),
+    }
+}
 
 pub struct GainKind;
 
@@ -27,27 +33,13 @@ impl NodeKind for GainKind {
         config: &NodeConfig<'_>,
         ctx: &BuildContext<'_>,
     ) -> Result<BuiltNode, ConfigError> {
-        let cfg: ChannelsConfig = config.parse()?;
-        if cfg.channels == 0 || cfg.channels > MAX_CHANNELS {
-            return Err(ConfigError::invalid(
-                "channels",
-                format!("must be 1..={MAX_CHANNELS}, found {}", cfg.channels),
-            ));
-        }
-        let gain = ParamSpec::new("gain_db", Unit::Db, -96.0, 24.0, 0.0).doc("Gain in dB.");
-        let spec = NodeSpec {
-            inputs: vec![PortSpec::new("in", cfg.channels)],
-            outputs: vec![PortSpec::new("out", cfg.channels)],
-            params: vec![gain.clone()],
-            meters: vec![],
-            latency_frames: 0,
-        };
+        let channels = check_channels(config.parse::<ChannelsConfig>()?.channels)?;
         let processor = GainProcessor {
-            gain_db: LinearSmoother::new(0.0, gain.smoothing_ms, ctx.prepare.sample_rate_hz),
+            gain_db: GainParam::GainDb.smoother(ctx.prepare.sample_rate_hz),
             gain: 1.0,
         };
         Ok(BuiltNode {
-            spec,
+            spec: NodeSpec::in_out(channels).with_params(GainParam::specs()),
             processor: Box::new(processor),
         })
     }
@@ -61,7 +53,7 @@ pub struct GainProcessor {
 
 impl Processor for GainProcessor {
     fn set_param(&mut self, id: ParamId, value: f32) {
-        if id.0 == 0 {
+        if let Some(GainParam::GainDb) = GainParam::from_id(id) {
             self.gain_db.set_target(value);
         }
     }

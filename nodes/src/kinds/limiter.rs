@@ -4,10 +4,9 @@
 //! - Config: `(channels: 2, lookahead_ms: 5.0, oversampling: 4)`. `lookahead_ms`
 //!   (3 ..= 50) is the node's latency; `oversampling` (4, 8 or 16) is the factor of the
 //!   true-peak detector.
-//! - Params: `ceiling_dbtp` (-24 ..= 0, default -1, smoothed 20 ms), `release_ms`
-//!   (1 ..= 2000, default 50), `auto_release` (toggle, default off; program-dependent
-//!   release as in `compressor`), `link_pct` (0 ..= 100, default 100), `input_gain_db`
-//!   (-24 ..= 24, default 0, smoothed 20 ms).
+//! - Params: `ceiling_dbtp`, `release_ms`, `auto_release` (program-dependent release as
+//!   in `compressor`), `link_pct`, `input_gain_db`; declared in [`LimiterParam`], ranges
+//!   and defaults in `lathe nodes limiter`.
 //! - Meters: `gain_reduction_db`: reduction of the most reduced channel at the end of each
 //!   block, as a POSITIVE number of dB (0 = none). `true_peak_dbtp`: the highest true peak
 //!   of the output since the last reset, as lathe's BS.1770 meter measures it (4x
@@ -71,7 +70,7 @@
 
 use lathe_engine::{
     BuildContext, BuiltNode, ConfigError, Io, LinearSmoother, MeterSpec, NodeConfig, NodeKind,
-    NodeSpec, ParamId, ParamSpec, PortSpec, Processor, Unit,
+    NodeSpec, ParamDecl, ParamId, ParamTable, Processor, Unit, params,
 };
 use serde::Deserialize;
 
@@ -118,8 +117,6 @@ limiter: lookahead brickwall limiter with true-peak detection.
 Ports: in `in` (N), out `out` (N).
 Config: (channels: 2, lookahead_ms: 5.0, oversampling: 4)
   lookahead_ms 3..=50 = latency; oversampling 4|8|16 (true-peak detector).
-Params: ceiling_dbtp -24..0 (-1), release_ms 1..2000 (50), auto_release on/off (off),
-  link_pct 0..100 (100), input_gain_db -24..24 (0).
 Meters: gain_reduction_db (positive dB of reduction, most reduced channel),
   true_peak_dbtp (highest output true peak since reset, BS.1770 meter).
 Guarantee: output sample peak <= ceiling; output true peak <= ceiling + 0.1 dB
@@ -144,28 +141,25 @@ impl Default for LimiterConfig {
     }
 }
 
-mod param {
-    pub const CEILING: u32 = 0;
-    pub const RELEASE: u32 = 1;
-    pub const AUTO_RELEASE: u32 = 2;
-    pub const LINK: u32 = 3;
-    pub const INPUT_GAIN: u32 = 4;
-}
-
-fn param_specs() -> Vec<ParamSpec> {
-    vec![
-        ParamSpec::new("ceiling_dbtp", Unit::Dbtp, -24.0, 0.0, -1.0)
+params! {
+    /// The params of `limiter`.
+    pub enum LimiterParam {
+        CeilingDbtp = ParamDecl::new("ceiling_dbtp", Unit::Dbtp, -24.0, 0.0, -1.0)
             .doc("Highest output level, true peak."),
-        ParamSpec::new("release_ms", Unit::Ms, 1.0, 2000.0, 50.0)
+        ReleaseMs = ParamDecl::new("release_ms", Unit::Ms, 1.0, 2000.0, 50.0)
             .smoothing_ms(0.0)
             .doc("Time constant of the gain recovery (63.2 % of a step, in dB)."),
-        ParamSpec::toggle("auto_release", false)
+        AutoRelease = ParamDecl::toggle("auto_release", false)
             .smoothing_ms(0.0)
-            .doc("Program-dependent release: fast after short peaks, slow after sustained reduction."),
-        ParamSpec::new("link_pct", Unit::Percent, 0.0, 100.0, 100.0)
+            .doc(
+                "Program-dependent release: fast after short peaks, slow after sustained \
+                 reduction.",
+            ),
+        LinkPct = ParamDecl::new("link_pct", Unit::Percent, 0.0, 100.0, 100.0)
             .doc("Channel link: 100 = one gain for all channels, 0 = independent."),
-        ParamSpec::new("input_gain_db", Unit::Db, -24.0, 24.0, 0.0).doc("Gain before limiting (drive)."),
-    ]
+        InputGainDb = ParamDecl::new("input_gain_db", Unit::Db, -24.0, 24.0, 0.0)
+            .doc("Gain before limiting (drive)."),
+    }
 }
 
 pub struct LimiterKind;
@@ -249,7 +243,6 @@ fn build_limiter(
             ),
         ));
     }
-    let params = param_specs();
     let n = cfg.channels;
     let block = ctx.prepare.max_block_frames.max(1);
     // The envelope is aligned with the middle of the three spans: one frame more.
@@ -273,11 +266,11 @@ fn build_limiter(
     let mut processor = LimiterProcessor {
         channels: (0..n).map(|_| channel.clone()).collect(),
         sample_rate_hz: sr,
-        ceiling_db: LinearSmoother::new(params[0].default, params[0].smoothing_ms, sr),
-        input_gain_db: LinearSmoother::new(0.0, params[4].smoothing_ms, sr),
-        link: LinearSmoother::new(100.0, params[3].smoothing_ms, sr),
-        release_ms: params[param::RELEASE as usize].default as f64,
-        auto_release: false,
+        ceiling_db: LimiterParam::CeilingDbtp.smoother(sr),
+        input_gain_db: LimiterParam::InputGainDb.smoother(sr),
+        link: LimiterParam::LinkPct.smoother(sr),
+        release_ms: LimiterParam::ReleaseMs.default_value() as f64,
+        auto_release: LimiterParam::AutoRelease.default_value() >= 0.5,
         ballistics: Ballistics::new(sr, 0.0, 0.0, false),
         latency,
         block_frames: block,
@@ -309,11 +302,9 @@ fn build_limiter(
     };
     processor.update_ballistics();
     processor.reset();
-    let spec = NodeSpec {
-        inputs: vec![PortSpec::new("in", n)],
-        outputs: vec![PortSpec::new("out", n)],
-        params,
-        meters: vec![
+    let spec = NodeSpec::in_out(n)
+        .with_params(LimiterParam::specs())
+        .with_meters(vec![
             MeterSpec::new(
                 "gain_reduction_db",
                 Unit::Db,
@@ -324,9 +315,8 @@ fn build_limiter(
                 Unit::Dbtp,
                 "Highest true peak of the output since reset (BS.1770 meter).",
             ),
-        ],
-        latency_frames: latency,
-    };
+        ])
+        .with_latency(latency);
     Ok((processor, spec))
 }
 
@@ -992,19 +982,21 @@ fn f32_at_or_below(x: f64) -> f32 {
 
 impl Processor for LimiterProcessor {
     fn set_param(&mut self, id: ParamId, value: f32) {
-        match id.0 {
-            param::CEILING => self.ceiling_db.set_target(value),
-            param::RELEASE => {
+        let Some(param) = LimiterParam::from_id(id) else {
+            return;
+        };
+        match param {
+            LimiterParam::CeilingDbtp => self.ceiling_db.set_target(value),
+            LimiterParam::ReleaseMs => {
                 self.release_ms = value as f64;
                 self.update_ballistics();
             }
-            param::AUTO_RELEASE => {
+            LimiterParam::AutoRelease => {
                 self.auto_release = value >= 0.5;
                 self.update_ballistics();
             }
-            param::LINK => self.link.set_target(value),
-            param::INPUT_GAIN => self.input_gain_db.set_target(value),
-            _ => {}
+            LimiterParam::LinkPct => self.link.set_target(value),
+            LimiterParam::InputGainDb => self.input_gain_db.set_target(value),
         }
     }
 
@@ -1139,7 +1131,7 @@ mod tests {
         let input = scaled_signal(60_000, 3.0);
         let event = |frame, value| lathe_engine::harness::ParamEvent {
             frame,
-            param: ParamId(param::LINK),
+            param: LimiterParam::LinkPct.id(),
             value,
         };
         let events = [event(15_000, 60.0), event(35_000, 100.0)];
@@ -1157,20 +1149,20 @@ mod tests {
     #[test]
     fn instruction_sets_give_the_same_bits() {
         let input = scaled_signal(60_000, 3.0);
-        let event = |frame, param, value| lathe_engine::harness::ParamEvent {
+        let event = |frame, param: LimiterParam, value| lathe_engine::harness::ParamEvent {
             frame,
-            param: ParamId(param),
+            param: param.id(),
             value,
         };
         let events = [
-            event(10_000, param::CEILING, -3.0),
-            event(15_000, param::LINK, 60.0),
-            event(35_000, param::LINK, 100.0),
+            event(10_000, LimiterParam::CeilingDbtp, -3.0),
+            event(15_000, LimiterParam::LinkPct, 60.0),
+            event(35_000, LimiterParam::LinkPct, 100.0),
         ];
         let with_isa = |wide: bool| {
             move |p: &mut LimiterProcessor| {
                 p.wide = wide && crate::dsp::cpu::has_avx2();
-                p.set_param(ParamId(param::AUTO_RELEASE), 1.0);
+                p.set_param(LimiterParam::AutoRelease.id(), 1.0);
             }
         };
         let wide = render_with(with_isa(true), &input, 200, &events);

@@ -6,7 +6,7 @@
 //!   `"5.1"` (L R C LFE Ls Rs, LFE not measured); or `(channels: N)` for N = 1, 2, 5, 6
 //!   (those layouts) or up to 8 other channels weighted 1.0. When both are given they
 //!   must agree.
-//! - Params: `reset` (0/1, default 0): every change of value (0 -> 1 or 1 -> 0)
+//! - Params: `reset` ([`LoudnessParam`]): every change of value (0 -> 1 or 1 -> 0)
 //!   restarts the measurement at that frame, like the reset button of a meter.
 //! - Meters (NaN = no value, e.g. integrated loudness of silence):
 //!   `momentary_lufs` (400 ms, updated every 10 ms), `short_term_lufs` (3 s, every
@@ -17,8 +17,8 @@
 //!   memory does not grow with the length of the measurement.
 
 use lathe_engine::{
-    BuildContext, BuiltNode, ConfigError, Io, MeterSpec, NodeConfig, NodeKind, NodeSpec, ParamId,
-    ParamSpec, PortSpec, Processor, Unit,
+    BuildContext, BuiltNode, ConfigError, Io, MeterSpec, NodeConfig, NodeKind, NodeSpec, ParamDecl,
+    ParamId, ParamTable, Processor, Unit, params,
 };
 use serde::Deserialize;
 
@@ -34,11 +34,20 @@ EBU R128 / ITU-R BS.1770-4 loudness meter; audio passes through unchanged.
 Ports: in `in`, out `out` (the layout's channel count).
 Config: layout: \"mono\" | \"stereo\" (default) | \"5.0\" (L R C Ls Rs) | \"5.1\" (L R C LFE Ls Rs,
   LFE not measured); or channels: 1, 2, 5, 6 (those layouts) or up to 8 channels weighted 1.0.
-Params: reset (0/1, default 0): any change of value restarts the measurement.
+Params: reset: any change of value restarts the measurement.
 Meters (NaN = no value): momentary_lufs (400 ms, every 10 ms), short_term_lufs (3 s, every
   10 ms), integrated_lufs (gated), loudness_range_lu (Tech 3342), true_peak_dbtp (4x
   oversampled, 2x from 96 kHz), sample_peak_dbfs, momentary_max_lufs, short_term_max_lufs.
 Latency: 0. Allocates at build only (~260 KB); memory is constant however long it runs.";
+
+params! {
+    /// The params of `loudness`.
+    pub enum LoudnessParam {
+        Reset = ParamDecl::toggle("reset", false)
+            .smoothing_ms(0.0)
+            .doc("Any change of value restarts the measurement."),
+    }
+}
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -146,22 +155,17 @@ impl NodeKind for LoudnessKind {
         let cfg: LoudnessConfig = config.parse()?;
         let layout = cfg.layout()?;
         let channels = layout.channels();
-        let reset = ParamSpec::toggle("reset", false)
-            .smoothing_ms(0.0)
-            .doc("Any change of value restarts the measurement.");
-        let spec = NodeSpec {
-            inputs: vec![PortSpec::new("in", channels)],
-            outputs: vec![PortSpec::new("out", channels)],
-            params: vec![reset],
-            meters: METERS
-                .iter()
-                .map(|(name, unit, doc)| MeterSpec::new(*name, *unit, *doc))
-                .collect(),
-            latency_frames: 0,
-        };
+        let spec = NodeSpec::in_out(channels)
+            .with_params(LoudnessParam::specs())
+            .with_meters(
+                METERS
+                    .iter()
+                    .map(|(name, unit, doc)| MeterSpec::new(*name, *unit, *doc))
+                    .collect(),
+            );
         let processor = LoudnessProcessor {
             meter: LoudnessMeter::new(ctx.prepare.sample_rate_hz, layout),
-            reset_value: 0.0,
+            reset_value: LoudnessParam::Reset.default_value(),
             summary_hop: 0,
             integrated_lufs: f32::NAN,
             loudness_range_lu: f32::NAN,
@@ -190,7 +194,9 @@ fn meter_value(value: Option<f64>) -> f32 {
 
 impl Processor for LoudnessProcessor {
     fn set_param(&mut self, id: ParamId, value: f32) {
-        if id.0 == 0 && value != self.reset_value {
+        if let Some(LoudnessParam::Reset) = LoudnessParam::from_id(id)
+            && value != self.reset_value
+        {
             self.reset_value = value;
             self.reset();
         }

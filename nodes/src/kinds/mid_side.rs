@@ -9,11 +9,11 @@
 //! - Config: none. Params: none. Meters: none.
 //! - Latency: 0. Allocates nothing.
 
-use crate::bus::NoConfig;
 use lathe_engine::{
-    BuildContext, BuiltNode, ConfigError, Io, NodeConfig, NodeKind, NodeSpec, ParamId, PortSpec,
-    Processor,
+    BuildContext, BuiltNode, ConfigError, Io, NodeConfig, NodeKind, NodeSpec, ParamId, Processor,
 };
+
+use crate::bus::NoConfig;
 
 pub struct MsEncodeKind;
 pub struct MsDecodeKind;
@@ -21,13 +21,7 @@ pub struct MsDecodeKind;
 fn build_ms(config: &NodeConfig<'_>, decode: bool) -> Result<BuiltNode, ConfigError> {
     let _: NoConfig = config.parse()?;
     Ok(BuiltNode {
-        spec: NodeSpec {
-            inputs: vec![PortSpec::new("in", 2)],
-            outputs: vec![PortSpec::new("out", 2)],
-            params: vec![],
-            meters: vec![],
-            latency_frames: 0,
-        },
+        spec: NodeSpec::in_out(2),
         processor: Box::new(MsProcessor { decode }),
     })
 }

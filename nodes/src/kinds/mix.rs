@@ -5,12 +5,12 @@
 //!
 //! - Ports: in `in1` .. `inN` (C channels each, all required), out `out` (C channels).
 //! - Config: `(inputs: 2, channels: 2)`; `inputs` 1 ..= 32.
-//! - Params: `in1.gain_db` .. `inN.gain_db` (-96 ..= 24 dB, default 0, smoothed 20 ms).
+//! - Params: `in1.gain_db` .. `inN.gain_db`, a [`MixParam`] family (`lathe nodes mix`).
 //! - Latency: 0. Allocates one smoother per input at build.
 
 use lathe_engine::{
     BuildContext, BuiltNode, ConfigError, Io, LinearSmoother, NodeConfig, NodeKind, NodeSpec,
-    ParamId, ParamSpec, PortSpec, Processor, Unit, db_to_gain,
+    ParamDecl, ParamFamily, ParamId, ParamTable, PortSpec, Processor, Unit, db_to_gain, params,
 };
 use serde::Deserialize;
 
@@ -20,6 +20,18 @@ use crate::bus::{DEFAULT_CHANNELS, check_channels};
 pub const DEFAULT_INPUTS: usize = 2;
 /// Most inputs a mix may have.
 pub const MAX_INPUTS: usize = 32;
+
+params! {
+    /// The params of each input `inN.`.
+    pub enum MixParam {
+        GainDb = ParamDecl::new("gain_db", Unit::Db, -96.0, 24.0, 0.0),
+    }
+}
+
+/// The params of `inputs` inputs: `in1.gain_db` ...
+fn family(inputs: usize) -> ParamFamily<MixParam> {
+    ParamFamily::new("in", inputs, ParamId(0))
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -52,7 +64,7 @@ impl NodeKind for MixKind {
         "mix: sum of N inputs with per-input gain.\n\
          Ports: in `in1`..`inN` (channels each), out `out` (channels).\n\
          Config: (inputs: 2, channels: 2), inputs 1..32.\n\
-         Params: in1.gain_db .. inN.gain_db, -96..24 dB, default 0, smoothed 20 ms.\n\
+         Params: in1.gain_db .. inN.gain_db.\n\
          Latency 0."
     }
 
@@ -69,28 +81,24 @@ impl NodeKind for MixKind {
                 format!("must be 1..={MAX_INPUTS}, found {}", cfg.inputs),
             ));
         }
-        let params: Vec<ParamSpec> = (1..=cfg.inputs)
-            .map(|i| {
-                ParamSpec::new(format!("in{i}.gain_db"), Unit::Db, -96.0, 24.0, 0.0)
-                    .doc(format!("Gain of input in{i}."))
-            })
+        let family = family(cfg.inputs);
+        let params = (1..=cfg.inputs)
+            .zip(family.specs())
+            .map(|(i, spec)| spec.doc(format!("Gain of input in{i}.")))
             .collect();
         let rate = ctx.prepare.sample_rate_hz;
         let processor = MixProcessor {
             channels,
-            gain_db: vec![LinearSmoother::new(0.0, params[0].smoothing_ms, rate); cfg.inputs],
+            family,
+            gain_db: vec![MixParam::GainDb.smoother(rate); cfg.inputs],
             gain: vec![1.0; cfg.inputs],
         };
+        let inputs = (1..=cfg.inputs)
+            .map(|i| PortSpec::new(format!("in{i}"), channels))
+            .collect();
         Ok(BuiltNode {
-            spec: NodeSpec {
-                inputs: (1..=cfg.inputs)
-                    .map(|i| PortSpec::new(format!("in{i}"), channels))
-                    .collect(),
-                outputs: vec![PortSpec::new("out", channels)],
-                params,
-                meters: vec![],
-                latency_frames: 0,
-            },
+            spec: NodeSpec::with_ports(inputs, vec![PortSpec::main_out(channels)])
+                .with_params(params),
             processor: Box::new(processor),
         })
     }
@@ -98,6 +106,7 @@ impl NodeKind for MixKind {
 
 pub struct MixProcessor {
     channels: usize,
+    family: ParamFamily<MixParam>,
     gain_db: Vec<LinearSmoother>,
     /// Linear gains matching `gain_db` while they are steady.
     gain: Vec<f32>,
@@ -105,7 +114,9 @@ pub struct MixProcessor {
 
 impl Processor for MixProcessor {
     fn set_param(&mut self, id: ParamId, value: f32) {
-        if let Some(s) = self.gain_db.get_mut(id.index()) {
+        if let Some((input, MixParam::GainDb)) = self.family.decode(id)
+            && let Some(s) = self.gain_db.get_mut(input)
+        {
             s.set_target(value);
         }
     }

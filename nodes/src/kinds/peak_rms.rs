@@ -3,7 +3,7 @@
 //!
 //! - Ports: in `in`, out `out` (N channels).
 //! - Config: `(channels: 2)` (1 ..= 32).
-//! - Params: `window_ms` (10 ..= 10000 ms, default 300): length of the rectangular
+//! - Params ([`PeakRmsParam`]): `window_ms`, length of the rectangular
 //!   window both readings cover, in steps of 10 ms; a change applies from the next
 //!   10 ms step. `reset` (0/1): any change of value clears the window and `peak_max_dbfs`.
 //! - Meters: `chN.peak_dbfs` and `chN.rms_dbfs` for N = 1 ..= channels (largest absolute
@@ -13,12 +13,11 @@
 //! - Latency: 0. Allocates at build only: a ring of 10 ms sums per channel (10 s deep).
 
 use lathe_engine::{
-    BuildContext, BuiltNode, ConfigError, Io, MeterSpec, NodeConfig, NodeKind, NodeSpec, ParamId,
-    ParamSpec, PortSpec, Processor, Unit,
+    BuildContext, BuiltNode, ConfigError, Io, MeterSpec, NodeConfig, NodeKind, NodeSpec, ParamDecl,
+    ParamId, ParamTable, Processor, Unit, params,
 };
-use serde::Deserialize;
 
-use crate::bus::{DEFAULT_CHANNELS, MAX_CHANNELS};
+use crate::bus::{ChannelsConfig, check_channels};
 
 /// Default window length.
 pub const DEFAULT_WINDOW_MS: f32 = 300.0;
@@ -31,23 +30,27 @@ const MAX_STEPS: usize = (MAX_WINDOW_MS as f64 / STEP_MS) as usize;
 const DOC: &str = "\
 Per-channel peak and RMS over a sliding window; audio passes through unchanged.
 Ports: in `in`, out `out` (N channels). Config: channels (1..=32, default 2).
-Params: window_ms (10..=10000, default 300, 10 ms steps): window of both readings;
-  reset (0/1): any change clears the window and peak_max_dbfs.
+Params: window_ms (10 ms steps): window of both readings; reset: any change of value
+  clears the window and peak_max_dbfs.
 Meters: chN.peak_dbfs, chN.rms_dbfs (N = 1..channels; every 10 ms; a full-scale sine reads
   0 dBFS peak, -3.01 dBFS RMS), peak_max_dbfs (since reset). NaN = digital silence.
 Latency: 0. Allocates at build only (a 10 s ring of 10 ms sums per channel).";
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct PeakRmsConfig {
-    pub channels: usize,
-}
-
-impl Default for PeakRmsConfig {
-    fn default() -> Self {
-        Self {
-            channels: DEFAULT_CHANNELS,
-        }
+params! {
+    /// The params of `peak_rms`.
+    pub enum PeakRmsParam {
+        WindowMs = ParamDecl::new(
+            "window_ms",
+            Unit::Ms,
+            STEP_MS as f32,
+            MAX_WINDOW_MS,
+            DEFAULT_WINDOW_MS,
+        )
+        .smoothing_ms(0.0)
+        .doc("Window length of both readings (10 ms steps)."),
+        Reset = ParamDecl::toggle("reset", false)
+            .smoothing_ms(0.0)
+            .doc("Any change of value clears the window and the peak maximum."),
     }
 }
 
@@ -71,14 +74,7 @@ impl NodeKind for PeakRmsKind {
         config: &NodeConfig<'_>,
         ctx: &BuildContext<'_>,
     ) -> Result<BuiltNode, ConfigError> {
-        let cfg: PeakRmsConfig = config.parse()?;
-        let channels = cfg.channels;
-        if channels == 0 || channels > MAX_CHANNELS {
-            return Err(ConfigError::invalid(
-                "channels",
-                format!("must be 1..={MAX_CHANNELS}, found {channels}"),
-            ));
-        }
+        let channels = check_channels(config.parse::<ChannelsConfig>()?.channels)?;
         let mut meters = Vec::with_capacity(2 * channels + 1);
         for c in 1..=channels {
             meters.push(MeterSpec::new(
@@ -97,32 +93,15 @@ impl NodeKind for PeakRmsKind {
             Unit::Dbfs,
             "Largest sample since reset, all channels.",
         ));
-        let spec = NodeSpec {
-            inputs: vec![PortSpec::new("in", channels)],
-            outputs: vec![PortSpec::new("out", channels)],
-            params: vec![
-                ParamSpec::new(
-                    "window_ms",
-                    Unit::Ms,
-                    STEP_MS as f32,
-                    MAX_WINDOW_MS,
-                    DEFAULT_WINDOW_MS,
-                )
-                .smoothing_ms(0.0)
-                .doc("Window length of both readings (10 ms steps)."),
-                ParamSpec::toggle("reset", false)
-                    .smoothing_ms(0.0)
-                    .doc("Any change of value clears the window and the peak maximum."),
-            ],
-            meters,
-            latency_frames: 0,
-        };
+        let spec = NodeSpec::in_out(channels)
+            .with_params(PeakRmsParam::specs())
+            .with_meters(meters);
         let step_frames = ((ctx.prepare.sample_rate_hz * STEP_MS / 1000.0).round() as usize).max(1);
         let processor = PeakRmsProcessor {
             channels,
             step_frames,
-            window_steps: window_steps(DEFAULT_WINDOW_MS),
-            reset_value: 0.0,
+            window_steps: window_steps(PeakRmsParam::WindowMs.default_value()),
+            reset_value: PeakRmsParam::Reset.default_value(),
             fill: 0,
             square_sums: vec![0.0; channels],
             peaks: vec![0.0; channels],
@@ -204,9 +183,9 @@ impl PeakRmsProcessor {
 
 impl Processor for PeakRmsProcessor {
     fn set_param(&mut self, id: ParamId, value: f32) {
-        match id.0 {
-            0 => self.window_steps = window_steps(value),
-            1 if value != self.reset_value => {
+        match PeakRmsParam::from_id(id) {
+            Some(PeakRmsParam::WindowMs) => self.window_steps = window_steps(value),
+            Some(PeakRmsParam::Reset) if value != self.reset_value => {
                 self.reset_value = value;
                 self.reset();
             }

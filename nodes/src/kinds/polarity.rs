@@ -1,21 +1,29 @@
 //! `polarity`: inverts the polarity of selected channels, click-free.
 //!
-//! - Ports: in `in` (N channels), out `out` (N channels).
-//! - Config: `(channels: 2)`.
-//! - Params (toggles, default off, smoothed 10 ms): `invert_left` and `invert_right` on a
-//!   stereo bus, `invert_ch1` .. `invert_chN` for any other channel count. A toggle ramps
-//!   the channel's gain from +1 through 0 to -1, so flipping it never clicks.
-//! - Latency: 0. Allocates one smoother per channel at build.
+//! One toggle per channel ([`PolarityParam::Invert`], named `invert_left` /
+//! `invert_right` on a stereo bus, `invert_ch1` .. `invert_chN` otherwise; ranges and
+//! smoothing in `lathe nodes polarity`). A toggle ramps the channel's gain from +1 through
+//! 0 to -1, so flipping it never clicks. Latency 0. Allocates one smoother per channel at
+//! build.
 
 use lathe_engine::{
     BuildContext, BuiltNode, ConfigError, Io, LinearSmoother, NodeConfig, NodeKind, NodeSpec,
-    ParamId, ParamSpec, PortSpec, Processor,
+    ParamDecl, ParamId, ParamTable, Processor, params,
 };
 
 use crate::bus::{ChannelsConfig, check_channels};
 
 /// Time a polarity flip takes.
 pub const FLIP_SMOOTHING_MS: f32 = 10.0;
+
+params! {
+    /// The param of each channel, named by [`invert_param_names`].
+    pub enum PolarityParam {
+        Invert = ParamDecl::toggle("invert", false)
+            .smoothing_ms(FLIP_SMOOTHING_MS)
+            .doc("Inverts this channel."),
+    }
+}
 
 pub struct PolarityKind;
 
@@ -40,8 +48,8 @@ impl NodeKind for PolarityKind {
     fn doc(&self) -> &'static str {
         "polarity: inverts selected channels.\n\
          Ports: in `in` (channels), out `out` (channels). Config: (channels: 2).\n\
-         Params: invert_left, invert_right (stereo) or invert_ch1..invert_chN (other counts):\n\
-         toggles, default off, a flip ramps the gain +1 -> -1 over 10 ms. Latency 0."
+         Params: a toggle per channel, invert_left and invert_right (stereo) or\n\
+         invert_ch1..invert_chN (other counts); a flip ramps the gain +1 -> -1. Latency 0."
     }
 
     fn build(
@@ -49,35 +57,24 @@ impl NodeKind for PolarityKind {
         config: &NodeConfig<'_>,
         ctx: &BuildContext<'_>,
     ) -> Result<BuiltNode, ConfigError> {
-        let cfg: ChannelsConfig = config.parse()?;
-        let channels = check_channels(cfg.channels)?;
-        let params: Vec<ParamSpec> = invert_param_names(channels)
+        let channels = check_channels(config.parse::<ChannelsConfig>()?.channels)?;
+        let invert = PolarityParam::Invert.decl();
+        let params = invert_param_names(channels)
             .into_iter()
-            .map(|name| {
-                ParamSpec::toggle(name, false)
-                    .smoothing_ms(FLIP_SMOOTHING_MS)
-                    .doc("Inverts this channel.")
-            })
+            .map(|name| invert.spec_named(name))
             .collect();
-        let rate = ctx.prepare.sample_rate_hz;
         let processor = PolarityProcessor {
-            invert: vec![LinearSmoother::new(0.0, FLIP_SMOOTHING_MS, rate); channels],
+            invert: vec![invert.smoother(ctx.prepare.sample_rate_hz); channels],
         };
         Ok(BuiltNode {
-            spec: NodeSpec {
-                inputs: vec![PortSpec::new("in", channels)],
-                outputs: vec![PortSpec::new("out", channels)],
-                params,
-                meters: vec![],
-                latency_frames: 0,
-            },
+            spec: NodeSpec::in_out(channels).with_params(params),
             processor: Box::new(processor),
         })
     }
 }
 
 pub struct PolarityProcessor {
-    /// Per channel: 0 = as is, 1 = inverted, ramping in between.
+    /// Per channel (= param id): 0 = as is, 1 = inverted, ramping in between.
     invert: Vec<LinearSmoother>,
 }
 

@@ -98,7 +98,7 @@ fn plan(cfg: &RouteConfig) -> Result<Plan, ConfigError> {
         "split" => {
             let n = channels()?;
             Ok(Plan {
-                inputs: vec![PortSpec::new("in", n)],
+                inputs: vec![PortSpec::main_in(n)],
                 outputs: numbered("out", n, 1),
                 terms: identity(n),
             })
@@ -107,7 +107,7 @@ fn plan(cfg: &RouteConfig) -> Result<Plan, ConfigError> {
             let n = channels()?;
             Ok(Plan {
                 inputs: numbered("in", n, 1),
-                outputs: vec![PortSpec::new("out", n)],
+                outputs: vec![PortSpec::main_out(n)],
                 terms: identity(n),
             })
         }
@@ -126,8 +126,8 @@ fn plan(cfg: &RouteConfig) -> Result<Plan, ConfigError> {
                 })
                 .to_vec();
             Ok(Plan {
-                inputs: vec![PortSpec::new("in", 2)],
-                outputs: vec![PortSpec::new("out", 2)],
+                inputs: vec![PortSpec::main_in(2)],
+                outputs: vec![PortSpec::main_out(2)],
                 terms,
             })
         }
@@ -151,8 +151,8 @@ fn plan(cfg: &RouteConfig) -> Result<Plan, ConfigError> {
                 })
                 .collect();
             Ok(Plan {
-                inputs: vec![PortSpec::new("in", n)],
-                outputs: vec![PortSpec::new("out", outs)],
+                inputs: vec![PortSpec::main_in(n)],
+                outputs: vec![PortSpec::main_out(outs)],
                 terms,
             })
         }
@@ -209,8 +209,8 @@ fn plan(cfg: &RouteConfig) -> Result<Plan, ConfigError> {
                 }
             }
             Ok(Plan {
-                inputs: vec![PortSpec::new("in", cols)],
-                outputs: vec![PortSpec::new("out", map.len())],
+                inputs: vec![PortSpec::main_in(cols)],
+                outputs: vec![PortSpec::main_out(map.len())],
                 terms,
             })
         }

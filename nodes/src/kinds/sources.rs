@@ -6,28 +6,30 @@
 //! All channels of `sine`, `impulse` and `sweep` carry the same signal; `noise` channels
 //! are independent.
 //!
-//! - `sine`: out `out` (channels). Config `(channels: 2)`. Params `freq_hz` (1 ..= 24000
-//!   Hz, default 1000, smoothed 20 ms, held below 0.49 x sample rate), `level_dbfs`
-//!   (peak, -120 ..= 0, default -20, smoothed 20 ms).
+//! Params are declared in [`SineParam`], [`NoiseParam`], [`ImpulseParam`] and
+//! [`SweepParam`]; `lathe nodes KIND` lists their ranges and defaults.
+//!
+//! - `sine`: out `out` (channels). Config `(channels: 2)`. Params `freq_hz` (held below
+//!   0.49 x sample rate), `level_dbfs` (peak).
 //! - `noise`: out `out` (channels). Config `(channels: 2, color: "white", seed: 1)`;
 //!   `color` `"white"` (uniform) or `"pink"` (-3 dB/oct from 10 Hz to about 13 kHz, a
-//!   cascade of pole/zero pairs). Params `level_dbfs` (RMS, -120 ..= 0, default -20,
-//!   smoothed 20 ms; white peaks sit 4.8 dB above the RMS).
+//!   cascade of pole/zero pairs). Params `level_dbfs` (RMS; white peaks sit 4.8 dB above
+//!   the RMS).
 //! - `impulse`: out `out` (channels). Config `(channels: 2, period_ms: 0)`; `period_ms` 0
 //!   gives one impulse at frame 0 after reset, > 0 repeats it every `period_ms` (rounded to
-//!   whole frames). Params `level_dbfs` (-120 ..= 0, default 0 = amplitude 1).
+//!   whole frames). Params `level_dbfs` (default 0 = amplitude 1).
 //! - `sweep`: out `out` (channels). Config `(channels: 2, start_hz: 20, end_hz: 20000,
 //!   duration_s: 10, repeat: false)`: an exponential (log) sine sweep, phase
 //!   `2 pi f1 T / ln(f2/f1) (exp(t ln(f2/f1) / T) - 1)`, starting at phase 0, faded in and
-//!   out over 5 ms (raised cosine); silence after `duration_s` unless `repeat`. Params `level_dbfs` (peak, -120 ..= 0, default
-//!   -20, smoothed 20 ms).
+//!   out over 5 ms (raised cosine); silence after `duration_s` unless `repeat`. Params
+//!   `level_dbfs` (peak).
 //! - Latency: none (no input). Allocate at build only (per-channel noise state).
 
 use std::f64::consts::{PI, TAU};
 
 use lathe_engine::{
     BuildContext, BuiltNode, ConfigError, Io, LinearSmoother, NodeConfig, NodeKind, NodeSpec,
-    ParamId, ParamSpec, PortSpec, Processor, Unit, db_to_gain,
+    ParamDecl, ParamId, ParamTable, PortSpec, Processor, Unit, db_to_gain, params,
 };
 use serde::Deserialize;
 
@@ -39,18 +41,41 @@ pub const SWEEP_FADE_MS: f64 = 5.0;
 /// Highest tone frequency as a fraction of the sample rate.
 pub const MAX_TONE_FRACTION: f64 = 0.49;
 
-fn level_param(default: f32, doc: &str) -> ParamSpec {
-    ParamSpec::new("level_dbfs", Unit::Dbfs, -120.0, 0.0, default).doc(doc)
+/// The level every source has; each kind gives it its own doc (and default).
+const LEVEL_DBFS: ParamDecl = ParamDecl::new("level_dbfs", Unit::Dbfs, -120.0, 0.0, -20.0);
+
+params! {
+    /// The params of `sine`.
+    pub enum SineParam {
+        FreqHz = ParamDecl::new("freq_hz", Unit::Hz, 1.0, 24_000.0, 1000.0).doc("Frequency."),
+        LevelDbfs = LEVEL_DBFS.doc("Peak level."),
+    }
 }
 
-fn spec(channels: usize, params: Vec<ParamSpec>) -> NodeSpec {
-    NodeSpec {
-        inputs: vec![],
-        outputs: vec![PortSpec::new("out", channels)],
-        params,
-        meters: vec![],
-        latency_frames: 0,
+params! {
+    /// The params of `noise`.
+    pub enum NoiseParam {
+        LevelDbfs = LEVEL_DBFS.doc("RMS level."),
     }
+}
+
+params! {
+    /// The params of `impulse`.
+    pub enum ImpulseParam {
+        LevelDbfs = LEVEL_DBFS.with_default(0.0).doc("Impulse amplitude."),
+    }
+}
+
+params! {
+    /// The params of `sweep`.
+    pub enum SweepParam {
+        LevelDbfs = LEVEL_DBFS.doc("Peak level."),
+    }
+}
+
+/// A source's spec: one output, the params of table `P`.
+fn spec<P: ParamTable>(channels: usize) -> NodeSpec {
+    NodeSpec::with_ports(vec![], vec![PortSpec::main_out(channels)]).with_params(P::specs())
 }
 
 /// Level smoothing shared by the sources: a dB smoother and the steady linear gain.
@@ -61,10 +86,10 @@ struct Level {
 }
 
 impl Level {
-    fn new(spec: &ParamSpec, rate: f64) -> Self {
+    fn new(decl: &ParamDecl, rate: f64) -> Self {
         Self {
-            dbfs: LinearSmoother::new(spec.default, spec.smoothing_ms, rate),
-            gain: db_to_gain(spec.default),
+            dbfs: decl.smoother(rate),
+            gain: db_to_gain(decl.default),
         }
     }
 
@@ -106,8 +131,7 @@ impl NodeKind for SineKind {
     fn doc(&self) -> &'static str {
         "sine: sine tone, same on every channel.\n\
          Ports: out `out` (channels). Config: (channels: 2).\n\
-         Params: freq_hz 1..24000 (default 1000, below 0.49 x rate), level_dbfs peak\n\
-         -120..0 (default -20); both smoothed 20 ms."
+         Params: freq_hz (held below 0.49 x rate), level_dbfs (peak)."
     }
 
     fn build(
@@ -115,19 +139,16 @@ impl NodeKind for SineKind {
         config: &NodeConfig<'_>,
         ctx: &BuildContext<'_>,
     ) -> Result<BuiltNode, ConfigError> {
-        let cfg: ChannelsConfig = config.parse()?;
-        let channels = check_channels(cfg.channels)?;
+        let channels = check_channels(config.parse::<ChannelsConfig>()?.channels)?;
         let rate = ctx.prepare.sample_rate_hz;
-        let freq = ParamSpec::new("freq_hz", Unit::Hz, 1.0, 24_000.0, 1000.0).doc("Frequency.");
-        let level = level_param(-20.0, "Peak level.");
         let processor = SineProcessor {
             rate,
-            freq_hz: LinearSmoother::new(freq.default, freq.smoothing_ms, rate),
-            level: Level::new(&level, rate),
+            freq_hz: SineParam::FreqHz.smoother(rate),
+            level: Level::new(SineParam::LevelDbfs.decl(), rate),
             phase: 0.0,
         };
         Ok(BuiltNode {
-            spec: spec(channels, vec![freq, level]),
+            spec: spec::<SineParam>(channels),
             processor: Box::new(processor),
         })
     }
@@ -143,10 +164,10 @@ pub struct SineProcessor {
 
 impl Processor for SineProcessor {
     fn set_param(&mut self, id: ParamId, value: f32) {
-        match id.0 {
-            0 => self.freq_hz.set_target(value),
-            1 => self.level.dbfs.set_target(value),
-            _ => {}
+        match SineParam::from_id(id) {
+            Some(SineParam::FreqHz) => self.freq_hz.set_target(value),
+            Some(SineParam::LevelDbfs) => self.level.dbfs.set_target(value),
+            None => {}
         }
     }
 
@@ -279,7 +300,7 @@ impl NodeKind for NoiseKind {
         "noise: white (uniform) or pink (-3 dB/oct) noise, independent per channel.\n\
          Ports: out `out` (channels). Config: (channels: 2, color: \"white\", seed: 1),\n\
          color \"white\" | \"pink\"; the same seed gives the same noise.\n\
-         Params: level_dbfs RMS -120..0 (default -20), smoothed 20 ms."
+         Params: level_dbfs (RMS)."
     }
 
     fn build(
@@ -300,12 +321,11 @@ impl NodeKind for NoiseKind {
             }
         };
         let rate = ctx.prepare.sample_rate_hz;
-        let level = level_param(-20.0, "RMS level.");
         let sections = pink_sections(rate);
         // Uniform [-1, 1) has RMS 1/sqrt(3).
         let unit = 3f64.sqrt();
         let processor = NoiseProcessor {
-            level: Level::new(&level, rate),
+            level: Level::new(NoiseParam::LevelDbfs.decl(), rate),
             seed: cfg.seed,
             pink,
             scale: if pink {
@@ -322,7 +342,7 @@ impl NodeKind for NoiseKind {
                 .collect(),
         };
         Ok(BuiltNode {
-            spec: spec(channels, vec![level]),
+            spec: spec::<NoiseParam>(channels),
             processor: Box::new(processor),
         })
     }
@@ -340,7 +360,7 @@ pub struct NoiseProcessor {
 
 impl Processor for NoiseProcessor {
     fn set_param(&mut self, id: ParamId, value: f32) {
-        if id.0 == 0 {
+        if let Some(NoiseParam::LevelDbfs) = NoiseParam::from_id(id) {
             self.level.dbfs.set_target(value);
         }
     }
@@ -402,7 +422,7 @@ impl NodeKind for ImpulseKind {
         "impulse: one-sample impulses, same on every channel.\n\
          Ports: out `out` (channels). Config: (channels: 2, period_ms: 0);\n\
          period_ms 0 = a single impulse at frame 0 after reset, > 0 = one every period.\n\
-         Params: level_dbfs -120..0 (default 0 = amplitude 1), smoothed 20 ms."
+         Params: level_dbfs (0 = amplitude 1)."
     }
 
     fn build(
@@ -422,14 +442,13 @@ impl NodeKind for ImpulseKind {
             ));
         }
         let rate = ctx.prepare.sample_rate_hz;
-        let level = level_param(0.0, "Impulse amplitude.");
         let period = ctx.prepare.ms_to_frames(cfg.period_ms).max(1) as u64;
         let processor = ImpulseProcessor {
-            level: Level::new(&level, rate),
+            level: Level::new(ImpulseParam::LevelDbfs.decl(), rate),
             period: (cfg.period_ms > 0.0).then_some(period),
         };
         Ok(BuiltNode {
-            spec: spec(channels, vec![level]),
+            spec: spec::<ImpulseParam>(channels),
             processor: Box::new(processor),
         })
     }
@@ -443,7 +462,7 @@ pub struct ImpulseProcessor {
 
 impl Processor for ImpulseProcessor {
     fn set_param(&mut self, id: ParamId, value: f32) {
-        if id.0 == 0 {
+        if let Some(ImpulseParam::LevelDbfs) = ImpulseParam::from_id(id) {
             self.level.dbfs.set_target(value);
         }
     }
@@ -505,7 +524,7 @@ impl NodeKind for SweepKind {
          Ports: out `out` (channels).\n\
          Config: (channels: 2, start_hz: 20, end_hz: 20000, duration_s: 10, repeat: false);\n\
          5 ms raised-cosine fades at both ends; silence after the sweep unless repeat.\n\
-         Params: level_dbfs peak -120..0 (default -20), smoothed 20 ms."
+         Params: level_dbfs (peak)."
     }
 
     fn build(
@@ -537,10 +556,9 @@ impl NodeKind for SweepKind {
                 format!("must be 0.01..=3600 s, found {}", cfg.duration_s),
             ));
         }
-        let level = level_param(-20.0, "Peak level.");
         let log_ratio = (cfg.end_hz / cfg.start_hz).ln();
         let processor = SweepProcessor {
-            level: Level::new(&level, rate),
+            level: Level::new(SweepParam::LevelDbfs.decl(), rate),
             length: (cfg.duration_s * rate).round().max(1.0) as u64,
             repeat: cfg.repeat,
             rate_per_frame: log_ratio / (cfg.duration_s * rate),
@@ -548,7 +566,7 @@ impl NodeKind for SweepKind {
             fade_frames: (SWEEP_FADE_MS * 0.001 * rate).min(cfg.duration_s * rate / 4.0),
         };
         Ok(BuiltNode {
-            spec: spec(channels, vec![level]),
+            spec: spec::<SweepParam>(channels),
             processor: Box::new(processor),
         })
     }
@@ -569,7 +587,7 @@ pub struct SweepProcessor {
 
 impl Processor for SweepProcessor {
     fn set_param(&mut self, id: ParamId, value: f32) {
-        if id.0 == 0 {
+        if let Some(SweepParam::LevelDbfs) = SweepParam::from_id(id) {
             self.level.dbfs.set_target(value);
         }
     }

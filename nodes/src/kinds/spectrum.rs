@@ -6,10 +6,10 @@
 //!   two in 512 ..= 65536; `window` is `"hann"`, `"blackman_harris"` or `"flat_top"`.
 //!   Frames overlap by 75 % (a new spectrum every `fft_size / 4` frames, on a grid of
 //!   frames counted from reset).
-//! - Params: `smoothing_ms` (0 ..= 10000 ms, default 300): time constant of the
-//!   exponential averaging of band powers between spectra. `slope_db_per_oct` (-12 ..=
-//!   12 dB/oct, default 0): tilt added to every band around 1 kHz (`+3` shows white
-//!   noise flat, `+4.5` compensates a typical mastering reference slope).
+//! - Params ([`SpectrumParam`]): `smoothing_ms`, time constant of the exponential
+//!   averaging of band powers between spectra; `slope_db_per_oct`, tilt added to every
+//!   band around 1 kHz (`+3` shows white noise flat, `+4.5` compensates a typical
+//!   mastering reference slope).
 //! - Meters: `band_<f>hz_db` for the ISO nominal 1/3-octave centres from 20 Hz to 20 kHz
 //!   below Nyquist (`band_20hz_db`, `band_31_5hz_db`, `band_1000hz_db`, ...). Level of
 //!   the band's power averaged over channels, in dB relative to a full-scale sine: a
@@ -23,17 +23,30 @@
 use std::sync::Arc;
 
 use lathe_engine::{
-    BuildContext, BuiltNode, ConfigError, Io, MeterSpec, NodeConfig, NodeKind, NodeSpec, ParamId,
-    ParamSpec, PortSpec, Processor, Unit,
+    BuildContext, BuiltNode, ConfigError, Io, MeterSpec, NodeConfig, NodeKind, NodeSpec, ParamDecl,
+    ParamId, ParamTable, Processor, Unit, params,
 };
 use realfft::num_complex::Complex;
 use realfft::{RealFftPlanner, RealToComplex};
 use serde::Deserialize;
 
-use crate::bus::{DEFAULT_CHANNELS, MAX_CHANNELS};
+use crate::bus::{DEFAULT_CHANNELS, check_channels};
 
 pub const DEFAULT_FFT_SIZE: usize = 8192;
 pub const DEFAULT_SMOOTHING_MS: f32 = 300.0;
+params! {
+    /// The params of `spectrum`.
+    pub enum SpectrumParam {
+        SmoothingMs =
+            ParamDecl::new("smoothing_ms", Unit::Ms, 0.0, 10_000.0, DEFAULT_SMOOTHING_MS)
+                .smoothing_ms(0.0)
+                .doc("Time constant of the averaging of band powers."),
+        SlopeDbPerOct = ParamDecl::new("slope_db_per_oct", Unit::Db, -12.0, 12.0, 0.0)
+            .smoothing_ms(0.0)
+            .doc("Tilt added to every band, in dB per octave around 1 kHz."),
+    }
+}
+
 /// Spectra per FFT length (75 % overlap).
 const OVERLAP: usize = 4;
 
@@ -77,8 +90,8 @@ FFT analyser with 1/3-octave band meters; audio passes through unchanged.
 Ports: in `in`, out `out` (N channels).
 Config: channels (default 2), fft_size (power of two 512..=65536, default 8192), window
   (\"hann\" default, \"blackman_harris\", \"flat_top\"). 75 % overlap.
-Params: smoothing_ms (0..=10000, default 300): averaging of band powers;
-  slope_db_per_oct (-12..=12, default 0): tilt around 1 kHz added to every band.
+Params: smoothing_ms: averaging of band powers; slope_db_per_oct: tilt around 1 kHz
+  added to every band.
 Meters: band_<f>hz_db for 1/3-octave centres 20 Hz..20 kHz below Nyquist (band_31_5hz_db,
   band_1000hz_db...): band power averaged over channels, dB re a full-scale sine (a sine of
   amplitude A reads 20·log10(A)). NaN before the first spectrum and for silence.
@@ -199,12 +212,7 @@ impl NodeKind for SpectrumKind {
         ctx: &BuildContext<'_>,
     ) -> Result<BuiltNode, ConfigError> {
         let cfg: SpectrumConfig = config.parse()?;
-        if cfg.channels == 0 || cfg.channels > MAX_CHANNELS {
-            return Err(ConfigError::invalid(
-                "channels",
-                format!("must be 1..={MAX_CHANNELS}, found {}", cfg.channels),
-            ));
-        }
+        check_channels(cfg.channels)?;
         if !cfg.fft_size.is_power_of_two() || !(512..=65536).contains(&cfg.fft_size) {
             return Err(ConfigError::invalid(
                 "fft_size",
@@ -225,35 +233,19 @@ impl NodeKind for SpectrumKind {
         })?;
         let rate = ctx.prepare.sample_rate_hz;
         let bands = band_bins(rate, cfg.fft_size);
-        let spec = NodeSpec {
-            inputs: vec![PortSpec::new("in", cfg.channels)],
-            outputs: vec![PortSpec::new("out", cfg.channels)],
-            params: vec![
-                ParamSpec::new(
-                    "smoothing_ms",
-                    Unit::Ms,
-                    0.0,
-                    10_000.0,
-                    DEFAULT_SMOOTHING_MS,
+        let meters = bands
+            .iter()
+            .map(|(name, _)| {
+                MeterSpec::new(
+                    format!("band_{name}hz_db"),
+                    Unit::Db,
+                    "1/3-octave band level.",
                 )
-                .smoothing_ms(0.0)
-                .doc("Time constant of the averaging of band powers."),
-                ParamSpec::new("slope_db_per_oct", Unit::Db, -12.0, 12.0, 0.0)
-                    .smoothing_ms(0.0)
-                    .doc("Tilt added to every band, in dB per octave around 1 kHz."),
-            ],
-            meters: bands
-                .iter()
-                .map(|(name, _)| {
-                    MeterSpec::new(
-                        format!("band_{name}hz_db"),
-                        Unit::Db,
-                        "1/3-octave band level.",
-                    )
-                })
-                .collect(),
-            latency_frames: 0,
-        };
+            })
+            .collect();
+        let spec = NodeSpec::in_out(cfg.channels)
+            .with_params(SpectrumParam::specs())
+            .with_meters(meters);
         let fft = RealFftPlanner::<f64>::new().plan_fft_forward(cfg.fft_size);
         let window_power: f64 = window.iter().map(|w| w * w).sum();
         let mut processor = SpectrumProcessor {
@@ -264,7 +256,7 @@ impl NodeKind for SpectrumKind {
             // Power of the positive-frequency bins to "squared amplitude of a sine".
             scale: 4.0 / (cfg.fft_size as f64 * window_power * cfg.channels as f64),
             keep: 0.0,
-            slope_db_per_oct: 0.0,
+            slope_db_per_oct: SpectrumParam::SlopeDbPerOct.default_value().into(),
             bands: bands.iter().map(|(_, b)| *b).collect(),
             window,
             ring: vec![0.0; cfg.channels * cfg.fft_size],
@@ -278,7 +270,7 @@ impl NodeKind for SpectrumKind {
             has_spectrum: false,
             fft,
         };
-        processor.set_smoothing(DEFAULT_SMOOTHING_MS);
+        processor.set_smoothing(SpectrumParam::SmoothingMs.default_value());
         Ok(BuiltNode {
             spec,
             processor: Box::new(processor),
@@ -373,10 +365,10 @@ impl SpectrumProcessor {
 
 impl Processor for SpectrumProcessor {
     fn set_param(&mut self, id: ParamId, value: f32) {
-        match id.0 {
-            0 => self.set_smoothing(value),
-            1 => self.slope_db_per_oct = value as f64,
-            _ => {}
+        match SpectrumParam::from_id(id) {
+            Some(SpectrumParam::SmoothingMs) => self.set_smoothing(value),
+            Some(SpectrumParam::SlopeDbPerOct) => self.slope_db_per_oct = value as f64,
+            None => {}
         }
     }
 

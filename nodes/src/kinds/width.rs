@@ -8,17 +8,14 @@
 //! (left and right are the all-passed input there). Turning bass mono on or off
 //! crossfades between the plain and the filtered paths over the smoothing time.
 //!
-//! - Ports: in `in` (2 channels), out `out` (2 channels).
-//! - Config: none.
-//! - Params (all smoothed 20 ms):
-//!   - `width_pct`: 0 = mono, 100 = unchanged (default), 200 = side doubled.
-//!   - `side_gain_db`: -24 ..= 12 dB, default 0, a further gain on the side.
-//!   - `bass_mono_hz`: 0 = off (default), else 20 ..= 500 Hz (lower values act as 20).
-//! - Latency: 0. Allocates nothing after build.
+//! Stereo in and out, no config. Params ([`WidthParam`], ranges in `lathe nodes width`):
+//! `width_pct` (0 = mono, 100 = unchanged, 200 = side doubled), `side_gain_db` (a further
+//! gain on the side), `bass_mono_hz` (0 = off, non-zero values below 20 Hz act as 20).
+//! Latency 0. Allocates nothing after build.
 
 use lathe_engine::{
     BuildContext, BuiltNode, ConfigError, Io, LinearSmoother, NodeConfig, NodeKind, NodeSpec,
-    ParamId, ParamSpec, PortSpec, Processor, Unit, db_to_gain_f64,
+    ParamDecl, ParamId, ParamTable, Processor, Unit, db_to_gain_f64, params,
 };
 
 use crate::bus::NoConfig;
@@ -31,9 +28,17 @@ pub const MIN_BASS_MONO_HZ: f32 = 20.0;
 /// Highest bass mono split.
 pub const MAX_BASS_MONO_HZ: f32 = 500.0;
 
-const WIDTH: u32 = 0;
-const SIDE_GAIN: u32 = 1;
-const BASS_MONO: u32 = 2;
+params! {
+    /// The params of `width`.
+    pub enum WidthParam {
+        WidthPct = ParamDecl::new("width_pct", Unit::Percent, 0.0, 200.0, 100.0)
+            .doc("Side level: 0 = mono, 100 = unchanged, 200 = doubled."),
+        SideGainDb = ParamDecl::new("side_gain_db", Unit::Db, -24.0, 12.0, 0.0)
+            .doc("Extra gain on the side signal."),
+        BassMonoHz = ParamDecl::new("bass_mono_hz", Unit::Hz, 0.0, MAX_BASS_MONO_HZ, 0.0)
+            .doc("Side removed below this frequency (LR4); 0 = off."),
+    }
+}
 
 pub struct WidthKind;
 
@@ -49,9 +54,9 @@ impl NodeKind for WidthKind {
     fn doc(&self) -> &'static str {
         "width: stereo image of a stereo bus (mid untouched, side scaled).\n\
          Ports: in `in` (2), out `out` (2). No config.\n\
-         Params (smoothed 20 ms): width_pct 0 (mono) .. 100 (unchanged, default) .. 200;\n\
-         side_gain_db -24..12 dB, default 0; bass_mono_hz 0 (off, default) or 20..500 Hz:\n\
-         side removed below it by an LR4 high-pass, mid through the matching all-pass.\n\
+         Params: width_pct 0 (mono) .. 100 (unchanged) .. 200; side_gain_db; bass_mono_hz\n\
+         0 (off) or 20..: side removed below it by an LR4 high-pass, mid through the\n\
+         matching all-pass; switching it crossfades over the param's smoothing time.\n\
          Latency 0."
     }
 
@@ -62,22 +67,16 @@ impl NodeKind for WidthKind {
     ) -> Result<BuiltNode, ConfigError> {
         let _: NoConfig = config.parse()?;
         let rate = ctx.prepare.sample_rate_hz;
-        let params = vec![
-            ParamSpec::new("width_pct", Unit::Percent, 0.0, 200.0, 100.0)
-                .doc("Side level: 0 = mono, 100 = unchanged, 200 = doubled."),
-            ParamSpec::new("side_gain_db", Unit::Db, -24.0, 12.0, 0.0)
-                .doc("Extra gain on the side signal."),
-            ParamSpec::new("bass_mono_hz", Unit::Hz, 0.0, MAX_BASS_MONO_HZ, 0.0)
-                .doc("Side removed below this frequency (LR4); 0 = off."),
-        ];
-        let smoother = |v: f32| LinearSmoother::new(v, params[0].smoothing_ms, rate);
+        // Bass mono ramps its on/off amount and its frequency (in log2) over its own
+        // smoothing time; neither is the param itself.
+        let bass_ms = WidthParam::BassMonoHz.decl().smoothing_ms;
         let processor = WidthProcessor {
             rate,
-            width_pct: smoother(100.0),
-            side_gain_db: smoother(0.0),
+            width_pct: WidthParam::WidthPct.smoother(rate),
+            side_gain_db: WidthParam::SideGainDb.smoother(rate),
             side_gain: 1.0,
-            bass_amount: smoother(0.0),
-            bass_log2_hz: smoother(MIN_BASS_MONO_HZ.log2()),
+            bass_amount: LinearSmoother::new(0.0, bass_ms, rate),
+            bass_log2_hz: LinearSmoother::new(MIN_BASS_MONO_HZ.log2(), bass_ms, rate),
             designed_hz: MIN_BASS_MONO_HZ,
             split: LrSplit::new(Slope::Lr4, MIN_BASS_MONO_HZ.into(), rate),
             side_state: LrSplitState::default(),
@@ -85,13 +84,7 @@ impl NodeKind for WidthKind {
             filters_clear: true,
         };
         Ok(BuiltNode {
-            spec: NodeSpec {
-                inputs: vec![PortSpec::new("in", 2)],
-                outputs: vec![PortSpec::new("out", 2)],
-                params,
-                meters: vec![],
-                latency_frames: 0,
-            },
+            spec: NodeSpec::in_out(2).with_params(WidthParam::specs()),
             processor: Box::new(processor),
         })
     }
@@ -148,10 +141,10 @@ impl WidthProcessor {
 
 impl Processor for WidthProcessor {
     fn set_param(&mut self, id: ParamId, value: f32) {
-        match id.0 {
-            WIDTH => self.width_pct.set_target(value),
-            SIDE_GAIN => self.side_gain_db.set_target(value),
-            BASS_MONO => {
+        match WidthParam::from_id(id) {
+            Some(WidthParam::WidthPct) => self.width_pct.set_target(value),
+            Some(WidthParam::SideGainDb) => self.side_gain_db.set_target(value),
+            Some(WidthParam::BassMonoHz) => {
                 if value > 0.0 {
                     let was_off = self.bass_off();
                     self.bass_log2_hz

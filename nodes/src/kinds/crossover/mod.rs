@@ -14,8 +14,9 @@
 //!   - `fir_taps`: length of each linear-phase FIR, odd, 63 ..= 65535 (default 4095). Longer
 //!     resolves lower and steeper splits: at the default and 48 kHz an LR8 split at 100 Hz
 //!     is within 1e-4 of its analytic magnitude; halve the lowest split, double the taps.
-//! - Params (`"iir"` only): `split1_hz` .. `splitK_hz` (10 ..= 20000 Hz, default from
-//!   `freqs_hz`, smoothed 50 ms on a log-frequency ramp). They are params because split
+//! - Params (`"iir"` only): `split1_hz` .. `splitK_hz`, a [`CrossoverParam`] family
+//!   (range in `lathe nodes crossover`), defaults from `freqs_hz`, smoothed on a
+//!   log-frequency ramp. They are params because split
 //!   points are tuned by ear while the music plays; the tree stays flat for any values
 //!   (crossed splits only make bands overlap). In `"linear_phase"` mode the FIRs are
 //!   designed at build, so the frequencies are structural and there are no params.
@@ -32,7 +33,7 @@ use std::sync::Arc;
 use lathe_engine::rt::flush_denormal;
 use lathe_engine::{
     BuildContext, BuiltNode, ConfigError, Io, LinearSmoother, NodeConfig, NodeKind, NodeSpec,
-    ParamId, ParamSpec, PortSpec, PrepareInfo, Processor, Unit,
+    ParamDecl, ParamFamily, ParamId, ParamTable, PortSpec, PrepareInfo, Processor, Unit, params,
 };
 use realfft::num_complex::Complex;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
@@ -81,10 +82,30 @@ Config: (freqs_hz: [200, 2000], slope: \"lr4\", channels: 2, mode: \"iir\", fir_
   mode      \"iir\": minimum phase, lower bands all-pass compensated, sum = all-pass
             \"linear_phase\": FIR bands, sum = pure delay
   fir_taps  odd FIR length for linear_phase, 63..65535 (default 4095)
-Params (iir only): split1_hz..splitK_hz, 10..20000 Hz, defaults from freqs_hz,
-  smoothed 50 ms (log-frequency ramp). linear_phase: frequencies are config.
+Params (iir only): split1_hz..splitK_hz, defaults from freqs_hz, smoothed on a
+  log-frequency ramp. linear_phase: frequencies are config.
 Latency: iir 0; linear_phase (fir_taps - 1) / 2 + 64 frames.
 Allocates at build only.";
+
+params! {
+    /// The param of each split (`"iir"` mode), numbered: `split1_hz` ... Its default is
+    /// the split's `freqs_hz` entry.
+    pub enum CrossoverParam {
+        SplitHz = ParamDecl::new(
+            "split{n}_hz",
+            Unit::Hz,
+            MIN_SPLIT_HZ as f32,
+            MAX_SPLIT_HZ as f32,
+            1000.0,
+        )
+        .smoothing_ms(SPLIT_SMOOTHING_MS),
+    }
+}
+
+/// The split params of `splits` splits, from param id 0.
+fn split_family(splits: usize) -> ParamFamily<CrossoverParam> {
+    ParamFamily::new("split", splits, ParamId(0))
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -134,41 +155,28 @@ impl NodeKind for CrossoverKind {
         let rate = ctx.prepare.sample_rate_hz;
         check_freqs(&cfg.freqs_hz, rate)?;
         let bands = cfg.freqs_hz.len() + 1;
-        let inputs = vec![PortSpec::new("in", channels)];
-        let outputs = (1..=bands)
+        let outputs: Vec<PortSpec> = (1..=bands)
             .map(|b| PortSpec::new(format!("band{b}"), channels))
             .collect();
+        let ports = NodeSpec::with_ports(vec![PortSpec::main_in(channels)], outputs);
         match cfg.mode.as_str() {
             "iir" => {
-                let params: Vec<ParamSpec> = cfg
+                let family = split_family(cfg.freqs_hz.len());
+                let split = CrossoverParam::SplitHz.decl();
+                let params = cfg
                     .freqs_hz
                     .iter()
                     .enumerate()
                     .map(|(i, f)| {
-                        ParamSpec::new(
-                            format!("split{}_hz", i + 1),
-                            Unit::Hz,
-                            MIN_SPLIT_HZ as f32,
-                            MAX_SPLIT_HZ as f32,
-                            *f as f32,
-                        )
-                        .smoothing_ms(SPLIT_SMOOTHING_MS)
-                        .doc(format!(
-                            "Split between band{} and band{}.",
-                            i + 1,
-                            i + 2
-                        ))
+                        split
+                            .with_default(*f as f32)
+                            .spec_named(family.name(i, CrossoverParam::SplitHz))
+                            .doc(format!("Split between band{} and band{}.", i + 1, i + 2))
                     })
                     .collect();
                 let processor = IirCrossover::new(slope, &cfg.freqs_hz, channels, ctx.prepare);
                 Ok(BuiltNode {
-                    spec: NodeSpec {
-                        inputs,
-                        outputs,
-                        params,
-                        meters: vec![],
-                        latency_frames: 0,
-                    },
+                    spec: ports.with_params(params),
                     processor: Box::new(processor),
                 })
             }
@@ -182,13 +190,7 @@ impl NodeKind for CrossoverKind {
                 let taps = linear_phase_taps(slope, &cfg.freqs_hz, cfg.fir_taps, rate);
                 let processor = FirCrossover::new(&taps, channels);
                 Ok(BuiltNode {
-                    spec: NodeSpec {
-                        inputs,
-                        outputs,
-                        params: vec![],
-                        meters: vec![],
-                        latency_frames: processor.latency_frames(),
-                    },
+                    spec: ports.with_latency(processor.latency_frames()),
                     processor: Box::new(processor),
                 })
             }
@@ -382,7 +384,10 @@ impl IirCrossover {
 
 impl Processor for IirCrossover {
     fn set_param(&mut self, id: ParamId, value: f32) {
-        if let Some(s) = self.freq_log2.get_mut(id.index()) {
+        if let Some((split, CrossoverParam::SplitHz)) =
+            split_family(self.freq_log2.len()).decode(id)
+            && let Some(s) = self.freq_log2.get_mut(split)
+        {
             s.set_target(value.max(MIN_SPLIT_HZ as f32).log2());
         }
     }

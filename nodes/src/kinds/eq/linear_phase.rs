@@ -23,7 +23,7 @@
 
 use std::sync::Arc;
 
-use lathe_engine::{ConfigError, Io, ParamId, Processor};
+use lathe_engine::{ConfigError, Io, ParamId, ParamRoutes, Processor};
 use realfft::num_complex::Complex;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 
@@ -69,7 +69,7 @@ struct Designer {
 
 pub struct LinearPhaseProcessor {
     layouts: Vec<BandLayout>,
-    routes_params: Vec<(usize, BandField)>,
+    routes_params: ParamRoutes<(usize, BandField)>,
     values: Vec<BandValues>,
     dirty: bool,
     channels: usize,
@@ -112,7 +112,7 @@ impl LinearPhaseProcessor {
     /// `fir_frames` must have passed [`check_fir_frames`].
     pub fn new(
         layouts: Vec<BandLayout>,
-        routes_params: Vec<(usize, BandField)>,
+        routes_params: ParamRoutes<(usize, BandField)>,
         channels: usize,
         sample_rate_hz: f64,
         fir_frames: usize,
@@ -369,7 +369,7 @@ fn convolve(p: &mut LinearPhaseProcessor, o: usize, set: usize, old: bool) {
 
 impl Processor for LinearPhaseProcessor {
     fn set_param(&mut self, id: ParamId, value: f32) {
-        if let Some(&(band, field)) = self.routes_params.get(id.index())
+        if let Some((band, field)) = self.routes_params.get(id)
             && let Some(v) = self.values.get_mut(band)
         {
             v.set(field, value);

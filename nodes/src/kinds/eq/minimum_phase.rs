@@ -1,7 +1,7 @@
 //! The minimum-phase (IIR) processor of `eq`: matched biquads, params smoothed per
 //! sample, coefficients recomputed on a grid of absolute frames while a band moves.
 
-use lathe_engine::{Io, ParamId, Processor};
+use lathe_engine::{Io, ParamId, ParamRoutes, Processor};
 
 use crate::dsp::biquad::{Coefs, MAX_SECTIONS};
 use crate::dsp::coef_grid::COEF_GRID_FRAMES;
@@ -12,7 +12,7 @@ use crate::dsp::work_buffer::{read_input, write_output};
 #[derive(Debug)]
 pub struct MinimumPhaseProcessor {
     layouts: Vec<BandLayout>,
-    routes: Vec<(usize, BandField)>,
+    routes: ParamRoutes<(usize, BandField)>,
     values: Vec<BandValues>,
     dirty: Vec<bool>,
     any_dirty: bool,
@@ -27,7 +27,7 @@ pub struct MinimumPhaseProcessor {
 impl MinimumPhaseProcessor {
     pub fn new(
         layouts: Vec<BandLayout>,
-        routes: Vec<(usize, BandField)>,
+        routes: ParamRoutes<(usize, BandField)>,
         channels: usize,
         sample_rate_hz: f64,
         max_block_frames: usize,
@@ -84,7 +84,7 @@ impl MinimumPhaseProcessor {
 
 impl Processor for MinimumPhaseProcessor {
     fn set_param(&mut self, id: ParamId, value: f32) {
-        if let Some(&(band, field)) = self.routes.get(id.index())
+        if let Some((band, field)) = self.routes.get(id)
             && let (Some(v), Some(d)) = (self.values.get_mut(band), self.dirty.get_mut(band))
         {
             v.set(field, value);

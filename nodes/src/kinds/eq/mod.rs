@@ -19,15 +19,16 @@
 //!     its Q. Such a band has the param `bandN.slope` (default: this value) and no
 //!     `bandN.q`; at every coefficient update `1/Q^2 = (A + 1/A)(1/S - 1) + 2` with
 //!     `A = 10^(gain_db/40)`, so Q follows the gain ([`crate::dsp::biquad::shelf_q_from_slope`]).
-//! - Params, per band N (1-based), smoothed 20 ms:
-//!   - `bandN.freq_hz` 10..=24000 Hz (designs keep it below 0.49 x the sample rate);
-//!     default high_pass 30, low_pass 18000, low_shelf 100, high_shelf 10000, others 1000.
-//!   - `bandN.gain_db` -24..=24 dB, default 0 (bell, shelves, tilt; tilt: the gain above
-//!     the centre, its negative below).
-//!   - `bandN.q` 0.1..=24 (bell, notch, band_pass, second-order shelves and tilt);
-//!     default 1 (bell, band_pass), 0.707 (shelves, tilt), 4 (notch).
-//!   - `bandN.slope` 0.1..=1 (shelves with a `slope` config only, instead of `bandN.q`);
-//!     default the configured slope.
+//! - Params, per band N (1-based), declared in [`band::BandParam`] (ranges and smoothing
+//!   in `lathe nodes eq`); which a band has and their defaults follow its type:
+//!   - `bandN.freq_hz` (designs keep it below 0.49 x the sample rate); default high_pass
+//!     30, low_pass 18000, low_shelf 100, high_shelf 10000, others 1000.
+//!   - `bandN.gain_db` (bell, shelves, tilt; tilt: the gain above the centre, its
+//!     negative below).
+//!   - `bandN.q` (bell, notch, band_pass, second-order shelves and tilt); default 1
+//!     (bell, band_pass), 0.707 (shelves, tilt), 4 (notch).
+//!   - `bandN.slope` (shelves with a `slope` config only, instead of `bandN.q`); default
+//!     the configured slope.
 //! - Meters: none.
 //! - Latency: minimum phase 0; linear phase `fir_frames / 2`.
 //! - Allocates at build only: f64 work buffers of the block size; linear phase also its
@@ -54,9 +55,7 @@
 pub mod linear_phase;
 pub mod minimum_phase;
 
-use lathe_engine::{
-    BuildContext, BuiltNode, ConfigError, NodeConfig, NodeKind, NodeSpec, PortSpec,
-};
+use lathe_engine::{BuildContext, BuiltNode, ConfigError, NodeConfig, NodeKind, NodeSpec};
 use serde::Deserialize;
 
 use crate::bus::{DEFAULT_CHANNELS, check_channels};
@@ -119,10 +118,10 @@ Config: (channels: 2, mode: \"minimum_phase\" | \"linear_phase\", fir_frames: 40
   slope: 2nd-order low/high shelves, 0.1..=1 (1 = steepest without overshoot): the
     band gets bandN.slope (default S) instead of bandN.q; Q = f(gain, S) (RBJ)
   default bands: high_pass(2), low_shelf, bell, bell, high_shelf
-Params per band N (1-based), smoothed 20 ms:
-  bandN.freq_hz 10..=24000 Hz; bandN.gain_db -24..=24 dB (bell, shelves, tilt);
-  bandN.q 0.1..=24 (bell, notch, band_pass, 2nd-order shelves/tilt)
-  bandN.slope 0.1..=1 (shelves with a slope config, replacing bandN.q)
+Params per band N (1-based), ranges as for the default bands below:
+  bandN.freq_hz; bandN.gain_db (bell, shelves, tilt);
+  bandN.q (bell, notch, band_pass, 2nd-order shelves/tilt)
+  bandN.slope (shelves with a slope config, replacing bandN.q)
 Latency: 0 (minimum_phase), fir_frames / 2 (linear_phase).
 Allocates at build only.";
 
@@ -178,13 +177,9 @@ impl NodeKind for EqKind {
                     ));
                 }
             };
-        let spec = NodeSpec {
-            inputs: vec![PortSpec::new("in", cfg.channels)],
-            outputs: vec![PortSpec::new("out", cfg.channels)],
-            params,
-            meters: vec![],
-            latency_frames,
-        };
+        let spec = NodeSpec::in_out(cfg.channels)
+            .with_params(params)
+            .with_latency(latency_frames);
         Ok(BuiltNode { spec, processor })
     }
 }
