@@ -7,6 +7,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use lathe_engine::ParamValue;
 
 use crate::audio_io::SampleFormat;
 
@@ -478,25 +479,15 @@ fn parse_input(s: &str) -> Result<InputArg, String> {
 pub struct ParamSet {
     /// `node.param`, e.g. `eq.band2.gain_db`; through subgraphs `mb.comp_low.threshold_db`.
     pub path: String,
-    pub value: SetValue,
+    /// Read by [`ParamValue::from_text`], the grammar every host shares; the compiler
+    /// resolves it against the param (choice names included).
+    pub value: ParamValue,
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub enum SetValue {
-    Number(f64),
-    Bool(bool),
-    /// The name of a value of a choice param; the graph resolves it.
-    Choice(String),
-}
-
-impl SetValue {
-    /// The value as a number when it is one without knowing the param (choices are not).
-    pub fn as_number(&self) -> Option<f64> {
-        match self {
-            SetValue::Number(v) => Some(*v),
-            SetValue::Bool(b) => Some(if *b { 1.0 } else { 0.0 }),
-            SetValue::Choice(_) => None,
-        }
+impl ParamSet {
+    /// The set as a compiler override.
+    pub fn as_override(&self) -> (String, ParamValue) {
+        (self.path.clone(), self.value.clone())
     }
 }
 
@@ -525,33 +516,8 @@ fn parse_set(s: &str) -> Result<ParamSet, String> {
     }
     Ok(ParamSet {
         path: path.to_string(),
-        value: parse_set_value(value)?,
+        value: ParamValue::from_text(value).map_err(|e| e.to_string())?,
     })
-}
-
-fn parse_set_value(value: &str) -> Result<SetValue, String> {
-    match value {
-        "true" | "on" => return Ok(SetValue::Bool(true)),
-        "false" | "off" => return Ok(SetValue::Bool(false)),
-        _ => {}
-    }
-    if let Ok(v) = value.parse::<f64>() {
-        return if v.is_finite() {
-            Ok(SetValue::Number(v))
-        } else {
-            Err(format!("value `{value}` is not a finite number"))
-        };
-    }
-    let starts_like_number = value
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_digit() || c == '-' || c == '+' || c == '.');
-    if starts_like_number || !value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-        return Err(format!(
-            "value `{value}` is not a number, true/false or a choice name"
-        ));
-    }
-    Ok(SetValue::Choice(value.to_string()))
 }
 
 /// A node id or bus name: lowercase letters, digits and `_`, starting with a letter.
@@ -582,14 +548,14 @@ mod tests {
     fn set_parses_numbers_bools_and_choices() {
         let s = parse_set("eq.band2.gain_db=-1.5").unwrap();
         assert_eq!(s.path, "eq.band2.gain_db");
-        assert_eq!(s.value, SetValue::Number(-1.5));
+        assert_eq!(s.value, ParamValue::Number(-1.5));
         assert_eq!(
             parse_set("a.bypass=true").unwrap().value,
-            SetValue::Bool(true)
+            ParamValue::Bool(true)
         );
         assert_eq!(
             parse_set("comp.detector=rms").unwrap().value,
-            SetValue::Choice("rms".into())
+            ParamValue::Text("rms".into())
         );
     }
 

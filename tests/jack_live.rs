@@ -96,7 +96,7 @@ fn assert_live_equals_offline(server: &JackServer, graph: &std::path::Path) {
     let frames = RATE;
     let signal = vec![noise(frames, 1, 0.5), noise(frames, 2, 0.5)];
 
-    let registry = lathe::commands::engine::registry();
+    let registry = lathe_host::registry();
     let options = CompileOptions::new(PrepareInfo::new(RATE as f64, PERIOD));
     let compiled = lathe_engine::compile_file(graph, &registry, &options).expect("graph compiles");
     let latency = compiled.info.latency_frames;

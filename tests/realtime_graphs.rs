@@ -25,7 +25,7 @@ fn noise(frames: usize, seed: u32) -> Vec<f32> {
 
 #[test]
 fn shipped_graphs_process_without_allocating() {
-    let registry = lathe::commands::engine::registry();
+    let registry = lathe_host::registry();
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("graphs");
     let mut graphs: Vec<_> = std::fs::read_dir(&dir)
         .expect("graphs/")

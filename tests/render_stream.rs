@@ -10,7 +10,7 @@ use common::{
     FLAC_BLOCK, assert_fails, dir_entries, lathe_in, stderr, test_signal, write_flac, write_wav_int,
 };
 use lathe::audio_io::{Audio, SampleFormat, read_audio, write_audio};
-use lathe::commands::engine;
+use lathe::commands;
 use lathe::progress::Progress;
 use lathe::report::Measurement;
 
@@ -49,8 +49,8 @@ fn render_in_memory(
         a.channels.iter_mut().for_each(|c| c.resize(longest, 0.0));
     }
     let rate = audio[0].sample_rate_hz;
-    let graph = engine::load(graph, &[], f64::from(rate), block_frames).expect("graph loads");
-    let rendered = engine::render(graph, audio, &Progress::hidden());
+    let graph = commands::load(graph, &[], f64::from(rate), block_frames).expect("graph loads");
+    let rendered = commands::render_audio(graph, audio, &Progress::hidden());
     for (path, audio) in outputs.iter().zip(&rendered.outputs) {
         write_audio(path, audio, bits).expect("output written");
     }

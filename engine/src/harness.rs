@@ -1,4 +1,5 @@
-//! The shared checks every node kind must pass, and a small offline driver for node tests.
+//! The shared checks every node kind must pass, and the offline driver set up for node
+//! tests (a processor over whole signals, with param events at exact frames).
 //!
 //! A test binary that uses [`check_kind`] must install the allocation checker:
 //! ```ignore
@@ -10,7 +11,8 @@
 
 use crate::config::NodeConfig;
 use crate::meter::MeterCell;
-use crate::node::{BuildContext, BuiltNode, Io, NodeKind, NodeSpec, ParamId, PrepareInfo};
+use crate::node::{BuildContext, BuiltNode, NodeKind, NodeSpec, ParamId, PrepareInfo};
+use crate::offline::{NodeCall, OfflineRun, SplitPoints};
 
 /// Sample rate the harness runs at unless a case says otherwise.
 pub const HARNESS_RATE_HZ: f64 = 48_000.0;
@@ -151,7 +153,8 @@ pub fn render_frames(
 }
 
 /// [`render`] into caller-owned buffers; runs without allocating once the caller's
-/// buffers exist (used inside the no-allocation check).
+/// buffers exist (used inside the no-allocation check). The offline driver calls the
+/// processor directly: what a test sees is exactly what the processor wrote.
 pub fn render_into(
     built: &mut BuiltNode,
     inputs: &[Vec<f32>],
@@ -161,42 +164,35 @@ pub fn render_into(
     meters: &[MeterCell],
     connected: &[bool],
 ) {
-    const MAX_CH: usize = 64;
     let frames = outputs.first().map_or(0, |c| c.len());
     let frames = inputs.first().map_or(frames, |c| c.len());
-    let out_count = outputs.len();
-    let mut pos = 0usize;
-    let mut next_event = 0usize;
-    while pos < frames {
-        while next_event < events.len() && events[next_event].frame as usize <= pos {
-            let e = events[next_event];
-            let clamped = built.spec.params[e.param.index()].clamp(e.value);
-            built.processor.set_param(e.param, clamped);
-            next_event += 1;
+    let node = NodeCall {
+        built,
+        connected,
+        meters,
+    };
+    let splits = EventSplits { events, next: 0 };
+    OfflineRun::new(node, splits, block_frames).run(inputs, outputs, frames, |_| {});
+}
+
+/// Param events as split points: each is applied (clamped to its range) at its frame.
+struct EventSplits<'a> {
+    events: &'a [ParamEvent],
+    next: usize,
+}
+
+impl SplitPoints<NodeCall<'_>> for EventSplits<'_> {
+    fn due(&mut self, position_frames: u64, node: &mut NodeCall<'_>) -> Option<u64> {
+        while let Some(e) = self
+            .events
+            .get(self.next)
+            .filter(|e| e.frame <= position_frames)
+        {
+            let clamped = node.built.spec.params[e.param.index()].clamp(e.value);
+            node.built.processor.set_param(e.param, clamped);
+            self.next += 1;
         }
-        let mut end = (pos + block_frames).min(frames);
-        if let Some(e) = events.get(next_event) {
-            end = end.min(e.frame as usize).max(pos + 1);
-        }
-        let n = end - pos;
-        let mut ins: [&[f32]; MAX_CH] = [&[]; MAX_CH];
-        for (slot, ch) in ins.iter_mut().zip(inputs) {
-            *slot = &ch[pos..end];
-        }
-        let mut outs_store: [&mut [f32]; MAX_CH] = std::array::from_fn(|_| Default::default());
-        for (slot, ch) in outs_store.iter_mut().zip(outputs.iter_mut()) {
-            *slot = &mut ch[pos..end];
-        }
-        let mut io = Io::new(
-            n,
-            &ins[..inputs.len()],
-            &mut outs_store[..out_count],
-            pos as u64,
-            connected,
-            meters,
-        );
-        built.processor.process(&mut io);
-        pos = end;
+        self.events.get(self.next).map(|e| e.frame)
     }
 }
 

@@ -21,11 +21,13 @@ pub mod graph;
 pub mod harness;
 pub mod meter;
 pub mod node;
+pub mod offline;
 pub mod param_table;
 pub mod problem;
 pub mod registry;
 pub mod rt;
 pub mod smooth;
+pub mod tasks;
 
 pub use compile::{
     BusInfo, CompileOptions, CompiledGraph, GraphInfo, LinkInfo, NodeInfo, compile, compile_file,
@@ -43,3 +45,4 @@ pub use param_table::{ParamDecl, ParamFamily, ParamMap, ParamRoutes, ParamTable}
 pub use problem::{GraphError, Location, Problem};
 pub use registry::Registry;
 pub use smooth::{LinearSmoother, db_to_gain, db_to_gain_f64, gain_to_db};
+pub use tasks::{ControlTask, ControlTasks, TaskError, TaskReport};

@@ -357,6 +357,17 @@ pub trait NodeKind: Send + Sync + 'static {
         config: &NodeConfig<'_>,
         ctx: &BuildContext<'_>,
     ) -> Result<BuiltNode, ConfigError>;
+
+    /// [`NodeKind::build`] for kinds with a control half (a script): the node and the
+    /// [`ControlTask`](crate::tasks::ControlTask) hosts tick off the audio thread. The
+    /// compiler calls this one; the default builds the node alone.
+    fn build_with_control(
+        &self,
+        config: &NodeConfig<'_>,
+        ctx: &BuildContext<'_>,
+    ) -> Result<(BuiltNode, Option<Box<dyn crate::tasks::ControlTask>>), ConfigError> {
+        Ok((self.build(config, ctx)?, None))
+    }
 }
 
 /// Audio and context for one call of [`Processor::process`].

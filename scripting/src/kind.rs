@@ -1,5 +1,5 @@
-//! `script`: a Rhai control script that reads meters and steers params, run by the host
-//! at a control rate off the audio thread (see [`crate::host`]).
+//! `script`: a Rhai control script that reads meters and steers params, ticked as a
+//! [`ControlTask`] by the host at a control rate, off the audio thread (see [`crate::task`]).
 //!
 //! - Ports: none. The node carries no audio; its processor does nothing.
 //! - Config: `file` (script path, relative to the graph file) or `source` (the script
@@ -9,15 +9,20 @@
 //! - Params: the declared ones, unsmoothed, addressed `node.name` (`--set`, live host,
 //!   `ctx.own("name")` in the script).
 //! - Meters: none. Latency: 0.
-//! - Build reads and compiles the script: a missing file or a syntax error is a config
-//!   error naming the script and its line:col. Allocates only at build.
+//! - Build reads and compiles the script once, into the node's control task: a missing
+//!   file or a syntax error is a config error naming the script and its line:col.
+//!   Allocates only at build.
 
 use lathe_engine::{
-    BuildContext, BuiltNode, ConfigError, Io, NodeConfig, NodeKind, NodeSpec, ParamId, Processor,
+    BuildContext, BuiltNode, ConfigError, ControlTask, Io, NodeConfig, NodeKind, NodeSpec, ParamId,
+    Processor,
 };
 
-use crate::sandbox;
 use crate::spec::ScriptSpec;
+use crate::task::ScriptTask;
+
+/// The kind's name in graph files.
+pub const SCRIPT_KIND: &str = "script";
 
 pub struct ScriptKind;
 
@@ -44,7 +49,7 @@ failing script is reported once with its line:col and stops; its last values sta
 
 impl NodeKind for ScriptKind {
     fn name(&self) -> &'static str {
-        "script"
+        SCRIPT_KIND
     }
 
     fn summary(&self) -> &'static str {
@@ -60,19 +65,29 @@ impl NodeKind for ScriptKind {
         config: &NodeConfig<'_>,
         ctx: &BuildContext<'_>,
     ) -> Result<BuiltNode, ConfigError> {
+        self.build_with_control(config, ctx).map(|(node, _)| node)
+    }
+
+    /// Reads and compiles the script once; the node carries no audio, its task is the
+    /// script.
+    fn build_with_control(
+        &self,
+        config: &NodeConfig<'_>,
+        ctx: &BuildContext<'_>,
+    ) -> Result<(BuiltNode, Option<Box<dyn ControlTask>>), ConfigError> {
         let script = ScriptSpec::from_config(ctx.node_id, config, ctx.base_dir)
-            .map_err(|e| e.into_config_error())?;
-        script
-            .compile(&sandbox::engine())
             .map_err(|e| e.into_config_error())?;
         let spec = NodeSpec {
             params: script.params().to_vec(),
             ..NodeSpec::default()
         };
-        Ok(BuiltNode {
+        let task = ScriptTask::new(script, ctx.prepare.sample_rate_hz)
+            .map_err(|e| e.into_config_error())?;
+        let node = BuiltNode {
             spec,
             processor: Box::new(ScriptProcessor),
-        })
+        };
+        Ok((node, Some(Box::new(task))))
     }
 }
 

@@ -1,9 +1,10 @@
 //! Running one node kind on its own over a whole signal, outside any graph: the final
-//! `dither` of a delivery, and the impulse responses that `lathe plot` draws.
+//! `dither` of a delivery. The engine's offline driver runs it, as it runs graphs.
 
 use std::path::Path;
 
-use lathe_engine::{BuildContext, Io, MeterCell, NodeConfig, NodeKind, PrepareInfo};
+use lathe_engine::offline::{NoSplits, NodeCall, OfflineRun, render_compensated};
+use lathe_engine::{BuildContext, MeterCell, NodeConfig, NodeKind, PrepareInfo};
 
 use crate::audio_io::Audio;
 
@@ -19,11 +20,10 @@ pub fn run_node(kind: &dyn NodeKind, config: &str, audio: &Audio) -> Result<Audi
         node_id: kind.name(),
         base_dir: Path::new("."),
     };
-    let built = kind
+    let mut built = kind
         .build(&NodeConfig::from_ron(config), &ctx)
         .map_err(|e| format!("{} node: {e}", kind.name()))?;
-    let spec = built.spec;
-    let mut processor = built.processor;
+    let spec = &built.spec;
     if spec.input_channels() != audio.channel_count() {
         return Err(format!(
             "{} node takes {} channels, found {}",
@@ -33,36 +33,25 @@ pub fn run_node(kind: &dyn NodeKind, config: &str, audio: &Audio) -> Result<Audi
         ));
     }
     let latency = spec.latency_frames;
-    let total = audio.frames() + latency;
-    let input: Vec<Vec<f32>> = audio
-        .channels
-        .iter()
-        .map(|c| {
-            let mut c = c.clone();
-            c.resize(total, 0.0);
-            c
-        })
-        .collect();
-    let mut output = vec![vec![0.0f32; total]; spec.output_channels()];
+    let outputs = spec.output_channels();
     let connected = vec![true; spec.inputs.len()];
     let meters: Vec<MeterCell> = spec.meters.iter().map(|_| MeterCell::new()).collect();
-    let mut pos = 0;
-    while pos < total {
-        let n = BLOCK_FRAMES.min(total - pos);
-        let ins: Vec<&[f32]> = input.iter().map(|c| &c[pos..pos + n]).collect();
-        let mut outs: Vec<&mut [f32]> = output.iter_mut().map(|c| &mut c[pos..pos + n]).collect();
-        let mut io = Io::new(n, &ins, &mut outs, pos as u64, &connected, &meters);
-        processor.process(&mut io);
-        pos += n;
-    }
+    let node = NodeCall {
+        built: &mut built,
+        connected: &connected,
+        meters: &meters,
+    };
+    let mut run = OfflineRun::new(node, NoSplits, BLOCK_FRAMES);
+    let channels = render_compensated(
+        &mut run,
+        audio.channels.clone(),
+        audio.frames(),
+        latency,
+        outputs,
+        |_| {},
+    );
     Ok(Audio {
         sample_rate_hz: audio.sample_rate_hz,
-        channels: output
-            .into_iter()
-            .map(|mut c| {
-                c.drain(..latency);
-                c
-            })
-            .collect(),
+        channels,
     })
 }

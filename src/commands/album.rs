@@ -1,7 +1,7 @@
 //! `lathe album`: master every track of an album through one graph to a loudness target
 //! and a delivery format, with tags and a before/after report.
 //!
-//! Per track: pre-gain -> graph (latency compensated, scripts ticked: [`engine::render`])
+//! Per track: pre-gain -> graph (latency compensated, control tasks ticked: [`super::render_audio`])
 //! -> resampling (rubato) -> safety gain if the ceiling is crossed -> `dither` node kind
 //! -> PCM WAV with `LIST`/`INFO` and `bext`, or FLAC with Vorbis comments. The pre-gain
 //! comes from the fixed iteration of [`crate::album::plan`]. Tracks render in parallel;
@@ -29,7 +29,6 @@ use lathe_nodes::kinds::dither::DitherKind;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::engine;
 use crate::album::metadata::{
     BextLoudness, Manifest, TrackTags, bext_chunk, bext_date_time, check_isrc, info_chunk,
     origination_secs, vorbis_comments,
@@ -367,7 +366,7 @@ impl Job {
                 .collect();
             return Err(CliError::user(anyhow!("no track could be read:{list}")));
         };
-        let graph = engine::load(&self.graph, &self.sets, f64::from(rate), self.block_frames)?;
+        let graph = super::load(&self.graph, &self.sets, f64::from(rate), self.block_frames)?;
         let input = match (graph.inputs.as_slice(), graph.outputs.as_slice()) {
             ([i], [_]) => i.clone(),
             _ => {
@@ -428,13 +427,13 @@ impl Job {
             .map_err(|e| anyhow!("cannot read `{}` again: {e}", track.path.display()))
             .runtime_fault()?;
         audio.channels.iter_mut().flatten().for_each(|s| *s *= gain);
-        let graph = engine::load(
+        let graph = super::load(
             &self.graph,
             &self.sets,
             f64::from(audio.sample_rate_hz),
             self.block_frames,
         )?;
-        let mut rendered = engine::render(graph, vec![audio], &Progress::hidden());
+        let mut rendered = super::render_audio(graph, vec![audio], &Progress::hidden());
         let audio = rendered.outputs.remove(0);
         // Loudness is measured at the delivery rate: resampling drops the band above the
         // new Nyquist, which K-weighting counts.

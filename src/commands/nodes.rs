@@ -7,7 +7,6 @@ use anyhow::anyhow;
 use lathe_engine::{BuildContext, NodeConfig, NodeKind, NodeSpec, ParamSpec, PrepareInfo};
 use serde_json::{Value, json};
 
-use super::engine;
 use crate::cli::NodesArgs;
 use crate::exit::{CliError, ResultExt};
 
@@ -19,7 +18,7 @@ const DESCRIBE_PREPARE: PrepareInfo = PrepareInfo {
 };
 
 pub fn run(args: &NodesArgs) -> Result<(), CliError> {
-    let registry = engine::registry();
+    let registry = lathe_host::registry();
     let Some(name) = &args.kind else {
         let kinds: Vec<&Arc<dyn NodeKind>> = registry.kinds().collect();
         if args.json {

@@ -14,15 +14,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use anyhow::anyhow;
-use lathe_engine::{
-    CompileOptions, GraphDoc, GraphError, NodeInfo, PortSpec, PrepareInfo, compile,
-};
+use lathe_engine::{NodeInfo, PortSpec};
+use lathe_host::LoadedGraph;
 use lathe_nodes::dsp::analysis::Analyzer;
 use lathe_nodes::dsp::bs1770::Layout;
 use realfft::RealFftPlanner;
 
+use super::Rendered;
 use super::compare::compare;
-use super::engine;
 use crate::atomic::write_atomically;
 use crate::audio_io::{Audio, read_audio};
 use crate::cli::{PlotArgs, PlotKind};
@@ -171,7 +170,7 @@ pub const RESPONSE_KINDS: [&str; 3] = ["eq", "dynamic_eq", "crossover"];
 /// Magnitude (dB) and phase (degrees) of the whole graph at `rate`, from its impulse
 /// response on the first channel of its first output bus.
 pub fn response(graph_path: &Path, rate: u32) -> Result<Vec<(f64, f64, f64)>, CliError> {
-    let graph = engine::load(graph_path, &[], f64::from(rate), 512)?;
+    let graph = super::load(graph_path, &[], f64::from(rate), 512)?;
     let rendered = impulse_render(graph, rate);
     let out = rendered
         .outputs
@@ -192,15 +191,9 @@ pub fn node_responses(
     rate: u32,
     ids: &[String],
 ) -> Result<Vec<Response>, CliError> {
-    // Loading first reports a bad graph with every problem and its position.
-    engine::load(graph_path, &[], f64::from(rate), 512)?;
-    let doc = GraphDoc::load(graph_path).map_err(|p| CliError::located(GraphError::one(p)))?;
-    let options = CompileOptions {
-        prepare: PrepareInfo::new(f64::from(rate), 512),
-        overrides: Vec::new(),
-    };
-    let compiled = compile(&doc, &engine::registry(), &options).map_err(CliError::located)?;
-    let nodes = &compiled.info.nodes;
+    // Loading reports a bad graph with every problem and its position.
+    let loaded = super::load(graph_path, &[], f64::from(rate), 512)?;
+    let nodes = &loaded.info().nodes;
     for id in ids {
         if !nodes.iter().any(|n| &n.id == id) {
             let known: Vec<&str> = nodes.iter().map(|n| n.id.as_str()).collect();
@@ -226,7 +219,7 @@ pub fn node_responses(
         std::fs::write(&path, &text)
             .map_err(|e| anyhow!("cannot write `{}`: {e}", path.display()))
             .runtime_fault()?;
-        let graph = engine::load(&path, &[], f64::from(rate), 512)?;
+        let graph = super::load(&path, &[], f64::from(rate), 512)?;
         if graph.inputs.is_empty() {
             return Err(CliError::user(anyhow!(
                 "--node `{}`: a `{}` node has no input, so no response",
@@ -333,7 +326,7 @@ fn tempfile_dir() -> Result<TempDir, CliError> {
 
 /// Renders an impulse of [`IMPULSE_LEVEL`] on every channel of the first input bus
 /// (silence on the others) through `graph`, latency compensated.
-fn impulse_render(graph: engine::LoadedGraph, rate: u32) -> engine::Rendered {
+fn impulse_render(graph: LoadedGraph, rate: u32) -> Rendered {
     let inputs: Vec<Audio> = graph
         .inputs
         .iter()
@@ -346,7 +339,7 @@ fn impulse_render(graph: engine::LoadedGraph, rate: u32) -> engine::Rendered {
             a
         })
         .collect();
-    engine::render(graph, inputs, &Progress::hidden())
+    super::render_audio(graph, inputs, &Progress::hidden())
 }
 
 /// Magnitude and phase of an impulse response of [`IMPULSE_LEVEL`], from 10 Hz up.
@@ -443,13 +436,13 @@ fn response_csv(curves: &[Response]) -> String {
 /// The graph as SVG through Graphviz `dot` where it is installed; otherwise the DOT text
 /// is written beside the requested file (with `.dot`) and a notice says so.
 fn graph(path: &Path, output: &Path) -> Result<(), CliError> {
-    let loaded = engine::load(
+    let loaded = super::load(
         path,
         &[],
-        engine::DESCRIBE_SAMPLE_RATE_HZ,
-        engine::DESCRIBE_BLOCK_FRAMES,
+        super::check::DESCRIBE_SAMPLE_RATE_HZ,
+        super::check::DESCRIBE_BLOCK_FRAMES,
     )?;
-    let text = engine::dot(&loaded);
+    let text = lathe_engine::dot::to_dot(loaded.info());
     let wants_svg = output.extension().is_some_and(|e| e == "svg");
     let svg = if wants_svg { run_dot(&text) } else { None };
     let (target, bytes): (PathBuf, Vec<u8>) = match svg {

@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+use lathe_engine::ParamValue;
+
 use super::monitor::Switch;
 
 /// One command.
@@ -10,7 +12,8 @@ use super::monitor::Switch;
 pub enum Command {
     Set {
         path: String,
-        value: f64,
+        /// A number, on/off or a choice's name; resolved against the param when set.
+        value: ParamValue,
     },
     Get {
         path: String,
@@ -55,7 +58,7 @@ impl Command {
 
 pub const HELP: &str = "\
 commands:
-  set PATH VALUE          set a param (`trim.gain_db -3`); kept over reloads unless the file changes it
+  set PATH VALUE          set a param (`trim.gain_db -3`, `limit.mode fast`); kept over reloads unless the file changes it
   get PATH                read a param or a meter
   bypass NODE [on|off]    bypass a node (toggles without on/off)
   meters                  print every meter
@@ -76,15 +79,10 @@ pub fn parse_on_off(word: &str) -> Result<bool, String> {
     }
 }
 
-/// Parses a number; `on`/`off`/`true`/`false` read as 1/0 for toggles.
-pub fn parse_value(word: &str) -> Result<f64, String> {
-    if let Ok(b) = parse_on_off(word) {
-        return Ok(if b { 1.0 } else { 0.0 });
-    }
-    word.parse::<f64>()
-        .ok()
-        .filter(|v| v.is_finite())
-        .ok_or_else(|| format!("`{word}` is not a number"))
+/// Parses a param value with the grammar `--set` uses: a number, `on`/`off`/`true`/`false`
+/// (1/0), or a choice's name.
+pub fn parse_value(word: &str) -> Result<ParamValue, String> {
+    ParamValue::from_text(word).map_err(|e| e.to_string())
 }
 
 /// Parses one line; `Ok(None)` for an empty line or a comment.
@@ -160,7 +158,7 @@ mod tests {
             parse("set trim.gain_db -3.5").unwrap(),
             Some(Command::Set {
                 path: "trim.gain_db".into(),
-                value: -3.5
+                value: ParamValue::Number(-3.5)
             })
         );
         assert_eq!(
@@ -193,8 +191,28 @@ mod tests {
         );
         assert!(parse("solo a b").unwrap_err().starts_with("usage: solo"));
         assert_eq!(parse("  ").unwrap(), None);
-        assert_eq!(parse("set a.b loud").unwrap_err(), "`loud` is not a number");
-        assert_eq!(parse("set a.b nan").unwrap_err(), "`nan` is not a number");
+        assert_eq!(
+            parse("set limit.mode fast").unwrap(),
+            Some(Command::Set {
+                path: "limit.mode".into(),
+                value: ParamValue::Text("fast".into())
+            })
+        );
+        assert_eq!(
+            parse("set a.bypass on").unwrap(),
+            Some(Command::Set {
+                path: "a.bypass".into(),
+                value: ParamValue::Bool(true)
+            })
+        );
+        assert_eq!(
+            parse("set a.b nan").unwrap_err(),
+            "value `nan` is not a finite number"
+        );
+        assert_eq!(
+            parse("set a.b 1x").unwrap_err(),
+            "value `1x` is not a number, true/false or a choice name"
+        );
         assert!(
             parse("monitor wide on")
                 .unwrap_err()

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use lathe_engine::{
     CompileOptions, CompiledGraph, ControlSurface, Controller, GraphDoc, GraphError, GraphInfo,
-    PrepareInfo, Registry, SwapError,
+    ParamValue, PrepareInfo, Registry, SwapError,
 };
 
 use super::console::{Command, HELP};
@@ -57,45 +57,41 @@ pub enum Answer {
 /// Params as `path -> value`.
 pub type Values = BTreeMap<String, f32>;
 
-/// Every param value of a compiled graph, by path.
-pub fn values_of(info: &GraphInfo) -> Values {
-    info.nodes
-        .iter()
-        .flat_map(|n| {
-            n.spec
-                .params
-                .iter()
-                .zip(&n.values)
-                .map(move |(p, &v)| (format!("{}.{}", n.id, p.name), v))
-        })
-        .collect()
-}
-
-/// Compiles `doc` with live `overrides` kept, returning the file's own values too (what
-/// decides whether a later file edit wins over a live value). Overrides of params the
-/// graph no longer has are left out.
+/// Compiles `doc` once with live `overrides` kept, returning the file's own values too
+/// (what decides whether a later file edit wins over a live value). Overrides of params
+/// the graph no longer has are left out.
 pub fn compile_with(
     doc: &GraphDoc,
     registry: &Registry,
     prepare: PrepareInfo,
-    overrides: &BTreeMap<String, f64>,
+    overrides: &Overrides,
 ) -> Result<(Values, CompiledGraph), GraphError> {
-    let plain = lathe_engine::compile(doc, registry, &CompileOptions::new(prepare))?;
-    let file_values = values_of(&plain.info);
-    let kept: Vec<(String, f64)> = overrides
-        .iter()
-        .filter(|(p, _)| file_values.contains_key(*p))
-        .map(|(p, v)| (p.clone(), *v))
-        .collect();
-    if kept.is_empty() {
-        return Ok((file_values, plain));
-    }
-    drop(plain);
-    let mut options = CompileOptions::new(prepare);
-    options.overrides = kept;
+    let mut options = CompileOptions::new(prepare).with_overrides(
+        overrides
+            .iter()
+            .map(|(p, v)| (p.clone(), v.clone()))
+            .collect(),
+    );
+    options.skip_unknown_overrides = true;
     let compiled = lathe_engine::compile(doc, registry, &options)?;
+    let file_values = compiled
+        .info
+        .nodes
+        .iter()
+        .flat_map(|n| {
+            let names = n
+                .spec
+                .params
+                .iter()
+                .map(move |p| format!("{}.{}", n.id, p.name));
+            names.zip(n.file_values.iter().copied())
+        })
+        .collect();
     Ok((file_values, compiled))
 }
+
+/// Values set live (and by `--set`), by param path.
+pub type Overrides = BTreeMap<String, ParamValue>;
 
 /// A monitor for a graph's main buses.
 pub fn new_monitor(info: &GraphInfo, controls: &Arc<MonitorControls>) -> Monitor {
@@ -149,7 +145,7 @@ pub struct ControlLoop {
     pub doc: GraphDoc,
     pub controller: Controller,
     /// Params changed live (or with `--set`): kept over reloads unless the file changes them.
-    pub overrides: BTreeMap<String, f64>,
+    pub overrides: Overrides,
     /// The file's own values of the running graph.
     pub file_values: Values,
     pub host: Host,
@@ -173,7 +169,7 @@ impl ControlLoop {
         registry: Registry,
         doc: GraphDoc,
         controller: Controller,
-        overrides: BTreeMap<String, f64>,
+        overrides: Overrides,
         file_values: Values,
         host: Host,
         controls: Arc<MonitorControls>,
@@ -308,11 +304,13 @@ impl ControlLoop {
     pub fn execute(&mut self, cmd: Command) -> Reply {
         match cmd {
             Command::Set { path, value } => {
+                let number = lathe_host::value::number_for(self.controller.info(), &path, &value)?;
                 let applied = self
                     .controller
-                    .set_param(&path, value)
+                    .set_param(&path, number)
                     .map_err(|e| e.to_string())?;
-                self.overrides.insert(path.clone(), f64::from(applied));
+                let kept = ParamValue::Number(f64::from(applied));
+                self.overrides.insert(path.clone(), kept);
                 Ok(Answer::Value {
                     path,
                     value: applied,
@@ -334,7 +332,7 @@ impl ControlLoop {
                 let on = on.unwrap_or(now < 0.5);
                 self.execute(Command::Set {
                     path,
-                    value: if on { 1.0 } else { 0.0 },
+                    value: ParamValue::Bool(on),
                 })
                 .map(|_| Answer::Text(format!("{node} {}", if on { "bypassed" } else { "active" })))
             }
@@ -505,7 +503,7 @@ impl ControlLoop {
             }
             keep
         });
-        let compiled = if dropped.is_empty() {
+        let mut compiled = if dropped.is_empty() {
             compiled
         } else {
             // The file's edits win: compile again without the dropped live values.
@@ -515,15 +513,7 @@ impl ControlLoop {
                 Err(e) => return self.reload_failed(&e),
             }
         };
-        let scripts = match LiveScripts::for_graph(&compiled.info) {
-            Ok(s) => s,
-            Err(e) => {
-                return self.say(
-                    &format!("{e}\nreload failed; the running graph is unchanged"),
-                    true,
-                );
-            }
-        };
+        let scripts = LiveScripts::new(compiled.take_control_tasks());
         if self.install(compiled, scripts) {
             self.doc = doc;
             self.file_values = file_values;
@@ -624,9 +614,9 @@ impl ControlLoop {
         }
         let prepared = compile_with(&self.doc, &self.registry, prepare, &self.overrides)
             .map_err(|e| e.to_string())
-            .and_then(|(_, compiled)| {
-                let scripts = LiveScripts::for_graph(&compiled.info)?;
-                Ok((compiled, scripts))
+            .map(|(_, mut compiled)| {
+                let scripts = LiveScripts::new(compiled.take_control_tasks());
+                (compiled, scripts)
             });
         match prepared {
             Ok((compiled, scripts)) => {

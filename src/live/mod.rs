@@ -15,7 +15,6 @@ mod osc;
 mod scripts;
 mod watch;
 
-use std::collections::BTreeMap;
 use std::io::BufRead;
 use std::process::ExitCode;
 use std::sync::mpsc::{self, Sender};
@@ -50,7 +49,7 @@ pub fn run(args: RunArgs) -> ExitCode {
 type Failure = (u8, String);
 
 fn start(args: &RunArgs) -> Result<ExitCode, Failure> {
-    let registry = crate::commands::engine::registry();
+    let registry = lathe_host::registry();
     let doc =
         GraphDoc::load(&args.graph).map_err(|p| (EXIT_FAILURE, GraphError::from(p).to_string()))?;
     let overrides = parse_sets(&args.set).map_err(|e| (EXIT_FAILURE, e))?;
@@ -60,9 +59,9 @@ fn start(args: &RunArgs) -> Result<ExitCode, Failure> {
         f64::from(client.sample_rate()),
         client.buffer_size() as usize,
     );
-    let (file_values, compiled) = compile_with(&doc, &registry, prepare, &overrides)
+    let (file_values, mut compiled) = compile_with(&doc, &registry, prepare, &overrides)
         .map_err(|e| (EXIT_FAILURE, e.to_string()))?;
-    let scripts = scripts::LiveScripts::for_graph(&compiled.info).map_err(|e| (EXIT_FAILURE, e))?;
+    let scripts = scripts::LiveScripts::new(compiled.take_control_tasks());
     let controls = MonitorControls::new();
     let (controller, engine) = lathe_engine::engine(compiled);
     let monitor = new_monitor(controller.info(), &controls);
@@ -171,7 +170,7 @@ fn spawn_console(events: Sender<Event>) {
 }
 
 /// `--set NODE.PARAM=VALUE` values, as live overrides.
-fn parse_sets(sets: &[String]) -> Result<BTreeMap<String, f64>, String> {
+fn parse_sets(sets: &[String]) -> Result<control_loop::Overrides, String> {
     sets.iter()
         .map(|s| {
             let (path, value) = s

@@ -15,6 +15,8 @@ use std::time::Duration;
 
 use rosc::{OscMessage, OscPacket, OscType};
 
+use lathe_engine::ParamValue;
+
 use super::console::{Command, parse_on_off};
 use super::control_loop::{Answer, Event};
 use super::monitor::Switch;
@@ -114,7 +116,10 @@ fn to_command(msg: &OscMessage) -> Result<Command, String> {
     Ok(match msg.addr.as_str() {
         "/lathe/set" => Command::Set {
             path: text(0)?,
-            value: number(1)?,
+            value: match msg.args.get(1) {
+                Some(OscType::String(s)) => ParamValue::from_text(s).map_err(|e| e.to_string())?,
+                _ => ParamValue::Number(number(1)?),
+            },
         },
         "/lathe/get" => Command::Get { path: text(0)? },
         "/lathe/bypass" => Command::Bypass {

@@ -4,9 +4,12 @@
 use crate::config::{ConfigError, NodeConfig};
 use crate::graph::file::{ParamDecl, ParamValue};
 use crate::graph::flatten::{FlatGraph, FlatNode, Role};
-use crate::node::{BuildContext, NodeSpec, ParamSpec, PortSpec, PrepareInfo, Processor, Unit};
+use crate::node::{
+    BuildContext, NodeSpec, ParamId, ParamSpec, PortSpec, PrepareInfo, Processor, Unit,
+};
 use crate::problem::{Location, Problem, one_of, suggest};
 use crate::registry::Registry;
+use crate::tasks::ControlTask;
 
 /// Name of the param every node has.
 pub const BYPASS_PARAM: &str = "bypass";
@@ -21,7 +24,11 @@ pub struct CNode {
     pub role: Role,
     pub spec: NodeSpec,
     pub processor: Option<Box<dyn Processor>>,
+    /// The node's control task, if its kind has one; collected after planning.
+    pub control: Option<Box<dyn ControlTask>>,
     pub values: Vec<f32>,
+    /// The values of the graph file, before overrides.
+    pub file_values: Vec<f32>,
     pub config: Option<String>,
     pub at: Location,
 }
@@ -69,7 +76,9 @@ fn build_node(
         role: node.role.clone(),
         spec,
         processor: None,
+        control: None,
         values: Vec::new(),
+        file_values: Vec::new(),
         config: None,
         at: node.at.clone(),
     };
@@ -125,7 +134,7 @@ fn build_leaf(
         node_id: &node.id,
         base_dir: &node.base_dir,
     };
-    let mut built = match kind.build(&config, &ctx) {
+    let (mut built, control) = match kind.build_with_control(&config, &ctx) {
         Ok(b) => b,
         Err(e) => {
             let (at, message) = match &e {
@@ -163,6 +172,8 @@ fn build_leaf(
         role: Role::Leaf,
         spec: built.spec,
         processor: Some(built.processor),
+        control,
+        file_values: values.clone(),
         values,
         config: node.config.clone(),
         at: node.at.clone(),
@@ -175,7 +186,7 @@ fn check_param(
     decl: &ParamDecl,
     problems: &mut Vec<Problem>,
 ) -> Option<(usize, f32)> {
-    let Some(index) = spec.params.iter().position(|p| p.name == decl.name) else {
+    let Some(index) = spec.param_index(&decl.name).map(ParamId::index) else {
         let names: Vec<&str> = spec.params.iter().map(|p| p.name.as_str()).collect();
         let help = match suggest(&decl.name, names.iter().copied()) {
             Some(s) => format!("did you mean `{s}`?"),
@@ -226,6 +237,44 @@ pub fn param_value(param: &ParamSpec, value: &ParamValue) -> Result<f32, String>
         }
     };
     check_number(param, number)
+}
+
+/// The one resolver of a param path: `node.param` against nodes given as (index, id,
+/// spec), where node ids may contain dots (subgraphs). Returns the node's index and the
+/// param's id.
+pub fn find_param_path<'a>(
+    path: &str,
+    nodes: impl IntoIterator<Item = (usize, &'a str, &'a NodeSpec)>,
+) -> Option<(usize, ParamId)> {
+    nodes.into_iter().find_map(|(i, id, spec)| {
+        let rest = path.strip_prefix(id)?.strip_prefix('.')?;
+        spec.param_index(rest).map(|p| (i, p))
+    })
+}
+
+/// Converts an override (`--set`, a value set live) of the param at `path` to its number:
+/// a number, or on/off as 1/0, for any param; a name for a choice param.
+pub fn override_value(path: &str, param: &ParamSpec, value: &ParamValue) -> Result<f32, String> {
+    let number = match value {
+        ParamValue::Text(name) => match param.choices.iter().position(|c| c == name) {
+            Some(index) => index as f64,
+            None if param.choices.is_empty() => {
+                return Err(format!(
+                    "`{path}` takes a number ({} ..= {}), not a name",
+                    param.min, param.max
+                ));
+            }
+            None => {
+                return Err(format!(
+                    "`{name}` is not a choice of `{path}`; allowed: {}",
+                    param.choices.join(", ")
+                ));
+            }
+        },
+        ParamValue::Number(v) => *v,
+        ParamValue::Bool(b) => f64::from(u8::from(*b)),
+    };
+    check_number(param, number).map_err(|msg| format!("`{path}`: {msg}"))
 }
 
 /// Range and kind check for a numeric param value.

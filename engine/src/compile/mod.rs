@@ -13,11 +13,12 @@ pub mod wire;
 use std::path::{Path, PathBuf};
 
 use crate::exec::runtime::Runtime;
-use crate::graph::file::GraphDoc;
+use crate::graph::file::{GraphDoc, ParamValue};
 use crate::graph::flatten::{Role, flatten};
 use crate::node::{NodeSpec, PrepareInfo};
 use crate::problem::{GraphError, Location, Problem, suggest};
 use crate::registry::Registry;
+use crate::tasks::ControlTasks;
 
 pub use build::{BYPASS_PARAM, allowed_text};
 pub use plan::InsertedDelay;
@@ -26,8 +27,13 @@ pub use plan::InsertedDelay;
 #[derive(Debug, Clone)]
 pub struct CompileOptions {
     pub prepare: PrepareInfo,
-    /// `node.param = value` assignments applied after the file's values (`--set`).
-    pub overrides: Vec<(String, f64)>,
+    /// `node.param = value` assignments applied after the file's values, in order
+    /// (`--set`, values set live): numbers, on/off, or a choice's name, resolved against
+    /// the param by [`build::override_value`].
+    pub overrides: Vec<(String, ParamValue)>,
+    /// Leave out overrides of params the graph does not have instead of reporting them
+    /// (a live host keeping its values over an edit that removed their node).
+    pub skip_unknown_overrides: bool,
 }
 
 impl CompileOptions {
@@ -35,7 +41,14 @@ impl CompileOptions {
         Self {
             prepare,
             overrides: Vec::new(),
+            skip_unknown_overrides: false,
         }
+    }
+
+    /// With `overrides`, in order.
+    pub fn with_overrides(mut self, overrides: Vec<(String, ParamValue)>) -> Self {
+        self.overrides = overrides;
+        self
     }
 }
 
@@ -63,6 +76,8 @@ pub struct NodeInfo {
     pub meter_start: usize,
     /// Initial param values (after the file and overrides).
     pub values: Vec<f32>,
+    /// The values the graph file gives (defaults where it is silent), before overrides.
+    pub file_values: Vec<f32>,
 }
 
 /// A link of the compiled graph, for display (`lathe dot`, `lathe check`).
@@ -104,10 +119,9 @@ impl GraphInfo {
 
     /// Resolves `node.param` (node ids may contain dots: subgraphs).
     pub fn find_param(&self, path: &str) -> Option<(usize, usize)> {
-        self.nodes.iter().enumerate().find_map(|(n, node)| {
-            let rest = path.strip_prefix(node.id.as_str())?.strip_prefix('.')?;
-            node.spec.param_index(rest).map(|p| (n, p.index()))
-        })
+        let nodes = self.nodes.iter().enumerate();
+        build::find_param_path(path, nodes.map(|(i, n)| (i, n.id.as_str(), &n.spec)))
+            .map(|(n, p)| (n, p.index()))
     }
 
     /// Resolves `node.meter` to its index in the meter bank.
@@ -160,6 +174,17 @@ impl GraphInfo {
 pub struct CompiledGraph {
     pub(crate) runtime: Box<Runtime>,
     pub info: GraphInfo,
+    /// The control tasks of its nodes, in schedule order, until a host takes them.
+    pub(crate) tasks: ControlTasks,
+}
+
+impl CompiledGraph {
+    /// Takes the graph's control tasks out (in schedule order), for the host to tick off
+    /// the audio thread. Take them before handing the graph to [`crate::engine`] or
+    /// [`crate::Controller::swap`], which leave them out.
+    pub fn take_control_tasks(&mut self) -> ControlTasks {
+        std::mem::take(&mut self.tasks)
+    }
 }
 
 impl std::fmt::Debug for CompiledGraph {
@@ -201,7 +226,7 @@ pub fn compile(
     let mut problems = Vec::new();
     let flat = flatten(doc, &mut problems);
     let mut nodes = build::build_nodes(&flat, registry, prepare, &mut problems);
-    apply_overrides(&mut nodes, &options.overrides, &mut problems);
+    apply_overrides(&mut nodes, options, &mut problems);
     let (edges, attempted) = wire::resolve_links(&flat, &nodes, &mut problems);
     let cyclic = wire::find_cycles(&nodes, &edges, &mut problems);
     let edges = if cyclic {
@@ -235,6 +260,14 @@ pub fn compile(
     let in_ch: Vec<usize> = flat.inputs.iter().map(|b| b.channels).collect();
     let out_ch: Vec<usize> = flat.outputs.iter().map(|b| b.channels).collect();
     let (runtime, plan) = plan::plan(&mut nodes, &edges, &order, prepare, &in_ch, &out_ch);
+    let mut tasks = ControlTasks::new();
+    for &i in &plan.runtime_nodes {
+        if let Some(node) = nodes[i].as_mut()
+            && let Some(task) = node.control.take()
+        {
+            tasks.push(&node.id, &node.kind, task);
+        }
+    }
     let lat = &plan.latencies;
     let links = edges
         .iter()
@@ -267,6 +300,7 @@ pub fn compile(
                     input_latency_frames: plan.latencies.input_frames[i],
                     meter_start: plan.meter_start[i],
                     values: n.values.clone(),
+                    file_values: n.file_values.clone(),
                 }
             })
             .collect(),
@@ -281,6 +315,7 @@ pub fn compile(
     Ok(CompiledGraph {
         runtime: Box::new(runtime),
         info,
+        tasks,
     })
 }
 
@@ -294,26 +329,32 @@ fn bus_infos(buses: &[crate::graph::file::BusDecl]) -> Vec<BusInfo> {
         .collect()
 }
 
+/// Applies the overrides of `options` in order; every bad one is a problem at `--set`.
 fn apply_overrides(
     nodes: &mut [Option<build::CNode>],
-    overrides: &[(String, f64)],
+    options: &CompileOptions,
     problems: &mut Vec<Problem>,
 ) {
     let at = Location::file(Path::new("--set"));
-    for (path, value) in overrides {
-        let found = nodes.iter_mut().flatten().find_map(|n| {
-            if n.role != Role::Leaf {
-                return None;
-            }
-            let rest = path.strip_prefix(n.id.as_str())?.strip_prefix('.')?;
-            let index = n.spec.param_index(rest)?.index();
-            Some((n, index))
-        });
+    for (path, value) in &options.overrides {
+        let found = build::find_param_path(
+            path,
+            nodes.iter().enumerate().filter_map(|(i, n)| {
+                n.as_ref()
+                    .filter(|n| n.role == Role::Leaf)
+                    .map(|n| (i, n.id.as_str(), &n.spec))
+            }),
+        );
         match found {
-            Some((node, index)) => match build::check_number(&node.spec.params[index], *value) {
-                Ok(v) => node.values[index] = v,
-                Err(msg) => problems.push(Problem::new(at.clone(), format!("`{path}`: {msg}"))),
-            },
+            Some((n, param)) => {
+                let node = nodes[n].as_mut().expect("found among built nodes");
+                let index = param.index();
+                match build::override_value(path, &node.spec.params[index], value) {
+                    Ok(v) => node.values[index] = v,
+                    Err(msg) => problems.push(Problem::new(at.clone(), msg)),
+                }
+            }
+            None if options.skip_unknown_overrides => {}
             None => {
                 let paths: Vec<String> = nodes
                     .iter()

@@ -61,7 +61,7 @@ pub enum SwapError {
 
 /// Creates the audio-thread and control halves for a compiled graph.
 pub fn engine(compiled: CompiledGraph) -> (Controller, Engine) {
-    let CompiledGraph { runtime, info } = compiled;
+    let CompiledGraph { runtime, info, .. } = compiled;
     let (param_tx, param_rx) = rtrb::RingBuffer::new(PARAM_QUEUE_CAPACITY);
     let (graph_tx, graph_rx) = rtrb::RingBuffer::new(2);
     let (trash_tx, trash_rx) = rtrb::RingBuffer::new(4);
@@ -373,7 +373,9 @@ impl Controller {
     /// Either way delay lines of the same edge keep their audio.
     pub fn swap(&mut self, compiled: CompiledGraph) -> Result<(), SwapError> {
         self.collect_garbage();
-        let CompiledGraph { mut runtime, info } = compiled;
+        let CompiledGraph {
+            mut runtime, info, ..
+        } = compiled;
         let buses = |i: &GraphInfo| {
             let f = |b: &[crate::compile::BusInfo]| {
                 b.iter()

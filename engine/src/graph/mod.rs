@@ -6,5 +6,7 @@ pub mod flatten;
 pub mod link;
 pub mod locate;
 pub mod save;
+pub mod value_text;
 
 pub use file::{BusDecl, GraphDoc, LinkDecl, NodeDecl, ParamDecl, ParamValue};
+pub use value_text::ValueTextError;

@@ -17,7 +17,6 @@ use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
 
-use super::engine::{self, Bus, RENDER_CHUNK_FRAMES};
 use crate::atomic::{ensure_not_overwriting, write_atomically};
 use crate::audio_io::{AudioReader, Container, SampleFormat, open_audio, read_audio};
 use crate::cli::{InputArg, RenderArgs};
@@ -26,6 +25,8 @@ use crate::exit::{CliError, ResultExt};
 use crate::progress::Progress;
 use crate::report::{Measurement, RenderReport, table};
 use inputs::InputMix;
+use lathe_engine::BusInfo as Bus;
+use lathe_host::RENDER_CHUNK_FRAMES;
 use stream::{OutputBus, StreamError, render_stream};
 
 pub fn run(args: &RenderArgs) -> Result<(), CliError> {
@@ -34,7 +35,7 @@ pub fn run(args: &RenderArgs) -> Result<(), CliError> {
     check_output_paths(args)?;
     let sources = open_inputs(args)?;
     let rate = sources.first().map_or(0, |s| s.reader.sample_rate_hz());
-    let graph = engine::load(
+    let graph = super::load(
         &args.graph,
         &args.sets.sets,
         f64::from(rate),
@@ -46,7 +47,7 @@ pub fn run(args: &RenderArgs) -> Result<(), CliError> {
     let wants_report = !args.quiet || args.report.is_some();
     let graph_path = graph.path.clone();
     let output_buses = graph.outputs.clone();
-    let renderer = graph.into_renderer();
+    let renderer = graph.into_render();
     let latency_frames = renderer.latency_frames();
     let readers = sources
         .into_iter()

@@ -6,9 +6,9 @@ use std::path::Path;
 
 use super::inputs::InputMix;
 use crate::audio_io::{AudioWriter, DecodeError, EncodeError, SampleFormat, Written};
-use crate::commands::engine::Renderer;
 use crate::progress::Progress;
 use crate::report::{Measurement, MeasurementStream};
+use lathe_engine::offline::GraphRender;
 
 /// Why a streamed render stopped.
 #[derive(Debug, thiserror::Error)]
@@ -79,11 +79,11 @@ pub struct Streamed {
 /// completes the output files (each replaces its target only now).
 ///
 /// The engine calls are exactly those of an in-memory render: at most
-/// [`crate::commands::engine::RENDER_CHUNK_FRAMES`] frames, cut at script ticks, over the
+/// [`lathe_host::RENDER_CHUNK_FRAMES`] frames, cut at control ticks, over the
 /// input and then `latency_frames` of silence; the first `latency_frames` output frames
 /// are dropped. So the files are byte for byte what an in-memory render would write.
 pub fn render_stream(
-    mut renderer: Renderer,
+    mut renderer: GraphRender,
     mut inputs: InputMix,
     mut outputs: Vec<OutputBus>,
     progress: &Progress,
