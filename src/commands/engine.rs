@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
 use lathe_engine::compile::BYPASS_PARAM;
-use lathe_engine::exec::engine::MAX_HOST_CHANNELS;
+use lathe_engine::exec::MAX_HOST_CHANNELS;
 use lathe_engine::{
     CompileOptions, CompiledGraph, GraphDoc, GraphError, GraphInfo, NodeConfig, NodeKind,
     PrepareInfo, Registry, Unit, compile,
