@@ -23,7 +23,7 @@ use realfft::RealFftPlanner;
 
 use super::compare::compare;
 use super::engine;
-use crate::atomic::write_atomically;
+use crate::atomic_file::write_atomically;
 use crate::audio_io::{Audio, read_audio};
 use crate::cli::{PlotArgs, PlotKind};
 use crate::exit::{CliError, ResultExt};
