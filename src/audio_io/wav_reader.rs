@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use symphonia::core::audio::Channels;
 
-use super::decode::DecodeError;
+use super::decode_error::DecodeError;
 
 /// The sample encodings read here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
