@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use super::Audio;
 use super::dither::{Quantizer, exact_pcm};
 use super::encode_error::EncodeError;
-use super::sample_format::SampleFormat;
 use super::flac::{FLAC_MAX_CHANNELS, FlacError, FlacWriter, Quantisation};
+use super::sample_format::SampleFormat;
 use super::wav_writer::{WavLayout, WavWriteError, WavWriter};
 use crate::atomic_file::AtomicFile;
 
@@ -138,14 +138,9 @@ impl AudioWriter {
             return Err(unsupported(path, "sample rate 0 Hz".to_string()));
         }
         let mut file = AtomicFile::create(path).map_err(|e| io_error(path, e))?;
-        let wav = WavWriter::start_with(
-            file.writer(),
-            format,
-            channel_count,
-            sample_rate_hz,
-            layout,
-        )
-        .map_err(|e| io_error(path, e))?;
+        let wav =
+            WavWriter::start_with(file.writer(), format, channel_count, sample_rate_hz, layout)
+                .map_err(|e| io_error(path, e))?;
         let samples = match format {
             SampleFormat::Float32 => Samples::Float,
             _ => Samples::int(u32::from(format.bits()), channels, quantisation),

@@ -183,16 +183,6 @@ pub struct WavWriter {
 }
 
 impl WavWriter {
-    /// Writes the header of a render's file (sizes still zero) to `out`.
-    pub fn start<W: Write>(
-        out: &mut W,
-        format: SampleFormat,
-        channels: u16,
-        sample_rate_hz: u32,
-    ) -> io::Result<Self> {
-        Self::start_with(out, format, channels, sample_rate_hz, WavLayout::default())
-    }
-
     /// Writes the header of a file in `layout` (sizes still zero) to `out`.
     pub fn start_with<W: Write>(
         out: &mut W,
@@ -210,7 +200,11 @@ impl WavWriter {
             sample_rate_hz,
             header_bytes: header.len() as u64,
             // One more for the pad byte odd data may need before them.
-            trailer_bytes: if layout.after_data.is_empty() { 0 } else { after + 1 },
+            trailer_bytes: if layout.after_data.is_empty() {
+                0
+            } else {
+                after + 1
+            },
             layout,
             data_bytes: 0,
             bytes: Vec::new(),
@@ -347,7 +341,9 @@ mod tests {
             .map(|ch| (0..frames).map(|i| samples[i * c + ch]).collect())
             .collect();
         let mut cursor = io::Cursor::new(Vec::new());
-        let mut w = WavWriter::start(&mut cursor, format, channels, rate).unwrap();
+        let mut w =
+            WavWriter::start_with(&mut cursor, format, channels, rate, WavLayout::default())
+                .unwrap();
         // In two uneven chunks, as a render writes them.
         let split = frames / 3;
         match format {

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use crate::compile::build::{BYPASS_SMOOTHING_MS, CNode};
 use crate::compile::wire::{Edge, port_name};
-use crate::exec::delay::DelayLine;
 use crate::compiled::{InsertedDelay, Op};
+use crate::exec::delay::DelayLine;
 use crate::exec::runtime::{Bypass, RtNode, Runtime, RuntimeStats};
 use crate::graph::flatten::Role;
 use crate::meter::meter_bank;
