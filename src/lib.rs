@@ -3,7 +3,7 @@
 //! gets audio to it and back to disk.
 
 pub mod album;
-pub mod atomic;
+pub mod atomic_file;
 pub mod audio_io;
 pub mod cli;
 pub mod commands;

@@ -500,7 +500,7 @@ fn atomic_write_failure_keeps_the_old_file_and_leaves_no_temp() {
     let dir = temp();
     let path = dir.path().join("out.wav");
     fs::write(&path, b"previous render").unwrap();
-    let err = lathe::atomic::write_atomically(&path, |w| {
+    let err = lathe::atomic_file::write_atomically(&path, |w| {
         std::io::Write::write_all(w, &[0u8; 100_000])?;
         Err(std::io::Error::other("simulated disk full"))
     })

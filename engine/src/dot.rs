@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use crate::compile::GraphInfo;
+use crate::compiled::GraphInfo;
 
 /// The graph as DOT: nodes labelled with id, kind and latency; links with the ports they
 /// join and any compensation delay the compiler inserted.

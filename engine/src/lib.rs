@@ -12,6 +12,7 @@
 //! The graph file format is documented in `docs/graph-format.md`.
 
 pub mod compile;
+pub mod compiled;
 pub mod config;
 pub mod control;
 pub mod dot;
@@ -29,12 +30,11 @@ pub mod rt;
 pub mod smooth;
 pub mod tasks;
 
-pub use compile::{
-    BusInfo, CompileOptions, CompiledGraph, GraphInfo, LinkInfo, NodeInfo, compile, compile_file,
-};
+pub use compile::{CompileOptions, compile, compile_file};
+pub use compiled::{BusInfo, GraphInfo, InsertedDelay, LinkInfo, NodeInfo};
 pub use config::{ConfigError, NodeConfig};
 pub use control::{ControlError, ControlSurface};
-pub use exec::{Controller, Engine, SwapError, engine};
+pub use exec::{CompiledGraph, Controller, Engine, SwapError, engine};
 pub use graph::{GraphDoc, ParamValue};
 pub use meter::{MeterBank, MeterCell};
 pub use node::{

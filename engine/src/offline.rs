@@ -19,14 +19,15 @@
 //! }
 //! ```
 
-use crate::compile::{CompiledGraph, GraphInfo};
+use crate::compiled::GraphInfo;
+use crate::exec::CompiledGraph;
 use crate::exec::{Controller, Engine};
 use crate::meter::MeterCell;
 use crate::node::{BuiltNode, Io};
 use crate::tasks::ControlTasks;
 
 /// Most channels one side of a call may have: the loop slices them on the stack.
-pub const MAX_CALL_CHANNELS: usize = crate::exec::engine::MAX_HOST_CHANNELS;
+pub const MAX_CALL_CHANNELS: usize = crate::exec::MAX_HOST_CHANNELS;
 
 /// What processes one call of the loop.
 pub trait CallProcessor {

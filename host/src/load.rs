@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use lathe_engine::exec::engine::MAX_HOST_CHANNELS;
+use lathe_engine::exec::MAX_HOST_CHANNELS;
 use lathe_engine::offline::GraphRender;
 use lathe_engine::{
     BusInfo, CompileOptions, CompiledGraph, GraphDoc, GraphError, GraphInfo, ParamValue,

@@ -1,74 +1,55 @@
-//! A WAV writer for delivered masters: integer PCM from samples that are already
-//! quantised (by the `dither` node kind), with extra chunks (`bext`, `LIST`) around the
-//! audio. Samples are converted exactly, without a second dither.
+//! WAV files of delivered masters: integer PCM from samples that are already quantised
+//! (by the `dither` node kind), with extra chunks (`bext`, `LIST`) around the audio, and
+//! reading those chunks back. Samples are converted exactly, without a second dither;
+//! the writing itself is the one WAV writer of [`crate::audio_io`].
 
-use std::io::{self, Write};
 use std::path::Path;
 
-use crate::atomic::write_atomically;
-use crate::audio_io::{Audio, exact_pcm};
+use crate::audio_io::{
+    Audio, AudioWriter, EncodeError, Quantisation, SampleFormat, WavChunk, WavHeader, WavLayout,
+};
 
 /// Writes `audio` as `bits`-bit PCM (16 or 24) with `bext` before the audio and `LIST`
-/// after it, atomically.
+/// after it, atomically, through the same streaming writer as a render: a plain
+/// PCMWAVEFORMAT header (what broadcast WAV specifies) and the samples converted exactly.
 pub fn write_pcm_wav(
     path: &Path,
     audio: &Audio,
     bits: u32,
     bext: &[u8],
     list: &[u8],
-) -> io::Result<()> {
-    let channels = u16::try_from(audio.channel_count())
-        .ok()
-        .filter(|&c| c > 0)
-        .ok_or_else(|| io::Error::other("a WAV file holds 1..=65535 channels"))?;
-    let bytes_per_sample = (bits / 8) as usize;
-    let frames = audio.frames();
-    let data_len = frames * channels as usize * bytes_per_sample;
-    let chunk_total = |len: usize| 8 + len + len % 2;
-    let riff_len = 4
-        + chunk_total(16)
-        + chunk_total(bext.len())
-        + chunk_total(data_len)
-        + chunk_total(list.len());
-    let riff_len = u32::try_from(riff_len)
-        .map_err(|_| io::Error::other("the file would exceed the 4 GiB limit of WAV"))?;
-    write_atomically(path, |w| {
-        w.write_all(b"RIFF")?;
-        w.write_all(&riff_len.to_le_bytes())?;
-        w.write_all(b"WAVE")?;
-        let block_align = channels * bytes_per_sample as u16;
-        let mut fmt = Vec::with_capacity(16);
-        fmt.extend_from_slice(&1u16.to_le_bytes());
-        fmt.extend_from_slice(&channels.to_le_bytes());
-        fmt.extend_from_slice(&audio.sample_rate_hz.to_le_bytes());
-        fmt.extend_from_slice(&(audio.sample_rate_hz * u32::from(block_align)).to_le_bytes());
-        fmt.extend_from_slice(&block_align.to_le_bytes());
-        fmt.extend_from_slice(&(bits as u16).to_le_bytes());
-        write_chunk(w, b"fmt ", &fmt)?;
-        write_chunk(w, b"bext", bext)?;
-        w.write_all(b"data")?;
-        w.write_all(&(data_len as u32).to_le_bytes())?;
-        for i in 0..frames {
-            for channel in &audio.channels {
-                let v = exact_pcm(channel[i], bits);
-                w.write_all(&v.to_le_bytes()[..bytes_per_sample])?;
-            }
+) -> Result<(), EncodeError> {
+    let format = match bits {
+        16 => SampleFormat::Int16,
+        24 => SampleFormat::Int24,
+        _ => {
+            return Err(EncodeError::Unsupported {
+                path: path.to_path_buf(),
+                reason: format!("a delivered WAV is 16 or 24-bit, not {bits}-bit"),
+            });
         }
-        if data_len % 2 == 1 {
-            w.write_all(&[0])?;
-        }
-        write_chunk(w, b"LIST", list)
-    })
-}
-
-fn write_chunk(w: &mut impl Write, id: &[u8; 4], body: &[u8]) -> io::Result<()> {
-    w.write_all(id)?;
-    w.write_all(&(body.len() as u32).to_le_bytes())?;
-    w.write_all(body)?;
-    if body.len() % 2 == 1 {
-        w.write_all(&[0])?;
-    }
-    Ok(())
+    };
+    let layout = WavLayout {
+        header: WavHeader::Plain,
+        before_data: vec![WavChunk {
+            id: *b"bext",
+            body: bext.to_vec(),
+        }],
+        after_data: vec![WavChunk {
+            id: *b"LIST",
+            body: list.to_vec(),
+        }],
+    };
+    let mut writer = AudioWriter::create_wav_with(
+        path,
+        format,
+        audio.channel_count(),
+        audio.sample_rate_hz,
+        Quantisation::Exact,
+        layout,
+    )?;
+    writer.write_audio(audio)?;
+    writer.finish()
 }
 
 /// The chunks of a RIFF/WAVE file as (id, body), in file order; empty when `bytes` is

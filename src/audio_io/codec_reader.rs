@@ -17,7 +17,7 @@ use symphonia::core::io::MediaSourceStream;
 use symphonia::core::meta::MetadataOptions;
 use symphonia::core::probe::Hint;
 
-use super::decode::DecodeError;
+use super::decode_error::DecodeError;
 
 /// A file being decoded by symphonia.
 pub struct CodecReader {

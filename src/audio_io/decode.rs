@@ -9,53 +9,13 @@
 
 use std::fs::File;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::Audio;
 use super::codec_reader::CodecReader;
+use super::decode_error::DecodeError;
 use super::reader::AudioReader;
 use super::wav_reader::{Probe, WavReader};
-
-/// Why a file could not be decoded. Every variant names the file.
-#[derive(Debug, thiserror::Error)]
-pub enum DecodeError {
-    #[error("input file `{}` does not exist", path.display())]
-    NotFound { path: PathBuf },
-    #[error("cannot read input file `{}`: {source}", path.display())]
-    Unreadable { path: PathBuf, source: io::Error },
-    #[error(
-        "`{}` is not an audio file lathe can read (WAV, FLAC, OGG Vorbis, MP3): {reason}",
-        path.display()
-    )]
-    NotAudio { path: PathBuf, reason: String },
-    #[error("`{}` has no audio track", path.display())]
-    NoAudioTrack { path: PathBuf },
-    #[error("`{}` uses a codec lathe cannot decode ({codec})", path.display())]
-    UnsupportedCodec { path: PathBuf, codec: String },
-    #[error("`{}` has zero audio channels", path.display())]
-    ZeroChannels { path: PathBuf },
-    #[error("`{}` does not say its sample rate", path.display())]
-    NoSampleRate { path: PathBuf },
-    #[error("`{}` contains no audio frames", path.display())]
-    Empty { path: PathBuf },
-    #[error("`{}` is corrupt at {at_seconds:.3} s: {reason}", path.display())]
-    Corrupt {
-        path: PathBuf,
-        at_seconds: f64,
-        reason: String,
-    },
-    #[error(
-        "`{}` changes its format at {at_seconds:.3} s ({from} to {to}); lathe needs one \
-         sample rate and channel count per file",
-        path.display()
-    )]
-    FormatChange {
-        path: PathBuf,
-        at_seconds: f64,
-        from: String,
-        to: String,
-    },
-}
 
 /// Opens `path` for reading front to back: its header is read, and enough of it decoded
 /// to know its channels and rate. A file that cannot be read at all fails here; damage

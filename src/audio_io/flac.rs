@@ -13,17 +13,12 @@
 //! `lathe album`.
 
 use std::io::{self, Seek, SeekFrom, Write};
-use std::path::Path;
 
 use flacenc::bitsink::ByteSink;
 use flacenc::component::{BitRepr, MetadataBlockData, Stream, StreamInfo};
 use flacenc::encode_fixed_size_frame;
 use flacenc::error::Verify;
 use flacenc::source::{Context, Fill, FrameBuf};
-
-use super::Audio;
-use super::encode::EncodeError;
-use super::output::AudioWriter;
 
 /// Frames per FLAC frame (the reference encoder's default at 44.1/48 kHz).
 pub const FLAC_BLOCK_FRAMES: usize = 4096;
@@ -41,27 +36,6 @@ pub enum Quantisation {
     Dither,
     /// Samples already on the integer grid (dithered upstream) are converted exactly.
     Exact,
-}
-
-/// Writes `audio` to `path` as FLAC of `bits` bits (16 or 24) with the Vorbis comments
-/// `comments` (field name, value), atomically.
-pub fn write_flac(
-    path: &Path,
-    audio: &Audio,
-    bits: u32,
-    quantisation: Quantisation,
-    comments: &[(String, String)],
-) -> Result<(), EncodeError> {
-    let mut writer = AudioWriter::create_flac(
-        path,
-        audio.channel_count(),
-        audio.sample_rate_hz,
-        bits,
-        quantisation,
-        comments,
-    )?;
-    writer.write_audio(audio)?;
-    writer.finish()
 }
 
 /// Why a FLAC stream could not be written.
@@ -277,7 +251,7 @@ pub fn vorbis_comment(comments: &[(String, String)]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audio_io::{SampleFormat, read_audio, write_wav};
+    use crate::audio_io::{Audio, SampleFormat, read_audio, write_flac, write_wav};
 
     fn noise(frames: usize, seed: u64, amp: f32) -> Vec<f32> {
         let mut rng = crate::audio_io::SplitMix64::new(seed);

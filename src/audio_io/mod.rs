@@ -8,21 +8,27 @@
 
 mod codec_reader;
 mod decode;
+mod decode_error;
 mod dither;
 mod encode;
+mod encode_error;
 mod flac;
 mod output;
 mod reader;
+mod sample_format;
 mod wav_reader;
 mod wav_writer;
 
-pub use decode::{DecodeError, open_audio, read_audio};
+pub use decode::{open_audio, read_audio};
+pub use decode_error::DecodeError;
 pub use dither::{DITHER_SEED, Quantizer, SplitMix64, exact_pcm};
-pub use encode::{EncodeError, SampleFormat, write_wav};
-pub use flac::{FLAC_BLOCK_FRAMES, FLAC_VENDOR, Quantisation, vorbis_comment, write_flac};
+pub use encode::{write_flac, write_wav};
+pub use encode_error::EncodeError;
+pub use flac::{FLAC_BLOCK_FRAMES, FLAC_VENDOR, Quantisation, vorbis_comment};
 pub use output::{AudioWriter, Written};
 pub use reader::AudioReader;
-pub use wav_writer::wav_header;
+pub use sample_format::SampleFormat;
+pub use wav_writer::{WavChunk, WavHeader, WavLayout, wav_header};
 
 /// The file format an output path asks for, by its extension (case-insensitive):
 /// `.flac` is FLAC, anything else WAV.

@@ -10,10 +10,11 @@ use std::path::{Path, PathBuf};
 
 use super::Audio;
 use super::dither::{Quantizer, exact_pcm};
-use super::encode::{EncodeError, SampleFormat};
+use super::encode_error::EncodeError;
 use super::flac::{FLAC_MAX_CHANNELS, FlacError, FlacWriter, Quantisation};
-use super::wav_writer::{WavWriteError, WavWriter};
-use crate::atomic::AtomicFile;
+use super::sample_format::SampleFormat;
+use super::wav_writer::{WavLayout, WavWriteError, WavWriter};
+use crate::atomic_file::AtomicFile;
 
 /// Frames converted per step when a whole [`Audio`] is written.
 const WRITE_CHUNK_FRAMES: usize = 1 << 16;
@@ -105,23 +106,44 @@ impl AudioWriter {
         }
     }
 
-    /// A WAV output in `format` (integers TPDF-dithered).
+    /// A WAV output in `format` (integers TPDF-dithered), as a render writes it.
     pub fn create_wav(
         path: &Path,
         format: SampleFormat,
         channels: usize,
         sample_rate_hz: u32,
     ) -> Result<Self, EncodeError> {
+        Self::create_wav_with(
+            path,
+            format,
+            channels,
+            sample_rate_hz,
+            Quantisation::Dither,
+            WavLayout::default(),
+        )
+    }
+
+    /// A WAV output in `format` with integers made by `quantisation` and the header
+    /// style and extra chunks of `layout` (a delivered master's `bext` and `LIST`).
+    pub fn create_wav_with(
+        path: &Path,
+        format: SampleFormat,
+        channels: usize,
+        sample_rate_hz: u32,
+        quantisation: Quantisation,
+        layout: WavLayout,
+    ) -> Result<Self, EncodeError> {
         let channel_count = wav_channels(path, channels)?;
         if sample_rate_hz == 0 {
             return Err(unsupported(path, "sample rate 0 Hz".to_string()));
         }
         let mut file = AtomicFile::create(path).map_err(|e| io_error(path, e))?;
-        let wav = WavWriter::start(file.writer(), format, channel_count, sample_rate_hz)
-            .map_err(|e| io_error(path, e))?;
+        let wav =
+            WavWriter::start_with(file.writer(), format, channel_count, sample_rate_hz, layout)
+                .map_err(|e| io_error(path, e))?;
         let samples = match format {
             SampleFormat::Float32 => Samples::Float,
-            _ => Samples::int(u32::from(format.bits()), channels, Quantisation::Dither),
+            _ => Samples::int(u32::from(format.bits()), channels, quantisation),
         };
         Ok(Self {
             path: path.to_path_buf(),

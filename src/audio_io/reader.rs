@@ -3,7 +3,7 @@
 
 use super::Audio;
 use super::codec_reader::CodecReader;
-use super::decode::DecodeError;
+use super::decode_error::DecodeError;
 use super::wav_reader::WavReader;
 
 /// Audio read front to back in chunks of planar `f32`.

@@ -13,9 +13,10 @@ use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
+use dasp_sample::{I24, Sample};
 use symphonia::core::audio::Channels;
 
-use super::decode::DecodeError;
+use super::decode_error::DecodeError;
 
 /// The sample encodings read here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -168,6 +169,9 @@ impl WavReader {
 }
 
 /// Interleaved little-endian samples in `bytes` into the planes of `out`.
+///
+/// Integers go through `dasp_sample`'s conversions (`s / 2^(bits-1)`, one rounding to
+/// `f32`): bit for bit what symphonia gives, and as fast as a hand-written scale.
 fn deinterleave(encoding: PcmEncoding, bytes: &[u8], out: &mut [&mut [f32]]) {
     let width = encoding.bytes();
     let block_align = width * out.len();
@@ -176,21 +180,20 @@ fn deinterleave(encoding: PcmEncoding, bytes: &[u8], out: &mut [&mut [f32]]) {
         match encoding {
             PcmEncoding::Int16 => {
                 for (o, f) in plane.iter_mut().zip(frames) {
-                    *o = f32::from(i16::from_le_bytes([f[0], f[1]])) * (1.0 / 32_768.0);
+                    *o = i16::from_le_bytes([f[0], f[1]]).to_sample::<f32>();
                 }
             }
             PcmEncoding::Int24 => {
                 for (o, f) in plane.iter_mut().zip(frames) {
                     // The three bytes in the top of an i32, shifted back down with sign.
-                    let s = i32::from_le_bytes([0, f[0], f[1], f[2]]) >> 8;
-                    *o = s as f32 * (1.0 / 8_388_608.0);
+                    let s = I24::new_unchecked(i32::from_le_bytes([0, f[0], f[1], f[2]]) >> 8);
+                    *o = s.to_sample::<f32>();
                 }
             }
             PcmEncoding::Int32 => {
                 for (o, f) in plane.iter_mut().zip(frames) {
-                    let s = i32::from_le_bytes([f[0], f[1], f[2], f[3]]);
-                    // Rounded once to f32, as the general decoder does.
-                    *o = (f64::from(s) * (1.0 / 2_147_483_648.0)) as f32;
+                    // `s as f32 / 2^31`: rounded once to f32, as the general decoder does.
+                    *o = i32::from_le_bytes([f[0], f[1], f[2], f[3]]).to_sample::<f32>();
                 }
             }
             PcmEncoding::Float32 => {

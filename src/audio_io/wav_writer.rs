@@ -1,13 +1,25 @@
-//! Writing WAV files as a stream: the header first (with sizes patched at the end), then
-//! each chunk converted to bytes in one tight loop and written with one `write_all`.
+//! Writing WAV files as a stream, for every command that writes one: the header first
+//! (with sizes patched at the end), then each chunk converted to bytes in one tight loop
+//! and written with one `write_all`, then any chunks that follow the audio.
 //!
-//! The header is byte for byte the one hound writes (lathe's WAV writer until now):
-//! PCMWAVEFORMAT for 16-bit integer with one or two channels, WAVE_FORMAT_EXTENSIBLE with
-//! the first `channels` speaker bits for everything else, no pad byte after odd-sized data.
+//! Two header styles ([`WavHeader`]), one per kind of output:
+//! - [`WavHeader::Extensible`], `lathe render` and `write_wav`: byte for byte the header
+//!   hound writes (lathe's WAV writer until it had its own): PCMWAVEFORMAT for 16-bit
+//!   integer with one or two channels, WAVE_FORMAT_EXTENSIBLE with the first `channels`
+//!   speaker bits for everything else, as Microsoft asks of more than 16 bits or 2
+//!   channels.
+//! - [`WavHeader::Plain`], `lathe album`: a plain PCMWAVEFORMAT at every width and channel
+//!   count, the `fmt ` chunk broadcast WAV (EBU Tech 3285) specifies and that delivery
+//!   checkers expect beside a `bext` chunk.
+//!
+//! Extra chunks ([`WavLayout`]) go before the audio (`bext`) or after it (`LIST`). Every
+//! chunk of odd size is followed by a pad byte, as RIFF requires, except odd-sized data
+//! that ends the file (nothing after it to align), which hound leaves unpadded too: so a
+//! render's output keeps the bytes it always had.
 
 use std::io::{self, Seek, SeekFrom, Write};
 
-use super::encode::SampleFormat;
+use super::sample_format::SampleFormat;
 
 const KSDATAFORMAT_SUBTYPE_PCM: [u8; 16] = [
     0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x80, 0x00, 0x00, 0xaa, 0x00, 0x38, 0x9b, 0x71,
@@ -18,25 +30,100 @@ const KSDATAFORMAT_SUBTYPE_IEEE_FLOAT: [u8; 16] = [
 /// Speaker bits a mask can assign; further channels get none (as hound does).
 const MASKED_CHANNELS: u16 = 18;
 
-/// The header of a WAV file of `format`, `channels` and `sample_rate_hz`, holding
-/// `data_bytes` bytes of samples.
+/// The style of the `fmt ` chunk (see the module doc).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WavHeader {
+    /// WAVE_FORMAT_EXTENSIBLE beyond 16 bits or 2 channels (hound's header).
+    #[default]
+    Extensible,
+    /// PCMWAVEFORMAT (or the IEEE float tag) at every width and channel count.
+    Plain,
+}
+
+/// One RIFF chunk: its four-character id and its body (the writer adds the size and
+/// the pad byte).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WavChunk {
+    pub id: [u8; 4],
+    pub body: Vec<u8>,
+}
+
+/// Everything about a WAV file besides its samples: the header style and the chunks
+/// around the audio. The default is a render's file: hound's header, no extra chunks.
+#[derive(Debug, Clone, Default)]
+pub struct WavLayout {
+    pub header: WavHeader,
+    /// Chunks between `fmt ` and `data` (e.g. `bext`).
+    pub before_data: Vec<WavChunk>,
+    /// Chunks after `data` (e.g. `LIST`).
+    pub after_data: Vec<WavChunk>,
+}
+
+/// The header of a WAV file of `format`, `channels` and `sample_rate_hz` in the default
+/// layout, holding `data_bytes` bytes of samples.
 pub fn wav_header(
     format: SampleFormat,
     channels: u16,
     sample_rate_hz: u32,
     data_bytes: u32,
 ) -> Vec<u8> {
-    let extensible = channels > 2 || format.bits() > 16;
+    let riff_len = 4 + 8 + fmt_len(WavHeader::Extensible, channels, format) + 8 + data_bytes;
+    header(
+        &WavLayout::default(),
+        format,
+        channels,
+        sample_rate_hz,
+        riff_len,
+        data_bytes,
+    )
+}
+
+/// Size of the `fmt ` chunk's body.
+fn fmt_len(style: WavHeader, channels: u16, format: SampleFormat) -> u32 {
+    if is_extensible(style, channels, format) {
+        40
+    } else {
+        16
+    }
+}
+
+fn is_extensible(style: WavHeader, channels: u16, format: SampleFormat) -> bool {
+    style == WavHeader::Extensible && (channels > 2 || format.bits() > 16)
+}
+
+/// Bytes of `chunk` in the file: id, size, body and pad byte.
+fn chunk_bytes(chunk: &WavChunk) -> u64 {
+    let len = chunk.body.len() as u64;
+    8 + len + len % 2
+}
+
+fn push_chunk(out: &mut Vec<u8>, chunk: &WavChunk) {
+    out.extend_from_slice(&chunk.id);
+    out.extend_from_slice(&(chunk.body.len() as u32).to_le_bytes());
+    out.extend_from_slice(&chunk.body);
+    if chunk.body.len() % 2 == 1 {
+        out.push(0);
+    }
+}
+
+/// Everything before the samples: RIFF, `fmt `, the chunks before the data and the
+/// `data` chunk's header.
+fn header(
+    layout: &WavLayout,
+    format: SampleFormat,
+    channels: u16,
+    sample_rate_hz: u32,
+    riff_len: u32,
+    data_bytes: u32,
+) -> Vec<u8> {
+    let extensible = is_extensible(layout.header, channels, format);
     let bytes_per_sample = format.bits() / 8;
-    let fmt_len: u32 = if extensible { 40 } else { 16 };
-    // RIFF length: everything after its own 8 bytes.
-    let riff_len = 4 + 8 + fmt_len + 8 + data_bytes;
     let mut h = Vec::with_capacity(68);
     h.extend_from_slice(b"RIFF");
     h.extend_from_slice(&riff_len.to_le_bytes());
     h.extend_from_slice(b"WAVE");
     h.extend_from_slice(b"fmt ");
-    h.extend_from_slice(&fmt_len.to_le_bytes());
+    h.extend_from_slice(&fmt_len(layout.header, channels, format).to_le_bytes());
     let tag: u16 = match (extensible, format) {
         (true, _) => 0xfffe,
         (false, SampleFormat::Float32) => 3,
@@ -64,6 +151,9 @@ pub fn wav_header(
             _ => &KSDATAFORMAT_SUBTYPE_PCM,
         });
     }
+    for chunk in &layout.before_data {
+        push_chunk(&mut h, chunk);
+    }
     h.extend_from_slice(b"data");
     h.extend_from_slice(&data_bytes.to_le_bytes());
     h
@@ -84,26 +174,38 @@ pub struct WavWriter {
     format: SampleFormat,
     channels: u16,
     sample_rate_hz: u32,
-    header_bytes: u32,
+    layout: WavLayout,
+    header_bytes: u64,
+    /// Bytes of the chunks after the data, with a pad byte for odd data.
+    trailer_bytes: u64,
     data_bytes: u64,
     bytes: Vec<u8>,
 }
 
 impl WavWriter {
-    /// Writes the header (sizes still zero) to `out`.
-    pub fn start<W: Write>(
+    /// Writes the header of a file in `layout` (sizes still zero) to `out`.
+    pub fn start_with<W: Write>(
         out: &mut W,
         format: SampleFormat,
         channels: u16,
         sample_rate_hz: u32,
+        layout: WavLayout,
     ) -> io::Result<Self> {
-        let header = wav_header(format, channels, sample_rate_hz, 0);
+        let header = header(&layout, format, channels, sample_rate_hz, 0, 0);
         out.write_all(&header)?;
+        let after: u64 = layout.after_data.iter().map(chunk_bytes).sum();
         Ok(Self {
             format,
             channels,
             sample_rate_hz,
-            header_bytes: header.len() as u32,
+            header_bytes: header.len() as u64,
+            // One more for the pad byte odd data may need before them.
+            trailer_bytes: if layout.after_data.is_empty() {
+                0
+            } else {
+                after + 1
+            },
+            layout,
             data_bytes: 0,
             bytes: Vec::new(),
         })
@@ -165,10 +267,10 @@ impl WavWriter {
     }
 
     /// Sizes the byte buffer for `bytes` more data bytes, refusing to pass the 4 GiB a
-    /// WAV header can count.
+    /// RIFF header can count.
     fn grow(&mut self, bytes: usize) -> Result<(), WavWriteError> {
         let total = self.data_bytes + bytes as u64;
-        if total + u64::from(self.header_bytes) - 8 > u64::from(u32::MAX) {
+        if total + self.header_bytes + self.trailer_bytes - 8 > u64::from(u32::MAX) {
             return Err(WavWriteError::TooLong);
         }
         self.data_bytes = total;
@@ -176,11 +278,28 @@ impl WavWriter {
         Ok(())
     }
 
-    /// Writes the final sizes into the header at the start of `out`.
+    /// Writes the chunks after the data, then the final sizes into the header at the
+    /// start of `out`.
     pub fn finish<W: Write + Seek>(self, out: &mut W) -> io::Result<()> {
         // Checked in `grow`: the sizes fit.
         let data_bytes = self.data_bytes as u32;
-        let header = wav_header(self.format, self.channels, self.sample_rate_hz, data_bytes);
+        let mut trailer = Vec::new();
+        if !self.layout.after_data.is_empty() && data_bytes % 2 == 1 {
+            trailer.push(0);
+        }
+        for chunk in &self.layout.after_data {
+            push_chunk(&mut trailer, chunk);
+        }
+        out.write_all(&trailer)?;
+        let riff_len = (self.header_bytes - 8 + self.data_bytes) as u32 + trailer.len() as u32;
+        let header = header(
+            &self.layout,
+            self.format,
+            self.channels,
+            self.sample_rate_hz,
+            riff_len,
+            data_bytes,
+        );
         out.seek(SeekFrom::Start(0))?;
         out.write_all(&header)?;
         out.seek(SeekFrom::End(0))?;
@@ -222,7 +341,9 @@ mod tests {
             .map(|ch| (0..frames).map(|i| samples[i * c + ch]).collect())
             .collect();
         let mut cursor = io::Cursor::new(Vec::new());
-        let mut w = WavWriter::start(&mut cursor, format, channels, rate).unwrap();
+        let mut w =
+            WavWriter::start_with(&mut cursor, format, channels, rate, WavLayout::default())
+                .unwrap();
         // In two uneven chunks, as a render writes them.
         let split = frames / 3;
         match format {
@@ -273,5 +394,78 @@ mod tests {
             ours(SampleFormat::Int24, 2, 48_000, &[]),
             hound_bytes(SampleFormat::Int24, 2, 48_000, &[])
         );
+    }
+
+    /// A delivered master's bytes as lathe album has always laid them out: plain
+    /// PCMWAVEFORMAT, `bext` before the data, a pad byte after odd data, `LIST` after.
+    fn album_bytes(bits: u16, channels: u16, rate: u32, samples: &[i32]) -> Vec<u8> {
+        let width = usize::from(bits / 8);
+        let data: Vec<u8> = samples
+            .iter()
+            .flat_map(|s| s.to_le_bytes()[..width].to_vec())
+            .collect();
+        let chunk = |id: &[u8], body: &[u8]| {
+            let mut c = [id, &(body.len() as u32).to_le_bytes()[..], body].concat();
+            if body.len() % 2 == 1 {
+                c.push(0);
+            }
+            c
+        };
+        let block_align = channels * bits / 8;
+        let fmt = [
+            &1u16.to_le_bytes()[..],
+            &channels.to_le_bytes(),
+            &rate.to_le_bytes(),
+            &(rate * u32::from(block_align)).to_le_bytes(),
+            &block_align.to_le_bytes(),
+            &bits.to_le_bytes(),
+        ]
+        .concat();
+        let body = [
+            &b"WAVE"[..],
+            &chunk(b"fmt ", &fmt),
+            &chunk(b"bext", b"bext body"),
+            &chunk(b"data", &data),
+            &chunk(b"LIST", b"INFO"),
+        ]
+        .concat();
+        [&b"RIFF"[..], &(body.len() as u32).to_le_bytes(), &body].concat()
+    }
+
+    #[test]
+    fn the_plain_layout_with_chunks_is_the_album_file() {
+        for (format, bits) in [(SampleFormat::Int16, 16u16), (SampleFormat::Int24, 24)] {
+            for channels in [1u16, 2, 6] {
+                // 101 frames: odd data for 24-bit mono, so a pad byte before LIST.
+                let samples: Vec<i32> = (0..i32::from(channels) * 101)
+                    .map(|i| (i * 7919 % 30_001) - 15_000)
+                    .collect();
+                let c = usize::from(channels);
+                let planes: Vec<Vec<i32>> = (0..c)
+                    .map(|ch| samples.iter().skip(ch).step_by(c).copied().collect())
+                    .collect();
+                let layout = WavLayout {
+                    header: WavHeader::Plain,
+                    before_data: vec![WavChunk {
+                        id: *b"bext",
+                        body: b"bext body".to_vec(),
+                    }],
+                    after_data: vec![WavChunk {
+                        id: *b"LIST",
+                        body: b"INFO".to_vec(),
+                    }],
+                };
+                let mut cursor = io::Cursor::new(Vec::new());
+                let mut w =
+                    WavWriter::start_with(&mut cursor, format, channels, 44_100, layout).unwrap();
+                w.write_int(&mut cursor, &planes, 101).unwrap();
+                w.finish(&mut cursor).unwrap();
+                assert_eq!(
+                    cursor.into_inner(),
+                    album_bytes(bits, channels, 44_100, &samples),
+                    "{format:?}, {channels} ch"
+                );
+            }
+        }
     }
 }

@@ -38,7 +38,7 @@ use crate::album::preset::Preset;
 use crate::album::resample::resample;
 use crate::album::shard::Shard;
 use crate::album::wav::write_pcm_wav;
-use crate::atomic::{ensure_not_overwriting, write_atomically};
+use crate::atomic_file::{ensure_not_overwriting, write_atomically};
 use crate::audio_io::{Audio, Quantisation, read_audio, write_flac};
 use crate::cli::{AlbumArgs, AlbumMode, DeliveryFormat, ParamSet};
 use crate::exit::{CliError, ResultExt};
@@ -608,7 +608,7 @@ impl Job {
             DeliveryFormat::Wav => {
                 let bext = bext_chunk(&description, &date, &time, &loudness);
                 write_pcm_wav(&out, &audio, self.preset.bits, &bext, &info_chunk(&tags))
-                    .map_err(|e| format!("cannot write `{}`: {e}", out.display()))?;
+                    .map_err(|e| e.to_string())?;
             }
             DeliveryFormat::Flac => {
                 let comments = vorbis_comments(&tags, &description, &loudness);

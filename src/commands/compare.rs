@@ -14,7 +14,7 @@ use lathe_nodes::dsp::analysis::{FileAnalysis, analyze};
 use lathe_nodes::dsp::bs1770::Layout;
 use serde::Serialize;
 
-use crate::atomic::{ensure_not_overwriting, write_atomically};
+use crate::atomic_file::{ensure_not_overwriting, write_atomically};
 use crate::audio_io::{Audio, read_audio};
 use crate::cli::CompareArgs;
 use crate::exit::{CliError, ResultExt};

@@ -22,7 +22,7 @@ use realfft::RealFftPlanner;
 
 use super::Rendered;
 use super::compare::compare;
-use crate::atomic::write_atomically;
+use crate::atomic_file::write_atomically;
 use crate::audio_io::{Audio, read_audio};
 use crate::cli::{PlotArgs, PlotKind};
 use crate::exit::{CliError, ResultExt};

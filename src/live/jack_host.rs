@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use jack::jack_sys as sys;
-use lathe_engine::exec::engine::MAX_HOST_CHANNELS;
+use lathe_engine::exec::MAX_HOST_CHANNELS;
 use lathe_engine::{BusInfo, Engine, GraphInfo};
 
 use super::monitor::{MAX_DRY_DELAY_FRAMES, MAX_MONITOR_CHANNELS, Monitor, MonitorControls};

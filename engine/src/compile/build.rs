@@ -239,19 +239,6 @@ pub fn param_value(param: &ParamSpec, value: &ParamValue) -> Result<f32, String>
     check_number(param, number)
 }
 
-/// The one resolver of a param path: `node.param` against nodes given as (index, id,
-/// spec), where node ids may contain dots (subgraphs). Returns the node's index and the
-/// param's id.
-pub fn find_param_path<'a>(
-    path: &str,
-    nodes: impl IntoIterator<Item = (usize, &'a str, &'a NodeSpec)>,
-) -> Option<(usize, ParamId)> {
-    nodes.into_iter().find_map(|(i, id, spec)| {
-        let rest = path.strip_prefix(id)?.strip_prefix('.')?;
-        spec.param_index(rest).map(|p| (i, p))
-    })
-}
-
 /// Converts an override (`--set`, a value set live) of the param at `path` to its number:
 /// a number, or on/off as 1/0, for any param; a name for a choice param.
 pub fn override_value(path: &str, param: &ParamSpec, value: &ParamValue) -> Result<f32, String> {

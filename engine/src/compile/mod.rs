@@ -10,18 +10,18 @@ pub mod build;
 pub mod plan;
 pub mod wire;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use crate::exec::runtime::Runtime;
+use crate::compiled::{BusInfo, GraphInfo, LinkInfo, NodeInfo};
+use crate::exec::CompiledGraph;
 use crate::graph::file::{GraphDoc, ParamValue};
 use crate::graph::flatten::{Role, flatten};
-use crate::node::{NodeSpec, PrepareInfo};
+use crate::node::PrepareInfo;
 use crate::problem::{GraphError, Location, Problem, suggest};
 use crate::registry::Registry;
 use crate::tasks::ControlTasks;
 
 pub use build::{BYPASS_PARAM, allowed_text};
-pub use plan::InsertedDelay;
 
 /// What the compiler needs besides the graph.
 #[derive(Debug, Clone)]
@@ -49,149 +49,6 @@ impl CompileOptions {
     pub fn with_overrides(mut self, overrides: Vec<(String, ParamValue)>) -> Self {
         self.overrides = overrides;
         self
-    }
-}
-
-/// A graph bus as the host sees it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct BusInfo {
-    pub name: String,
-    pub channels: usize,
-}
-
-/// A node of a compiled graph, as the control side sees it.
-#[derive(Debug, Clone)]
-pub struct NodeInfo {
-    /// Full id (`mb.comp_low` inside subgraph `mb`).
-    pub id: String,
-    pub kind: String,
-    /// Spec with the engine's `bypass` param appended.
-    pub spec: NodeSpec,
-    /// Raw config text: with id and kind, what decides whether state carries over a swap.
-    pub config: Option<String>,
-    pub at: Location,
-    /// When this node's input is aligned, relative to the graph input.
-    pub input_latency_frames: usize,
-    /// Index of its first meter in the meter bank.
-    pub meter_start: usize,
-    /// Initial param values (after the file and overrides).
-    pub values: Vec<f32>,
-    /// The values the graph file gives (defaults where it is silent), before overrides.
-    pub file_values: Vec<f32>,
-}
-
-/// A link of the compiled graph, for display (`lathe dot`, `lathe check`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct LinkInfo {
-    pub from: String,
-    pub to: String,
-    /// Compensation delay inserted on this link.
-    pub delay_frames: usize,
-}
-
-/// Everything the control side knows about a compiled graph.
-#[derive(Debug, Clone)]
-pub struct GraphInfo {
-    pub prepare: PrepareInfo,
-    pub inputs: Vec<BusInfo>,
-    pub outputs: Vec<BusInfo>,
-    /// Runtime nodes in schedule order (index = runtime node index).
-    pub nodes: Vec<NodeInfo>,
-    pub links: Vec<LinkInfo>,
-    pub latency_frames: usize,
-    pub delays: Vec<InsertedDelay>,
-    pub schedule: Vec<String>,
-    pub buffers: usize,
-    /// Every file the graph came from, the root first.
-    pub files: Vec<PathBuf>,
-    /// Total meters in the bank.
-    pub meter_count: usize,
-}
-
-impl GraphInfo {
-    pub fn input_channels(&self) -> usize {
-        self.inputs.iter().map(|b| b.channels).sum()
-    }
-
-    pub fn output_channels(&self) -> usize {
-        self.outputs.iter().map(|b| b.channels).sum()
-    }
-
-    /// Resolves `node.param` (node ids may contain dots: subgraphs).
-    pub fn find_param(&self, path: &str) -> Option<(usize, usize)> {
-        let nodes = self.nodes.iter().enumerate();
-        build::find_param_path(path, nodes.map(|(i, n)| (i, n.id.as_str(), &n.spec)))
-            .map(|(n, p)| (n, p.index()))
-    }
-
-    /// Resolves `node.meter` to its index in the meter bank.
-    pub fn find_meter(&self, path: &str) -> Option<usize> {
-        self.nodes.iter().find_map(|node| {
-            let rest = path.strip_prefix(node.id.as_str())?.strip_prefix('.')?;
-            node.spec.meter_index(rest).map(|m| node.meter_start + m)
-        })
-    }
-
-    /// Every param path, for suggestions and listings.
-    pub fn param_paths(&self) -> Vec<String> {
-        self.nodes
-            .iter()
-            .flat_map(|n| {
-                n.spec
-                    .params
-                    .iter()
-                    .map(move |p| format!("{}.{}", n.id, p.name))
-            })
-            .collect()
-    }
-
-    /// Every meter path.
-    pub fn meter_paths(&self) -> Vec<String> {
-        self.nodes
-            .iter()
-            .flat_map(|n| {
-                n.spec
-                    .meters
-                    .iter()
-                    .map(move |m| format!("{}.{}", n.id, m.name))
-            })
-            .collect()
-    }
-
-    /// The closest param path to a misspelt one.
-    pub fn suggest_param(&self, path: &str) -> Option<String> {
-        let paths = self.param_paths();
-        suggest(path, paths.iter().map(String::as_str)).map(str::to_string)
-    }
-
-    pub fn suggest_meter(&self, path: &str) -> Option<String> {
-        let paths = self.meter_paths();
-        suggest(path, paths.iter().map(String::as_str)).map(str::to_string)
-    }
-}
-
-/// A compiled graph: the runtime for the audio thread and its description.
-pub struct CompiledGraph {
-    pub(crate) runtime: Box<Runtime>,
-    pub info: GraphInfo,
-    /// The control tasks of its nodes, in schedule order, until a host takes them.
-    pub(crate) tasks: ControlTasks,
-}
-
-impl CompiledGraph {
-    /// Takes the graph's control tasks out (in schedule order), for the host to tick off
-    /// the audio thread. Take them before handing the graph to [`crate::engine`] or
-    /// [`crate::Controller::swap`], which leave them out.
-    pub fn take_control_tasks(&mut self) -> ControlTasks {
-        std::mem::take(&mut self.tasks)
-    }
-}
-
-impl std::fmt::Debug for CompiledGraph {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CompiledGraph")
-            .field("info", &self.info)
-            .finish_non_exhaustive()
     }
 }
 
@@ -337,7 +194,7 @@ fn apply_overrides(
 ) {
     let at = Location::file(Path::new("--set"));
     for (path, value) in &options.overrides {
-        let found = build::find_param_path(
+        let found = crate::compiled::find_param_path(
             path,
             nodes.iter().enumerate().filter_map(|(i, n)| {
                 n.as_ref()

@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use crate::compile::build::{BYPASS_SMOOTHING_MS, CNode};
 use crate::compile::wire::{Edge, port_name};
+use crate::compiled::{InsertedDelay, Op};
 use crate::exec::delay::DelayLine;
-use crate::exec::runtime::{Bypass, Op, RtNode, Runtime, RuntimeStats};
+use crate::exec::runtime::{Bypass, RtNode, Runtime, RuntimeStats};
 use crate::graph::flatten::Role;
 use crate::meter::meter_bank;
 use crate::node::{ParamId, PrepareInfo};
@@ -21,14 +22,6 @@ pub struct Latencies {
     pub own_frames: Vec<usize>,
     /// The whole graph's latency (every output bus is aligned to it).
     pub total_frames: usize,
-}
-
-/// A compensation delay inserted on one edge.
-#[derive(Debug, Clone, PartialEq)]
-pub struct InsertedDelay {
-    /// Stable key: `from.port->to.port#channel`; a recompile hands the audio over by key.
-    pub key: String,
-    pub frames: usize,
 }
 
 /// What planning produced besides the runtime: for `lathe check`, dot and swaps.

@@ -1,9 +1,13 @@
-//! Execution: the audio-thread runtime, its delay lines, and the engine/controller pair
-//! hosts use.
+//! Execution: the audio-thread runtime, its delay lines and taps, and the two halves a
+//! host holds ([`Engine`] on the audio thread, [`Controller`] beside it).
 
 pub mod delay;
-pub mod engine;
+pub mod halves;
 pub mod runtime;
 pub mod tap;
 
-pub use engine::{Controller, Engine, SwapError, engine};
+pub use halves::{
+    Controller, Engine, MAX_HOST_CHANNELS, PARAM_QUEUE_CAPACITY, SWAP_CROSSFADE_MS, SwapError,
+    engine,
+};
+pub use runtime::CompiledGraph;

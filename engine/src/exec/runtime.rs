@@ -4,50 +4,44 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::compiled::{GraphInfo, Op};
 use crate::exec::delay::DelayLine;
 use crate::exec::tap::TapBuffer;
 use crate::meter::MeterBank;
 use crate::node::{Io, ParamId, PrepareInfo, Processor};
 use crate::smooth::LinearSmoother;
+use crate::tasks::ControlTasks;
 
 /// Most channels one node may have on each side.
 pub const MAX_NODE_CHANNELS: usize = 64;
 
-/// One step of the schedule. Buffers are indices into the pool, one channel each.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Op {
-    /// Host input channel -> buffer.
-    Input {
-        host_ch: u32,
-        dst: u32,
-    },
-    Copy {
-        src: u32,
-        dst: u32,
-    },
-    Add {
-        src: u32,
-        dst: u32,
-    },
-    /// Delay `src` through delay line `line` into `dst` (added when `add`).
-    Delay {
-        line: u32,
-        src: u32,
-        dst: u32,
-        add: bool,
-    },
-    Process {
-        node: u32,
-    },
-    /// Buffer -> host output channel, non-finite samples replaced by silence.
-    Output {
-        src: u32,
-        host_ch: u32,
-    },
-    /// Host output channel set to silence (an output bus nothing feeds).
-    OutputSilence {
-        host_ch: u32,
-    },
+/// A compiled graph: the runtime for the audio thread and its description.
+///
+/// It lives beside the runtime it carries: the compiler builds it (compile depends on
+/// exec, its target) and the executor takes it apart ([`crate::exec::engine`]) without
+/// naming anything of the compiler.
+pub struct CompiledGraph {
+    pub(crate) runtime: Box<Runtime>,
+    pub info: GraphInfo,
+    /// The control tasks of its nodes, in schedule order, until a host takes them.
+    pub(crate) tasks: ControlTasks,
+}
+
+impl CompiledGraph {
+    /// Takes the graph's control tasks out (in schedule order), for the host to tick off
+    /// the audio thread. Take them before handing the graph to [`crate::engine`] or
+    /// [`crate::Controller::swap`], which leave them out.
+    pub fn take_control_tasks(&mut self) -> ControlTasks {
+        std::mem::take(&mut self.tasks)
+    }
+}
+
+impl std::fmt::Debug for CompiledGraph {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CompiledGraph")
+            .field("info", &self.info)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Bypass of one node: a crossfade between its output and its input delayed by its

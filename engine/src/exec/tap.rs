@@ -9,7 +9,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::compile::GraphInfo;
+use crate::compiled::GraphInfo;
 
 /// Most channels a tap carries (a port with more is tapped in its first ones).
 pub const MAX_TAP_CHANNELS: usize = 8;

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
 
-use crate::atomic::{ensure_not_overwriting, write_atomically};
+use crate::atomic_file::{ensure_not_overwriting, write_atomically};
 use crate::audio_io::{AudioReader, Container, SampleFormat, open_audio, read_audio};
 use crate::cli::{InputArg, RenderArgs};
 use crate::demo::demo_mix;

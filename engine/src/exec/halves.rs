@@ -5,10 +5,10 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::compile::{CompiledGraph, GraphInfo};
+use crate::compiled::{BusInfo, GraphInfo};
 use crate::control::{ControlError, ControlSurface};
 use crate::exec::runtime::{
-    Handover, NodeFade, Runtime, RuntimeStats, SilentProcessor, crossfade_gain,
+    CompiledGraph, Handover, NodeFade, Runtime, RuntimeStats, SilentProcessor, crossfade_gain,
 };
 use crate::exec::tap::{TapPoint, TapSelection};
 use crate::meter::MeterBank;
@@ -377,7 +377,7 @@ impl Controller {
             mut runtime, info, ..
         } = compiled;
         let buses = |i: &GraphInfo| {
-            let f = |b: &[crate::compile::BusInfo]| {
+            let f = |b: &[BusInfo]| {
                 b.iter()
                     .map(|b| format!("{}:{}", b.name, b.channels))
                     .collect::<Vec<_>>()
