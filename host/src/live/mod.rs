@@ -12,6 +12,7 @@ mod jack_host;
 mod meters;
 mod monitor;
 mod osc;
+mod script_nodes;
 mod scripts;
 mod watch;
 
@@ -50,7 +51,7 @@ pub fn run(args: RunArgs) -> ExitCode {
 type Failure = (u8, String);
 
 fn start(args: &RunArgs) -> Result<ExitCode, Failure> {
-    let registry = crate::commands::engine::registry();
+    let registry = crate::registry();
     let doc =
         GraphDoc::load(&args.graph).map_err(|p| (EXIT_FAILURE, GraphError::from(p).to_string()))?;
     let overrides = parse_sets(&args.set).map_err(|e| (EXIT_FAILURE, e))?;

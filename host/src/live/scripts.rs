@@ -14,7 +14,7 @@ use std::time::Duration;
 use lathe_engine::{ControlSurface, Controller, GraphInfo};
 use lathe_scripting::ScriptHost;
 
-use crate::commands::engine::script_host;
+use super::script_nodes::script_host;
 
 /// Shortest sleep between two looks at the audio position while a tick is due soon:
 /// JACK delivers position in whole periods, so finer waiting buys nothing.
@@ -28,7 +28,7 @@ pub struct LiveScripts {
 impl LiveScripts {
     /// Compiles the scripts of a compiled graph.
     pub fn for_graph(info: &GraphInfo) -> Result<LiveScripts, String> {
-        let host = script_host(info).map_err(|e| format!("{:#}", e.error))?;
+        let host = script_host(info).map_err(|e| e.to_string())?;
         Ok(LiveScripts { host })
     }
 
