@@ -7,6 +7,7 @@ mod check;
 mod compare;
 mod dot;
 pub mod engine;
+pub mod live;
 mod nodes;
 mod plot;
 mod render;

@@ -16,7 +16,7 @@ use std::time::Duration;
 use rosc::{OscMessage, OscPacket, OscType};
 
 use super::console::{Command, parse_on_off};
-use super::control_loop::{Answer, Event};
+use super::events::{Answer, Event};
 use super::monitor::Switch;
 
 /// How long a sender waits for the control loop to answer.

@@ -1,0 +1,63 @@
+//! `lathe run`: its command-line arguments, handed to the live host of `lathe-host`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use lathe_host::live::{DEFAULT_CLIENT_NAME, RunOptions};
+
+/// `lathe run GRAPH`: play a graph live as a JACK client.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunArgs {
+    /// The graph file to run (watched for changes unless --no-watch).
+    pub graph: PathBuf,
+
+    /// JACK client name.
+    #[arg(long = "name", value_name = "CLIENT", default_value = DEFAULT_CLIENT_NAME)]
+    pub name: String,
+
+    /// Wire the main bus to the system capture and playback ports.
+    #[arg(long)]
+    pub connect: bool,
+
+    /// Connect input bus channels from JACK ports: `BUS=PORT,PORT...` (one port per channel,
+    /// in order). Repeat for several buses.
+    #[arg(long = "in", value_name = "BUS=PORT,...")]
+    pub inputs: Vec<String>,
+
+    /// Connect output bus channels to JACK ports: `BUS=PORT,PORT...`.
+    #[arg(long = "out", value_name = "BUS=PORT,...")]
+    pub outputs: Vec<String>,
+
+    /// Set a param before starting: `NODE.PARAM=VALUE` (kept over reloads, like a live `set`).
+    #[arg(long = "set", value_name = "NODE.PARAM=VALUE")]
+    pub set: Vec<String>,
+
+    /// Listen for OSC control messages over UDP on this address (`127.0.0.1:9000`).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub osc: Option<SocketAddr>,
+
+    /// Do not reload the graph when its files change.
+    #[arg(long)]
+    pub no_watch: bool,
+}
+
+impl From<RunArgs> for RunOptions {
+    fn from(a: RunArgs) -> Self {
+        RunOptions {
+            graph: a.graph,
+            name: a.name,
+            connect: a.connect,
+            inputs: a.inputs,
+            outputs: a.outputs,
+            set: a.set,
+            osc: a.osc,
+            no_watch: a.no_watch,
+        }
+    }
+}
+
+/// Runs until `quit` or server loss; the live host decides the exit code.
+pub fn run(args: RunArgs) -> ExitCode {
+    lathe_host::live::run(args.into())
+}
