@@ -68,7 +68,7 @@ pub enum Command {
     Analyze(AnalyzeArgs),
     /// Run a graph live as a JACK client: hot reload, live control, meters.
     #[command(after_long_help = RUN_EXAMPLES)]
-    Run(crate::live::args::RunArgs),
+    Run(crate::commands::live::RunArgs),
     /// Master an album: every track through a graph to one loudness, in a delivery format.
     #[command(after_long_help = ALBUM_EXAMPLES)]
     Album(AlbumArgs),

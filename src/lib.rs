@@ -9,7 +9,6 @@ pub mod cli;
 pub mod commands;
 pub mod demo;
 pub mod exit;
-pub mod live;
 pub mod plot;
 pub mod progress;
 pub mod report;

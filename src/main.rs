@@ -19,7 +19,7 @@ fn main() -> ExitCode {
     init_logging();
     match cli.command {
         // The live host runs until quit or server loss and decides its own exit code.
-        Command::Run(args) => lathe::live::run(args),
+        Command::Run(args) => commands::live::run(args),
         command => match commands::run(command) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => e.report(),

@@ -10,6 +10,8 @@
 pub mod load;
 pub mod value;
 
+pub mod live;
+
 use lathe_engine::Registry;
 
 pub use load::{LoadError, LoadedGraph, RENDER_CHUNK_FRAMES, load};

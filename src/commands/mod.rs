@@ -8,6 +8,7 @@ mod analyze;
 mod check;
 mod compare;
 mod dot;
+pub mod live;
 mod nodes;
 mod plot;
 mod render;

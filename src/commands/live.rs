@@ -1,7 +1,10 @@
-//! Command-line arguments of `lathe run`.
+//! `lathe run`: its command-line arguments, handed to the live host of `lathe-host`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::process::ExitCode;
+
+use lathe_host::live::{DEFAULT_CLIENT_NAME, RunOptions};
 
 /// `lathe run GRAPH`: play a graph live as a JACK client.
 #[derive(Debug, Clone, clap::Args)]
@@ -10,7 +13,7 @@ pub struct RunArgs {
     pub graph: PathBuf,
 
     /// JACK client name.
-    #[arg(long = "name", value_name = "CLIENT", default_value = super::DEFAULT_CLIENT_NAME)]
+    #[arg(long = "name", value_name = "CLIENT", default_value = DEFAULT_CLIENT_NAME)]
     pub name: String,
 
     /// Wire the main bus to the system capture and playback ports.
@@ -37,4 +40,24 @@ pub struct RunArgs {
     /// Do not reload the graph when its files change.
     #[arg(long)]
     pub no_watch: bool,
+}
+
+impl From<RunArgs> for RunOptions {
+    fn from(a: RunArgs) -> Self {
+        RunOptions {
+            graph: a.graph,
+            name: a.name,
+            connect: a.connect,
+            inputs: a.inputs,
+            outputs: a.outputs,
+            set: a.set,
+            osc: a.osc,
+            no_watch: a.no_watch,
+        }
+    }
+}
+
+/// Runs until `quit` or server loss; the live host decides the exit code.
+pub fn run(args: RunArgs) -> ExitCode {
+    lathe_host::live::run(args.into())
 }

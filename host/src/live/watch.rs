@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use notify::{EventKind, RecursiveMode, Watcher};
 
-use super::control_loop::Event;
+use super::events::Event;
 
 /// Sends [`Event::FilesChanged`] when one of the watched files changes.
 pub struct FileWatcher {

@@ -18,7 +18,7 @@ use rosc::{OscMessage, OscPacket, OscType};
 use lathe_engine::ParamValue;
 
 use super::console::{Command, parse_on_off};
-use super::control_loop::{Answer, Event};
+use super::events::{Answer, Event};
 use super::monitor::Switch;
 
 /// How long a sender waits for the control loop to answer.

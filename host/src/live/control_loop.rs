@@ -1,13 +1,14 @@
 //! The control thread of `lathe run`: owns the [`Controller`], carries out commands from
 //! the console and OSC, reloads the graph when its files change, follows buffer-size and
-//! sample-rate changes, and draws the meter line.
+//! sample-rate changes, and draws the meter line. It talks to the audio side only
+//! through a [`Backend`] and the [`StageSender`], so it runs the same on JACK and
+//! in-process.
 
 use std::collections::BTreeMap;
-use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use lathe_engine::{
@@ -15,10 +16,13 @@ use lathe_engine::{
     ParamValue, PrepareInfo, Registry, SwapError,
 };
 
+use super::audio::{Stage, StageSender};
+use super::backend::Backend;
 use super::console::{Command, HELP};
-use super::jack_host::{Host, Stage};
+use super::events::{Answer, Event, Reply};
+use super::messages::Messages;
 use super::meters::{MeterLine, number};
-use super::monitor::{Monitor, MonitorControls};
+use super::monitor::{MAX_DRY_DELAY_FRAMES, MonitorControls};
 use super::scripts::LiveScripts;
 use super::watch::FileWatcher;
 
@@ -33,26 +37,6 @@ const RELOAD_DEBOUNCE: Duration = Duration::from_millis(120);
 const SOLO_HANDOVER: Duration = Duration::from_millis(super::monitor::SWITCH_RAMP_MS as u64 + 15);
 /// Retry delay when the engine is still busy with a previous swap.
 const RETRY: Duration = Duration::from_millis(50);
-
-/// What reaches the control thread.
-pub enum Event {
-    Command {
-        cmd: Command,
-        /// Where the answer goes; `None`: print it.
-        reply: Option<Sender<Reply>>,
-    },
-    FilesChanged,
-}
-
-/// A command's result.
-pub type Reply = Result<Answer, String>;
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum Answer {
-    Text(String),
-    Value { path: String, value: f32 },
-    Quit,
-}
 
 /// Params as `path -> value`.
 pub type Values = BTreeMap<String, f32>;
@@ -93,18 +77,6 @@ pub fn compile_with(
 /// Values set live (and by `--set`), by param path.
 pub type Overrides = BTreeMap<String, ParamValue>;
 
-/// A monitor for a graph's main buses.
-pub fn new_monitor(info: &GraphInfo, controls: &Arc<MonitorControls>) -> Monitor {
-    let width =
-        |b: &[lathe_engine::BusInfo]| super::jack_host::main_bus(b).map_or(0, |(_, r)| r.len());
-    Monitor::new(
-        controls.clone(),
-        width(&info.inputs),
-        width(&info.outputs),
-        info.prepare.sample_rate_hz,
-    )
-}
-
 /// DSP load seen over the run.
 #[derive(Debug, Default)]
 struct LoadStats {
@@ -134,12 +106,15 @@ impl LoadStats {
 }
 
 /// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ending {
     Quit,
+    /// The audio side stopped by itself (the JACK server went away).
     ServerGone,
 }
 
-pub struct ControlLoop {
+/// The control thread's state: the running graph, the live values, and the backend.
+pub struct ControlLoop<B: Backend> {
     pub graph_path: PathBuf,
     pub registry: Registry,
     pub doc: GraphDoc,
@@ -148,7 +123,9 @@ pub struct ControlLoop {
     pub overrides: Overrides,
     /// The file's own values of the running graph.
     pub file_values: Values,
-    pub host: Host,
+    pub backend: B,
+    /// Hands new stages to the backend's audio side.
+    stages: StageSender,
     pub controls: Arc<MonitorControls>,
     pub watcher: Option<FileWatcher>,
     /// The running graph's control scripts.
@@ -156,13 +133,13 @@ pub struct ControlLoop {
     pending_reload: Option<Instant>,
     pending_stage: Option<Box<Stage>>,
     meter_line: MeterLine,
-    tty: bool,
-    line_shown: bool,
+    messages: Messages,
+    next_meters: Instant,
     load: LoadStats,
     started: Instant,
 }
 
-impl ControlLoop {
+impl<B: Backend> ControlLoop<B> {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         graph_path: PathBuf,
@@ -171,7 +148,8 @@ impl ControlLoop {
         controller: Controller,
         overrides: Overrides,
         file_values: Values,
-        host: Host,
+        backend: B,
+        stages: StageSender,
         controls: Arc<MonitorControls>,
         scripts: LiveScripts,
     ) -> Self {
@@ -183,64 +161,94 @@ impl ControlLoop {
             controller,
             overrides,
             file_values,
-            host,
+            backend,
+            stages,
             controls,
             watcher: None,
             scripts,
             pending_reload: None,
             pending_stage: None,
             meter_line,
-            tty: std::io::stdout().is_terminal(),
-            line_shown: false,
+            messages: Messages::terminal(),
+            next_meters: Instant::now(),
             load: LoadStats::default(),
             started: Instant::now(),
         }
     }
 
-    /// Runs until `quit` or until the server goes away.
+    /// Sends the control loop's messages somewhere else than the terminal (a test reads
+    /// them from a channel).
+    pub fn set_messages(&mut self, messages: Messages) {
+        self.messages = messages;
+    }
+
+    /// Runs until `quit` or until the audio side stops by itself.
     pub fn run(&mut self, events: &Receiver<Event>) -> Ending {
-        let mut next_meters = Instant::now();
         loop {
-            self.tick_scripts();
-            match events.recv_timeout(self.scripts.wait(&self.controller, TICK)) {
-                Ok(Event::Command { cmd, reply }) => {
-                    let result = self.execute(cmd);
-                    let quit = matches!(result, Ok(Answer::Quit));
-                    match reply {
-                        Some(tx) => {
-                            let _ = tx.send(result);
-                        }
-                        None => self.print_reply(result),
-                    }
-                    if quit {
-                        return Ending::Quit;
-                    }
-                }
-                Ok(Event::FilesChanged) => {
-                    self.pending_reload = Some(Instant::now() + RELOAD_DEBOUNCE);
-                }
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => std::thread::sleep(TICK),
-            }
-            if self.host.flags.shutdown.load(Ordering::Acquire) {
-                return Ending::ServerGone;
-            }
-            if self.pending_reload.is_some_and(|t| Instant::now() >= t) {
-                self.pending_reload = None;
-                self.reload();
-            }
-            self.follow_server_format();
-            self.controller.collect_garbage();
-            self.host.collect_stages();
-            if let Some(stage) = self.pending_stage.take() {
-                self.pending_stage = self.host.send_stage(stage).err();
-            }
-            self.load.add(self.host.client().cpu_load());
-            if self.tty && Instant::now() >= next_meters {
-                next_meters = Instant::now() + METER_PERIOD;
-                self.draw_meters();
+            if let Some(ending) = self.turn(events) {
+                return ending;
             }
         }
+    }
+
+    /// One turn of the loop: due script ticks, at most one event (waiting until the next
+    /// tick or [`TICK`]), then the housekeeping. `Some` when the run is over.
+    pub fn turn(&mut self, events: &Receiver<Event>) -> Option<Ending> {
+        self.tick_scripts();
+        match events.recv_timeout(self.scripts.wait(&self.controller, TICK)) {
+            Ok(Event::Command { cmd, reply }) => {
+                let result = self.execute(cmd);
+                let quit = matches!(result, Ok(Answer::Quit));
+                match reply {
+                    Some(tx) => {
+                        let _ = tx.send(result);
+                    }
+                    None => self.print_reply(result),
+                }
+                if quit {
+                    return Some(Ending::Quit);
+                }
+            }
+            Ok(Event::FilesChanged) => {
+                self.pending_reload = Some(Instant::now() + RELOAD_DEBOUNCE);
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => std::thread::sleep(TICK),
+        }
+        if self.backend.status().shutdown.load(Ordering::Acquire) {
+            return Some(Ending::ServerGone);
+        }
+        if self.pending_reload.is_some_and(|t| Instant::now() >= t) {
+            self.pending_reload = None;
+            self.reload();
+        }
+        self.follow_server_format();
+        self.controller.collect_garbage();
+        self.stages.collect();
+        if let Some(stage) = self.pending_stage.take() {
+            self.pending_stage = self.stages.send(stage).err();
+        }
+        self.load.add(self.backend.dsp_load_percent());
+        if self.messages.shows_meter_line() && Instant::now() >= self.next_meters {
+            self.next_meters = Instant::now() + METER_PERIOD;
+            self.draw_meters();
+        }
+        None
+    }
+
+    /// The graph now running: its buses, params, meters, latency and format.
+    pub fn info(&self) -> &GraphInfo {
+        self.controller.info()
+    }
+
+    /// Reports the graph latency to the backend and lines the monitor's A/B path up
+    /// with it.
+    pub fn set_latency(&self, latency_frames: usize) {
+        let frames = latency_frames.min(u32::MAX as usize) as u32;
+        self.controls
+            .latency_frames
+            .store(frames.min(MAX_DRY_DELAY_FRAMES as u32), Ordering::Relaxed);
+        self.backend.set_latency(latency_frames);
     }
 
     /// Runs the scripts' due ticks and reports their failures.
@@ -257,25 +265,14 @@ impl ControlLoop {
             self.started.elapsed().as_secs_f64(),
             self.load.mean(),
             self.load.max,
-            self.host.flags.xruns.load(Ordering::Relaxed),
-            self.host.flags.process.describe(),
+            self.backend.status().xruns.load(Ordering::Relaxed),
+            self.backend.status().process.describe(),
         )
     }
 
     /// Prints a line without tearing the meter line.
     pub fn say(&mut self, text: &str, error: bool) {
-        let mut out = std::io::stdout().lock();
-        if self.line_shown {
-            let _ = write!(out, "\r\x1b[K");
-            self.line_shown = false;
-        }
-        if error {
-            drop(out);
-            eprintln!("{text}");
-        } else {
-            let _ = writeln!(out, "{text}");
-            let _ = out.flush();
-        }
+        self.messages.say(text, error);
     }
 
     fn print_reply(&mut self, reply: Reply) {
@@ -291,20 +288,17 @@ impl ControlLoop {
         let line = self.meter_line.render(
             &self.controller,
             self.load.last,
-            self.host.flags.xruns.load(Ordering::Relaxed),
+            self.backend.status().xruns.load(Ordering::Relaxed),
             &self.monitor_state(),
         );
-        let mut out = std::io::stdout().lock();
-        let _ = write!(out, "\r\x1b[K{line}");
-        let _ = out.flush();
-        self.line_shown = true;
+        self.messages.meter_line(&line);
     }
 
     /// Carries out one command.
     pub fn execute(&mut self, cmd: Command) -> Reply {
         match cmd {
             Command::Set { path, value } => {
-                let number = lathe_host::value::number_for(self.controller.info(), &path, &value)?;
+                let number = crate::value::number_for(self.controller.info(), &path, &value)?;
                 let applied = self
                     .controller
                     .set_param(&path, number)
@@ -424,7 +418,7 @@ impl ControlLoop {
         lines.push(format!(
             "DSP load {:.1}%, {} xruns",
             self.load.last,
-            self.host.flags.xruns.load(Ordering::Relaxed)
+            self.backend.status().xruns.load(Ordering::Relaxed)
         ));
         lines.join("\n")
     }
@@ -565,7 +559,7 @@ impl ControlLoop {
             }
         }
         self.meter_line = MeterLine::new(self.controller.info());
-        self.host.set_latency(latency, &self.controls);
+        self.set_latency(latency);
         if self.controls.solo.load(Ordering::Relaxed) && self.controller.listening().is_none() {
             self.controls.solo.store(false, Ordering::Relaxed);
             self.say(
@@ -590,11 +584,8 @@ impl ControlLoop {
             return Err("a previous engine change is still in progress".into());
         }
         let (controller, engine) = lathe_engine::engine(compiled);
-        let monitor = new_monitor(controller.info(), &self.controls);
-        self.pending_stage = self
-            .host
-            .send_stage(Box::new(Stage::new(engine, monitor)))
-            .err();
+        let stage = Stage::with_monitor(engine, controller.info(), &self.controls);
+        self.pending_stage = self.stages.send(Box::new(stage)).err();
         let listening = self.controller.listening().map(str::to_string);
         self.controller = controller;
         if let Some(path) = listening {
@@ -605,9 +596,8 @@ impl ControlLoop {
 
     /// Recompiles for the server's buffer size and sample rate when they change.
     fn follow_server_format(&mut self) {
-        let flags = &self.host.flags;
-        let rate = f64::from(flags.sample_rate.load(Ordering::Acquire));
-        let block = flags.buffer_size.load(Ordering::Acquire) as usize;
+        let (rate, block) = self.backend.status().format();
+        let (rate, block) = (f64::from(rate), block as usize);
         let prepare = PrepareInfo::new(rate, block);
         if prepare == self.controller.info().prepare || block == 0 || self.pending_stage.is_some() {
             return;

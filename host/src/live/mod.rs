@@ -1,0 +1,130 @@
+//! `lathe run`: a graph played live, with hot reload of its files, live control on stdin
+//! and over OSC, a monitor section and terminal meters.
+//!
+//! Threads: the backend's audio thread runs the engine and the monitor (real-time safe,
+//! see [`audio`]); the control thread ([`control_loop`]) owns the controller and is the
+//! only one that changes the graph; stdin, OSC and the file watcher send it [`Event`]s.
+//! The control loop sees the audio side through the [`Backend`] trait: [`JackBackend`]
+//! for `lathe run`, [`InProcessBackend`] to run the same loop without an audio server.
+//!
+//! Modules, leaves first: `args` (what to run), `events` and `messages` (what reaches
+//! the control thread and what it prints), `monitor`, `meters`, `console` (command
+//! parsing), `audio` (the audio side every backend runs), `backend` (the trait),
+//! `jack_host` and `in_process` (the backends), `watch`, `osc`, `scripts`,
+//! `control_loop`, `session` (starting a run on any backend), `wiring` (JACK
+//! connections).
+
+pub mod args;
+pub mod audio;
+pub mod backend;
+pub mod console;
+pub mod control_loop;
+pub mod events;
+pub mod in_process;
+pub mod jack_host;
+pub mod messages;
+mod meters;
+pub mod monitor;
+mod osc;
+mod scripts;
+pub mod session;
+mod watch;
+mod wiring;
+
+use std::io::BufRead;
+use std::process::ExitCode;
+use std::sync::mpsc::Sender;
+
+use lathe_engine::{GraphDoc, GraphError};
+
+pub use args::{DEFAULT_CLIENT_NAME, RunOptions};
+pub use backend::{Backend, BackendError};
+pub use control_loop::{ControlLoop, Ending};
+pub use events::{Answer, Event, Reply};
+pub use in_process::{Clock, ClockInput, InProcessBackend, InProcessDriver};
+pub use jack_host::JackBackend;
+pub use messages::{Message, Messages};
+pub use session::{LiveError, Session};
+
+/// Runs `lathe run` as a JACK client until `quit` (exit 0) or the server goes away
+/// (exit 1). Exits 2 without a JACK server.
+pub fn run(args: RunOptions) -> ExitCode {
+    match start(&args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+fn start(args: &RunOptions) -> Result<ExitCode, LiveError> {
+    let doc = GraphDoc::load(&args.graph).map_err(GraphError::from)?;
+    let overrides = parse_sets(&args.set).map_err(LiveError::Set)?;
+    let mut session = Session::start(&args.graph, doc, overrides, Messages::terminal(), || {
+        JackBackend::open(&args.name)
+    })?;
+    for warning in wiring::connect(&session.control.backend, args, session.control.info()) {
+        eprintln!("warning: {warning}");
+    }
+    println!("{}", session.banner(&args.graph));
+    if !args.no_watch {
+        session.watch();
+    }
+    if let Some(addr) = args.osc {
+        let bound = session.listen_osc(addr)?;
+        println!("lathe: OSC on udp {bound}");
+    }
+    spawn_console(session.events());
+    let (ending, control) = session.run();
+    let summary = control.summary();
+    let ControlLoop { backend, .. } = control;
+    match ending {
+        Ending::Quit => {
+            backend.stop(false);
+            println!("\n{summary}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Ending::ServerGone => {
+            backend.stop(true);
+            println!("\n{summary}");
+            eprintln!("lathe: the JACK server has stopped; exiting");
+            Ok(ExitCode::from(session::EXIT_FAILURE))
+        }
+    }
+}
+
+/// Reads commands from stdin on a thread of its own. End of input leaves lathe running
+/// (it may be started with stdin closed); `quit` stops it.
+fn spawn_console(events: Sender<Event>) {
+    let _ = std::thread::Builder::new()
+        .name("lathe-console".into())
+        .spawn(move || {
+            for line in std::io::stdin().lock().lines() {
+                let Ok(line) = line else { return };
+                match console::parse(&line) {
+                    Ok(Some(cmd)) => {
+                        if events.send(Event::Command { cmd, reply: None }).is_err() {
+                            return;
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(e) => eprintln!("error: {e}"),
+                }
+            }
+        });
+}
+
+/// `--set NODE.PARAM=VALUE` values, as live overrides.
+fn parse_sets(sets: &[String]) -> Result<control_loop::Overrides, String> {
+    sets.iter()
+        .map(|s| {
+            let (path, value) = s
+                .rsplit_once('=')
+                .ok_or_else(|| format!("--set `{s}`: expected NODE.PARAM=VALUE"))?;
+            let value =
+                console::parse_value(value.trim()).map_err(|e| format!("--set `{s}`: {e}"))?;
+            Ok((path.trim().to_string(), value))
+        })
+        .collect()
+}

@@ -1,0 +1,166 @@
+//! A live run on any [`Backend`]: compiles the graph for the backend's format, starts the
+//! audio side, and sets up the control loop with its event sources (file watcher, OSC).
+//! `lathe run` does this over JACK; tests do it over the in-process backend.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::mpsc::{self, Receiver, Sender};
+
+use lathe_engine::{GraphDoc, GraphError, PrepareInfo};
+
+use super::audio::{Stage, audio_side};
+use super::backend::{Backend, BackendError};
+use super::control_loop::{ControlLoop, Ending, Overrides, compile_with};
+use super::events::Event;
+use super::messages::Messages;
+use super::monitor::MonitorControls;
+use super::scripts::LiveScripts;
+use super::{osc, watch};
+
+/// Exit code when the graph is broken or the server went away.
+pub const EXIT_FAILURE: u8 = 1;
+/// Exit code when no audio server (or no JACK library) is available.
+pub const EXIT_NO_SERVER: u8 = 2;
+
+/// Why a live run could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    #[error("{0}")]
+    Graph(#[from] GraphError),
+    /// A `--set` that does not parse.
+    #[error("{0}")]
+    Set(String),
+    #[error("lathe: {0}")]
+    Open(BackendError),
+    #[error("lathe: {0}")]
+    Start(BackendError),
+    #[error("lathe: cannot listen for OSC on {addr}: {source}")]
+    Osc {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+impl LiveError {
+    /// The exit status `lathe run` ends with.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            LiveError::Open(_) => EXIT_NO_SERVER,
+            _ => EXIT_FAILURE,
+        }
+    }
+}
+
+/// A started live run: the audio side plays, the control loop waits for [`Session::run`].
+pub struct Session<B: Backend> {
+    pub control: ControlLoop<B>,
+    events_tx: Sender<Event>,
+    events: Receiver<Event>,
+}
+
+impl<B: Backend> Session<B> {
+    /// Opens the backend with `open`, compiles `doc` (read from `graph`) with the live
+    /// `overrides` for its format, and starts the audio side with the graph's latency
+    /// reported.
+    pub fn start(
+        graph: &Path,
+        doc: GraphDoc,
+        overrides: Overrides,
+        messages: Messages,
+        open: impl FnOnce() -> Result<B, BackendError>,
+    ) -> Result<Self, LiveError> {
+        let registry = crate::registry();
+        let mut backend = open().map_err(LiveError::Open)?;
+        let (rate, block) = backend.status().format();
+        let prepare = PrepareInfo::new(f64::from(rate), block as usize);
+        let (file_values, mut compiled) = compile_with(&doc, &registry, prepare, &overrides)?;
+        let scripts = LiveScripts::new(compiled.take_control_tasks());
+        let controls = MonitorControls::new();
+        let (controller, engine) = lathe_engine::engine(compiled);
+        let stage = Stage::with_monitor(engine, controller.info(), &controls);
+        let (audio, stages) =
+            audio_side(Box::new(stage), controller.info(), backend.status().clone());
+        backend
+            .start(controller.info(), audio)
+            .map_err(LiveError::Start)?;
+        let mut control = ControlLoop::new(
+            graph.to_path_buf(),
+            registry,
+            doc,
+            controller,
+            overrides,
+            file_values,
+            backend,
+            stages,
+            controls,
+            scripts,
+        );
+        control.set_messages(messages);
+        control.set_latency(control.info().latency_frames);
+        let (events_tx, events) = mpsc::channel();
+        Ok(Self {
+            control,
+            events_tx,
+            events,
+        })
+    }
+
+    /// Where commands and file changes are sent to the control loop.
+    pub fn events(&self) -> Sender<Event> {
+        self.events_tx.clone()
+    }
+
+    /// The start banner: what runs where, at which format and latency, and the ports.
+    pub fn banner(&self, graph: &Path) -> String {
+        let info = self.control.info();
+        let (ins, outs) = self.control.backend.ports();
+        format!(
+            "lathe: running {} as {} ({} Hz, {} frames, latency {} frames)\n\
+             lathe: inputs {}\nlathe: outputs {}\nlathe: type `help` for commands",
+            graph.display(),
+            self.control.backend.describe(),
+            info.prepare.sample_rate_hz,
+            info.prepare.max_block_frames,
+            info.latency_frames,
+            list_or_none(ins),
+            list_or_none(outs),
+        )
+    }
+
+    /// Reloads the graph when its files change (a watcher that cannot start is
+    /// reported, and the run goes on without hot reload).
+    pub fn watch(&mut self) {
+        match watch::FileWatcher::new(self.events_tx.clone()) {
+            Ok(w) => {
+                self.control.watcher = Some(w);
+                self.control.watch_files();
+            }
+            Err(e) => self.control.say(
+                &format!("warning: cannot watch the graph files ({e}); hot reload is off"),
+                true,
+            ),
+        }
+    }
+
+    /// Serves OSC on `addr`; returns the bound address (port 0 picks a free one).
+    pub fn listen_osc(&mut self, addr: SocketAddr) -> Result<SocketAddr, LiveError> {
+        osc::spawn(addr, self.events_tx.clone()).map_err(|source| LiveError::Osc { addr, source })
+    }
+
+    /// Runs the control loop until `quit` or until the audio side stops by itself; gives
+    /// the control loop back (for its summary and to stop the backend).
+    pub fn run(mut self) -> (Ending, ControlLoop<B>) {
+        // The session's own sender goes: the loop notices when every source is gone.
+        drop(self.events_tx);
+        let ending = self.control.run(&self.events);
+        (ending, self.control)
+    }
+}
+
+fn list_or_none(ports: &[String]) -> String {
+    if ports.is_empty() {
+        "(none)".to_string()
+    } else {
+        ports.join(" ")
+    }
+}
