@@ -6,6 +6,8 @@
 //! writes the same bytes however its audio is chunked, and eight samples' noise is
 //! computed at once with plain 32-bit integer vectors.
 
+use lathe_nodes::dsp::cpu::Isa;
+
 /// The seed every render starts from; changing it changes every dithered output.
 pub const DITHER_SEED: u64 = 0x6c61_7468_6500_0001;
 
@@ -57,6 +59,8 @@ pub struct Quantizer {
     scale: f64,
     min: i32,
     max: i32,
+    /// Instruction set [`Quantizer::quantize_into`] runs on, detected once.
+    isa: Isa,
 }
 
 /// Samples quantised per inner step of [`Quantizer::quantize_into`].
@@ -71,6 +75,7 @@ impl Quantizer {
             scale: full_scale,
             min: -(1i64 << (bits - 1)) as i32,
             max: ((1i64 << (bits - 1)) - 1) as i32,
+            isa: Isa::detect(),
         }
     }
 
@@ -84,13 +89,12 @@ impl Quantizer {
 
     /// Quantises `input` into `output` (the same length), sample after sample.
     pub fn quantize_into(&mut self, input: &[f32], output: &mut [i32]) {
-        #[cfg(target_arch = "x86_64")]
-        if lathe_nodes::dsp::cpu::has_avx2() {
-            // SAFETY: the CPU has AVX2.
-            unsafe { self.quantize_avx2(input, output) };
-            return;
+        match self.isa {
+            // SAFETY: `Isa::Avx2` is detected only when the CPU reports AVX2.
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => unsafe { self.quantize_avx2(input, output) },
+            _ => self.quantize_blocks(input, output),
         }
-        self.quantize_blocks(input, output);
     }
 
     /// [`Quantizer::quantize_into`] compiled for AVX2: the noise runs eight samples at a

@@ -19,7 +19,8 @@ use crate::dsp::eq_band::{BandLayout, ChannelMode};
 use lathe_engine::rt::flush_denormal;
 
 use crate::dsp::biquad::{Coefs, LaneCoefs, MAX_SECTIONS};
-use crate::dsp::lanes::{Isa, Pair};
+use crate::dsp::cpu::Isa;
+use crate::dsp::lanes::Pair;
 
 /// The representation of a two-channel bus a stage works in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -265,9 +266,9 @@ fn run_pair<const N: usize>(
         Isa::Portable => pair_kernel::<[f64; 2], N>(table, state, a, b),
         #[cfg(target_arch = "x86_64")]
         Isa::Sse2 => pair_kernel::<crate::dsp::lanes::Sse2, N>(table, state, a, b),
-        // SAFETY: `Isa::Avx` is chosen only when the CPU reports AVX.
+        // SAFETY: `Isa::Avx` and `Isa::Avx2` are detected only when the CPU reports AVX.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx => unsafe { pair_kernel_avx::<N>(table, state, a, b) },
+        Isa::Avx | Isa::Avx2 => unsafe { pair_kernel_avx::<N>(table, state, a, b) },
     }
 }
 

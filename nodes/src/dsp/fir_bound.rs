@@ -22,6 +22,8 @@
 //! second difference is a 12 dB/octave high-pass). The centre is chosen to minimise
 //! `sum |e|`.
 
+use crate::dsp::cpu::Isa;
+
 /// Relative allowance added to every evaluated bound: covers the f32 rounding of the
 /// filters' own sums (at most `taps * 2^-24` of `sum |h x|`, about 1e-5 for 74 taps of
 /// gain 3) and of the measured second differences, with room to spare.
@@ -147,14 +149,14 @@ impl InputPeaks {
     /// The second difference centred on frame `n` counts in `n`'s granule; it needs both
     /// neighbours, so the first and last frames of `x` have none. Any FIR window inside
     /// `x` has its interior second differences in the granules it touches.
-    pub fn granules(x: &[f32], out: &mut [InputPeaks]) {
-        #[cfg(target_arch = "x86_64")]
-        if crate::dsp::cpu::has_avx() {
-            // SAFETY: the CPU has just reported AVX.
-            unsafe { granules_avx(x, out) };
-            return;
+    /// `isa` picks the copy that runs (see [`crate::dsp::cpu`]).
+    pub fn granules(isa: Isa, x: &[f32], out: &mut [InputPeaks]) {
+        match isa {
+            // SAFETY: `Isa::Avx` and `Isa::Avx2` are detected only when the CPU reports AVX.
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx | Isa::Avx2 => unsafe { granules_avx(x, out) },
+            _ => Self::granules_with(x, out, inner_granule),
         }
-        Self::granules_with(x, out, inner_granule);
     }
 
     /// [`Self::granules`] with `inner` measuring the granules that have both neighbours.
@@ -393,7 +395,7 @@ mod tests {
     fn granules_cover_their_windows() {
         let x: Vec<f32> = noise(203, 9).iter().map(|v| *v as f32).collect();
         let mut g = vec![InputPeaks::default(); x.len().div_ceil(GRANULE_FRAMES)];
-        InputPeaks::granules(&x, &mut g);
+        InputPeaks::granules(Isa::detect(), &x, &mut g);
         for start in 0..x.len() {
             for end in start + 1..(start + 40).min(x.len()) {
                 let window = &x[start..end];
@@ -414,7 +416,7 @@ mod tests {
         let x: Vec<f32> = noise(203, 4).iter().map(|v| *v as f32 * 3.0).collect();
         let count = x.len().div_ceil(GRANULE_FRAMES);
         let mut dispatched = vec![InputPeaks::default(); count];
-        InputPeaks::granules(&x, &mut dispatched);
+        InputPeaks::granules(Isa::detect(), &x, &mut dispatched);
         let mut baseline = vec![InputPeaks::default(); count];
         InputPeaks::granules_with(&x, &mut baseline, inner_granule);
         assert_eq!(dispatched, baseline);

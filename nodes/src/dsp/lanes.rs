@@ -8,8 +8,8 @@
 //! and a kernel written once over these traits matches its scalar original.
 //!
 //! The x86 types wrap `core::arch` vectors. [`Avx`] may only be used by code entered
-//! through a `#[target_feature(enable = "avx")]` function after [`crate::dsp::cpu::has_avx`]
-//! said yes: its operations are AVX instructions.
+//! through a `#[target_feature(enable = "avx")]` function after
+//! [`crate::dsp::cpu::Isa::detect`] found AVX: its operations are AVX instructions.
 
 /// Arithmetic of a group of f64 lanes.
 pub trait Lanes: Copy {
@@ -39,50 +39,6 @@ pub trait Quad: Lanes {
     fn dup(h: Self::Half) -> Self;
     /// `(low, high)`.
     fn halves(self) -> (Self::Half, Self::Half);
-}
-
-/// Instruction set a kernel runs its lanes on, chosen once at build.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Isa {
-    /// Plain arrays, for targets other than x86-64 (and as the tests' reference).
-    Portable,
-    /// x86-64 baseline: SSE2 registers.
-    #[cfg(target_arch = "x86_64")]
-    Sse2,
-    /// AVX: four lanes in one register, and VEX encoding for two-lane code.
-    #[cfg(target_arch = "x86_64")]
-    Avx,
-}
-
-impl Isa {
-    /// The best this CPU runs.
-    pub fn detect() -> Self {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if crate::dsp::cpu::has_avx() {
-                Isa::Avx
-            } else {
-                Isa::Sse2
-            }
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        {
-            Isa::Portable
-        }
-    }
-
-    /// Every instruction set this CPU runs, the portable one first (for tests).
-    pub fn all_available() -> Vec<Isa> {
-        let mut all = vec![Isa::Portable];
-        #[cfg(target_arch = "x86_64")]
-        {
-            all.push(Isa::Sse2);
-            if crate::dsp::cpu::has_avx() {
-                all.push(Isa::Avx);
-            }
-        }
-        all
-    }
 }
 
 impl Lanes for f64 {
@@ -437,7 +393,7 @@ mod tests {
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn avx_lanes_are_plain_f64_arithmetic() {
-        if crate::dsp::cpu::has_avx() {
+        if crate::dsp::cpu::Isa::detect() >= crate::dsp::cpu::Isa::Avx {
             // SAFETY: AVX is present.
             unsafe { check_avx() };
         }

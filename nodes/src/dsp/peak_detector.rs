@@ -393,7 +393,7 @@ mod tests {
                 for t in reach..x.len() {
                     let window = &x[t + 1 - reach..=t];
                     let mut g = vec![InputPeaks::default(); window.len().div_ceil(GRANULE_FRAMES)];
-                    InputPeaks::granules(window, &mut g);
+                    InputPeaks::granules(crate::dsp::cpu::Isa::detect(), window, &mut g);
                     let peaks = InputPeaks::over(&g, 0..window.len());
                     let bound = det.bound().at(peaks);
                     assert!(

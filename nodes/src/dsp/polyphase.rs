@@ -11,6 +11,8 @@
 //!
 //! Allocates in [`PolyphaseBank::new`] only.
 
+use crate::dsp::cpu::Isa;
+
 /// Branch coefficients of a polyphase FIR, laid out for [`PolyphaseBank::run`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct PolyphaseBank {
@@ -18,8 +20,8 @@ pub struct PolyphaseBank {
     taps: usize,
     /// Tap-major: `coefs[j * branches + b]` multiplies input `i + j` of output `i`.
     coefs: Box<[f32]>,
-    /// AVX is available (checked once, here, not per call).
-    wide: bool,
+    /// Instruction set the kernel runs on (detected once, here, not per call).
+    isa: Isa,
 }
 
 impl PolyphaseBank {
@@ -33,7 +35,7 @@ impl PolyphaseBank {
             branches,
             taps,
             coefs,
-            wide: crate::dsp::cpu::has_avx(),
+            isa: Isa::detect(),
         }
     }
 
@@ -56,13 +58,12 @@ impl PolyphaseBank {
         if self.taps == 0 || out.len() < self.branches * frames {
             return;
         }
-        #[cfg(target_arch = "x86_64")]
-        if self.wide {
-            // SAFETY: `wide` is set only when the CPU reports AVX.
-            unsafe { run_avx(self, input, out, frames) };
-            return;
+        match self.isa {
+            // SAFETY: `Isa::Avx` and `Isa::Avx2` are detected only when the CPU reports AVX.
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx | Isa::Avx2 => unsafe { run_avx(self, input, out, frames) },
+            _ => dispatch(self, input, out, frames),
         }
-        dispatch(self, input, out, frames);
     }
 }
 

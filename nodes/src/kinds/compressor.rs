@@ -42,6 +42,7 @@ use crate::bus::{DEFAULT_CHANNELS, check_channels};
 use crate::dsp::ballistics::{Ballistics, Envelope, one_pole_coef};
 use crate::dsp::biquad::Coefs;
 use crate::dsp::coef_grid::COEF_GRID_FRAMES;
+use crate::dsp::cpu::Isa;
 use crate::dsp::fastmath;
 
 /// Longest lookahead a config may ask for, in ms.
@@ -237,7 +238,7 @@ fn build_compressor(
         mix_buf: vec![0.0; CHUNK_FRAMES].into_boxed_slice(),
         makeup_buf: vec![0.0; CHUNK_FRAMES].into_boxed_slice(),
         gr_db: vec![0.0; cfg.channels].into_boxed_slice(),
-        wide: crate::dsp::cpu::has_avx2(),
+        isa: Isa::detect(),
         delay: vec![0.0; cfg.channels * (latency + 1)].into_boxed_slice(),
         delay_len: latency + 1,
         delay_pos: 0,
@@ -289,8 +290,9 @@ pub struct CompressorProcessor {
     makeup_buf: Box<[f64]>,
     /// Current gain reduction per channel (positive dB).
     gr_db: Box<[f64]>,
-    /// The CPU has AVX2: the passes run in their AVX2 copy (see [`crate::dsp::cpu`]).
-    wide: bool,
+    /// Instruction set the passes run on: [`Isa::Avx2`] runs their AVX2 copy (see
+    /// [`crate::dsp::cpu`]).
+    isa: Isa,
     /// Lookahead delay, channel after channel, `delay_len` frames each.
     delay: Box<[f32]>,
     delay_len: usize,
@@ -666,13 +668,12 @@ impl Processor for CompressorProcessor {
     }
 
     fn process(&mut self, io: &mut Io<'_>) {
-        #[cfg(target_arch = "x86_64")]
-        if self.wide {
-            // SAFETY: `wide` is set only when the CPU reports AVX2.
-            unsafe { self.process_avx2(io) };
-            return;
+        match self.isa {
+            // SAFETY: `Isa::Avx2` is detected only when the CPU reports AVX2.
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => unsafe { self.process_avx2(io) },
+            _ => self.process_passes(io),
         }
-        self.process_passes(io);
     }
 }
 
@@ -736,12 +737,12 @@ mod tests {
             (CompressorParam::Detector, 1.0),
         ];
         for params in [vec![], tweaks] {
-            let outputs: Vec<Vec<Vec<f32>>> = [true, false]
+            let outputs: Vec<Vec<Vec<f32>>> = [Isa::detect(), Isa::baseline()]
                 .into_iter()
-                .map(|wide| {
+                .map(|isa| {
                     let (mut p, spec) =
                         build_compressor(&NodeConfig::empty(), &ctx).expect("defaults build");
-                    p.wide = wide && crate::dsp::cpu::has_avx2();
+                    p.isa = isa;
                     for &(id, value) in &params {
                         p.set_param(id.id(), value);
                     }

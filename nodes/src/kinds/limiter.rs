@@ -77,6 +77,7 @@ use serde::Deserialize;
 use crate::bus::{DEFAULT_CHANNELS, check_channels};
 use crate::dsp::ballistics::{Ballistics, Envelope};
 use crate::dsp::bs1770::true_peak::TruePeak;
+use crate::dsp::cpu::Isa;
 use crate::dsp::fastmath;
 use crate::dsp::fir_bound::{FirBound, GRANULE_FRAMES, InputPeaks};
 use crate::dsp::near_nyquist::NearNyquistEnvelope;
@@ -280,7 +281,7 @@ fn build_limiter(
         blended: vec![0.0; block].into_boxed_slice(),
         gains: vec![0.0; block].into_boxed_slice(),
         gain_scratch: GainScratch::new(block),
-        wide: crate::dsp::cpu::has_avx2(),
+        isa: Isa::detect(),
         in_step: true,
         sharing: true,
         near_nyquist: vec![0.0; block].into_boxed_slice(),
@@ -738,8 +739,9 @@ pub struct LimiterProcessor {
     blended: Box<[f64]>,
     gains: Box<[f64]>,
     gain_scratch: GainScratch,
-    /// The CPU has AVX2: the blocks run in their AVX2 copy (see [`crate::dsp::cpu`]).
-    wide: bool,
+    /// Instruction set the blocks run on: [`Isa::Avx2`] runs their AVX2 copy (see
+    /// [`crate::dsp::cpu`]).
+    isa: Isa,
     /// Every channel's gain path is in the state of channel 0's, and only channel 0's
     /// is stepped (fully linked).
     in_step: bool,
@@ -840,7 +842,7 @@ impl LimiterProcessor {
             ch.detector.load(x);
             ch.nyquist.load(x);
             let history = ch.detector.history_frames();
-            InputPeaks::granules(ch.detector.input(), &mut self.granules);
+            InputPeaks::granules(self.isa, ch.detector.input(), &mut self.granules);
             let needed = |from: usize| -> bool {
                 let to = (from + DECISION_FRAMES).min(n);
                 let Some(bound) = self.bound else {
@@ -1024,13 +1026,12 @@ impl Processor for LimiterProcessor {
     }
 
     fn process(&mut self, io: &mut Io<'_>) {
-        #[cfg(target_arch = "x86_64")]
-        if self.wide {
-            // SAFETY: `wide` is set only when the CPU reports AVX2.
-            unsafe { self.process_avx2(io) };
-            return;
+        match self.isa {
+            // SAFETY: `Isa::Avx2` is detected only when the CPU reports AVX2.
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => unsafe { self.process_avx2(io) },
+            _ => self.process_blocks(io),
         }
-        self.process_blocks(io);
     }
 }
 
@@ -1159,14 +1160,14 @@ mod tests {
             event(15_000, LimiterParam::LinkPct, 60.0),
             event(35_000, LimiterParam::LinkPct, 100.0),
         ];
-        let with_isa = |wide: bool| {
+        let with_isa = |isa: Isa| {
             move |p: &mut LimiterProcessor| {
-                p.wide = wide && crate::dsp::cpu::has_avx2();
+                p.isa = isa;
                 p.set_param(LimiterParam::AutoRelease.id(), 1.0);
             }
         };
-        let wide = render_with(with_isa(true), &input, 200, &events);
-        assert!(wide == render_with(with_isa(false), &input, 200, &events));
+        let wide = render_with(with_isa(Isa::detect()), &input, 200, &events);
+        assert!(wide == render_with(with_isa(Isa::baseline()), &input, 200, &events));
     }
 
     /// The running minimum is the minimum of the last `len` values, exactly, through

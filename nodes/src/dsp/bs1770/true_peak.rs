@@ -14,6 +14,7 @@
 //! the same maximum as interpolating everything (the skipped values are provably not
 //! above it), so the meter reads the same whatever the input's block split.
 
+use crate::dsp::cpu::Isa;
 use crate::dsp::fir_bound::{FirBound, GRANULE_FRAMES, InputPeaks};
 use crate::dsp::polyphase::PolyphaseBank;
 
@@ -110,6 +111,8 @@ pub struct TruePeak {
     granules: Vec<InputPeaks>,
     /// Frames run through the interpolator since construction (the rest were skipped).
     interpolated_frames: u64,
+    /// Instruction set the granule measures run on.
+    isa: Isa,
 }
 
 impl TruePeak {
@@ -130,6 +133,7 @@ impl TruePeak {
             }),
             granules: vec![InputPeaks::default(); (TAPS - 1 + CHUNK).div_ceil(GRANULE_FRAMES)],
             interpolated_frames: 0,
+            isa: Isa::detect(),
         }
     }
 
@@ -158,7 +162,7 @@ impl TruePeak {
             let len = chunk.len();
             // Phase 0 is the input itself.
             peak[0] = abs_max(peak[0], chunk);
-            InputPeaks::granules(buf, &mut self.granules);
+            InputPeaks::granules(self.isa, buf, &mut self.granules);
             let others = self.factor - 1;
             // Runs of output frames whose interpolation could raise the maximum.
             let mut start = 0;

@@ -12,7 +12,8 @@
 
 use super::MAX_BANDS;
 use crate::dsp::biquad::{Coefs, LaneCoefs};
-use crate::dsp::lanes::{Isa, Pair, Quad};
+use crate::dsp::cpu::Isa;
+use crate::dsp::lanes::{Pair, Quad};
 use crate::dsp::linkwitz_riley::{LrSplit, Slope};
 
 /// Most sections of a split's low-pass or high-pass (LR8).
@@ -101,9 +102,9 @@ fn with_shape<const B: usize, const P: usize, const A: usize>(isa: Isa, job: Pai
         Isa::Portable => run::<[f64; 4], B, P, A>(job),
         #[cfg(target_arch = "x86_64")]
         Isa::Sse2 => run::<crate::dsp::lanes::Sse2Quad, B, P, A>(job),
-        // SAFETY: `Isa::Avx` is chosen only when the CPU reports AVX.
+        // SAFETY: `Isa::Avx` and `Isa::Avx2` are detected only when the CPU reports AVX.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx => unsafe { run_avx::<B, P, A>(job) },
+        Isa::Avx | Isa::Avx2 => unsafe { run_avx::<B, P, A>(job) },
     }
 }
 

@@ -46,7 +46,7 @@ use crate::dsp::linkwitz_riley::{LrSplit, Slope};
 
 mod kernel;
 
-use crate::dsp::lanes::Isa;
+use crate::dsp::cpu::Isa;
 use kernel::{LaneState, PairJob, SplitLanes};
 
 /// Default split frequencies: a three-band mastering split.

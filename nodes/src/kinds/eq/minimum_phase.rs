@@ -140,9 +140,9 @@ mod tests {
     use lathe_engine::{BuildContext, BuiltNode, NodeConfig, NodeKind, ParamId, PrepareInfo};
 
     use super::*;
+    use crate::dsp::cpu::Isa;
     use crate::dsp::eq_band::{ALL_TYPES, parse_bands};
     use crate::dsp::filter_chain::Mode;
-    use crate::dsp::lanes::Isa;
     use crate::kinds::eq::{EqConfig, EqKind};
 
     const RATE: f64 = 48_000.0;
