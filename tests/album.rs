@@ -5,7 +5,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{assert_fails, stderr, stdout, write_wav_f32};
+use common::{assert_fails, stderr, stdout, write_wav_f32, xorshift32};
 use lathe::album::metadata::{parse_bext_loudness, parse_info};
 use lathe::album::wav::read_chunks;
 use lathe::audio_io::read_audio;
@@ -43,10 +43,7 @@ fn track(seed: u32, level: f32, channels: usize, rate: u32) -> Vec<Vec<f32>> {
             let mut s = seed.wrapping_mul(2_654_435_761).wrapping_add(c as u32 + 1);
             (0..frames)
                 .map(|i| {
-                    s ^= s << 13;
-                    s ^= s >> 17;
-                    s ^= s << 5;
-                    let white = (s as f32 / u32::MAX as f32) * 2.0 - 1.0;
+                    let white = (xorshift32(&mut s) as f32 / u32::MAX as f32) * 2.0 - 1.0;
                     let swell = 0.6 + 0.4 * (i as f32 / frames as f32 * 6.0).sin();
                     white * level * 1.73 * swell
                 })

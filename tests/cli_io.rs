@@ -32,13 +32,9 @@ fn song_and_graph(dir: &Path) {
 #[test]
 fn bad_bits_value_is_a_usage_error_naming_the_allowed_values() {
     let dir = temp();
-    let out = lathe_in(
+    assert_usage_error(
         dir.path(),
         &["render", "g.ron", "a.wav", "-o", "b.wav", "--bits", "20"],
-    );
-    assert_fails(
-        &out,
-        2,
         &[
             "invalid value '20' for '--bits <BITS>'",
             "allowed values are 16, 24 and 32f",
@@ -105,38 +101,36 @@ fn malformed_set_is_refused_with_the_reason() {
 #[test]
 fn render_needs_an_input_or_the_demo_but_not_both() {
     let dir = temp();
-    let out = lathe_in(dir.path(), &["render", "g.ron", "-o", "b.wav"]);
-    assert_fails(
-        &out,
-        2,
+    assert_usage_error(
+        dir.path(),
+        &["render", "g.ron", "-o", "b.wav"],
         &[
             "the following required arguments were not provided",
             "<INPUT>",
         ],
     );
-    let out = lathe_in(
+    assert_usage_error(
         dir.path(),
         &["render", "g.ron", "a.wav", "--demo", "-o", "b.wav"],
+        &["cannot be used with"],
     );
-    assert_fails(&out, 2, &["cannot be used with"]);
-    let out = lathe_in(dir.path(), &["render", "g.ron", "a.wav"]);
-    assert_fails(&out, 2, &["--output <OUTPUT>"]);
+    assert_usage_error(
+        dir.path(),
+        &["render", "g.ron", "a.wav"],
+        &["--output <OUTPUT>"],
+    );
 }
 
 #[test]
 fn several_inputs_need_bus_names() {
     let dir = temp();
     song_and_graph(dir.path());
-    let out = lathe_in(
+    assert_usage_error(
         dir.path(),
         &["render", "chain.ron", "song.wav", "song.wav", "-o", "x.wav"],
-    );
-    assert_fails(
-        &out,
-        2,
         &["2 input files given: name the bus of each as BUS=PATH (e.g. main=song.wav)"],
     );
-    let out = lathe_in(
+    assert_usage_error(
         dir.path(),
         &[
             "render",
@@ -146,8 +140,8 @@ fn several_inputs_need_bus_names() {
             "-o",
             "x.wav",
         ],
+        &["input bus `a` is given more than once"],
     );
-    assert_fails(&out, 2, &["input bus `a` is given more than once"]);
 }
 
 #[test]
@@ -171,11 +165,11 @@ fn unknown_subcommand_and_help() {
 fn missing_and_non_audio_inputs_are_named() {
     let dir = temp();
     song_and_graph(dir.path());
-    let out = lathe_in(
+    assert_usage_error(
         dir.path(),
         &["render", "chain.ron", "nope.wav", "-o", "x.wav"],
+        &["error: input file `nope.wav` does not exist"],
     );
-    assert_fails(&out, 2, &["error: input file `nope.wav` does not exist"]);
     fs::write(dir.path().join("text.wav"), "this is not audio, just text").unwrap();
     let out = lathe_in(
         dir.path(),
@@ -189,10 +183,9 @@ fn missing_and_non_audio_inputs_are_named() {
     // The decoder's own log lines stay out of the way.
     assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
     fs::write(dir.path().join("empty.flac"), "").unwrap();
-    let out = lathe_in(dir.path(), &["analyze", "empty.flac"]);
-    assert_fails(
-        &out,
-        2,
+    assert_usage_error(
+        dir.path(),
+        &["analyze", "empty.flac"],
         &["`empty.flac` is not an audio file lathe can read"],
     );
 }
@@ -350,10 +343,9 @@ fn corrupt_flac_names_the_file_and_the_time() {
         *b ^= 0x5a;
     }
     fs::write(&path, bytes).unwrap();
-    let out = lathe_in(dir.path(), &["analyze", "broken.flac"]);
-    assert_fails(
-        &out,
-        2,
+    assert_usage_error(
+        dir.path(),
+        &["analyze", "broken.flac"],
         &[
             "`broken.flac` is corrupt at 1.707 s: 4096 frames are missing (damaged data was skipped)",
         ],
@@ -367,10 +359,9 @@ fn cut_off_wav_is_reported_not_silently_shortened() {
     write_wav_int(&path, 48_000, 16, &[test_signal(48_000, 16, 0.5, 0)]);
     let bytes = fs::read(&path).unwrap();
     fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
-    let out = lathe_in(dir.path(), &["analyze", "cut.wav"]);
-    assert_fails(
-        &out,
-        2,
+    assert_usage_error(
+        dir.path(),
+        &["analyze", "cut.wav"],
         &["`cut.wav` is corrupt at 0.500 s: \
              the file ends after 23989 of the 48000 frames its header declares"],
     );
@@ -392,13 +383,9 @@ fn mismatched_sample_rates_are_refused() {
         &[vec![0; 10], vec![0; 10]],
     );
     fs::write(dir.path().join("g.ron"), "()").unwrap();
-    let out = lathe_in(
+    assert_usage_error(
         dir.path(),
         &["render", "g.ron", "x=a.wav", "y=b.wav", "-o", "o.wav"],
-    );
-    assert_fails(
-        &out,
-        2,
         &["inputs differ in sample rate: `a.wav` is 44100 Hz, `b.wav` is 48000 Hz"],
     );
 }
@@ -422,26 +409,18 @@ fn refuses_to_overwrite_an_input_however_it_is_spelt() {
     #[cfg(unix)]
     {
         fs::hard_link(dir.path().join("song.wav"), dir.path().join("link.wav")).unwrap();
-        let out = lathe_in(
+        assert_usage_error(
             dir.path(),
             &["render", "chain.ron", "song.wav", "-o", "link.wav"],
-        );
-        assert_fails(
-            &out,
-            2,
             &["refusing to write `link.wav`: it is the input file `song.wav`"],
         );
     }
-    let out = lathe_in(
+    assert_usage_error(
         dir.path(),
         &["render", "chain.ron", "song.wav", "-o", "chain.ron"],
-    );
-    assert_fails(
-        &out,
-        2,
         &["refusing to write `chain.ron`: it is the graph file `chain.ron`"],
     );
-    let out = lathe_in(
+    assert_usage_error(
         dir.path(),
         &[
             "render",
@@ -452,10 +431,6 @@ fn refuses_to_overwrite_an_input_however_it_is_spelt() {
             "--report",
             "song.wav",
         ],
-    );
-    assert_fails(
-        &out,
-        2,
         &["refusing to write `song.wav`: it is the input file `song.wav`"],
     );
     assert_eq!(fs::read(dir.path().join("song.wav")).unwrap(), before);
@@ -465,13 +440,9 @@ fn refuses_to_overwrite_an_input_however_it_is_spelt() {
 fn output_in_a_missing_folder_is_refused_before_decoding() {
     let dir = temp();
     song_and_graph(dir.path());
-    let out = lathe_in(
+    assert_usage_error(
         dir.path(),
         &["render", "chain.ron", "song.wav", "-o", "no/such/x.wav"],
-    );
-    assert_fails(
-        &out,
-        2,
         &["cannot write `no/such/x.wav`: folder `no/such` does not exist"],
     );
 }
@@ -550,7 +521,7 @@ fn demo_renders_through_a_unity_graph_bit_exactly() {
         "(nodes: [(id: \"g\", kind: \"gain\")], links: [\"in -> g -> out\"])",
     )
     .unwrap();
-    let out = lathe_in(
+    let out = lathe_ok(
         dir.path(),
         &[
             "render",
@@ -562,7 +533,6 @@ fn demo_renders_through_a_unity_graph_bit_exactly() {
             "32f",
         ],
     );
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let rendered = read_audio(&dir.path().join("demo.wav")).unwrap();
     assert_eq!(
         rendered,
@@ -582,7 +552,7 @@ fn demo_renders_through_a_unity_graph_bit_exactly() {
 fn set_changes_the_render_and_the_report_records_it() {
     let dir = temp();
     song_and_graph(dir.path());
-    let out = lathe_in(
+    let out = lathe_ok(
         dir.path(),
         &[
             "render",
@@ -599,7 +569,6 @@ fn set_changes_the_render_and_the_report_records_it() {
             "report.json",
         ],
     );
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(stdout(&out), "", "--quiet prints nothing");
     let report: serde_json::Value =
         serde_json::from_slice(&fs::read(dir.path().join("report.json")).unwrap()).unwrap();
@@ -647,7 +616,7 @@ fn render_is_identical_for_every_block_size_and_run() {
     let mut files = Vec::new();
     for (i, block) in ["1", "7", "512", "65536"].iter().enumerate() {
         let name = format!("o{i}.wav");
-        let out = lathe_in(
+        lathe_ok(
             dir.path(),
             &[
                 "render",
@@ -660,7 +629,6 @@ fn render_is_identical_for_every_block_size_and_run() {
                 "-q",
             ],
         );
-        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
         files.push(fs::read(dir.path().join(&name)).unwrap());
     }
     assert!(
@@ -681,7 +649,7 @@ fn sixteen_bit_output_is_dithered_and_clamped() {
     let dir = temp();
     song_and_graph(dir.path());
     // +24 dB drives the input far over full scale: the integer output must clamp.
-    let out = lathe_in(
+    lathe_ok(
         dir.path(),
         &[
             "render",
@@ -696,7 +664,6 @@ fn sixteen_bit_output_is_dithered_and_clamped() {
             "-q",
         ],
     );
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let mut reader = hound::WavReader::open(dir.path().join("loud.wav")).unwrap();
     assert_eq!(reader.spec().bits_per_sample, 16);
     let samples: Vec<i16> = reader.samples::<i16>().map(Result::unwrap).collect();
@@ -735,7 +702,7 @@ fn stems_map_to_input_buses_by_name() {
         16,
         std::slice::from_ref(&b),
     );
-    let out = lathe_in(
+    lathe_ok(
         dir.path(),
         &[
             "render",
@@ -749,7 +716,6 @@ fn stems_map_to_input_buses_by_name() {
             "-q",
         ],
     );
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let mix = read_audio(&dir.path().join("mix.wav")).unwrap();
     assert_eq!(
         mix.frames(),
@@ -760,24 +726,19 @@ fn stems_map_to_input_buses_by_name() {
         let want = a.get(i).copied().unwrap_or(0) + b[i];
         assert_eq!(mix.channels[0][i], want as f32 / 32_768.0, "frame {i}");
     }
-    let out = lathe_in(dir.path(), &["render", "stems.ron", "d.wav", "-o", "x.wav"]);
-    assert_fails(
-        &out,
-        2,
+    assert_usage_error(
+        dir.path(),
+        &["render", "stems.ron", "d.wav", "-o", "x.wav"],
         &[
             "the graph has 2 input buses (`drums` (2 ch), `music` (2 ch)); give one input per bus as BUS=PATH",
         ],
     );
-    let out = lathe_in(
+    assert_usage_error(
         dir.path(),
         &["render", "stems.ron", "drums=d.wav", "-o", "x.wav"],
-    );
-    assert_fails(
-        &out,
-        2,
         &["no input for the graph's input bus `music` (2 ch); give it as music=PATH"],
     );
-    let out = lathe_in(
+    assert_usage_error(
         dir.path(),
         &[
             "render",
@@ -787,15 +748,11 @@ fn stems_map_to_input_buses_by_name() {
             "-o",
             "x.wav",
         ],
-    );
-    assert_fails(
-        &out,
-        2,
         &[
             "the graph has no input bus `vocals`; its input buses are `drums` (2 ch), `music` (2 ch)",
         ],
     );
-    let out = lathe_in(
+    assert_usage_error(
         dir.path(),
         &[
             "render",
@@ -805,13 +762,9 @@ fn stems_map_to_input_buses_by_name() {
             "-o",
             "x.wav",
         ],
-    );
-    assert_fails(
-        &out,
-        2,
         &["`mono.wav` has 1 channel(s) but input bus `music` takes 2"],
     );
-    let out = lathe_in(
+    assert_usage_error(
         dir.path(),
         &[
             "render",
@@ -821,10 +774,6 @@ fn stems_map_to_input_buses_by_name() {
             "-o",
             "side=x.wav",
         ],
-    );
-    assert_fails(
-        &out,
-        2,
         &["the graph has no output bus `side`; its output buses are `main` (2 ch)"],
     );
 }
@@ -833,11 +782,10 @@ fn stems_map_to_input_buses_by_name() {
 fn check_and_dot_describe_a_valid_graph() {
     let dir = temp();
     song_and_graph(dir.path());
-    let out = lathe_in(
+    let out = lathe_ok(
         dir.path(),
         &["check", "chain.ron", "--set", "trim.gain_db=-1.5"],
     );
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = stdout(&out);
     for needle in [
         "chain.ron: ok",
@@ -848,15 +796,17 @@ fn check_and_dot_describe_a_valid_graph() {
     ] {
         assert!(text.contains(needle), "{needle:?} in:\n{text}");
     }
-    let out = lathe_in(dir.path(), &["dot", "chain.ron"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = lathe_ok(dir.path(), &["dot", "chain.ron"]);
     assert!(
         stdout(&out).starts_with("digraph lathe {"),
         "{}",
         stdout(&out)
     );
-    let out = lathe_in(dir.path(), &["check", "missing.ron"]);
-    assert_fails(&out, 2, &["missing.ron: error: cannot read graph file"]);
+    assert_usage_error(
+        dir.path(),
+        &["check", "missing.ron"],
+        &["missing.ron: error: cannot read graph file"],
+    );
 }
 
 // ---- nodes and analyze -----------------------------------------------------------
@@ -877,10 +827,9 @@ fn nodes_lists_and_describes_kinds() {
     let out = lathe_in(dir.path(), &["nodes", "gain", "--json"]);
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["params"][0]["name"], "gain_db");
-    let out = lathe_in(dir.path(), &["nodes", "gian"]);
-    assert_fails(
-        &out,
-        2,
+    assert_usage_error(
+        dir.path(),
+        &["nodes", "gian"],
         &["unknown node kind `gian` (did you mean `gain`?); known kinds: "],
     );
 }
@@ -898,8 +847,7 @@ fn analyze_reports_peak_and_format_as_json() {
         16,
         &[square.clone(), square],
     );
-    let out = lathe_in(dir.path(), &["analyze", "sq.wav", "--json"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = lathe_ok(dir.path(), &["analyze", "sq.wav", "--json"]);
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let m = &json["files"][0];
     assert_eq!(m["path"], "sq.wav");
@@ -1041,7 +989,7 @@ fn scripts_tick_at_exact_frames_whatever_the_block_size() {
     let mut renders = Vec::new();
     for block in ["7", "512", "4096"] {
         let name = format!("ride{block}.wav");
-        let out = lathe_in(
+        lathe_ok(
             dir.path(),
             &[
                 "render",
@@ -1056,7 +1004,6 @@ fn scripts_tick_at_exact_frames_whatever_the_block_size() {
                 "-q",
             ],
         );
-        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
         renders.push(read_audio(&dir.path().join(&name)).unwrap());
     }
     assert!(

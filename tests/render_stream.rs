@@ -7,7 +7,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use common::{
-    FLAC_BLOCK, assert_fails, dir_entries, lathe_in, stderr, test_signal, write_flac, write_wav_int,
+    FLAC_BLOCK, assert_fails, dir_entries, lathe_in, lathe_ok, stderr, test_signal, write_flac,
+    write_wav_int,
 };
 use lathe::audio_io::{Audio, SampleFormat, read_audio, write_audio};
 use lathe::commands;
@@ -166,7 +167,7 @@ fn every_output_bus_streams_to_its_own_file() {
         )"#,
     )
     .unwrap();
-    let out = lathe_in(
+    lathe_ok(
         d,
         &[
             "render",
@@ -179,7 +180,6 @@ fn every_output_bus_streams_to_its_own_file() {
             "-q",
         ],
     );
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     render_in_memory(
         &d.join("two.ron"),
         &[&d.join("song.wav")],
@@ -217,7 +217,7 @@ fn the_report_measures_the_files_as_written() {
     let d = dir.path();
     song(&d.join("song.wav"), 150_000, 7);
     for (output, bits) in [("out.wav", "16"), ("out.flac", "24"), ("float.wav", "32f")] {
-        let out = lathe_in(
+        lathe_ok(
             d,
             &[
                 "render",
@@ -231,7 +231,6 @@ fn the_report_measures_the_files_as_written() {
                 "report.json",
             ],
         );
-        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
         let text = fs::read_to_string(d.join("report.json")).unwrap();
         let report: serde_json::Value = serde_json::from_str(&text).unwrap();
         let (inputs, outputs) = text.split_once("\"outputs\"").expect("an outputs section");
@@ -241,8 +240,7 @@ fn the_report_measures_the_files_as_written() {
         let input = Measurement::of("x", &read_audio(&d.join("song.wav")).unwrap());
         assert_reports(inputs, &input, "input");
         // And `lathe analyze` reads the same loudness and peaks off the file.
-        let analyzed = lathe_in(d, &["analyze", output, "--json"]);
-        assert_eq!(analyzed.status.code(), Some(0), "{}", stderr(&analyzed));
+        let analyzed = lathe_ok(d, &["analyze", output, "--json"]);
         let analyzed: serde_json::Value = serde_json::from_slice(&analyzed.stdout).unwrap();
         let file = &analyzed["files"][0];
         let round = |v: &serde_json::Value| v.as_f64().map(|x| (x * 100.0).round() / 100.0);

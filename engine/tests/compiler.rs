@@ -200,6 +200,18 @@ fn max_step(signal: &[f32]) -> f32 {
         .fold(0.0, f32::max)
 }
 
+/// Asserts no sample-to-sample step of `out` is larger (1 % margin) than the largest step
+/// of a 0.5-amplitude sine at `sine_hz` and 48 kHz: a crossfade between two versions of
+/// that sine made no click.
+fn assert_steps_no_larger_than_the_sine(out: &[f32], sine_hz: f32) {
+    let sine_step = 0.5 * 2.0 * std::f32::consts::PI * sine_hz / 48_000.0;
+    assert!(
+        max_step(out) <= sine_step * 1.01,
+        "step {} > {sine_step}",
+        max_step(out)
+    );
+}
+
 //  before:  in -> keep(lat 48) -> g(gain 1) -> out
 //  after:   in -> keep(lat 48) -> g(gain 0.5) -> out     (a param edit: glides, state kept)
 #[test]
@@ -221,12 +233,7 @@ fn hot_swap_of_a_param_keeps_state_and_glides() {
     // After the 5 ms glide the new gain rules.
     let j = 2400 + 600;
     assert!((out[j] - 0.5 * input[0][j - 48]).abs() < 1e-6);
-    let sine_step = 0.5 * 2.0 * std::f32::consts::PI * 440.0 / 48_000.0;
-    assert!(
-        max_step(&out) <= sine_step * 1.01,
-        "step {} > {sine_step}",
-        max_step(&out)
-    );
+    assert_steps_no_larger_than_the_sine(&out, 440.0);
 }
 
 //  before:  in -> g(scale 1) -> out
@@ -246,12 +253,7 @@ fn hot_swap_of_a_config_crossfades_the_node() {
         (out[2400 + 500] - 0.25 * input[0][2900]).abs() < 1e-6,
         "ends on the new node"
     );
-    let sine_step = 0.5 * 2.0 * std::f32::consts::PI * 440.0 / 48_000.0;
-    assert!(
-        max_step(&out) <= sine_step * 1.01,
-        "step {} > {sine_step}",
-        max_step(&out)
-    );
+    assert_steps_no_larger_than_the_sine(&out, 440.0);
 }
 
 //  before:  in -> a -> out

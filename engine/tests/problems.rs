@@ -4,6 +4,13 @@ mod common;
 
 use common::*;
 
+/// Asserts the problem report `msg` contains every one of `needles`.
+fn assert_mentions(msg: &str, needles: &[&str]) {
+    for needle in needles {
+        assert!(msg.contains(needle), "lacks {needle:?}:\n{msg}");
+    }
+}
+
 fn problems(text: &str) -> String {
     compile_text(text, 64)
         .expect_err("graph is broken")
@@ -55,18 +62,14 @@ fn every_problem_is_reported_at_once() {
         ),
         "{msg}"
     );
-    assert!(
-        msg.contains("test.ron:5:44: error: `c.gain`: value 9 is out of range; allowed -4 ..= 4"),
-        "{msg}"
-    );
-    assert!(msg.contains("test.ron:8:44: error: bad config for node `d` (tdelay): Unexpected field named `latncy`, expected one of `latency`, `channels`, `smoothing_ms`, or `scale` instead"), "{msg}");
-    assert!(
-        msg.contains("error: channel mismatch: `c.out` carries 2 channels but `m.in` takes 1"),
-        "{msg}"
-    );
-    assert!(
-        msg.contains("test.ron:10:46: error: link names unknown node `x`\n"),
-        "{msg}"
+    assert_mentions(
+        &msg,
+        &[
+            "test.ron:5:44: error: `c.gain`: value 9 is out of range; allowed -4 ..= 4",
+            "test.ron:8:44: error: bad config for node `d` (tdelay): Unexpected field named `latncy`, expected one of `latency`, `channels`, `smoothing_ms`, or `scale` instead",
+            "error: channel mismatch: `c.out` carries 2 channels but `m.in` takes 1",
+            "test.ron:10:46: error: link names unknown node `x`\n",
+        ],
     );
     assert!(
         !msg.contains("`m.in` is not linked"),
@@ -102,13 +105,12 @@ fn dangling_ports_and_unlinked_inputs() {
     links: ["in -> s", "s -> out", "s.c -> out"],
 )"#;
     let msg = problems(g);
-    assert!(msg.contains("error: node `s` has 2 output ports: name one\n  help: write `s.PORT` with PORT one of `a` or `b`"), "{msg}");
-    assert!(
-        msg.contains("error: node `s` has no output port `c`"),
-        "{msg}"
-    );
-    assert!(
-        msg.contains("error: input `lonely.in` is not linked"),
-        "{msg}"
+    assert_mentions(
+        &msg,
+        &[
+            "error: node `s` has 2 output ports: name one\n  help: write `s.PORT` with PORT one of `a` or `b`",
+            "error: node `s` has no output port `c`",
+            "error: input `lonely.in` is not linked",
+        ],
     );
 }

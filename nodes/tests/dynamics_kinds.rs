@@ -15,6 +15,9 @@ use lathe_nodes::kinds::dither::DitherKind;
 use lathe_nodes::kinds::limiter::LimiterKind;
 use proptest::prelude::*;
 
+mod common;
+use common::build_context;
+
 #[global_allocator]
 static ALLOC: assert_no_alloc::AllocDisabler = assert_no_alloc::AllocDisabler;
 
@@ -108,11 +111,7 @@ fn dither_passes_harness() {
 
 #[test]
 fn bad_configs_are_rejected_with_the_field_named() {
-    let ctx = lathe_engine::BuildContext {
-        prepare: prepare(),
-        node_id: "x",
-        base_dir: std::path::Path::new("."),
-    };
+    let ctx = build_context(prepare(), "x");
     let cases: [(&dyn NodeKind, &str, &str); 6] = [
         (&LimiterKind, "(oversampling: 2)", "oversampling"),
         (&LimiterKind, "(lookahead_ms: 2.0)", "lookahead_ms"),

@@ -15,6 +15,9 @@ mod response;
 
 use response::{FS, db, impulse_response, magnitude_at};
 
+mod common;
+use common::build_context;
+
 #[global_allocator]
 static ALLOC: assert_no_alloc::AllocDisabler = assert_no_alloc::AllocDisabler;
 
@@ -332,19 +335,14 @@ fn linear_phase_with_mid_side_bands_matches_minimum_phase() {
     }
 }
 
-#[test]
-fn gain_step_makes_no_click() {
-    // A 1 kHz sine of amplitude 0.5 through a bell at 1 kHz; its gain jumps 0 -> +12 dB
-    // (x3.98). A sine of amplitude A has |second difference| <= A (2 sin(pi f / fs))^2,
-    // so a smooth output stays below 0.5 * 3.98 * (2 sin(pi / 48))^2 = 0.0341; an
-    // unsmoothed coefficient jump disturbs the filter state and exceeds it (measured
-    // 0.0404). 2 % margin for the gain's own movement during the 20 ms ramp (measured
-    // 0.03406: no excess at all).
-    let case = Case::new(&EqKind)
-        .config(r#"(bands: [(type: "bell")])"#)
-        .params(&[("band1.freq_hz", 1000.0)]);
-    let mut built = build(&case, PrepareInfo::new(FS, 512));
-    let frames = 24_000;
+/// Frames rendered by the gain-step tests.
+const GAIN_STEP_FRAMES: usize = 24_000;
+
+/// Renders a stereo 1 kHz sine of amplitude 0.5 through `case` (a bell at 1 kHz) while
+/// its `band1.gain_db` jumps 0 -> +12 dB at frame 9001; returns (input, output).
+fn render_gain_step(case: &Case<'_>) -> (Vec<Vec<f32>>, Vec<Vec<f32>>) {
+    let mut built = build(case, PrepareInfo::new(FS, 512));
+    let frames = GAIN_STEP_FRAMES;
     let input: Vec<Vec<f32>> = (0..2)
         .map(|_| {
             (0..frames)
@@ -360,12 +358,44 @@ fn gain_step_makes_no_click() {
     }];
     let meters = meters_for(&built.spec);
     let out = render(&mut built, &input, 64, &events, &meters);
-    let bound =
-        1.02 * 0.5 * 10f64.powf(12.0 / 20.0) * (2.0 * (std::f64::consts::PI / 48.0).sin()).powi(2);
-    let worst = out[0]
-        .windows(3)
+    (input, out)
+}
+
+/// The largest |second difference| a click-free gain step may leave on that sine (the
+/// derivation is in `gain_step_makes_no_click`).
+fn gain_step_click_bound() -> f64 {
+    1.02 * 0.5 * 10f64.powf(12.0 / 20.0) * (2.0 * (std::f64::consts::PI / 48.0).sin()).powi(2)
+}
+
+/// Gain in dB of the last period (48 frames) of the gain-step sine in `out`, by its peak.
+fn final_period_gain_db(out: &[f32]) -> f64 {
+    let tail = out[out.len() - 48..]
+        .iter()
+        .fold(0.0f32, |m, x| m.max(x.abs()));
+    db(tail as f64 / 0.5)
+}
+
+/// The largest |second difference| of `x`.
+fn peak_second_difference(x: &[f32]) -> f64 {
+    x.windows(3)
         .map(|w| (w[2] as f64 - 2.0 * w[1] as f64 + w[0] as f64).abs())
-        .fold(0.0, f64::max);
+        .fold(0.0, f64::max)
+}
+
+#[test]
+fn gain_step_makes_no_click() {
+    // A 1 kHz sine of amplitude 0.5 through a bell at 1 kHz; its gain jumps 0 -> +12 dB
+    // (x3.98). A sine of amplitude A has |second difference| <= A (2 sin(pi f / fs))^2,
+    // so a smooth output stays below 0.5 * 3.98 * (2 sin(pi / 48))^2 = 0.0341; an
+    // unsmoothed coefficient jump disturbs the filter state and exceeds it (measured
+    // 0.0404). 2 % margin for the gain's own movement during the 20 ms ramp (measured
+    // 0.03406: no excess at all).
+    let case = Case::new(&EqKind)
+        .config(r#"(bands: [(type: "bell")])"#)
+        .params(&[("band1.freq_hz", 1000.0)]);
+    let (input, out) = render_gain_step(&case);
+    let bound = gain_step_click_bound();
+    let worst = peak_second_difference(&out[0]);
     eprintln!("gain step: second difference {worst}, bound {bound}");
     assert!(
         worst < bound,
@@ -398,14 +428,8 @@ fn gain_step_makes_no_click() {
         "an abrupt jump ({click}) should exceed {bound}"
     );
     // And the gain did arrive: the last period peaks at 0.5 * 3.98.
-    let tail = out[0][frames - 48..]
-        .iter()
-        .fold(0.0f32, |m, x| m.max(x.abs()));
-    assert!(
-        (db(tail as f64 / 0.5) - 12.0).abs() < 0.05,
-        "{}",
-        db(tail as f64 / 0.5)
-    );
+    let final_gain_db = final_period_gain_db(&out[0]);
+    assert!((final_gain_db - 12.0).abs() < 0.05, "{final_gain_db}");
 }
 
 /// Runs `dynamic_eq` over `input` in 16-frame pieces and returns band 1's meter after
@@ -523,43 +547,17 @@ fn linear_phase_gain_step_crossfades_without_click() {
     let case = Case::new(&EqKind)
         .config(r#"(mode: "linear_phase", fir_frames: 2048, bands: [(type: "bell")])"#)
         .params(&[("band1.freq_hz", 1000.0)]);
-    let mut built = build(&case, PrepareInfo::new(FS, 512));
-    let frames = 24_000;
-    let input: Vec<Vec<f32>> = (0..2)
-        .map(|_| {
-            (0..frames)
-                .map(|i| 0.5 * (std::f64::consts::TAU * 1000.0 * i as f64 / FS).sin() as f32)
-                .collect()
-        })
-        .collect();
-    let gain = built.spec.param_index("band1.gain_db").expect("gain param");
-    let events = [ParamEvent {
-        frame: 9_001,
-        param: gain,
-        value: 12.0,
-    }];
-    let meters = meters_for(&built.spec);
-    let out = render(&mut built, &input, 64, &events, &meters);
-    let bound =
-        1.02 * 0.5 * 10f64.powf(12.0 / 20.0) * (2.0 * (std::f64::consts::PI / 48.0).sin()).powi(2);
+    let (_, out) = render_gain_step(&case);
+    let bound = gain_step_click_bound();
     // Skip the start-up (the first fir_frames / 2 frames are the kernel filling).
-    let worst = out[0][2048..]
-        .windows(3)
-        .map(|w| (w[2] as f64 - 2.0 * w[1] as f64 + w[0] as f64).abs())
-        .fold(0.0, f64::max);
+    let worst = peak_second_difference(&out[0][2048..]);
     eprintln!("linear phase gain step: second difference {worst}, bound {bound}");
     assert!(
         worst < bound,
         "second difference {worst} over bound {bound}"
     );
-    let tail = out[0][frames - 48..]
-        .iter()
-        .fold(0.0f32, |m, x| m.max(x.abs()));
-    assert!(
-        (db(tail as f64 / 0.5) - 12.0).abs() < 0.05,
-        "{}",
-        db(tail as f64 / 0.5)
-    );
+    let final_gain_db = final_period_gain_db(&out[0]);
+    assert!((final_gain_db - 12.0).abs() < 0.05, "{final_gain_db}");
 }
 
 #[test]
@@ -587,12 +585,8 @@ fn dynamic_eq_listens_to_its_sidechain() {
 
 #[test]
 fn bad_configs_name_the_field_and_the_value() {
-    use lathe_engine::{BuildContext, ConfigError, NodeConfig, NodeKind};
-    let ctx = BuildContext {
-        prepare: PrepareInfo::new(FS, 512),
-        node_id: "eq",
-        base_dir: std::path::Path::new("."),
-    };
+    use lathe_engine::{ConfigError, NodeConfig, NodeKind};
+    let ctx = build_context(PrepareInfo::new(FS, 512), "eq");
     let err =
         |kind: &dyn NodeKind, config: &str| match kind.build(&NodeConfig::from_ron(config), &ctx) {
             Err(ConfigError::Invalid { field, message }) => format!("{field}: {message}"),

@@ -3,7 +3,10 @@
 //! kind-specific cases.
 
 use lathe_engine::harness::{Case, HARNESS_MAX_BLOCK, HARNESS_RATE_HZ, LatencyCheck, check_kind};
-use lathe_engine::{BuildContext, NodeConfig, NodeKind, PrepareInfo};
+use lathe_engine::{NodeConfig, NodeKind, PrepareInfo};
+
+mod common;
+use common::build_context;
 
 #[global_allocator]
 static ALLOC: assert_no_alloc::AllocDisabler = assert_no_alloc::AllocDisabler;
@@ -26,11 +29,10 @@ fn latency_check(kind: &dyn NodeKind) -> LatencyCheck {
     {
         return LatencyCheck::Skip;
     }
-    let ctx = BuildContext {
-        prepare: PrepareInfo::new(HARNESS_RATE_HZ, HARNESS_MAX_BLOCK),
-        node_id: "probe",
-        base_dir: std::path::Path::new("."),
-    };
+    let ctx = build_context(
+        PrepareInfo::new(HARNESS_RATE_HZ, HARNESS_MAX_BLOCK),
+        "probe",
+    );
     let spec = kind
         .build(&NodeConfig::empty(), &ctx)
         .unwrap_or_else(|e| panic!("{}: the default config must build: {e}", kind.name()))

@@ -11,6 +11,9 @@ use lathe_nodes::dsp::bs1770::histogram::GatingHistogram;
 use lathe_nodes::dsp::bs1770::{Layout, LoudnessMeter, lufs_to_energy};
 use lathe_nodes::kinds::loudness::LoudnessKind;
 
+mod common;
+use common::noise;
+
 #[global_allocator]
 static ALLOC: assert_no_alloc::AllocDisabler = assert_no_alloc::AllocDisabler;
 
@@ -445,19 +448,6 @@ fn tech3341_cases_15_to_19_true_peak() {
             }
         }
     }
-}
-
-/// Deterministic white noise in -1..1.
-fn noise(seed: u64, frames: usize) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..frames)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-        })
-        .collect()
 }
 
 /// A music-like stereo signal: a bass line and chord tones with note envelopes, a

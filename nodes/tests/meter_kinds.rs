@@ -9,6 +9,9 @@ use lathe_nodes::kinds::loudness::LoudnessKind;
 use lathe_nodes::kinds::peak_rms::PeakRmsKind;
 use lathe_nodes::kinds::spectrum::SpectrumKind;
 
+mod common;
+use common::{build_context, noise};
+
 #[global_allocator]
 static ALLOC: assert_no_alloc::AllocDisabler = assert_no_alloc::AllocDisabler;
 
@@ -54,12 +57,8 @@ fn spectrum_passes_harness() {
 
 #[test]
 fn bad_configs_are_rejected_with_the_field() {
-    use lathe_engine::{BuildContext, ConfigError, NodeConfig};
-    let ctx = BuildContext {
-        prepare: PrepareInfo::new(RATE, 512),
-        node_id: "m",
-        base_dir: std::path::Path::new("."),
-    };
+    use lathe_engine::{ConfigError, NodeConfig};
+    let ctx = build_context(PrepareInfo::new(RATE, 512), "m");
     let field_of =
         |kind: &dyn NodeKind, ron: &str| match kind.build(&NodeConfig::from_ron(ron), &ctx) {
             Err(ConfigError::Invalid { field, .. }) => field,
@@ -101,18 +100,6 @@ fn read(spec: &NodeSpec, meters: &[MeterCell], name: &str) -> f64 {
 fn sine(freq_hz: f64, amp: f64, frames: usize) -> Vec<f32> {
     (0..frames)
         .map(|n| (amp * (2.0 * std::f64::consts::PI * freq_hz * n as f64 / RATE).sin()) as f32)
-        .collect()
-}
-
-fn noise(seed: u64, frames: usize) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..frames)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-        })
         .collect()
 }
 

@@ -10,6 +10,9 @@ mod response;
 
 use response::{FS, db, impulse_response, magnitude_at};
 
+mod common;
+use common::build_context;
+
 #[global_allocator]
 static ALLOC: assert_no_alloc::AllocDisabler = assert_no_alloc::AllocDisabler;
 
@@ -200,12 +203,8 @@ fn slope_band_exposes_slope_instead_of_q() {
 
 #[test]
 fn bad_slopes_name_the_field_and_the_value() {
-    use lathe_engine::{BuildContext, ConfigError, NodeConfig, NodeKind};
-    let ctx = BuildContext {
-        prepare: PrepareInfo::new(FS, 512),
-        node_id: "eq",
-        base_dir: std::path::Path::new("."),
-    };
+    use lathe_engine::{ConfigError, NodeConfig, NodeKind};
+    let ctx = build_context(PrepareInfo::new(FS, 512), "eq");
     let err = |config: &str| match EqKind.build(&NodeConfig::from_ron(config), &ctx) {
         Err(ConfigError::Invalid { field, message }) => format!("{field}: {message}"),
         Err(e) => format!("parse: {e}"),

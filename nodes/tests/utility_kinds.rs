@@ -19,6 +19,9 @@ use lathe_nodes::kinds::{
     width::WidthKind,
 };
 
+mod common;
+use common::build_context;
+
 #[global_allocator]
 static ALLOC: assert_no_alloc::AllocDisabler = assert_no_alloc::AllocDisabler;
 
@@ -231,11 +234,7 @@ fn sources_are_block_size_invariant() {
 }
 
 fn ctx() -> lathe_engine::BuildContext<'static> {
-    lathe_engine::BuildContext {
-        prepare: prepare(),
-        node_id: "t",
-        base_dir: std::path::Path::new("."),
-    }
+    build_context(prepare(), "t")
 }
 
 // --------------------------------------------------------------------------- mid/side

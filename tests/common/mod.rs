@@ -39,6 +39,19 @@ pub fn assert_fails(out: &Output, code: i32, needles: &[&str]) {
     assert!(!err.contains("panicked"), "panic:\n{err}");
 }
 
+/// Runs `lathe` with `args` in `dir` and asserts it refuses them as a usage error (exit
+/// code 2) whose stderr contains every one of `needles`.
+pub fn assert_usage_error(dir: &Path, args: &[&str], needles: &[&str]) {
+    assert_fails(&lathe_in(dir, args), 2, needles);
+}
+
+/// Runs `lathe` with `args` in `dir` and asserts it succeeds (showing its stderr if not).
+pub fn lathe_ok(dir: &Path, args: &[&str]) -> Output {
+    let out = lathe_in(dir, args);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    out
+}
+
 /// Names of the entries of `dir`, sorted.
 pub fn dir_entries(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
@@ -56,11 +69,27 @@ pub fn dir_entries(dir: &Path) -> Vec<String> {
 
 /// Writes integer PCM WAV (`bits` 16 or 24) from planar samples.
 pub fn write_wav_int(path: &Path, rate: u32, bits: u16, channels: &[Vec<i32>]) {
+    write_wav_planar(path, rate, bits, hound::SampleFormat::Int, channels);
+}
+
+/// Writes 32-bit float WAV from planar samples.
+pub fn write_wav_f32(path: &Path, rate: u32, channels: &[Vec<f32>]) {
+    write_wav_planar(path, rate, 32, hound::SampleFormat::Float, channels);
+}
+
+/// Writes a WAV of `bits` per sample in `format` from planar samples, interleaving them.
+fn write_wav_planar<S: hound::Sample + Copy>(
+    path: &Path,
+    rate: u32,
+    bits: u16,
+    format: hound::SampleFormat,
+    channels: &[Vec<S>],
+) {
     let spec = hound::WavSpec {
         channels: channels.len() as u16,
         sample_rate: rate,
         bits_per_sample: bits,
-        sample_format: hound::SampleFormat::Int,
+        sample_format: format,
     };
     let mut w = hound::WavWriter::create(path, spec).expect("create wav");
     for i in 0..channels[0].len() {
@@ -71,21 +100,13 @@ pub fn write_wav_int(path: &Path, rate: u32, bits: u16, channels: &[Vec<i32>]) {
     w.finalize().expect("finalize wav");
 }
 
-/// Writes 32-bit float WAV from planar samples.
-pub fn write_wav_f32(path: &Path, rate: u32, channels: &[Vec<f32>]) {
-    let spec = hound::WavSpec {
-        channels: channels.len() as u16,
-        sample_rate: rate,
-        bits_per_sample: 32,
-        sample_format: hound::SampleFormat::Float,
-    };
-    let mut w = hound::WavWriter::create(path, spec).expect("create wav");
-    for i in 0..channels[0].len() {
-        for c in channels {
-            w.write_sample(c[i]).expect("write sample");
-        }
-    }
-    w.finalize().expect("finalize wav");
+/// One step of Marsaglia's xorshift32 (shifts 13, 17, 5): the deterministic noise of
+/// these tests. Returns the new state.
+pub fn xorshift32(state: &mut u32) -> u32 {
+    *state ^= *state << 13;
+    *state ^= *state >> 17;
+    *state ^= *state << 5;
+    *state
 }
 
 /// A deterministic test signal: a sine sweep plus a little deterministic noise, scaled
@@ -95,10 +116,7 @@ pub fn test_signal(frames: usize, bits: u16, peak: f64, channel: usize) -> Vec<i
     let mut state = 0x1234_5678u32.wrapping_add(channel as u32);
     (0..frames)
         .map(|i| {
-            state ^= state << 13;
-            state ^= state >> 17;
-            state ^= state << 5;
-            let noise = (state as f64 / u32::MAX as f64) * 2.0 - 1.0;
+            let noise = (xorshift32(&mut state) as f64 / u32::MAX as f64) * 2.0 - 1.0;
             let t = i as f64 / frames as f64;
             let sweep = (std::f64::consts::TAU * (50.0 + 2000.0 * t) * i as f64 / 48_000.0).sin();
             ((0.9 * sweep + 0.1 * noise) * peak * (full - 1.0)).round() as i32
