@@ -8,10 +8,11 @@
 # It renders every graphs/*.ron over the built-in demo mix and over synthetic signals
 # (white noise, a log sweep, an impulse train, a hot sine, a 44.1 kHz file) at block sizes
 # 1024, 64 and 7, as 32-bit float (no dither: the engine's own samples) and as 24-bit
-# (dither included); then an album in both modes (delivery files hashed without their
-# BWF date and time), `compare --match-eq`, `plot response
-# --data` and `analyze --json`. Each line is `SHA-256  what`. Needs python3 for the
-# synthetic signals. Takes a minute or two with a release build.
+# (dither included), and two graphs written here for the linear-phase EQ and crossover
+# (one with a script moving a band); then an album in both modes (delivery files hashed
+# without their BWF date and time), `compare --match-eq`, `plot response --data` and
+# `analyze --json`. Each line is `SHA-256  what`. Needs python3 for the synthetic signals.
+# Takes a minute or two with a release build.
 set -euo pipefail
 
 bin=$(realpath "$1")
@@ -91,6 +92,38 @@ for graph in "$root"/graphs/*.ron; do
         # The report without the graph's path (it names this checkout).
         python3 -c 'import json; d=json.load(open("report.json")); d.pop("graph"); print(json.dumps(d, sort_keys=True))' > report.txt
         echo "$(hash report.txt)  report $name $input"
+    done
+done
+
+# Kinds and modes no shipped graph uses: linear-phase EQ (with a side band, so the 2x2
+# kernel matrix), the linear-phase crossover, and a script moving a linear-phase band.
+cat > linear_phase.ron <<'RON'
+(
+    nodes: [
+        (id: "eq", kind: "eq", config: (mode: "linear_phase", fir_frames: 4096, bands: [(type: "high_pass", order: 2), (type: "bell"), (type: "bell", channel: "side"), (type: "high_shelf")]),
+         params: {"band1.freq_hz": 40, "band2.freq_hz": 300, "band2.gain_db": -3, "band3.freq_hz": 5000, "band3.gain_db": 4, "band4.gain_db": 2}),
+        (id: "xo", kind: "crossover", config: (freqs_hz: [200, 2000], mode: "linear_phase", fir_taps: 1023)),
+        (id: "mix", kind: "mix", config: (inputs: 3), params: {"in1.gain_db": 2, "in2.gain_db": -1, "in3.gain_db": 1}),
+        (id: "eq2", kind: "eq", config: (mode: "linear_phase", fir_frames: 2048, bands: [(type: "bell")]), params: {"band1.gain_db": 5}),
+    ],
+    links: ["in -> eq -> xo", "xo.band1 -> mix.in1", "xo.band2 -> mix.in2", "xo.band3 -> mix.in3", "mix -> eq2 -> out"],
+)
+RON
+cat > linear_phase_moving.ron <<'RON'
+(
+    nodes: [
+        (id: "eq", kind: "eq", config: (mode: "linear_phase", fir_frames: 4096, bands: [(type: "bell", channel: "mid")]), params: {"band1.freq_hz": 1000}),
+        (id: "s", kind: "script", config: (rate_hz: 50, source: "fn tick(ctx) { ctx.set(\"eq.band1.gain_db\", 6.0 * sin(ctx.time_s * 3.0)); }")),
+    ],
+    links: ["in -> eq -> out"],
+)
+RON
+for graph in linear_phase linear_phase_moving; do
+    for input in demo hot_sine; do
+        for block in 1024 7; do
+            "$bin" render "$graph.ron" "$input.wav" -o out.wav --bits 32f --block-frames "$block" --quiet
+            echo "$(hash out.wav)  render $graph $input 32f block $block"
+        done
     done
 done
 

@@ -18,6 +18,7 @@ pub mod linkwitz_riley;
 pub mod near_nyquist;
 pub mod noise;
 pub mod oversample;
+pub mod partitioned;
 pub mod peak_detector;
 pub mod polyphase;
 pub mod work_buffer;

@@ -36,13 +36,14 @@ use lathe_engine::{
     ParamDecl, ParamFamily, ParamId, ParamTable, PortSpec, PrepareInfo, Processor, Unit, params,
 };
 use realfft::num_complex::Complex;
-use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
+use realfft::{ComplexToReal, RealFftPlanner};
 use serde::Deserialize;
 
 use crate::bus::{DEFAULT_CHANNELS, check_channels};
 use crate::dsp::bilinear::MAX_FREQ_FRACTION;
 use crate::dsp::coef_grid::COEF_GRID_FRAMES;
 use crate::dsp::linkwitz_riley::{LrSplit, Slope};
+use crate::dsp::partitioned::PartitionedInput;
 
 mod kernel;
 
@@ -484,18 +485,12 @@ pub fn linear_phase_taps(slope: Slope, freqs: &[f64], taps: usize, rate: f64) ->
 pub struct FirCrossover {
     channels: usize,
     bands: usize,
-    partitions: usize,
     latency: usize,
-    /// FFT plans of the partition size; any two are interchangeable.
-    forward: Arc<dyn RealToComplex<f32>>,
+    /// The input side: partitions in, their spectra in a ring.
+    input: PartitionedInput<f32>,
     inverse: Arc<dyn ComplexToReal<f32>>,
     /// `[band][partition][bin]`: FIR partition spectra, scaled for the inverse FFT.
     filters: Vec<Complex<f32>>,
-    /// `[channel][partition slot][bin]`: past input spectra, a ring at `head`.
-    history: Vec<Complex<f32>>,
-    head: usize,
-    /// `[channel][2 x partition]`: previous and current input partitions.
-    input: Vec<f32>,
     /// `[channel][band][partition]`: output being played out.
     output: Vec<f32>,
     fill: usize,
@@ -534,18 +529,14 @@ impl FirCrossover {
         Self {
             channels,
             bands: taps.len(),
-            partitions,
             latency,
-            history: vec![Complex::default(); channels * partitions * bins],
-            head: 0,
-            input: vec![0.0; channels * 2 * p],
+            input: PartitionedInput::new(forward, p, partitions, channels),
             output: vec![0.0; channels * taps.len() * p],
             fill: 0,
             time,
             acc: spec,
             scratch: vec![Complex::default(); scratch_len],
             filters,
-            forward,
             inverse,
         }
     }
@@ -557,28 +548,14 @@ impl FirCrossover {
     /// A partition is complete: transform it, convolve every band, refill the outputs.
     fn run_partition(&mut self) {
         let p = FIR_PARTITION_FRAMES;
-        let bins = p + 1;
-        let per_channel = self.partitions * bins;
+        let per_band = self.filters.len() / self.bands.max(1);
+        self.input.advance();
         for ch in 0..self.channels {
-            let input = &mut self.input[ch * 2 * p..(ch + 1) * 2 * p];
-            self.time.copy_from_slice(input);
-            input.copy_within(p.., 0);
-            let history = &mut self.history[ch * per_channel..(ch + 1) * per_channel];
-            let slot = &mut history[self.head * bins..(self.head + 1) * bins];
-            // Only fails on wrong lengths, which `new` rules out.
-            let _ = self
-                .forward
-                .process_with_scratch(&mut self.time, slot, &mut self.scratch);
+            self.input.transform(ch);
             for band in 0..self.bands {
                 self.acc.fill(Complex::default());
-                let filters = &self.filters[band * per_channel..(band + 1) * per_channel];
-                for (m, h) in filters.chunks_exact(bins).enumerate() {
-                    let s = (self.head + self.partitions - m) % self.partitions;
-                    let x = &history[s * bins..(s + 1) * bins];
-                    for ((a, x), h) in self.acc.iter_mut().zip(x).zip(h) {
-                        *a += x * h;
-                    }
-                }
+                let filters = &self.filters[band * per_band..(band + 1) * per_band];
+                self.input.accumulate(ch, filters, &mut self.acc);
                 if let Some(first) = self.acc.first_mut() {
                     first.im = 0.0;
                 }
@@ -594,7 +571,6 @@ impl FirCrossover {
                 self.output[at..at + p].copy_from_slice(&self.time[p..]);
             }
         }
-        self.head = (self.head + 1) % self.partitions;
     }
 }
 
@@ -602,10 +578,8 @@ impl Processor for FirCrossover {
     fn set_param(&mut self, _id: ParamId, _value: f32) {}
 
     fn reset(&mut self) {
-        self.history.fill(Complex::default());
-        self.input.fill(0.0);
+        self.input.reset();
         self.output.fill(0.0);
-        self.head = 0;
         self.fill = 0;
     }
 
@@ -618,8 +592,9 @@ impl Processor for FirCrossover {
                 let Some(input) = io.inputs.get(ch) else {
                     break;
                 };
-                let at = ch * 2 * p + p + self.fill;
-                self.input[at..at + len].copy_from_slice(&input[done..done + len]);
+                self.input
+                    .input_mut(ch, self.fill, len)
+                    .copy_from_slice(&input[done..done + len]);
                 for band in 0..self.bands {
                     let at = (ch * self.bands + band) * p + self.fill;
                     if let Some(out) = io.outputs.get_mut(band * self.channels + ch) {

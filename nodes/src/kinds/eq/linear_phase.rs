@@ -29,6 +29,7 @@ use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 
 use crate::dsp::biquad::{Coefs, MAX_SECTIONS};
 use crate::dsp::eq_band::{BandField, BandLayout, BandValues, ChannelMode};
+use crate::dsp::partitioned::PartitionedInput;
 
 /// Frames between kernel redesigns while params move; also the crossfade length.
 pub const CONTROL_GRID_FRAMES: usize = 1024;
@@ -84,11 +85,8 @@ pub struct LinearPhaseProcessor {
     /// Two kernel sets (current and previous): `[set][kernel][partition][bin]`.
     kernel_spec: Vec<Complex<f64>>,
     active: usize,
-    /// Input spectra per channel and partition slot; `head` is the newest slot.
-    fdl: Vec<Complex<f64>>,
-    head: usize,
-    /// Per channel: previous and current input partition.
-    history: Vec<f64>,
+    /// The input side: partitions in, their spectra in a ring.
+    input: PartitionedInput<f64>,
     /// Per channel: the output partition being played.
     out_part: Vec<f64>,
     fill: usize,
@@ -100,10 +98,8 @@ pub struct LinearPhaseProcessor {
     acc_old: Vec<Complex<f64>>,
     time: Vec<f64>,
     time_old: Vec<f64>,
-    fft_in: Vec<f64>,
     spec_tmp: Vec<Complex<f64>>,
     scratch: Vec<Complex<f64>>,
-    forward: Arc<dyn RealToComplex<f64>>,
     inverse: Arc<dyn ComplexToReal<f64>>,
     designer: Designer,
 }
@@ -173,9 +169,7 @@ impl LinearPhaseProcessor {
             routes,
             kernel_spec: vec![Complex::default(); 2 * kernels * parts * bins],
             active: 0,
-            fdl: vec![Complex::default(); channels * parts * bins],
-            head: 0,
-            history: vec![0.0; channels * 2 * part],
+            input: PartitionedInput::new(Arc::clone(&forward), part, parts, channels),
             out_part: vec![0.0; channels * part],
             fill: 0,
             chunks: 0,
@@ -185,10 +179,8 @@ impl LinearPhaseProcessor {
             acc_old: vec![Complex::default(); bins],
             time: vec![0.0; 2 * part],
             time_old: vec![0.0; 2 * part],
-            fft_in: vec![0.0; 2 * part],
             spec_tmp: vec![Complex::default(); bins],
             scratch: vec![Complex::default(); scratch_len],
-            forward,
             inverse,
             designer,
         };
@@ -300,18 +292,9 @@ impl LinearPhaseProcessor {
             }
         }
         let part = self.part;
-        let pbins = part + 1;
-        self.head = (self.head + 1) % self.parts;
+        self.input.advance();
         for c in 0..self.channels {
-            let hist = &mut self.history[c * 2 * part..(c + 1) * 2 * part];
-            self.fft_in.copy_from_slice(hist);
-            hist.copy_within(part.., 0);
-            let at = (c * self.parts + self.head) * pbins;
-            let _ = self.forward.process_with_scratch(
-                &mut self.fft_in,
-                &mut self.fdl[at..at + pbins],
-                &mut self.scratch,
-            );
+            self.input.transform(c);
         }
         let fade = CONTROL_GRID_FRAMES.max(part);
         for o in 0..self.channels {
@@ -344,21 +327,15 @@ impl LinearPhaseProcessor {
 /// Sums the partitions of every route into output `o` with kernel set `set` and returns
 /// to the time domain (`time`, or `time_old`).
 fn convolve(p: &mut LinearPhaseProcessor, o: usize, set: usize, old: bool) {
-    let pbins = p.part + 1;
+    let kernel_len = p.parts * (p.part + 1);
     let acc = if old { &mut p.acc_old } else { &mut p.acc };
     acc.fill(Complex::default());
     for &(out, input, kern) in &p.routes {
         if out != o {
             continue;
         }
-        for k in 0..p.parts {
-            let slot = (p.head + p.parts - k) % p.parts;
-            let x = &p.fdl[(input * p.parts + slot) * pbins..][..pbins];
-            let h = &p.kernel_spec[((set * p.kernels + kern) * p.parts + k) * pbins..][..pbins];
-            for ((a, x), h) in acc.iter_mut().zip(x).zip(h) {
-                *a += x * h;
-            }
-        }
+        let kernel = &p.kernel_spec[(set * p.kernels + kern) * kernel_len..][..kernel_len];
+        p.input.accumulate(input, kernel, acc);
     }
     p.spec_tmp.copy_from_slice(acc);
     let time = if old { &mut p.time_old } else { &mut p.time };
@@ -379,10 +356,8 @@ impl Processor for LinearPhaseProcessor {
     }
 
     fn reset(&mut self) {
-        self.fdl.fill(Complex::default());
-        self.history.fill(0.0);
+        self.input.reset();
         self.out_part.fill(0.0);
-        self.head = 0;
         self.fill = 0;
         self.chunks = 0;
         self.crossfading = false;
@@ -399,7 +374,7 @@ impl Processor for LinearPhaseProcessor {
         while start < frames {
             let n = (part - self.fill).min(frames - start);
             for c in 0..self.channels {
-                let hist = &mut self.history[c * 2 * part + part + self.fill..][..n];
+                let hist = self.input.input_mut(c, self.fill, n);
                 match io.inputs.get(c) {
                     Some(src) => {
                         for (h, s) in hist.iter_mut().zip(&src[start..start + n]) {
