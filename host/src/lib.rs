@@ -16,10 +16,11 @@ use lathe_engine::Registry;
 
 pub use load::{LoadError, LoadedGraph, RENDER_CHUNK_FRAMES, load};
 
-/// Every node kind lathe knows: the DSP kinds of `lathe-nodes` and the control kinds of
-/// `lathe-scripting`.
+/// Every node kind lathe knows: the DSP kinds of `lathe-nodes`, the control kinds of
+/// `lathe-scripting` and the plugin kinds of `lathe-plugins`.
 pub fn registry() -> Registry {
     let mut registry = lathe_nodes::registry();
     lathe_scripting::register_all(&mut registry);
+    lathe_plugins::register_all(&mut registry);
     registry
 }

@@ -1,0 +1,15 @@
+//! lathe-plugins: third-party processors as node kinds.
+//!
+//! An `lv2` node hosts an LV2 plugin and a `clap` node a CLAP plugin. Each becomes a node
+//! like any other: its audio ports are the node's ports, its control inputs are params,
+//! its control outputs are meters and its reported latency is the node's declared latency,
+//! so the compiler keeps parallel paths aligned.
+
+pub mod clap;
+pub mod lv2;
+
+/// Registers the plugin kinds.
+pub fn register_all(registry: &mut lathe_engine::Registry) {
+    lv2::register(registry);
+    clap::register(registry);
+}
