@@ -6,7 +6,10 @@
 //! so the compiler keeps parallel paths aligned.
 
 pub mod clap;
+pub mod info;
 pub mod lv2;
+
+pub use info::{AudioPortInfo, ParamInfo, PluginFormat, PluginInfo};
 
 /// Registers the plugin kinds.
 pub fn register_all(registry: &mut lathe_engine::Registry) {
