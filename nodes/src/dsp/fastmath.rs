@@ -31,9 +31,13 @@ pub fn log2(x: f64) -> f64 {
     // leaves 2 z^13 / 13 < 2e-11.
     let z = (m - 1.0) / (m + 1.0);
     let z2 = z * z;
-    let series = 1.0
-        + z2 * (1.0 / 3.0
-            + z2 * (1.0 / 5.0 + z2 * (1.0 / 7.0 + z2 * (1.0 / 9.0 + z2 * (1.0 / 11.0)))));
+    // Horner's rule, innermost term first (written as steps: rustfmt is very slow on the
+    // nested form).
+    let mut series = 1.0 / 9.0 + z2 * (1.0 / 11.0);
+    series = 1.0 / 7.0 + z2 * series;
+    series = 1.0 / 5.0 + z2 * series;
+    series = 1.0 / 3.0 + z2 * series;
+    series = 1.0 + z2 * series;
     e + 2.0 * std::f64::consts::LOG2_E * z * series
 }
 
@@ -46,16 +50,17 @@ pub fn exp2(x: f64) -> f64 {
     let k = shifted - ROUND_MAGIC;
     // 2^f = e^t, t = f ln 2 in [-0.347, 0.347]: Taylor to t^10 leaves t^11 / 11! < 3e-13.
     let t = (x - k) * std::f64::consts::LN_2;
-    let p = 1.0
-        + t * (1.0
-            + t * (1.0 / 2.0
-                + t * (1.0 / 6.0
-                    + t * (1.0 / 24.0
-                        + t * (1.0 / 120.0
-                            + t * (1.0 / 720.0
-                                + t * (1.0 / 5040.0
-                                    + t * (1.0 / 40_320.0
-                                        + t * (1.0 / 362_880.0 + t * (1.0 / 3_628_800.0))))))))));
+    // Horner's rule, innermost term first.
+    let mut p = 1.0 / 362_880.0 + t * (1.0 / 3_628_800.0);
+    p = 1.0 / 40_320.0 + t * p;
+    p = 1.0 / 5040.0 + t * p;
+    p = 1.0 / 720.0 + t * p;
+    p = 1.0 / 120.0 + t * p;
+    p = 1.0 / 24.0 + t * p;
+    p = 1.0 / 6.0 + t * p;
+    p = 1.0 / 2.0 + t * p;
+    p = 1.0 + t * p;
+    p = 1.0 + t * p;
     // The low mantissa bits of `shifted` hold k (two's complement, offset by 2^51, which
     // the shift pushes out): 2^k is built with integer adds and shifts only, so loops
     // of `exp2` vectorise.
