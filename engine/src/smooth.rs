@@ -44,6 +44,19 @@ impl LinearSmoother {
         }
     }
 
+    /// Restarts from `start` and ramps to the target over the smoothing time: a node
+    /// that joins a running graph glides in from bypass this way.
+    pub fn ramp_from(&mut self, start: f32) {
+        self.current = start as f64;
+        if self.ramp_frames == 0 || self.current == self.target {
+            self.current = self.target;
+            self.remaining = 0;
+        } else {
+            self.remaining = self.ramp_frames;
+            self.step = (self.target - self.current) / self.ramp_frames as f64;
+        }
+    }
+
     /// Jumps to the target (used by `reset`).
     pub fn snap(&mut self) {
         self.current = self.target;

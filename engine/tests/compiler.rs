@@ -257,12 +257,62 @@ fn hot_swap_of_a_config_crossfades_the_node() {
 }
 
 //  before:  in -> a -> out
-//  after:   in -> a -> b(gain -1) -> out     (a structural edit: whole-graph crossfade)
+//  after:   in -> a -> b(gain -1) -> out     (a structural edit: b glides in from bypass)
 #[test]
-fn hot_swap_of_the_structure_crossfades_the_graph() {
+fn hot_swap_of_the_structure_glides_the_new_node_in() {
     let before = r#"(nodes: [(id: "a", kind: "tdelay")], links: ["in -> a -> out"])"#;
     let after = r#"(nodes: [(id: "a", kind: "tdelay"), (id: "b", kind: "tdelay", params: {"gain": -1})],
                    links: ["in -> a -> b -> out"])"#;
+    let input = sine(2, 4800, 100.0);
+    let out = render_with_swap(before, after, &input);
+    assert!(
+        (out[2400 + 500] + input[0][2900]).abs() < 1e-6,
+        "inverted once b has glided in"
+    );
+    // A polarity flip through a 10 ms linear bypass ramp: no step beyond its own slope.
+    let bound = 2.0 * 0.5 / 480.0 + 2.0 * 0.5 * 2.0 * std::f32::consts::PI * 100.0 / 48_000.0;
+    assert!(max_step(&out) <= bound, "step {} > {bound}", max_step(&out));
+}
+
+/// Inserting, removing and reordering unity stages around a stateful node (a 48-frame
+/// delay line inside `keep`) leaves the output exactly the render of the unchanged graph:
+/// `keep` carries its processor into every new structure.
+#[test]
+fn structural_edits_keep_every_unchanged_nodes_state() {
+    let base = r#"(nodes: [(id: "keep", kind: "tdelay", config: (latency: 48)), (id: "u", kind: "tdelay")],
+                  links: ["in -> keep -> u -> out"])"#;
+    let inserted = r#"(nodes: [(id: "keep", kind: "tdelay", config: (latency: 48)), (id: "u", kind: "tdelay"), (id: "v", kind: "tdelay")],
+                  links: ["in -> keep -> v -> u -> out"])"#;
+    let reordered = r#"(nodes: [(id: "keep", kind: "tdelay", config: (latency: 48)), (id: "u", kind: "tdelay"), (id: "v", kind: "tdelay")],
+                  links: ["in -> u -> v -> keep -> out"])"#;
+    let removed = r#"(nodes: [(id: "keep", kind: "tdelay", config: (latency: 48))], links: ["in -> keep -> out"])"#;
+    let input = sine(2, 9600, 997.0);
+    let plain = render(compile_text(base, 64).expect("valid"), &input, 64);
+    let (mut ctl, mut engine) = lathe_engine::engine(compile_text(base, 64).expect("valid"));
+    let mut out: Vec<f32> = Vec::new();
+    for (k, next) in [inserted, reordered, removed, base].iter().enumerate() {
+        let part: Vec<Vec<f32>> = input
+            .iter()
+            .map(|c| c[k * 1920..(k + 1) * 1920].to_vec())
+            .collect();
+        out.extend(&render_engine(&mut engine, &part, 2, 64)[0]);
+        ctl.swap(compile_text(next, 64).expect("valid"))
+            .expect("same buses");
+    }
+    let last: Vec<Vec<f32>> = input.iter().map(|c| c[4 * 1920..].to_vec()).collect();
+    out.extend(&render_engine(&mut engine, &last, 2, 64)[0]);
+    for (i, (x, y)) in out.iter().zip(&plain[0]).enumerate() {
+        assert!((x - y).abs() <= 1e-6, "frame {i}: {x} vs {y}");
+    }
+}
+
+//  before:  in -> a -> out
+//  after:   in -> z(gain -1) -> out     (nothing in common: whole-graph crossfade)
+#[test]
+fn hot_swap_to_an_unrelated_graph_crossfades_the_graph() {
+    let before = r#"(nodes: [(id: "a", kind: "tdelay")], links: ["in -> a -> out"])"#;
+    let after =
+        r#"(nodes: [(id: "z", kind: "tdelay", params: {"gain": -1})], links: ["in -> z -> out"])"#;
     let input = sine(2, 4800, 100.0);
     let out = render_with_swap(before, after, &input);
     assert!(

@@ -17,7 +17,8 @@ fn engine_process_and_swap_do_not_allocate() {
         links: ["in -> slow -> out", "in -> fast -> s", "s.a -> out", "s.b -> out"],
     )"#;
     let (mut ctl, mut engine) = lathe_engine::engine(compile_text(g, 128).expect("valid"));
-    // A config edit (node-level fade) and, below, a structural edit (whole-graph fade).
+    // A config edit (node-level fade) and, below, a structural edit (moves and a node
+    // gliding in) and a swap to a graph with nothing in common (whole-graph fade).
     let next = compile_text(&g.replace("latency: 40", "latency: 41"), 128).expect("valid");
     let input = sine(2, 3000, 300.0);
     let mut out = vec![vec![0.0f32; 3000]; 2];
@@ -38,8 +39,26 @@ fn engine_process_and_swap_do_not_allocate() {
         1,
         "the old graph comes back to be freed"
     );
-    let bigger = g.replace("\"s.b -> out\"", "\"s.b -> out\", \"in -> out\"");
+    // A structural edit: moved processors, a new node gliding in from bypass.
+    let bigger = g.replace(
+        "(id: \"s\", kind: \"tsplit\")",
+        "(id: \"s\", kind: \"tsplit\"), (id: \"new\", kind: \"tdelay\", params: {\"gain\": 0.5})",
+    )
+    .replace("\"s.b -> out\"", "\"s.b -> new -> out\"");
     ctl.swap(compile_text(&bigger, 128).expect("valid"))
+        .expect("swap");
+    reset_violation_count();
+    assert_no_alloc(|| {
+        let ins: [&[f32]; 2] = [&input[0], &input[1]];
+        let (l, r) = out.split_at_mut(1);
+        let mut outs: [&mut [f32]; 2] = [&mut l[0], &mut r[0]];
+        engine.process(&ins, &mut outs, 3000);
+    });
+    assert_eq!(violation_count(), 0, "allocations during a structural swap");
+    assert_eq!(ctl.collect_garbage(), 1);
+    // Nothing in common: a whole-graph crossfade.
+    let other = r#"(nodes: [(id: "z", kind: "tdelay")], links: ["in -> z -> out"])"#;
+    ctl.swap(compile_text(other, 128).expect("valid"))
         .expect("swap");
     reset_violation_count();
     assert_no_alloc(|| {

@@ -2,6 +2,7 @@
 //! any other thread. They talk only through lock-free queues (param changes in, graphs
 //! in, finished graphs back out to be freed) and atomics (meters, counters).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -249,39 +250,26 @@ impl Engine {
     }
 }
 
-/// Sorted (id, kind) or (from, to) pairs.
-type NamePairs<'a> = Vec<(&'a str, &'a str)>;
-
-/// Node ids and kinds and links, sorted: equal shapes differ only in configs and params.
-fn graph_shape(i: &GraphInfo) -> (NamePairs<'_>, NamePairs<'_>) {
-    let mut nodes: Vec<(&str, &str)> = i
-        .nodes
-        .iter()
-        .map(|n| (n.id.as_str(), n.kind.as_str()))
-        .collect();
-    nodes.sort_unstable();
-    let mut links: Vec<(&str, &str)> = i
-        .links
-        .iter()
-        .map(|l| (l.from.as_str(), l.to.as_str()))
-        .collect();
-    links.sort_unstable();
-    (nodes, links)
-}
-
 /// Decides how `new` takes over from `old` (see [`Controller::swap`]) and allocates the
-/// node fade slots it needs, here, off the audio thread.
+/// node fade slots it needs, here, off the audio thread. A node is the same node when its
+/// id and kind are; it keeps its processor when its config and ports are unchanged too,
+/// whatever was added, removed or relinked around it.
 fn plan_handover(old: &GraphInfo, new: &GraphInfo, runtime: &mut Runtime) -> Handover {
-    if graph_shape(old) != graph_shape(new) {
-        return Handover::Crossfade;
-    }
     let fade_frames =
         ((SWAP_CROSSFADE_MS * 0.001 * new.prepare.sample_rate_hz).round() as usize).max(1);
+    let old_index: HashMap<(&str, &str), usize> = old
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(j, o)| ((o.id.as_str(), o.kind.as_str()), j))
+        .collect();
     let mut moves = Vec::new();
     let mut fades = Vec::new();
+    let mut fresh = Vec::new();
     let mut slots: Vec<Option<NodeFade>> = (0..new.nodes.len()).map(|_| None).collect();
     for (i, n) in new.nodes.iter().enumerate() {
-        let Some(j) = old.nodes.iter().position(|o| o.id == n.id) else {
+        let Some(&j) = old_index.get(&(n.id.as_str(), n.kind.as_str())) else {
+            fresh.push(i as u32);
             continue;
         };
         let o = &old.nodes[j];
@@ -297,12 +285,18 @@ fn plan_handover(old: &GraphInfo, new: &GraphInfo, runtime: &mut Runtime) -> Han
                 frames: fade_frames,
                 active: false,
             });
+        } else {
+            fresh.push(i as u32);
         }
+    }
+    if moves.is_empty() && fades.is_empty() && !new.nodes.is_empty() {
+        return Handover::Crossfade;
     }
     runtime.fades = slots.into_boxed_slice();
     Handover::Nodes {
         moves: moves.into_boxed_slice(),
         fades: fades.into_boxed_slice(),
+        fresh: fresh.into_boxed_slice(),
     }
 }
 
@@ -362,15 +356,21 @@ impl Controller {
         &self.values
     }
 
-    /// Replaces the running graph at a block boundary, click-free:
-    /// - same nodes and links (param or config edits): unchanged nodes (same id, kind and
-    ///   config) keep running with their state (the processor is moved, not copied) and
-    ///   glide to the new param values; a node whose config changed crossfades from its old
-    ///   processor to the new one over [`SWAP_CROSSFADE_MS`];
-    /// - nodes or links added or removed: the whole output crossfades from the old graph
-    ///   to the new one (whose processors start fresh) over [`SWAP_CROSSFADE_MS`].
+    /// Replaces the running graph at a block boundary, click-free, keeping every state
+    /// the new graph can use:
+    /// - every node whose id, kind, config and ports are unchanged keeps running with its
+    ///   state (the processor is moved, not copied: envelopes, meters' histories) and
+    ///   glides to the new param values, whatever nodes or links were added, removed or
+    ///   rerouted around it;
+    /// - a node whose config changed crossfades from its old processor to the new one
+    ///   over [`SWAP_CROSSFADE_MS`];
+    /// - a new node starts fresh, fully bypassed, and glides in over its bypass
+    ///   smoothing time, so inserting a stage is heard as that stage fading in;
+    /// - a removed node stops at the swap (bypass it first to fade it out);
+    /// - a graph with no node in common with the running one crossfades as a whole.
     ///
-    /// Either way delay lines of the same edge keep their audio.
+    /// Delay lines of the same edge keep their audio, re-primed from the old line when
+    /// their length changed.
     pub fn swap(&mut self, compiled: CompiledGraph) -> Result<(), SwapError> {
         self.collect_garbage();
         let CompiledGraph {

@@ -84,15 +84,19 @@ impl Processor for SilentProcessor {
 
 /// How a new runtime takes over from the running one.
 pub enum Handover {
-    /// Same nodes and links: move unchanged processors across (exact state), crossfade
-    /// changed ones at node level. The old runtime stops at once.
+    /// The graphs share nodes: move unchanged processors across (exact state, whatever
+    /// else changed around them), crossfade changed ones at node level, glide new ones in
+    /// from bypass. The old runtime stops at once.
     Nodes {
         /// (new node, old node): processor moved.
         moves: Box<[(u32, u32)]>,
         /// (new node, old node): old processor moved into the new node's fade slot.
         fades: Box<[(u32, u32)]>,
+        /// New nodes (or nodes whose ports changed): start fresh, fully bypassed, and
+        /// glide to their bypass value.
+        fresh: Box<[u32]>,
     },
-    /// Structure changed: run both runtimes and crossfade the whole output.
+    /// Nothing in common: run both runtimes and crossfade the whole output.
     Crossfade,
 }
 
@@ -194,9 +198,19 @@ impl Runtime {
             }
         }
         self.position_frames = old.position_frames;
-        let Handover::Nodes { moves, fades } = &self.handover else {
+        let Handover::Nodes {
+            moves,
+            fades,
+            fresh,
+        } = &self.handover
+        else {
             return true;
         };
+        for &new_i in fresh.iter() {
+            if let Some(n) = self.nodes.get_mut(new_i as usize) {
+                n.bypass.amount.ramp_from(1.0);
+            }
+        }
         for &(new_i, old_i) in moves.iter() {
             let (Some(n), Some(o)) = (
                 self.nodes.get_mut(new_i as usize),

@@ -3,7 +3,7 @@
 //! [`StageSender`] the control thread hands new stages over with, and the [`AudioStatus`]
 //! the audio side reports through.
 //!
-//! A new stage (after a buffer-size or sample-rate change) arrives through a lock-free
+//! A new stage (after a sample-rate change) arrives through a lock-free
 //! queue and the old one goes back the same way, to be freed on the control thread. Every
 //! backend (JACK, in-process) runs this same code, so what a test sees in-process is what
 //! the JACK process callback does.
@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::Instant;
 
+use lathe_engine::exec::MAX_HOST_CHANNELS;
 use lathe_engine::{BusInfo, Engine, GraphInfo};
 
 use super::monitor::{MAX_MONITOR_CHANNELS, Monitor, MonitorControls};
@@ -43,8 +44,45 @@ impl Stage {
         Self::new(engine, new_monitor(info, controls))
     }
 
-    /// Runs the engine and the monitor on one period. Real-time safe.
+    /// Runs the engine and the monitor on one period of any length: a period longer than
+    /// the prepared block (the server's period grew) runs as several blocks, so a new
+    /// period size needs no new engine. Real-time safe.
     fn process(
+        &mut self,
+        ins: &[&[f32]],
+        outs: &mut [&mut [f32]],
+        main: (Range<usize>, Range<usize>),
+        frames: usize,
+    ) {
+        let block = self.engine.max_block_frames().max(1);
+        let (in_count, out_count) = (
+            ins.len().min(MAX_HOST_CHANNELS),
+            outs.len().min(MAX_HOST_CHANNELS),
+        );
+        let mut done = 0;
+        while done < frames {
+            let n = (frames - done).min(block);
+            let mut part_ins: [&[f32]; MAX_HOST_CHANNELS] = [&[]; MAX_HOST_CHANNELS];
+            for (slot, ch) in part_ins.iter_mut().zip(ins) {
+                *slot = &ch[done..done + n];
+            }
+            let mut part_outs: [&mut [f32]; MAX_HOST_CHANNELS] =
+                std::array::from_fn(|_| Default::default());
+            for (slot, ch) in part_outs.iter_mut().zip(outs.iter_mut()) {
+                *slot = &mut ch[done..done + n];
+            }
+            self.process_block(
+                &part_ins[..in_count],
+                &mut part_outs[..out_count],
+                main.clone(),
+                n,
+            );
+            done += n;
+        }
+    }
+
+    /// Runs the engine and the monitor on at most one prepared block.
+    fn process_block(
         &mut self,
         ins: &[&[f32]],
         outs: &mut [&mut [f32]],
@@ -54,19 +92,10 @@ impl Stage {
         let block = self.engine.max_block_frames();
         let mut solo: [&mut [f32]; MAX_MONITOR_CHANNELS] =
             std::array::from_fn(|_| Default::default());
-        // A period longer than the prepared block (before the graph is recompiled for a
-        // new buffer size) is played without solo.
-        let room = if frames <= block {
-            MAX_MONITOR_CHANNELS
-        } else {
-            0
-        };
-        for (slot, chunk) in solo.iter_mut().zip(self.solo.chunks_mut(block)).take(room) {
+        for (slot, chunk) in solo.iter_mut().zip(self.solo.chunks_mut(block)) {
             *slot = &mut chunk[..frames];
         }
-        let tapped = self
-            .engine
-            .process_tapped(ins, outs, &mut solo[..room], frames);
+        let tapped = self.engine.process_tapped(ins, outs, &mut solo, frames);
         let solo: [&[f32]; MAX_MONITOR_CHANNELS] = solo.map(|s| &*s);
         let main_in = ins.get(main.0).unwrap_or(&[]);
         if let Some(main_out) = outs.get_mut(main.1) {

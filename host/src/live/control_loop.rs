@@ -137,6 +137,9 @@ pub struct ControlLoop<B: Backend> {
     next_meters: Instant,
     load: LoadStats,
     started: Instant,
+    /// The period size last announced: the engine keeps its prepared block whatever the
+    /// server's period (it splits longer periods), so only a rate change recompiles.
+    period_frames: u32,
 }
 
 impl<B: Backend> ControlLoop<B> {
@@ -154,6 +157,7 @@ impl<B: Backend> ControlLoop<B> {
         scripts: LiveScripts,
     ) -> Self {
         let meter_line = MeterLine::new(controller.info());
+        let period_frames = backend.status().format().1;
         Self {
             graph_path,
             registry,
@@ -173,6 +177,7 @@ impl<B: Backend> ControlLoop<B> {
             next_meters: Instant::now(),
             load: LoadStats::default(),
             started: Instant::now(),
+            period_frames,
         }
     }
 
@@ -594,14 +599,28 @@ impl<B: Backend> ControlLoop<B> {
         Ok(())
     }
 
-    /// Recompiles for the server's buffer size and sample rate when they change.
+    /// Follows the server's format. A new period size keeps the running engine, its
+    /// state and its latency: the engine splits a period longer than its prepared block,
+    /// so nothing is heard but the server's own switch. A new sample rate recompiles (the
+    /// state of every filter depends on it) and restarts the graph.
     fn follow_server_format(&mut self) {
         let (rate, block) = self.backend.status().format();
-        let (rate, block) = (f64::from(rate), block as usize);
-        let prepare = PrepareInfo::new(rate, block);
-        if prepare == self.controller.info().prepare || block == 0 || self.pending_stage.is_some() {
+        if block == 0 || self.pending_stage.is_some() {
             return;
         }
+        let rate_hz = f64::from(rate);
+        if rate_hz == self.controller.info().prepare.sample_rate_hz {
+            if block != self.period_frames {
+                self.period_frames = block;
+                self.say(
+                    &format!("lathe: now running at {rate} Hz, {block} frames"),
+                    false,
+                );
+            }
+            return;
+        }
+        let prepared_block = self.controller.info().prepare.max_block_frames;
+        let prepare = PrepareInfo::new(rate_hz, prepared_block);
         let prepared = compile_with(&self.doc, &self.registry, prepare, &self.overrides)
             .map_err(|e| e.to_string())
             .map(|(_, mut compiled)| {
@@ -611,6 +630,7 @@ impl<B: Backend> ControlLoop<B> {
         match prepared {
             Ok((compiled, scripts)) => {
                 if self.install(compiled, scripts) {
+                    self.period_frames = block;
                     self.say(
                         &format!("lathe: now running at {rate} Hz, {block} frames"),
                         false,

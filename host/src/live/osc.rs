@@ -1,6 +1,6 @@
 //! OSC control over UDP: the same commands as the console, through the same control loop.
 //!
-//! - `/lathe/set <path> <number>`
+//! - `/lathe/set <path> <number>` replies `/lathe/value <path> <f32>` (the value applied)
 //! - `/lathe/get <path>` replies `/lathe/value <path> <f32>` to the sender
 //! - `/lathe/bypass <node> [on]`, `/lathe/monitor <switch> [on]` (`on`: 1/0, true/false,
 //!   "on"/"off"; toggles without it)
