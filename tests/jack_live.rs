@@ -440,10 +440,10 @@ fn stdin_and_osc_control() {
     assert!(status.success());
 }
 
-/// When the server's buffer size changes (256 -> 512), lathe recompiles for it and the
-/// audio is still the graph's output, exactly.
+/// When the server's buffer size changes (256 -> 512), lathe says so and the audio is
+/// still the graph's output, exactly.
 #[test]
-fn buffer_size_change_recompiles() {
+fn buffer_size_change_is_followed() {
     let Some(server) = JackServer::start() else {
         return;
     };
