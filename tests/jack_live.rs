@@ -93,28 +93,6 @@ fn live_master_chain_equals_offline_render_at_its_latency() {
 }
 
 fn assert_live_equals_offline(server: &JackServer, graph: &std::path::Path) {
-    assert_live_equals_offline_with(server, graph, |_| {});
-}
-
-/// [`assert_live_equals_offline`], doing `during` half a second into the audio. Frames
-/// where the server itself output silence (a run of exact zeros, as JACK plays for a
-/// period when its buffer size changes) are reported and left out, at most `zero_runs`
-/// of them and none longer than `max_zero_run` frames.
-fn assert_live_equals_offline_with(
-    server: &JackServer,
-    graph: &std::path::Path,
-    during: impl FnOnce(&Lathe),
-) {
-    assert_live_equals_offline_within(server, graph, during, 0, 0);
-}
-
-fn assert_live_equals_offline_within(
-    server: &JackServer,
-    graph: &std::path::Path,
-    during: impl FnOnce(&Lathe),
-    zero_runs: usize,
-    max_zero_run: usize,
-) {
     let frames = RATE;
     let signal = vec![noise(frames, 1, 0.5), noise(frames, 2, 0.5)];
 
@@ -144,38 +122,9 @@ fn assert_live_equals_offline_within(
 
     let lathe = Lathe::start(server, graph, &["--name", "lt"]);
     let rig = Rig::start("lt", signal, false, 3 * RATE);
-    std::thread::sleep(Duration::from_millis(500));
-    during(&lathe);
-    std::thread::sleep(Duration::from_millis(1100));
-    let mut take = rig.finish();
+    std::thread::sleep(Duration::from_millis(1600));
+    let take = rig.finish();
     drop(lathe);
-    // Runs of exact zeros longer than a few frames are the server's own silence.
-    let mut runs = Vec::new();
-    let x = &take.channels[0][..frames];
-    let mut i = latency + 1;
-    while i < x.len() {
-        if x[i] == 0.0 && x.get(i + 1) == Some(&0.0) {
-            let start = i;
-            while i < x.len() && x[i] == 0.0 {
-                i += 1;
-            }
-            runs.push((start, i - start));
-        } else {
-            i += 1;
-        }
-    }
-    if !runs.is_empty() {
-        println!("runs of zeros from the server (start, frames): {runs:?}");
-    }
-    assert!(
-        runs.len() <= zero_runs && runs.iter().all(|r| r.1 <= max_zero_run),
-        "holes in the audio: {runs:?}"
-    );
-    for &(start, len) in &runs {
-        for c in take.channels.iter_mut() {
-            c[start..start + len].fill(f32::NAN);
-        }
-    }
 
     // What `lathe render` writes: the engine output with the graph's latency removed, so
     // it lines up with the input. Live, the same audio must come `latency` frames late.
@@ -204,75 +153,6 @@ fn assert_live_equals_offline_within(
     );
     assert_eq!(best, latency);
     assert!(diff <= 1e-6, "max difference {diff}");
-}
-
-/// A structural edit of the reference chain under music (a unity gain inserted between
-/// `width` and `limit`) keeps every node's state: the live output stays equal to the offline
-/// render of the unchanged graph, within 1e-6 at every sample.
-#[test]
-fn structural_edit_keeps_the_chain_equal_to_the_offline_render() {
-    let Some(server) = JackServer::start() else {
-        return;
-    };
-    let dir = TempDir::new();
-    let master = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("graphs/master.ron");
-    let text = std::fs::read_to_string(&master).expect("graphs/master.ron");
-    let graph = dir.write("g.ron", &text);
-    let (from, to) = (
-        "\"sum -> width -> limit",
-        "\"sum -> width -> unity -> limit",
-    );
-    assert!(
-        text.contains(from),
-        "graphs/master.ron no longer has `{from}`"
-    );
-    let edited = text.replacen(from, to, 1).replacen(
-        "(id: \"limit\"",
-        "(id: \"unity\", kind: \"gain\"),\n        (id: \"limit\"",
-        1,
-    );
-    assert_live_equals_offline_with(&server, &graph, |lathe| {
-        std::fs::write(&graph, &edited).expect("edit");
-        assert!(
-            lathe.wait_stdout(|l| l.starts_with("reloaded"), 2 * SECOND),
-            "no reload: {} / {}",
-            lathe.stdout_text(),
-            lathe.stderr_text()
-        );
-    });
-}
-
-/// Buffer-size changes under music (256 -> 1024 -> 64 -> 2048 -> 512) keep the engine:
-/// the live output stays equal to the offline render, at its latency, except for the one
-/// period of silence the server itself plays at a switch (a pass-through client sees the
-/// same); no hole as long as the graph's latency.
-#[test]
-fn buffer_size_changes_leave_no_hole() {
-    let Some(server) = JackServer::start() else {
-        return;
-    };
-    let graph = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("graphs/master.ron");
-    let sizes = [1024u32, 64, 2048, 512];
-    assert_live_equals_offline_within(
-        &server,
-        &graph,
-        |lathe| {
-            for size in sizes {
-                jack_support::set_buffer_size(size);
-                assert!(
-                    lathe.wait_stdout(
-                        |l| l.contains(&format!("now running at 48000 Hz, {size} frames")),
-                        2 * SECOND
-                    ),
-                    "{}",
-                    lathe.stdout_text()
-                );
-                std::thread::sleep(Duration::from_millis(150));
-            }
-        },
-        sizes.len(),
-        2048,
-    );
 }
 
 /// A reload that changes a param (the file rewritten from -6 to -12 dB) glides to the new
@@ -441,7 +321,8 @@ fn stdin_and_osc_control() {
 }
 
 /// When the server's buffer size changes (256 -> 512), lathe says so and the audio is
-/// still the graph's output, exactly.
+/// still the graph's output, exactly (the engine keeps running: see
+/// host/tests/live_in_process.rs for period changes under music).
 #[test]
 fn buffer_size_change_is_followed() {
     let Some(server) = JackServer::start() else {

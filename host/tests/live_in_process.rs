@@ -528,6 +528,7 @@ fn chain(extra: &str, tail: &str) -> String {
     inputs: {{"main": 2}},
     outputs: {{"main": 2}},
     nodes: [
+        {extra}
         (id: "trim", kind: "gain", params: {{"gain_db": 0.0}}),
         (id: "eq", kind: "eq", config: (bands: [(type: "high_pass", order: 2), (type: "bell")]),
          params: {{"band1.freq_hz": 30.0, "band2.freq_hz": 3000.0, "band2.gain_db": 1.0}}),
@@ -539,7 +540,6 @@ fn chain(extra: &str, tail: &str) -> String {
         (id: "width", kind: "width", params: {{"side_gain_db": 1.6}}),
         (id: "limit", kind: "limiter", config: (lookahead_ms: 5.0), params: {{"ceiling_dbtp": -6.0, "release_ms": 50.0}}),
         (id: "loud", kind: "loudness"),
-        {extra}
     ],
     links: [
         "in -> trim -> eq -> bands",
