@@ -72,6 +72,8 @@ pub enum Command {
     /// Master an album: every track through a graph to one loudness, in a delivery format.
     #[command(after_long_help = ALBUM_EXAMPLES)]
     Album(AlbumArgs),
+    /// Master a catalogue of albums as array-job tasks: sharded, resumable, with manifests.
+    Catalog(crate::commands::catalog::CatalogArgs),
     /// Compare a mix with a reference at matched loudness: levels, spectrum, EQ match.
     #[command(after_long_help = COMPARE_EXAMPLES)]
     Compare(CompareArgs),
