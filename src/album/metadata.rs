@@ -257,7 +257,10 @@ impl Provenance {
     /// The Vorbis comments of a delivered FLAC file that carry the provenance.
     pub fn vorbis_comments(&self) -> Vec<(String, String)> {
         vec![
-            ("ENCODER".to_string(), format!("lathe {}", self.lathe_version)),
+            (
+                "ENCODER".to_string(),
+                format!("lathe {}", self.lathe_version),
+            ),
             ("LATHE_GRAPH_SHA256".to_string(), self.graph_sha256.clone()),
             ("LATHE_PRESET".to_string(), self.preset.clone()),
         ]
@@ -267,7 +270,11 @@ impl Provenance {
 /// The `CodingHistory` text of a `bext` chunk body (after its fixed part), NULs dropped.
 pub fn parse_coding_history(body: &[u8]) -> String {
     body.get(BEXT_FIXED_BYTES..)
-        .map(|h| String::from_utf8_lossy(h).trim_end_matches('\0').to_string())
+        .map(|h| {
+            String::from_utf8_lossy(h)
+                .trim_end_matches('\0')
+                .to_string()
+        })
         .unwrap_or_default()
 }
 

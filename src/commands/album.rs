@@ -619,8 +619,11 @@ impl Job {
             DeliveryFormat::Wav => {
                 let mut bext = bext_chunk(&description, &date, &time, &loudness);
                 if let Some(p) = &self.provenance {
-                    let history =
-                        p.coding_history(audio.sample_rate_hz, self.preset.bits, audio.channel_count());
+                    let history = p.coding_history(
+                        audio.sample_rate_hz,
+                        self.preset.bits,
+                        audio.channel_count(),
+                    );
                     bext.extend_from_slice(history.as_bytes());
                 }
                 write_pcm_wav(&out, &audio, self.preset.bits, &bext, &info_chunk(&tags))
