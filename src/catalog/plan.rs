@@ -7,7 +7,7 @@
 //! Memory: the rows of this task's units are kept; of every other row only two 64-bit
 //! hashes (its output and input paths) and a line number, for the collision checks.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Component, Path, PathBuf};
 
 use crate::album::metadata::{TrackTags, check_isrc};
@@ -163,6 +163,10 @@ fn path_hash(path: &Path, fold_case: bool) -> u64 {
     }
 }
 
+/// A track of one of this task's units with its row's `preset` and `target_lufs`,
+/// checked for agreement across the album once every row is read.
+type RowOfUnit = (PlannedTrack, Option<String>, Option<f64>);
+
 /// Streams the catalogue once and returns this task's units.
 pub fn plan(opts: &PlanOptions<'_>) -> Result<Plan, PlanError> {
     let mut problems = Problems {
@@ -191,9 +195,8 @@ pub fn plan(opts: &PlanOptions<'_>) -> Result<Plan, PlanError> {
     let mut inputs: HashMap<u64, u64> = HashMap::new();
     let mut exact_outputs: HashMap<u64, u64> = HashMap::new();
     let mut positions: HashMap<u64, u32> = HashMap::new();
-    let mut units: BTreeMap<String, Vec<(PlannedTrack, Option<String>, Option<f64>)>> =
-        BTreeMap::new();
-    let mut unit_keys: HashMap<u64, ()> = HashMap::new();
+    let mut units: BTreeMap<String, Vec<RowOfUnit>> = BTreeMap::new();
+    let mut unit_keys: HashSet<u64> = HashSet::new();
     let mut catalogue_rows = 0;
     for item in rows {
         let (line, row) = match item {
@@ -294,7 +297,7 @@ pub fn plan(opts: &PlanOptions<'_>) -> Result<Plan, PlanError> {
             AlbumMode::Album => format!("album:{album_key}"),
             AlbumMode::Track => format!("track:{album_key} #{track}"),
         };
-        unit_keys.entry(key_hash(&key)).or_insert(());
+        unit_keys.insert(key_hash(&key));
         if !owns(opts.shard, &key) {
             continue;
         }

@@ -286,6 +286,8 @@ fn run_task(args: &RunArgs) -> Result<u8, CliError> {
     let writer = Mutex::new(writer);
     let outcome = pool.install(|| execute(&ctx, &plan, &latest, &writer))?;
     let _ = std::fs::remove_dir_all(&ctx.staging);
+    // The shared staging folder goes with its last task (fails while others use it).
+    let _ = std::fs::remove_dir(args.output.join(STAGING_DIR));
     let msg = format!(
         "task {}/{}: {} unit(s) of {} in the catalogue: {} mastered, {} already done, {} failed",
         shard.index,
