@@ -122,6 +122,10 @@ fn sha256(bytes: &[u8]) -> impl std::fmt::LowerHex {
 fn a_rerun_skips_what_is_done_and_redoes_what_changed() {
     let dir = tempfile::tempdir().unwrap();
     fixture(dir.path(), 3, 2);
+    let status = ["catalog", "status", "catalogue.csv", "-o", "out"];
+    let pending = lathe(dir.path(), &status, &[]);
+    assert_eq!(pending.status.code(), Some(4), "{}", text(&pending));
+    assert!(String::from_utf8_lossy(&pending.stdout).contains("0 done, 0 failed, 3 pending"));
     let first = run(dir.path(), "out", &[]);
     assert_eq!(first.status.code(), Some(0), "{}", text(&first));
     let again = run(dir.path(), "out", &[]);
@@ -287,6 +291,26 @@ fn collisions_and_unsafe_names_are_refused_before_any_work() {
     .unwrap();
     refused(&[], &["catalogue.csv:3:", "\"AC/DC\"", "--sanitize"]);
     std::fs::write(dir.path().join("catalogue.csv"), &csv).unwrap();
+    // Within an album: a repeated track number, a target that disagrees.
+    std::fs::write(
+        dir.path().join("mixed.jsonl"),
+        "{\"path\":\"in/artist0/01.wav\",\"album\":\"A\",\"track\":1}\n\
+         {\"path\":\"in/artist0/02.wav\",\"album\":\"A\",\"track\":1,\"target_lufs\":-16}\n",
+    )
+    .unwrap();
+    let mixed = lathe(
+        dir.path(),
+        &["catalog", "run", "master.ron", "mixed.jsonl", "-o", "out"],
+        &[],
+    );
+    assert_eq!(mixed.status.code(), Some(2), "{}", text(&mixed));
+    let err = String::from_utf8_lossy(&mixed.stderr);
+    assert!(
+        err.contains("mixed.jsonl:2: track 1 of `album: / A` is also on line 1"),
+        "{err}"
+    );
+    assert!(err.contains("target_lufs -16 but line 1"), "{err}");
+    assert!(!dir.path().join("out").exists());
     std::fs::write(
         dir.path().join("self.csv"),
         "path,album,artist\nin/artist0/01.wav,X,artist0\n",

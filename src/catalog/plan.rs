@@ -338,10 +338,12 @@ pub fn plan(opts: &PlanOptions<'_>) -> Result<Plan, PlanError> {
         for (t, p, g) in &tracks[1..] {
             if p != preset_name || *g != target {
                 problems.push(format!(
-                    "{}:{}: preset/target_lufs ({p:?}, {g:?}) differ from line {} ({preset_name:?}, {target:?}) of the same album `{key}`; an album is delivered with one",
+                    "{}:{}: {} but line {} of the same album `{key}` has {}; an album is delivered with one preset and target",
                     opts.catalogue.display(),
                     t.line,
-                    first.line
+                    describe(p, *g),
+                    first.line,
+                    describe(preset_name, target)
                 ));
             }
         }
@@ -370,6 +372,15 @@ pub fn plan(opts: &PlanOptions<'_>) -> Result<Plan, PlanError> {
         catalogue_rows,
         catalogue_units: unit_keys.len() as u64,
     })
+}
+
+/// `preset X, target_lufs Y` of a row, for messages.
+fn describe(preset: &Option<String>, target_lufs: Option<f64>) -> String {
+    format!(
+        "preset {}, target_lufs {}",
+        preset.as_deref().unwrap_or("(none)"),
+        target_lufs.map_or_else(|| "(none)".to_string(), |t| t.to_string())
+    )
 }
 
 /// A preset by built-in name, or a `.ron` file relative to the catalogue's folder.
