@@ -349,3 +349,36 @@ fn flac_deliveries_carry_the_provenance_in_vorbis_comments() {
     assert_eq!(line["tracks"][0]["codec_check"]["decoded"], true);
     assert_eq!(line["tracks"][0]["isrc"], "GBAAA2400001");
 }
+
+/// The GNU parallel recipe of docs/catalog.md, as written there. Skips with a notice
+/// without `parallel`; `LATHE_REQUIRE_PARALLEL=1` makes that a failure.
+#[test]
+fn the_gnu_parallel_recipe_delivers_the_whole_catalogue() {
+    let found = std::process::Command::new("parallel")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            std::env::var("LATHE_REQUIRE_PARALLEL").as_deref() != Ok("1"),
+            "LATHE_REQUIRE_PARALLEL=1 but GNU parallel is not installed"
+        );
+        eprintln!("notice: GNU parallel not found; skipping its recipe (install parallel)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    fixture(dir.path(), 4, 1);
+    let bin = env!("CARGO_BIN_EXE_lathe");
+    let script = format!(
+        "seq 0 2 | parallel -j 3 --halt never \\\n  '{bin}' catalog run master.ron catalogue.csv -o delivery --preset streaming \\\n  --shard {{}}/3 --jobs 1 --quiet\n'{bin}' catalog status catalogue.csv -o delivery\n"
+    );
+    let o = std::process::Command::new("bash")
+        .args(["-c", &script])
+        .current_dir(dir.path())
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("4 done, 0 failed, 0 pending"));
+    assert_eq!(tree(&dir.path().join("delivery")).len(), 4);
+}
