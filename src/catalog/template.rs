@@ -6,6 +6,9 @@
 
 use std::path::PathBuf;
 
+/// The template when `--template` is not given.
+pub const DEFAULT_TEMPLATE: &str = "{album_artist}/{album}/{track:02} {title}.{ext}";
+
 /// The fields a template may name.
 pub const FIELDS: [&str; 9] = [
     "artist",

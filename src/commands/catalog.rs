@@ -17,7 +17,6 @@ use std::sync::Mutex;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::anyhow;
-use clap::{Args, Subcommand};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
@@ -35,118 +34,17 @@ use crate::catalog::report::{Merged, merge, to_csv};
 use crate::catalog::shard::{ShardArg, from_env};
 use crate::catalog::template::Template;
 use crate::catalog::{EXIT_PARTIAL, EXIT_PENDING};
-use crate::cli::{AlbumMode, DEFAULT_BLOCK_FRAMES, DeliveryFormat, SetArgs};
+use crate::cli::{
+    AlbumMode, CatalogArgs, CatalogCommand, CatalogReportArgs, CatalogRunArgs,
+    DEFAULT_BLOCK_FRAMES, DeliveryFormat, SetArgs,
+};
 use crate::exit::{CliError, ResultExt};
 
-/// The template when `--template` is not given.
-pub const DEFAULT_TEMPLATE: &str = "{album_artist}/{album}/{track:02} {title}.{ext}";
 /// Manifest folder inside `-o DIR` when `--manifest-dir` is not given.
 pub const MANIFEST_DIR: &str = ".lathe-catalog";
 /// Where a unit's files are written before they are moved into place, inside `-o DIR`
 /// (the same file system, so the move is a rename).
 pub const STAGING_DIR: &str = ".lathe-staging";
-
-const EXAMPLES: &str = "\
-Examples:
-  lathe catalog run master.ron catalogue.csv -o /delivery --preset streaming
-  lathe catalog run master.ron catalogue.jsonl -o /delivery --shard auto     (in an array job)
-  lathe catalog run master.ron catalogue.csv -o /delivery --shard 3/16 --template '{album_id}/{track:02}.{ext}'
-  lathe catalog status catalogue.csv -o /delivery
-  lathe catalog merge catalogue.csv -o /delivery --json report.json --csv report.csv
-
-Exit codes: 0 all done; 3 some units failed (the others are delivered); 2 bad invocation
-or catalogue (nothing rendered); 1 failure of the run itself; status/merge: 4 some units
-pending. See docs/catalog.md.";
-
-#[derive(Debug, Args)]
-#[command(after_long_help = EXAMPLES)]
-pub struct CatalogArgs {
-    #[command(subcommand)]
-    pub command: CatalogCommand,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum CatalogCommand {
-    /// Master this task's units of a catalogue, skipping those already done.
-    Run(RunArgs),
-    /// Count units done, failed and pending across every task's manifest.
-    Status(ReportArgs),
-    /// Merge every task's manifest into one report (JSON and/or CSV).
-    Merge(ReportArgs),
-}
-
-#[derive(Debug, Args)]
-pub struct RunArgs {
-    /// The graph file (.ron): one input and one output bus.
-    pub graph: PathBuf,
-    /// The catalogue: .csv (with a header) or .jsonl, one row per track.
-    pub catalogue: PathBuf,
-    /// Output folder; every output path is the template filled in under it.
-    #[arg(short = 'o', long = "output", value_name = "DIR")]
-    pub output: PathBuf,
-    /// Output path template, relative to DIR. Fields: artist, album_artist, album,
-    /// album_id, track (`{track:02}` pads), title, isrc, stem, ext.
-    #[arg(long, value_name = "TEMPLATE", default_value = DEFAULT_TEMPLATE)]
-    pub template: String,
-    /// Replace unsafe characters in field values with `_` instead of refusing them.
-    #[arg(long)]
-    pub sanitize: bool,
-    /// album: a unit is an album, one gain for it; track: a unit is a track.
-    #[arg(long, value_enum, default_value_t = AlbumMode::Album)]
-    pub mode: AlbumMode,
-    #[arg(long, value_enum, default_value_t = DeliveryFormat::Wav)]
-    pub format: DeliveryFormat,
-    /// Delivery preset for rows without one (streaming, broadcast, podcast, cd, or a .ron file).
-    #[arg(long, value_name = "NAME")]
-    pub preset: Option<String>,
-    /// Loudness target for rows without one, in LUFS (overrides the preset's).
-    #[arg(long, value_name = "LUFS", allow_hyphen_values = true)]
-    pub target_lufs: Option<f64>,
-    /// This task's slice: I/N, or `auto` from Slurm, AWS Batch or Kubernetes variables.
-    #[arg(long, value_name = "I/N|auto")]
-    pub shard: Option<ShardArg>,
-    /// Task count for `--shard auto` where the scheduler does not give it (Kubernetes).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
-    pub shard_count: Option<u32>,
-    /// Manifest folder (default: DIR/.lathe-catalog); one task-NNNN.jsonl per task.
-    #[arg(long, value_name = "DIR")]
-    pub manifest_dir: Option<PathBuf>,
-    /// Decode every delivered file again and record what it reads as.
-    #[arg(long)]
-    pub verify: bool,
-    /// Master every unit of the slice again, even those recorded as done.
-    #[arg(long)]
-    pub force: bool,
-    /// Threads (default: every core). Results do not depend on it.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
-    pub jobs: Option<u16>,
-    #[command(flatten)]
-    pub sets: SetArgs,
-    /// Print nothing but errors, warnings and the summary line.
-    #[arg(short, long)]
-    pub quiet: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct ReportArgs {
-    /// The catalogue the tasks ran.
-    pub catalogue: PathBuf,
-    /// The output folder of the run (its manifests are in DIR/.lathe-catalog).
-    #[arg(short = 'o', long = "output", value_name = "DIR")]
-    pub output: PathBuf,
-    /// The manifest folder, if the run was given one.
-    #[arg(long, value_name = "DIR")]
-    pub manifest_dir: Option<PathBuf>,
-    /// The mode of the run (it decides what a unit is).
-    #[arg(long, value_enum, default_value_t = AlbumMode::Album)]
-    pub mode: AlbumMode,
-    /// Write the merged report as JSON.
-    #[arg(long, value_name = "FILE")]
-    pub json: Option<PathBuf>,
-    /// Write the merged report as CSV, one row per track.
-    #[arg(long, value_name = "FILE")]
-    pub csv: Option<PathBuf>,
-}
 
 /// Runs a catalogue subcommand; it decides its own exit code.
 pub fn run(args: CatalogArgs) -> ExitCode {
@@ -197,7 +95,7 @@ fn now_secs() -> f64 {
 
 /// What every unit of the run shares.
 struct Context<'a> {
-    args: &'a RunArgs,
+    args: &'a CatalogRunArgs,
     out_dir: PathBuf,
     staging: PathBuf,
     shard: Shard,
@@ -205,7 +103,7 @@ struct Context<'a> {
     version: &'static str,
 }
 
-fn run_task(args: &RunArgs) -> Result<u8, CliError> {
+fn run_task(args: &CatalogRunArgs) -> Result<u8, CliError> {
     let shard = match args.shard {
         None => Shard::ALL,
         Some(ShardArg::Literal(s)) => s,
@@ -221,11 +119,6 @@ fn run_task(args: &RunArgs) -> Result<u8, CliError> {
         Some(name) => Preset::find(name).user_fault()?,
         None => Preset::plain(),
     };
-    if let Some(t) = args.target_lufs
-        && !(-70.0..=0.0).contains(&t)
-    {
-        return Err(usage(format!("--target-lufs {t} is outside -70..=0 LUFS")));
-    }
     // A bad graph fails every unit: find out before any work.
     super::load(&args.graph, &args.sets.sets, 48_000.0, DEFAULT_BLOCK_FRAMES)?;
     let graph_sha256 = graph_sha256(&args.graph, &args.sets)?;
@@ -555,7 +448,7 @@ fn codec_check(path: &Path) -> CodecCheck {
     }
 }
 
-fn report(args: &ReportArgs, write: bool) -> Result<u8, CliError> {
+fn report(args: &CatalogReportArgs, write: bool) -> Result<u8, CliError> {
     let manifest_dir = args
         .manifest_dir
         .clone()
