@@ -72,6 +72,8 @@ pub enum Command {
     /// Master an album: every track through a graph to one loudness, in a delivery format.
     #[command(after_long_help = ALBUM_EXAMPLES)]
     Album(AlbumArgs),
+    /// Master a catalogue of albums as array-job tasks: sharded, resumable, with manifests.
+    Catalog(CatalogArgs),
     /// Compare a mix with a reference at matched loudness: levels, spectrum, EQ match.
     #[command(after_long_help = COMPARE_EXAMPLES)]
     Compare(CompareArgs),
@@ -201,6 +203,108 @@ pub struct AlbumArgs {
     #[arg(long, value_name = "N", default_value_t = DEFAULT_BLOCK_FRAMES,
         value_parser = parse_block_frames)]
     pub block_frames: usize,
+}
+
+const CATALOG_EXAMPLES: &str = "\
+Examples:
+  lathe catalog run master.ron catalogue.csv -o /delivery --preset streaming
+  lathe catalog run master.ron catalogue.jsonl -o /delivery --shard auto     (in an array job)
+  lathe catalog run master.ron catalogue.csv -o /delivery --shard 3/16 --template '{album_id}/{track:02}.{ext}'
+  lathe catalog status catalogue.csv -o /delivery
+  lathe catalog merge catalogue.csv -o /delivery --json report.json --csv report.csv
+
+Exit codes: 0 all done; 3 some units failed (the others are delivered); 2 bad invocation
+or catalogue (nothing rendered); 1 failure of the run itself; status/merge: 4 some units
+pending. See docs/catalog.md.";
+
+#[derive(Debug, Args)]
+#[command(after_long_help = CATALOG_EXAMPLES)]
+pub struct CatalogArgs {
+    #[command(subcommand)]
+    pub command: CatalogCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CatalogCommand {
+    /// Master this task's units of a catalogue, skipping those already done.
+    Run(CatalogRunArgs),
+    /// Count units done, failed and pending across every task's manifest.
+    Status(CatalogReportArgs),
+    /// Merge every task's manifest into one report (JSON and/or CSV).
+    Merge(CatalogReportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CatalogRunArgs {
+    /// The graph file (.ron): one input and one output bus.
+    pub graph: PathBuf,
+    /// The catalogue: .csv (with a header) or .jsonl, one row per track.
+    pub catalogue: PathBuf,
+    /// Output folder; every output path is the template filled in under it.
+    #[arg(short = 'o', long = "output", value_name = "DIR")]
+    pub output: PathBuf,
+    /// Output path template, relative to DIR. Fields: artist, album_artist, album,
+    /// album_id, track (`{track:02}` pads), title, isrc, stem, ext.
+    #[arg(long, value_name = "TEMPLATE", default_value = crate::catalog::template::DEFAULT_TEMPLATE)]
+    pub template: String,
+    /// Replace unsafe characters in field values with `_` instead of refusing them.
+    #[arg(long)]
+    pub sanitize: bool,
+    /// album: a unit is an album, one gain for it; track: a unit is a track.
+    #[arg(long, value_enum, default_value_t = AlbumMode::Album)]
+    pub mode: AlbumMode,
+    #[arg(long, value_enum, default_value_t = DeliveryFormat::Wav)]
+    pub format: DeliveryFormat,
+    /// Delivery preset for rows without one (streaming, broadcast, podcast, cd, or a .ron file).
+    #[arg(long, value_name = "NAME")]
+    pub preset: Option<String>,
+    /// Loudness target for rows without one, in LUFS (overrides the preset's).
+    #[arg(long, value_name = "LUFS", allow_hyphen_values = true, value_parser = parse_target)]
+    pub target_lufs: Option<f64>,
+    /// This task's slice: I/N, or `auto` from Slurm, AWS Batch or Kubernetes variables.
+    #[arg(long, value_name = "I/N|auto")]
+    pub shard: Option<crate::catalog::shard::ShardArg>,
+    /// Task count for `--shard auto` where the scheduler does not give it (Kubernetes).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub shard_count: Option<u32>,
+    /// Manifest folder (default: DIR/.lathe-catalog); one task-NNNN.jsonl per task.
+    #[arg(long, value_name = "DIR")]
+    pub manifest_dir: Option<PathBuf>,
+    /// Decode every delivered file again and record what it reads as.
+    #[arg(long)]
+    pub verify: bool,
+    /// Master every unit of the slice again, even those recorded as done.
+    #[arg(long)]
+    pub force: bool,
+    /// Threads (default: every core). Results do not depend on it.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
+    #[command(flatten)]
+    pub sets: SetArgs,
+    /// Print nothing but errors, warnings and the summary line.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CatalogReportArgs {
+    /// The catalogue the tasks ran.
+    pub catalogue: PathBuf,
+    /// The output folder of the run (its manifests are in DIR/.lathe-catalog).
+    #[arg(short = 'o', long = "output", value_name = "DIR")]
+    pub output: PathBuf,
+    /// The manifest folder, if the run was given one.
+    #[arg(long, value_name = "DIR")]
+    pub manifest_dir: Option<PathBuf>,
+    /// The mode of the run (it decides what a unit is).
+    #[arg(long, value_enum, default_value_t = AlbumMode::Album)]
+    pub mode: AlbumMode,
+    /// Write the merged report as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Write the merged report as CSV, one row per track.
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<PathBuf>,
 }
 
 fn parse_target(s: &str) -> Result<f64, String> {

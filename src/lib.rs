@@ -5,6 +5,7 @@
 pub mod album;
 pub mod atomic_file;
 pub mod audio_io;
+pub mod catalog;
 pub mod cli;
 pub mod commands;
 pub mod demo;

@@ -20,6 +20,8 @@ fn main() -> ExitCode {
     match cli.command {
         // The live host runs until quit or server loss and decides its own exit code.
         Command::Run(args) => commands::live::run(args),
+        // A catalogue run has a code of its own for "some units failed".
+        Command::Catalog(args) => commands::catalog::run(args),
         command => match commands::run(command) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => e.report(),

@@ -62,10 +62,16 @@ impl Manifest {
     /// The track number defaults to the position on the command line.
     pub fn tags_for(&self, path: &Path, index: usize) -> TrackTags {
         let base = path.file_name().map(|n| n.to_string_lossy().into_owned());
+        // The path as given wins over a base name (`disc1/01.wav` and `disc2/01.wav`).
         let entry = self
             .tracks
             .iter()
-            .find(|t| Path::new(&t.file) == path || Some(t.file.as_str()) == base.as_deref());
+            .find(|t| Path::new(&t.file) == path)
+            .or_else(|| {
+                self.tracks
+                    .iter()
+                    .find(|t| Some(t.file.as_str()) == base.as_deref())
+            });
         let mut tags = entry.map(|e| e.tags.clone()).unwrap_or_default();
         tags.artist = tags.artist.or_else(|| self.artist.clone());
         tags.album = tags.album.or_else(|| self.album.clone());
@@ -223,6 +229,55 @@ pub fn vorbis_comments(
     out
 }
 
+/// Where a delivered file came from, so a file found years later names the chain that
+/// made it: the lathe version and the SHA-256 of the graph (file and `--set` values).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Provenance {
+    pub lathe_version: String,
+    pub graph_sha256: String,
+    pub preset: String,
+}
+
+impl Provenance {
+    /// The BWF `CodingHistory` line (EBU R 98: `A=`, `F=`, `W=`, `M=`, `T=` fields,
+    /// ending in CR LF) of a PCM file of `rate_hz`, `bits` and `channels`, written after
+    /// the fixed part of `bext`.
+    pub fn coding_history(&self, rate_hz: u32, bits: u32, channels: usize) -> String {
+        let mode = match channels {
+            1 => "mono",
+            2 => "stereo",
+            _ => "multichannel",
+        };
+        format!(
+            "A=PCM,F={rate_hz},W={bits},M={mode},T=lathe {}; graph sha256 {}; preset {}\r\n",
+            self.lathe_version, self.graph_sha256, self.preset
+        )
+    }
+
+    /// The Vorbis comments of a delivered FLAC file that carry the provenance.
+    pub fn vorbis_comments(&self) -> Vec<(String, String)> {
+        vec![
+            (
+                "ENCODER".to_string(),
+                format!("lathe {}", self.lathe_version),
+            ),
+            ("LATHE_GRAPH_SHA256".to_string(), self.graph_sha256.clone()),
+            ("LATHE_PRESET".to_string(), self.preset.clone()),
+        ]
+    }
+}
+
+/// The `CodingHistory` text of a `bext` chunk body (after its fixed part), NULs dropped.
+pub fn parse_coding_history(body: &[u8]) -> String {
+    body.get(BEXT_FIXED_BYTES..)
+        .map(|h| {
+            String::from_utf8_lossy(h)
+                .trim_end_matches('\0')
+                .to_string()
+        })
+        .unwrap_or_default()
+}
+
 /// The `LIST`/`INFO` fields of a chunk body written by [`info_chunk`], for reading back.
 pub fn parse_info(body: &[u8]) -> Vec<(String, String)> {
     let mut fields = Vec::new();
@@ -365,6 +420,20 @@ mod tests {
             bext_date_time(1_709_210_096),
             ("2024-02-29".into(), "12:34:56".into())
         );
+    }
+
+    #[test]
+    fn provenance_reads_back_from_coding_history() {
+        let p = Provenance {
+            lathe_version: "1.2.3".into(),
+            graph_sha256: "ab".repeat(32),
+            preset: "streaming".into(),
+        };
+        let mut body = bext_chunk("d", "2024-01-02", "03:04:05", &BextLoudness::default());
+        body.extend_from_slice(p.coding_history(48_000, 24, 2).as_bytes());
+        let history = parse_coding_history(&body);
+        assert!(history.starts_with("A=PCM,F=48000,W=24,M=stereo,T=lathe 1.2.3;"));
+        assert!(history.contains(&"ab".repeat(32)) && history.ends_with("\r\n"));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// The presets shipped with lathe, by name, as the RON text of `presets/NAME.ron`.
 const BUILT_IN: [(&str, &str); 4] = [
@@ -21,7 +21,7 @@ pub const DEFAULT_CEILING_DBTP: f64 = -1.0;
 pub const DEFAULT_TOLERANCE_LU: f64 = 0.3;
 
 /// One delivery format.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Preset {
     pub name: String,

@@ -30,8 +30,8 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::album::metadata::{
-    BextLoudness, Manifest, TrackTags, bext_chunk, bext_date_time, check_isrc, info_chunk,
-    origination_secs, vorbis_comments,
+    BextLoudness, Manifest, Provenance, TrackTags, bext_chunk, bext_date_time, check_isrc,
+    info_chunk, origination_secs, vorbis_comments,
 };
 use crate::album::plan::{GainSearch, MAX_PASSES, RELATIVE_SETTLE_LU};
 use crate::album::preset::Preset;
@@ -46,6 +46,8 @@ use crate::progress::Progress;
 
 /// Headroom kept under the ceiling when a safety gain is needed, in dB.
 const SAFETY_MARGIN_DB: f64 = 0.05;
+
+pub(crate) mod unit;
 
 pub fn run(args: &AlbumArgs) -> Result<(), CliError> {
     if args.list_presets || args.preset.as_deref() == Some("") {
@@ -75,6 +77,10 @@ struct Job {
     target: Option<f64>,
     shard: Shard,
     manifest: Manifest,
+    /// Output path of each input path, where not `-o DIR` + base name (catalogues).
+    outputs: Vec<(PathBuf, PathBuf)>,
+    /// Written into the delivered files when set (catalogues).
+    provenance: Option<Provenance>,
 }
 
 /// A track that can go through the graph: where it is and what it measured. Its audio
@@ -195,12 +201,17 @@ impl Job {
             preset,
             shard: args.shard.unwrap_or(Shard::ALL),
             manifest,
+            outputs: Vec::new(),
+            provenance: None,
         };
         job.check_outputs(args)?;
         Ok(job)
     }
 
     fn output_path(&self, track: &Path) -> PathBuf {
+        if let Some((_, out)) = self.outputs.iter().find(|(input, _)| input == track) {
+            return out.clone();
+        }
         let stem = track.file_stem().unwrap_or(track.as_os_str());
         let mut name = stem.to_os_string();
         name.push(match self.format {
@@ -606,12 +617,21 @@ impl Job {
         let out = self.output_path(&track.path);
         match self.format {
             DeliveryFormat::Wav => {
-                let bext = bext_chunk(&description, &date, &time, &loudness);
+                let mut bext = bext_chunk(&description, &date, &time, &loudness);
+                if let Some(p) = &self.provenance {
+                    let history = p.coding_history(
+                        audio.sample_rate_hz,
+                        self.preset.bits,
+                        audio.channel_count(),
+                    );
+                    bext.extend_from_slice(history.as_bytes());
+                }
                 write_pcm_wav(&out, &audio, self.preset.bits, &bext, &info_chunk(&tags))
                     .map_err(|e| e.to_string())?;
             }
             DeliveryFormat::Flac => {
-                let comments = vorbis_comments(&tags, &description, &loudness);
+                let mut comments = vorbis_comments(&tags, &description, &loudness);
+                comments.extend(self.provenance.iter().flat_map(Provenance::vorbis_comments));
                 write_flac(
                     &out,
                     &audio,

@@ -5,6 +5,7 @@
 
 mod album;
 mod analyze;
+pub mod catalog;
 mod check;
 mod compare;
 mod dot;
@@ -37,6 +38,7 @@ pub fn run(command: Command) -> Result<(), CliError> {
         Command::Compare(args) => compare::run(&args),
         Command::Plot(args) => plot::run(&args),
         Command::Run(_) => unreachable!("`run` owns its exit code; main dispatches it"),
+        Command::Catalog(_) => unreachable!("`catalog` owns its exit code; main dispatches it"),
     }
 }
 
