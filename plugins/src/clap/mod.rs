@@ -45,6 +45,22 @@ pub struct ClapConfig {
 
 pub struct ClapKind;
 
+/// The reference text of `lathe nodes clap`; docs/plugins.md says more.
+const CLAP_DOC: &str = "\
+clap: hosts a CLAP plugin (docs/plugins.md).
+Config: (path: \"x.clap\", id: \"com.vendor.x\"), both required; a relative path
+resolves from the graph file. `lathe plugins` lists installed plugins.
+Ports: one per CLAP audio port, in the plugin's order: the first input is `in`,
+the first output `out`, others take the plugin's port names; inputs after the
+first are optional (silence when unlinked).
+Params: each param neither hidden nor read-only, named after the plugin's name
+as a symbol (`Gain dB` -> `gain_db`), with its range and default; enums become
+choices. Changes reach the plugin as param events at the next block start; the
+plugin smooths them itself.
+Meter: failed_blocks, blocks the plugin refused (their output is silence).
+Latency: what the plugin reports through the latency extension once active.
+Allocates only at build, where the plugin is created and activated.";
+
 impl NodeKind for ClapKind {
     fn name(&self) -> &'static str {
         "clap"
@@ -55,18 +71,7 @@ impl NodeKind for ClapKind {
     }
 
     fn doc(&self) -> &'static str {
-        "Config: `path` (the .clap file, relative to the graph file) and `id` (the plugin's \
-         id in that file); both are required. `lathe plugins` lists installed plugins.\n\
-         Ports: one per CLAP audio port, in the plugin's order: the first input is `in`, the \
-         first output `out`; other ports are named after the plugin's port names, and \
-         inputs other than the main one are optional (read silence when unlinked).\n\
-         Params: every param that is neither hidden nor read-only, named after the \
-         plugin's param name as a symbol (`Gain dB` -> `gain_db`), with its range and \
-         default; enums become choices. Changes reach the plugin as param events at the \
-         start of the next block; the plugin smooths them itself.\n\
-         Meter: `failed_blocks` counts blocks the plugin refused (output silenced).\n\
-         Latency: what the plugin reports through the latency extension once active.\n\
-         Allocates only at build; the plugin is activated off the audio thread."
+        CLAP_DOC
     }
 
     fn build(
