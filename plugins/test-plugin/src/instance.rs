@@ -213,9 +213,7 @@ unsafe extern "C" fn process(
             let mut y = x * gain;
             if delay_len > 0 {
                 let line = &mut audio.delay[ch];
-                let delayed = line[audio.delay_pos];
-                line[audio.delay_pos] = y;
-                y = delayed;
+                std::mem::swap(&mut line[audio.delay_pos], &mut y);
             }
             if nan {
                 y = f32::NAN;

@@ -9,6 +9,8 @@
 //! other rather than race. The library is then copied to `lathe-test.clap` beside it, the
 //! way a plugin is installed.
 
+#![allow(dead_code)] // Each test binary uses its own subset of these.
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
