@@ -1,8 +1,9 @@
 //! `clap` nodes through the real binary, with the test CLAP plugin built from source
 //! (`plugins/test-plugin`): a param from `--set` reaches the plugin (output bit-exact to
 //! the gain), a dry path in parallel with the plugin's 64-frame latency nulls, renders
-//! are deterministic, and bad cases (missing file, unknown id, ports that don't fit the
-//! link, a plugin that outputs NaN) are clear messages naming the node.
+//! are deterministic, `check` shows the plugin's latency, and bad cases (missing file,
+//! unknown id, unknown param, ports that don't fit the link, a plugin that outputs NaN)
+//! are clear messages naming the node.
 
 mod common;
 #[path = "../plugins/tests/support/test_plugin.rs"]
@@ -196,4 +197,25 @@ fn nan_from_a_plugin_is_silenced_and_reported_for_its_node() {
     );
     let audio = read_audio(&dir.path().join("nan.wav")).expect("read");
     assert!(audio.channels.iter().flatten().all(|x| *x == 0.0));
+}
+
+#[test]
+fn check_shows_the_plugins_latency_and_names_its_params() {
+    let dir = setup(&chain_graph(LATENCY_ID, test_plugin()));
+    let out = lathe_ok(dir.path(), &["check", "g.ron"]);
+    let text = common::stdout(&out);
+    assert!(text.contains("64"), "the plugin's 64 frames:\n{text}");
+    let misspelt = chain_graph(LATENCY_ID, test_plugin())
+        .replace("config: (path:", "params: {\"gain\": -3.0}, config: (path:");
+    std::fs::write(dir.path().join("g.ron"), misspelt).expect("write graph");
+    let out = lathe_in(dir.path(), &["check", "g.ron"]);
+    assert_fails(
+        &out,
+        2,
+        &[
+            "g.ron:1:",
+            "node `g` has no param `gain`",
+            "its params: `gain_db`, `polarity`, `emit_nan`",
+        ],
+    );
 }
