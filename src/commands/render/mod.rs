@@ -10,6 +10,7 @@
 //! (after dither and clamping).
 
 mod inputs;
+mod level;
 mod stream;
 
 use std::collections::BTreeSet;
@@ -23,16 +24,18 @@ use crate::cli::{InputArg, RenderArgs};
 use crate::demo::demo_mix;
 use crate::exit::{CliError, ResultExt};
 use crate::progress::Progress;
-use crate::report::{Measurement, RenderReport, table};
+use crate::report::{Leveling, Measurement, RenderReport, table};
 use inputs::InputMix;
 use lathe_engine::BusInfo as Bus;
 use lathe_host::RENDER_CHUNK_FRAMES;
+use level::Delivery;
 use stream::{OutputBus, StreamError, render_stream};
 
 pub fn run(args: &RenderArgs) -> Result<(), CliError> {
     check_naming("input", &args.inputs)?;
     check_naming("output", &args.outputs)?;
-    check_output_paths(args)?;
+    let delivery = Delivery::from_args(args)?;
+    check_output_paths(args, delivery.bits)?;
     let sources = open_inputs(args)?;
     let rate = sources.first().map_or(0, |s| s.reader.sample_rate_hz());
     let graph = super::load(
@@ -43,6 +46,16 @@ pub fn run(args: &RenderArgs) -> Result<(), CliError> {
     )?;
     let sources = assign_inputs(&graph.inputs, sources)?;
     let outputs = assign_outputs(&graph.outputs, &args.outputs)?;
+    let leveling = if delivery.leveled {
+        Some(level::find(&delivery, |gain_db| {
+            measuring_pass(args, gain_db)
+        })?)
+    } else {
+        None
+    };
+    let (gain_db, safety_gain_db) = leveling
+        .as_ref()
+        .map_or((0.0, 0.0), |l| (l.gain_db, l.safety_gain_db));
 
     let wants_report = !args.quiet || args.report.is_some();
     let graph_path = graph.path.clone();
@@ -53,7 +66,7 @@ pub fn run(args: &RenderArgs) -> Result<(), CliError> {
         .into_iter()
         .map(|s| (s.reader, wants_report.then(|| format!("in: {}", s.label))))
         .collect();
-    let inputs = InputMix::new(readers, latency_frames, RENDER_CHUNK_FRAMES);
+    let inputs = InputMix::new(readers, latency_frames, RENDER_CHUNK_FRAMES).with_gain_db(gain_db);
     let progress = Progress::new(
         inputs
             .declared_frames()
@@ -64,7 +77,9 @@ pub fn run(args: &RenderArgs) -> Result<(), CliError> {
     let mut writers = Vec::with_capacity(outputs.len());
     for (path, bus) in outputs.iter().zip(&output_buses) {
         writers.push(
-            OutputBus::create(path, args.bits, bus.channels, rate, wants_report).runtime_fault()?,
+            OutputBus::create(path, delivery.bits, bus.channels, rate, wants_report)
+                .runtime_fault()?
+                .with_gain_db(safety_gain_db),
         );
     }
     let streamed = render_stream(renderer, inputs, writers, &progress).map_err(|e| match e {
@@ -78,7 +93,7 @@ pub fn run(args: &RenderArgs) -> Result<(), CliError> {
         let written = read_audio(first)
             .map_err(|e| anyhow!("cannot read the written output to plot it: {e}"))
             .runtime_fault()?;
-        let panel = super::plot::loudness_panel(&written, None);
+        let panel = super::plot::loudness_panel(&written, delivery.target_lufs);
         crate::plot::draw(plot, 1200, 600, &[panel])
             .map_err(|e| anyhow!(e))
             .runtime_fault()?;
@@ -88,11 +103,53 @@ pub fn run(args: &RenderArgs) -> Result<(), CliError> {
     }
     report(
         args,
+        &delivery,
         &graph_path,
         streamed.inputs,
         streamed.outputs,
         latency_frames,
+        leveling,
     )
+}
+
+/// One render that writes nothing: the inputs at `gain_db` through a freshly loaded
+/// graph, measuring the first output bus (a step of the loudness search).
+fn measuring_pass(args: &RenderArgs, gain_db: f64) -> Result<Measurement, CliError> {
+    let sources = open_inputs(args)?;
+    let rate = sources.first().map_or(0, |s| s.reader.sample_rate_hz());
+    let graph = super::load(
+        &args.graph,
+        &args.sets.sets,
+        f64::from(rate),
+        args.block_frames,
+    )?;
+    let sources = assign_inputs(&graph.inputs, sources)?;
+    let buses = graph.outputs.clone();
+    let renderer = graph.into_render();
+    let readers = sources.into_iter().map(|s| (s.reader, None)).collect();
+    let inputs = InputMix::new(readers, renderer.latency_frames(), RENDER_CHUNK_FRAMES)
+        .with_gain_db(gain_db);
+    let outputs = buses
+        .iter()
+        .map(|b| OutputBus::measure_only(&b.name, b.channels, rate))
+        .collect();
+    let streamed =
+        render_stream(renderer, inputs, outputs, &Progress::hidden()).map_err(|e| match e {
+            StreamError::Input(e) => CliError::user(e),
+            StreamError::Output(e) => CliError::runtime(e),
+        })?;
+    let measured = streamed
+        .outputs
+        .into_iter()
+        .next()
+        .ok_or_else(|| CliError::user(anyhow!("the graph has no output bus to measure")))?;
+    tracing::info!(
+        gain_db,
+        integrated_lufs = ?measured.integrated_lufs,
+        true_peak_dbtp = ?measured.true_peak_dbtp,
+        "loudness search pass"
+    );
+    Ok(measured)
 }
 
 /// Either one file without a bus name, or every file as BUS=PATH with distinct buses.
@@ -118,7 +175,7 @@ fn check_naming(what: &str, files: &[InputArg]) -> Result<(), CliError> {
 
 /// Refuses outputs that are an input, the graph, another output or the report, and
 /// outputs in folders that do not exist.
-fn check_output_paths(args: &RenderArgs) -> Result<(), CliError> {
+fn check_output_paths(args: &RenderArgs, bits: SampleFormat) -> Result<(), CliError> {
     if let Some(plot) = &args.plot
         && !plot.extension().is_some_and(|e| e == "png" || e == "svg")
     {
@@ -136,17 +193,7 @@ fn check_output_paths(args: &RenderArgs) -> Result<(), CliError> {
         ensure_not_overwriting(path, &protected).user_fault()?;
         let earlier: Vec<(&str, &Path)> = written[..i].iter().map(|p| ("output", *p)).collect();
         ensure_not_overwriting(path, &earlier).user_fault()?;
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        if !dir.is_dir() {
-            return Err(CliError::user(anyhow!(
-                "cannot write `{}`: folder `{}` does not exist",
-                path.display(),
-                dir.display()
-            )));
-        }
+        super::ensure_output_folder(path)?;
         if path.is_dir() {
             return Err(CliError::user(anyhow!(
                 "cannot write `{}`: it is a folder; give a file name",
@@ -155,7 +202,8 @@ fn check_output_paths(args: &RenderArgs) -> Result<(), CliError> {
         }
     }
     for output in &args.outputs {
-        if let Some(reason) = Container::of(&output.path).refuses(args.bits) {
+        check_output_extension(&output.path)?;
+        if let Some(reason) = Container::of(&output.path).refuses(bits) {
             return Err(CliError::user(anyhow!(
                 "cannot write `{}`: {reason}",
                 output.path.display()
@@ -163,6 +211,29 @@ fn check_output_paths(args: &RenderArgs) -> Result<(), CliError> {
         }
     }
     Ok(())
+}
+
+/// The file name extensions render writes: the container follows the extension.
+const OUTPUT_EXTENSIONS: [&str; 3] = ["wav", "wave", "flac"];
+
+/// Refuses an output whose extension promises a format lathe does not write (an
+/// `out.mp3` would otherwise hold WAV bytes). A name without extension is written as WAV.
+fn check_output_extension(path: &Path) -> Result<(), CliError> {
+    let Some(ext) = path.extension() else {
+        return Ok(());
+    };
+    if OUTPUT_EXTENSIONS
+        .iter()
+        .any(|known| ext.eq_ignore_ascii_case(known))
+    {
+        return Ok(());
+    }
+    Err(CliError::user(anyhow!(
+        "cannot write `{}`: lathe writes WAV (.wav) and FLAC (.flac), not .{}; \
+         convert the WAV afterwards (e.g. with ffmpeg) for other formats",
+        path.display(),
+        ext.to_string_lossy()
+    )))
 }
 
 /// An opened input and where it came from.
@@ -323,23 +394,30 @@ fn assign_outputs(buses: &[Bus], outputs: &[InputArg]) -> Result<Vec<PathBuf>, C
 /// Prints the before/after table unless quiet, and writes the `--report` JSON.
 fn report(
     args: &RenderArgs,
+    delivery: &Delivery,
     graph: &Path,
     before: Vec<Measurement>,
     after: Vec<Measurement>,
     latency_frames: usize,
+    leveling: Option<Leveling>,
 ) -> Result<(), CliError> {
     if !args.quiet {
         let columns: Vec<&Measurement> = before.iter().chain(&after).collect();
         print!("{}", table(&columns));
+        match &leveling {
+            Some(l) => print!("{}", level::summary(l, after.first())),
+            None => print!("{}", quieter_hint(&before, &after)),
+        }
     }
     if let Some(path) = &args.report {
         let report = RenderReport {
             graph: graph.display().to_string(),
-            output_format: output_format_name(args),
+            output_format: output_format_name(args, delivery.bits),
             block_frames: args.block_frames,
             latency_frames,
             inputs: before,
             outputs: after,
+            leveling,
         };
         let json = serde_json::to_vec_pretty(&report).runtime_fault()?;
         write_atomically(path, |w| std::io::Write::write_all(w, &json))
@@ -349,8 +427,24 @@ fn report(
     Ok(())
 }
 
+/// A render without a target that came out quieter than its (single) input says how to
+/// master to a loudness instead; otherwise nothing.
+fn quieter_hint(before: &[Measurement], after: &[Measurement]) -> String {
+    let ([input], [output]) = (before, after) else {
+        return String::new();
+    };
+    match (input.integrated_lufs, output.integrated_lufs) {
+        (Some(i), Some(o)) if o < i - 0.5 => format!(
+            "note: the output is {:.1} LU quieter than the input; to master to a loudness, \
+             add --target-lufs -14 or --preset streaming\n",
+            i - o
+        ),
+        _ => String::new(),
+    }
+}
+
 /// E.g. "24-bit integer FLAC, TPDF dither"; outputs of both containers name both.
-fn output_format_name(args: &RenderArgs) -> String {
+fn output_format_name(args: &RenderArgs, bits: SampleFormat) -> String {
     let mut containers: Vec<&str> = args
         .outputs
         .iter()
@@ -358,7 +452,7 @@ fn output_format_name(args: &RenderArgs) -> String {
         .collect();
     containers.dedup();
     let container = containers.join("/");
-    match args.bits {
+    match bits {
         SampleFormat::Float32 => format!("32-bit float {container}"),
         other => format!("{}-bit integer {container}, TPDF dither", other.bits()),
     }

@@ -21,12 +21,17 @@ pub enum StreamError {
     Output(#[from] EncodeError),
 }
 
-/// One output bus: its file and, when the render is measured, its measurement.
+/// One output bus: its file (none in a measuring pass) and, when the render is
+/// measured, its measurement.
 pub struct OutputBus {
-    writer: AudioWriter,
+    writer: Option<AudioWriter>,
     measure: Option<MeasurementStream>,
     /// The samples of the last chunk as written, for measuring integer outputs.
     decoded: Vec<Vec<f32>>,
+    /// Linear gain applied before writing (a safety gain under the ceiling); exactly 1
+    /// leaves the samples untouched.
+    gain: f32,
+    scaled: Vec<Vec<f32>>,
 }
 
 impl OutputBus {
@@ -40,20 +45,62 @@ impl OutputBus {
     ) -> Result<Self, EncodeError> {
         let writer = AudioWriter::create(path, format, channels, sample_rate_hz)?;
         Ok(Self {
-            writer,
+            writer: Some(writer),
             measure: measure.then(|| {
                 MeasurementStream::new(format!("out: {}", path.display()), sample_rate_hz, channels)
             }),
             decoded: vec![Vec::new(); channels],
+            gain: 1.0,
+            scaled: Vec::new(),
         })
     }
 
+    /// A bus that writes nothing and measures the graph's output as it comes (the
+    /// passes that search a loudness target).
+    pub fn measure_only(label: &str, channels: usize, sample_rate_hz: u32) -> Self {
+        Self {
+            writer: None,
+            measure: Some(MeasurementStream::new(label, sample_rate_hz, channels)),
+            decoded: vec![Vec::new(); channels],
+            gain: 1.0,
+            scaled: Vec::new(),
+        }
+    }
+
+    /// Multiplies every output sample by `gain_db` before it is written.
+    pub fn with_gain_db(mut self, gain_db: f64) -> Self {
+        self.gain = 10f64.powf(gain_db / 20.0) as f32;
+        self
+    }
+
     fn write(&mut self, chunk: &[&[f32]]) -> Result<(), EncodeError> {
-        self.writer.write(chunk)?;
+        if self.gain != 1.0 {
+            self.scaled.resize(chunk.len(), Vec::new());
+            for (out, plane) in self.scaled.iter_mut().zip(chunk) {
+                out.clear();
+                out.extend(plane.iter().map(|s| s * self.gain));
+            }
+            let scaled = std::mem::take(&mut self.scaled);
+            let planes: Vec<&[f32]> = scaled.iter().map(Vec::as_slice).collect();
+            let written = self.write_as_is(&planes);
+            self.scaled = scaled;
+            return written;
+        }
+        self.write_as_is(chunk)
+    }
+
+    fn write_as_is(&mut self, chunk: &[&[f32]]) -> Result<(), EncodeError> {
+        let Some(writer) = &mut self.writer else {
+            if let Some(measure) = &mut self.measure {
+                measure.push(chunk);
+            }
+            return Ok(());
+        };
+        writer.write(chunk)?;
         let Some(measure) = &mut self.measure else {
             return Ok(());
         };
-        match self.writer.written() {
+        match writer.written() {
             Written::AsGiven => measure.push(chunk),
             written @ Written::Int { frames, .. } => {
                 for plane in &mut self.decoded {
@@ -126,7 +173,9 @@ pub fn render_stream(
     let frames = inputs.input_frames();
     let mut measured = Vec::new();
     for bus in outputs {
-        bus.writer.finish()?;
+        if let Some(writer) = bus.writer {
+            writer.finish()?;
+        }
         measured.extend(bus.measure.map(MeasurementStream::finish));
     }
     Ok(Streamed {
