@@ -376,10 +376,10 @@ pub struct RenderArgs {
 
     /// Master to this integrated loudness, in LUFS (overrides the preset's).
     ///
-    /// lathe finds the gain into the graph that lands the output there, by the same
-    /// render-measure-correct passes as `album --mode track`, then keeps the true peak
-    /// under the ceiling (-1 dBTP, or the preset's) with a safety gain if the graph's
-    /// limiter lets it through.
+    /// The gain into the graph that lands the output there is found by the same
+    /// render-measure-correct passes as `album --mode track`; then the true peak is kept
+    /// under the ceiling (-1 dBTP, or the preset's) by a safety gain after the graph if
+    /// its limiter lets a peak through.
     #[arg(long, value_name = "LUFS", allow_hyphen_values = true, value_parser = parse_target)]
     pub target_lufs: Option<f64>,
 

@@ -5,6 +5,7 @@
 //! time among common system paths (no fontconfig). Without one the chart is drawn
 //! without labels.
 
+pub mod graph;
 pub mod spectrum;
 
 use std::path::Path;

@@ -32,8 +32,17 @@ use level::Delivery;
 use stream::{OutputBus, StreamError, render_stream};
 
 pub fn run(args: &RenderArgs) -> Result<(), CliError> {
-    check_naming("input", &args.inputs)?;
-    check_naming("output", &args.outputs)?;
+    let buses = graph_buses(args);
+    check_naming(
+        "input",
+        &args.inputs,
+        buses.as_ref().map(|b| b.0.as_slice()),
+    )?;
+    check_naming(
+        "output",
+        &args.outputs,
+        buses.as_ref().map(|b| b.1.as_slice()),
+    )?;
     let delivery = Delivery::from_args(args)?;
     check_output_paths(args, delivery.bits)?;
     let sources = open_inputs(args)?;
@@ -93,7 +102,8 @@ pub fn run(args: &RenderArgs) -> Result<(), CliError> {
         let written = read_audio(first)
             .map_err(|e| anyhow!("cannot read the written output to plot it: {e}"))
             .runtime_fault()?;
-        let panel = super::plot::loudness_panel(&written, delivery.target_lufs);
+        let mut panel = super::plot::loudness_panel(&written, delivery.target_lufs);
+        panel.title = format!("Loudness over time: {}", super::plot::file_name(first));
         crate::plot::draw(plot, 1200, 600, &[panel])
             .map_err(|e| anyhow!(e))
             .runtime_fault()?;
@@ -152,14 +162,36 @@ fn measuring_pass(args: &RenderArgs, gain_db: f64) -> Result<Measurement, CliErr
     Ok(measured)
 }
 
+/// The graph's input and output buses when several files are given without bus names,
+/// so the message can show the right names; `None` when the graph does not load (its
+/// problems are reported by the load that follows).
+fn graph_buses(args: &RenderArgs) -> Option<(Vec<Bus>, Vec<Bus>)> {
+    let unnamed = |files: &[InputArg]| files.len() > 1 && files.iter().any(|f| f.bus.is_none());
+    if !unnamed(&args.inputs) && !unnamed(&args.outputs) {
+        return None;
+    }
+    let graph = super::load(&args.graph, &[], 48_000.0, args.block_frames).ok()?;
+    Some((graph.inputs.clone(), graph.outputs.clone()))
+}
+
 /// Either one file without a bus name, or every file as BUS=PATH with distinct buses.
-fn check_naming(what: &str, files: &[InputArg]) -> Result<(), CliError> {
+fn check_naming(what: &str, files: &[InputArg], buses: Option<&[Bus]>) -> Result<(), CliError> {
     let unnamed = files.iter().filter(|f| f.bus.is_none()).count();
     if unnamed > 0 && files.len() > 1 {
+        let example = match buses {
+            Some(buses) if !buses.is_empty() => buses
+                .iter()
+                .zip(files.iter().chain(std::iter::repeat(&files[0])))
+                .map(|(bus, f)| format!("{}={}", bus.name, f.path.display()))
+                .collect::<Vec<_>>()
+                .join(" "),
+            _ => format!("main={}", files[0].path.display()),
+        };
+        let prefix = if what == "output" { "-o " } else { "" };
+        let example = example.replace(' ', &format!(" {prefix}"));
         return Err(CliError::user(anyhow!(
-            "{} {what} files given: name the bus of each as BUS=PATH (e.g. main={})",
+            "{} {what} files given: name the bus of each as BUS=PATH (e.g. {prefix}{example})",
             files.len(),
-            files[0].path.display()
         )));
     }
     let mut seen = BTreeSet::new();
