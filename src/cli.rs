@@ -399,6 +399,11 @@ pub struct RenderArgs {
     #[arg(short, long)]
     pub quiet: bool,
 
+    /// Fail (exit 2, no output written) when a script of the graph stops with an error;
+    /// without it the render completes and its summary says which script stopped when.
+    #[arg(long)]
+    pub strict: bool,
+
     /// Also write the before/after measurements as JSON to this file.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,

@@ -620,3 +620,83 @@ fn mp3_and_m4a_inputs_come_out_aligned_and_as_long_as_ffmpeg_decodes_them() {
         );
     }
 }
+
+#[test]
+fn a_failing_script_is_summarised_and_strict_refuses_the_output() {
+    let dir = temp();
+    write_signal(&dir.path().join("a.wav"), 2);
+    std::fs::write(
+        dir.path().join("bad.rhai"),
+        "fn tick(ctx) {\n    ctx.meter(\"nowhere.level\");\n}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("g.ron"),
+        "(nodes: [(id: \"g\", kind: \"gain\"), \
+         (id: \"s\", kind: \"script\", config: (file: \"bad.rhai\", rate_hz: 10))], \
+         links: [\"in -> g -> out\"])",
+    )
+    .unwrap();
+    let out = lathe_ok(
+        dir.path(),
+        &["render", "g.ron", "a.wav", "-o", "x.wav", "-q"],
+    );
+    let err = stderr(&out);
+    assert!(
+        err.contains("script node `s`") && err.contains("stopped at 0.000 s"),
+        "{err}"
+    );
+    assert!(err.contains("--strict"), "{err}");
+    let out = lathe_in(
+        dir.path(),
+        &["render", "g.ron", "a.wav", "-o", "y.wav", "-q", "--strict"],
+    );
+    assert_fails(&out, 2, &["script node `s`", "no output was written"]);
+    assert!(!dir.path().join("y.wav").exists());
+    assert!(
+        common::dir_entries(dir.path())
+            .iter()
+            .all(|n| !n.contains("y.wav")),
+        "a temporary file was left"
+    );
+}
+
+#[test]
+fn a_band_out_of_range_says_how_many_bands_there_are() {
+    let graph = repo().join("graphs/master.ron");
+    assert_usage_error(
+        repo(),
+        &[
+            "check",
+            graph.to_str().unwrap(),
+            "--set",
+            "eq.band9.gain_db=1",
+        ],
+        &[
+            "unknown param `eq.band9.gain_db`",
+            "`eq` has 5 bands: band1..band5",
+        ],
+    );
+}
+
+#[test]
+fn one_link_typo_is_one_problem() {
+    let dir = temp();
+    std::fs::write(
+        dir.path().join("typo.ron"),
+        "(nodes: [(id: \"g\", kind: \"gain\")], links: [\"in -> gg -> out\"])",
+    )
+    .unwrap();
+    let out = lathe_in(dir.path(), &["check", "typo.ron"]);
+    assert_fails(
+        &out,
+        2,
+        &["link names unknown node `gg`", "1 problem found"],
+    );
+    assert_eq!(
+        stderr(&out).matches("unknown node").count(),
+        1,
+        "{}",
+        stderr(&out)
+    );
+}

@@ -91,12 +91,19 @@ pub fn run(args: &RenderArgs) -> Result<(), CliError> {
                 .with_gain_db(safety_gain_db),
         );
     }
-    let streamed = render_stream(renderer, inputs, writers, &progress).map_err(|e| match e {
-        StreamError::Input(e) => CliError::user(e),
-        StreamError::Output(e) => CliError::runtime(e),
-    })?;
+    let streamed =
+        render_stream(renderer, inputs, writers, &progress, args.strict).map_err(stream_error)?;
     progress.finish();
     tracing::info!(frames = streamed.frames, "rendered");
+    if !streamed.stopped.is_empty() {
+        // Said after the render as well as when it happened, so it is not lost above a
+        // long report.
+        eprintln!(
+            "warning: {}\nthe render went on with the values the script had set; \
+             --strict makes this an error",
+            stream::describe_stopped(&streamed.stopped, rate)
+        );
+    }
 
     if let (Some(plot), Some(first)) = (&args.plot, outputs.first()) {
         let written = read_audio(first)
@@ -122,6 +129,19 @@ pub fn run(args: &RenderArgs) -> Result<(), CliError> {
     )
 }
 
+/// Whose fault a stopped stream was: a bad input or a strict render's failed script is
+/// the user's, a failed write the run's.
+fn stream_error(error: StreamError) -> CliError {
+    match error {
+        StreamError::Input(e) => CliError::user(e),
+        StreamError::Output(e) => CliError::runtime(e),
+        e @ StreamError::ScriptStopped(..) => CliError::user(anyhow!(
+            "{e}\nno output was written (--strict); fix the script, or render without \
+             --strict to keep the audio"
+        )),
+    }
+}
+
 /// One render that writes nothing: the inputs at `gain_db` through a freshly loaded
 /// graph, measuring the first output bus (a step of the loudness search).
 fn measuring_pass(args: &RenderArgs, gain_db: f64) -> Result<Measurement, CliError> {
@@ -143,11 +163,8 @@ fn measuring_pass(args: &RenderArgs, gain_db: f64) -> Result<Measurement, CliErr
         .iter()
         .map(|b| OutputBus::measure_only(&b.name, b.channels, rate))
         .collect();
-    let streamed =
-        render_stream(renderer, inputs, outputs, &Progress::hidden()).map_err(|e| match e {
-            StreamError::Input(e) => CliError::user(e),
-            StreamError::Output(e) => CliError::runtime(e),
-        })?;
+    let streamed = render_stream(renderer, inputs, outputs, &Progress::hidden(), args.strict)
+        .map_err(stream_error)?;
     let measured = streamed
         .outputs
         .into_iter()

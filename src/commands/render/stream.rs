@@ -8,6 +8,7 @@ use super::inputs::InputMix;
 use crate::audio_io::{AudioWriter, DecodeError, EncodeError, SampleFormat, Written};
 use crate::progress::Progress;
 use crate::report::{Measurement, MeasurementStream};
+use lathe_engine::TaskReport;
 use lathe_engine::offline::GraphRender;
 
 /// Why a streamed render stopped.
@@ -19,6 +20,27 @@ pub enum StreamError {
     /// An output could not be written.
     #[error(transparent)]
     Output(#[from] EncodeError),
+    /// A script of the graph stopped and the render was strict: nothing is written.
+    #[error("{}", describe_stopped(.0, *.1))]
+    ScriptStopped(Vec<TaskReport>, u32),
+}
+
+/// One line per stopped script: which node, when (seconds and frame), and why.
+pub fn describe_stopped(reports: &[TaskReport], sample_rate_hz: u32) -> String {
+    reports
+        .iter()
+        .map(|r| {
+            format!(
+                "script node `{}` ({}) stopped at {:.3} s (frame {}): {}",
+                r.node_id,
+                r.kind,
+                r.position_frames as f64 / f64::from(sample_rate_hz.max(1)),
+                r.position_frames,
+                r
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// One output bus: its file (none in a measuring pass) and, when the render is
@@ -32,6 +54,7 @@ pub struct OutputBus {
     /// leaves the samples untouched.
     gain: f32,
     scaled: Vec<Vec<f32>>,
+    sample_rate_hz: u32,
 }
 
 impl OutputBus {
@@ -52,6 +75,7 @@ impl OutputBus {
             decoded: vec![Vec::new(); channels],
             gain: 1.0,
             scaled: Vec::new(),
+            sample_rate_hz,
         })
     }
 
@@ -64,6 +88,7 @@ impl OutputBus {
             decoded: vec![Vec::new(); channels],
             gain: 1.0,
             scaled: Vec::new(),
+            sample_rate_hz,
         }
     }
 
@@ -115,11 +140,13 @@ impl OutputBus {
     }
 }
 
-/// What a completed stream leaves: the measurements, when asked for.
+/// What a completed stream leaves: the measurements, when asked for, and the scripts
+/// that stopped on the way.
 pub struct Streamed {
     pub inputs: Vec<Measurement>,
     pub outputs: Vec<Measurement>,
     pub frames: u64,
+    pub stopped: Vec<TaskReport>,
 }
 
 /// Renders `inputs` through `renderer` into `outputs` (in the graph's bus order), then
@@ -134,6 +161,7 @@ pub fn render_stream(
     mut inputs: InputMix,
     mut outputs: Vec<OutputBus>,
     progress: &Progress,
+    strict: bool,
 ) -> Result<Streamed, StreamError> {
     let latency = renderer.latency_frames() as u64;
     let mut out_planes: Vec<Vec<f32>> = vec![Vec::new(); renderer.output_channels()];
@@ -169,6 +197,12 @@ pub fn render_stream(
         position += n as u64;
         progress.advance(n as u64);
     }
+    let stopped = renderer.take_task_reports();
+    if strict && !stopped.is_empty() {
+        // The outputs are dropped unfinished: their temporary files go, the targets stay.
+        let rate = outputs.first().map_or(0, |o| o.sample_rate_hz);
+        return Err(StreamError::ScriptStopped(stopped, rate));
+    }
     renderer.finish();
     let frames = inputs.input_frames();
     let mut measured = Vec::new();
@@ -182,5 +216,6 @@ pub fn render_stream(
         inputs: inputs.measurements(),
         outputs: measured,
         frames,
+        stopped,
     })
 }
