@@ -298,7 +298,8 @@ Examples:
   lathe render graphs/master.ron song.wav -o out.wav --set limit.ceiling_dbtp=-1.5 --set eq.band2.gain_db=0.5
   lathe render graphs/stems.ron music=music.wav vocals=vocals.wav -o mix.wav --report report.json
 
-Inputs are decoded from WAV, FLAC, OGG Vorbis or MP3. The output is a WAV file (.wav), or
+Inputs are decoded from WAV, FLAC, OGG Vorbis, MP3 or AAC/M4A (lossy ones without their
+encoder delay and padding, so they line up with the audio that was encoded). The output is a WAV file (.wav), or
 FLAC (16 or 24-bit) where its name ends in .flac, with the sample rate of the inputs and
 the same length; the graph's latency is compensated. Other extensions are refused.
 Without --target-lufs or --preset the graph's own gain decides the loudness.
