@@ -178,6 +178,10 @@ fn plot_graph_writes_png_and_svg_with_and_without_graphviz() {
     let graph = graph.to_str().unwrap();
     let graphviz = Command::new("dot").arg("-V").output().is_ok();
     if !graphviz {
+        assert!(
+            std::env::var("LATHE_REQUIRE_GRAPHVIZ").as_deref() != Ok("1"),
+            "Graphviz is required (LATHE_REQUIRE_GRAPHVIZ=1) but `dot` is not installed"
+        );
         eprintln!("notice: Graphviz `dot` is not installed; only lathe's own drawing is tested");
     }
     // An empty PATH hides Graphviz: lathe draws the picture itself.
