@@ -27,11 +27,11 @@ and measures files.";
 
 const AFTER_LONG_HELP: &str = "\
 Examples:
-  lathe render graphs/master-lite.ron --demo -o demo-master.wav
-      Render the built-in demo mix through a graph (no input file needed).
-  lathe render graphs/master-lite.ron song.wav -o song-master.wav --bits 16
-      Master a file to 16-bit WAV (dithered).
-  lathe check graphs/master-lite.ron
+  lathe render graphs/master.ron --demo -o demo-master.wav --preset streaming
+      Master the built-in demo mix to -14 LUFS, -1 dBTP (no input file needed).
+  lathe render graphs/master.ron song.wav -o song-master.wav --target-lufs -12 --bits 16
+      Master a file to -12 LUFS as 16-bit WAV (dithered).
+  lathe check graphs/master.ron
       Validate a graph and print its nodes and latency.
   lathe nodes
       List every node kind; `lathe nodes limiter` describes one.
@@ -84,11 +84,11 @@ pub enum Command {
 
 const ALBUM_EXAMPLES: &str = "\
 Examples:
-  lathe album master.ron 01.wav 02.wav 03.wav -o out/ --preset streaming
-  lathe album master.ron *.flac -o out/ --mode track --target-lufs -16 --report album.json
-  lathe album master.ron *.wav -o out/ --preset cd --manifest tracks.json
-  lathe album master.ron *.wav -o out/ --preset cd --format flac
-  lathe album master.ron *.wav -o out/ --shard 3/8      (one slice of an array job)
+  lathe album graphs/master.ron 01.wav 02.wav 03.wav -o out/ --preset streaming
+  lathe album graphs/master.ron *.flac -o out/ --mode track --target-lufs -16 --report album.json
+  lathe album graphs/master.ron *.wav -o out/ --preset cd --manifest tracks.json
+  lathe album graphs/master.ron *.wav -o out/ --preset cd --format flac
+  lathe album graphs/master.ron *.wav -o out/ --shard 3/8      (one slice of an array job)
   lathe album --list-presets
 
 See docs/album.md for the gain iteration, presets, metadata and sharding.";
@@ -103,9 +103,10 @@ const PLOT_EXAMPLES: &str = "\
 Examples:
   lathe plot loudness song.wav -o loudness.png --target-lufs -14
   lathe plot spectrum mix.wav --reference ref.wav -o spectrum.svg
-  lathe plot response master.ron -o eq.png
-  lathe plot response master.ron -o eq.png --node eq --whole --data eq.csv
-  lathe plot graph master.ron -o graph.svg";
+  lathe plot response graphs/master.ron -o eq.png
+  lathe plot response graphs/master.ron -o eq.png --node eq --whole --data eq.csv
+  lathe plot graph graphs/master.ron -o graph.svg
+  lathe plot graph graphs/master.ron -o graph.png";
 
 /// Whether an album gets one gain or each track its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
@@ -351,7 +352,8 @@ pub enum PlotKind {
     Spectrum,
     /// Magnitude and phase response of a graph's eq and crossover nodes.
     Response,
-    /// The graph itself (SVG through Graphviz `dot` where installed, else DOT text).
+    /// The graph itself: PNG or SVG (through Graphviz `dot` where installed, else drawn
+    /// by lathe), or DOT text.
     Graph,
 }
 
@@ -362,7 +364,7 @@ pub struct PlotArgs {
     pub kind: PlotKind,
     /// An audio file (loudness, spectrum) or a graph file (response, graph).
     pub input: PathBuf,
-    /// The image to write: .png or .svg (graph: .svg or .dot).
+    /// The image to write: .png or .svg (graph: .png, .svg or .dot).
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: PathBuf,
     /// Spectrum: a reference file drawn with the input, matched in loudness.
@@ -395,24 +397,27 @@ pub struct PlotArgs {
 
 const RENDER_EXAMPLES: &str = "\
 Examples:
-  lathe render graphs/master-lite.ron --demo -o demo-master.wav
-  lathe render graphs/master-lite.ron song.flac -o song-master.wav --bits 16
-  lathe render master.ron song.wav -o out.wav --set limit.ceiling_dbtp=-1.5 --set eq.band2.gain_db=0.5
-  lathe render stems.ron drums=drums.wav music=music.wav -o mix.wav --report report.json
+  lathe render graphs/master.ron --demo -o demo-master.wav --preset streaming
+  lathe render graphs/master.ron song.flac -o song-master.wav --target-lufs -14 --bits 16
+  lathe render graphs/master.ron song.wav -o out.wav --set limit.ceiling_dbtp=-1.5 --set eq.band2.gain_db=0.5
+  lathe render graphs/stems.ron music=music.wav vocals=vocals.wav -o mix.wav --report report.json
 
-Inputs are decoded from WAV, FLAC, OGG Vorbis or MP3. The output is a WAV file, or FLAC
-(16 or 24-bit) where its name ends in .flac, with the sample rate of the inputs and the same length; the graph's latency is compensated.
+Inputs are decoded from WAV, FLAC, OGG Vorbis, MP3 or AAC/M4A (lossy ones without their
+encoder delay and padding, so they line up with the audio that was encoded). The output is a WAV file (.wav), or
+FLAC (16 or 24-bit) where its name ends in .flac, with the sample rate of the inputs and
+the same length; the graph's latency is compensated. Other extensions are refused.
+Without --target-lufs or --preset the graph's own gain decides the loudness.
 The output is written atomically and never over an input file or the graph file.";
 
 const CHECK_EXAMPLES: &str = "\
 Examples:
-  lathe check graphs/master-lite.ron
-  lathe check master.ron --set limit.ceiling_dbtp=-2";
+  lathe check graphs/master.ron
+  lathe check graphs/master.ron --set limit.ceiling_dbtp=-2";
 
 const DOT_EXAMPLES: &str = "\
 Examples:
-  lathe dot graphs/master-lite.ron > chain.dot
-  lathe dot graphs/master-lite.ron | dot -Tsvg > chain.svg";
+  lathe dot graphs/master.ron > chain.dot
+  lathe dot graphs/master.ron | dot -Tsvg > chain.svg";
 
 const NODES_EXAMPLES: &str = "\
 Examples:
@@ -467,12 +472,29 @@ pub struct RenderArgs {
         value_parser = parse_block_frames)]
     pub block_frames: usize,
 
-    /// Output sample format: 16, 24 or 32f.
+    /// Output sample format: 16, 24 or 32f (default 24, or the preset's).
     ///
     /// 16 and 24 are integer PCM with TPDF dither (seeded: the same render gives the same
     /// bytes) and clamped to full scale; 32f is IEEE float and keeps overs.
-    #[arg(long, value_name = "BITS", default_value = "24", value_parser = parse_bits)]
-    pub bits: SampleFormat,
+    #[arg(long, value_name = "BITS", value_parser = parse_bits)]
+    pub bits: Option<SampleFormat>,
+
+    /// Master to this integrated loudness, in LUFS (overrides the preset's).
+    ///
+    /// The gain into the graph that lands the output there is found by the same
+    /// render-measure-correct passes as `album --mode track`; then the true peak is kept
+    /// under the ceiling (-1 dBTP, or the preset's) by a safety gain after the graph if
+    /// its limiter lets a peak through.
+    #[arg(long, value_name = "LUFS", allow_hyphen_values = true, value_parser = parse_target)]
+    pub target_lufs: Option<f64>,
+
+    /// Delivery preset for the loudness target, ceiling and bit depth: streaming,
+    /// broadcast, podcast, cd, or a .ron file (`lathe album --list-presets`).
+    ///
+    /// render keeps the input's sample rate and always uses TPDF dither; `lathe album`
+    /// also applies the preset's rate and noise shaping.
+    #[arg(long, value_name = "NAME")]
+    pub preset: Option<String>,
 
     /// Use the built-in synthetic demo mix (30 s, stereo, 48 kHz) as the input.
     #[arg(long, conflicts_with = "inputs")]
@@ -481,6 +503,11 @@ pub struct RenderArgs {
     /// Print nothing but errors: no progress bar, no report.
     #[arg(short, long)]
     pub quiet: bool,
+
+    /// Fail (exit 2, no output written) when a script of the graph stops with an error;
+    /// without it the render completes and its summary says which script stopped when.
+    #[arg(long)]
+    pub strict: bool,
 
     /// Also write the before/after measurements as JSON to this file.
     #[arg(long, value_name = "FILE")]

@@ -17,6 +17,9 @@ const DEFAULT_LOG_FILTER: &str = "warn,symphonia=off";
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
+    if !matches!(cli.command, Command::Run(_)) {
+        end_quietly_on_closed_pipe();
+    }
     match cli.command {
         // The live host runs until quit or server loss and decides its own exit code.
         Command::Run(args) => commands::live::run(args),
@@ -39,4 +42,19 @@ fn init_logging() {
         .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .init();
+}
+
+/// `lathe nodes --json | head` closes the pipe before lathe has printed everything. The
+/// Rust runtime ignores SIGPIPE, so the next print fails with EPIPE and `println!`
+/// panics; a command-line tool should instead end at once and quietly, as `cat` does.
+/// Restoring the default action does that. The live host keeps the runtime's setting:
+/// it talks to the JACK server over sockets and must see a lost server as an error,
+/// not die of a signal.
+fn end_quietly_on_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: called once on the main thread before any other thread exists; setting
+    // the disposition of SIGPIPE to its default has no other effect on the process.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
 }

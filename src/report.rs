@@ -273,6 +273,25 @@ pub struct RenderReport {
     pub latency_frames: usize,
     pub inputs: Vec<Measurement>,
     pub outputs: Vec<Measurement>,
+    /// How the render reached its loudness target or ceiling (`--target-lufs`,
+    /// `--preset`); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub leveling: Option<Leveling>,
+}
+
+/// The gains a render found for its loudness target and true-peak ceiling.
+#[derive(Debug, Clone, Serialize)]
+pub struct Leveling {
+    pub preset: Option<String>,
+    pub target_lufs: Option<f64>,
+    pub ceiling_dbtp: f64,
+    /// The gain into the graph, in dB.
+    pub gain_db: f64,
+    /// The gain after the graph that keeps the true peak under the ceiling (0 when the
+    /// graph's own limiter does), in dB.
+    pub safety_gain_db: f64,
+    /// Measuring renders before the one written.
+    pub passes: usize,
 }
 
 #[cfg(test)]

@@ -155,7 +155,9 @@ fn unknown_subcommand_and_help() {
     let help = lathe_in(dir.path(), &["render", "--help"]);
     assert_eq!(help.status.code(), Some(0));
     assert!(
-        stdout(&help).contains("lathe render graphs/master-lite.ron --demo -o demo-master.wav")
+        stdout(&help).contains(
+            "lathe render graphs/master.ron --demo -o demo-master.wav --preset streaming"
+        )
     );
 }
 

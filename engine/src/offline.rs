@@ -316,6 +316,12 @@ impl GraphRender {
         render_compensated(&mut self.run, inputs, frames, latency, channels, on_call)
     }
 
+    /// Control tasks that stopped since the last call (a script that failed), each once:
+    /// the CLI reports them at the end of a render and `--strict` refuses the output.
+    pub fn take_task_reports(&mut self) -> Vec<crate::TaskReport> {
+        self.run.splits.tasks.take_reports()
+    }
+
     /// Ends the render: logs the nodes that produced non-finite samples, and returns the
     /// channel count of each output bus, in bus order.
     pub fn finish(self) -> Vec<usize> {

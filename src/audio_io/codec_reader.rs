@@ -1,6 +1,11 @@
 //! Any file symphonia knows (FLAC, OGG Vorbis, MP3, WAV variants), decoded packet by
 //! packet into planar `f32`: only one packet is held at a time, whatever the file's length.
 //!
+//! Lossy files come out as long as the audio that was encoded, aligned with it: the
+//! encoder's delay and padding are removed (MP3: the LAME/Xing header, through
+//! symphonia's gapless mode; Ogg Vorbis: granule positions, likewise; MP4/M4A: the
+//! edit list, applied here by [`super::mp4_edit`]).
+//!
 //! The checks are those of a whole-file decode: lossless codecs must not skip frames
 //! (a gap between packet timestamps, or fewer frames than the header declares, means
 //! damaged data was dropped), and the format must hold still.
@@ -37,6 +42,12 @@ pub struct CodecReader {
     pending: (usize, usize),
     decoded_frames: u64,
     ended: bool,
+    /// Decoded frames still to drop at the start (an MP4 edit's priming frames).
+    skip_frames_left: u64,
+    /// Frames the file holds after the skip, when an MP4 edit says so.
+    keep_frames: Option<u64>,
+    /// Frames handed out by [`CodecReader::read`].
+    delivered_frames: u64,
 }
 
 impl std::fmt::Debug for CodecReader {
@@ -62,7 +73,10 @@ impl CodecReader {
             .format(
                 &hint,
                 stream,
-                &FormatOptions::default(),
+                &FormatOptions {
+                    enable_gapless: true,
+                    ..FormatOptions::default()
+                },
                 &MetadataOptions::default(),
             )
             .map_err(|e| probe_error(path, e))?;
@@ -100,7 +114,18 @@ impl CodecReader {
             pending: (0, 0),
             decoded_frames: 0,
             ended: false,
+            skip_frames_left: 0,
+            keep_frames: None,
+            delivered_frames: 0,
         };
+        if let Some(trim) = params
+            .sample_rate
+            .and_then(|rate| super::mp4_edit::edit_trim(path, rate))
+        {
+            reader.skip_frames_left = trim.skip_frames;
+            reader.keep_frames = Some(trim.keep_frames);
+            reader.declared_frames = Some(trim.keep_frames);
+        }
         reader.decode_next()?;
         let path = path.to_path_buf();
         match reader.spec {
@@ -127,7 +152,11 @@ impl CodecReader {
     /// Fills `out` (one slice per channel, all the same length) with the next frames and
     /// returns how many: all of them unless the file ends first.
     pub fn read(&mut self, out: &mut [&mut [f32]]) -> Result<usize, DecodeError> {
-        let wanted = out.first().map_or(0, |c| c.len());
+        let mut wanted = out.first().map_or(0, |c| c.len());
+        if let Some(keep) = self.keep_frames {
+            let left = keep.saturating_sub(self.delivered_frames);
+            wanted = wanted.min(usize::try_from(left).unwrap_or(usize::MAX));
+        }
         let mut done = 0;
         while done < wanted {
             let (start, end) = self.pending;
@@ -140,6 +169,7 @@ impl CodecReader {
                 }
                 self.pending.0 += n;
                 done += n;
+                self.delivered_frames += n as u64;
             } else if self.ended {
                 break;
             } else {
@@ -210,9 +240,14 @@ impl CodecReader {
             if let Some(buffer) = self.buffer.as_mut() {
                 decoded.convert(buffer);
             }
-            self.pending = (0, frames);
             self.decoded_frames += frames as u64;
-            if frames > 0 {
+            // An MP4 edit's priming frames are decoded (the decoder needs them) and dropped.
+            let skip = usize::try_from(self.skip_frames_left)
+                .unwrap_or(usize::MAX)
+                .min(frames);
+            self.skip_frames_left -= skip as u64;
+            self.pending = (skip, frames);
+            if frames > skip {
                 return Ok(());
             }
         }

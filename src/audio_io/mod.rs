@@ -13,6 +13,7 @@ mod dither;
 mod encode;
 mod encode_error;
 mod flac;
+mod mp4_edit;
 mod output;
 mod reader;
 mod sample_format;

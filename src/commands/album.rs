@@ -313,7 +313,7 @@ impl Job {
             return Ok(());
         }
         let height = 320 * panels.len() as u32;
-        crate::plot::draw(path, 1200, height.max(400), &panels)
+        crate::plot::draw_one_scale(path, 1200, height.max(400), &panels)
             .map_err(|e| anyhow!(e))
             .runtime_fault()
     }

@@ -87,7 +87,9 @@ pub fn compare(mix: &Audio, reference: &Audio) -> Comparison {
 /// Bell bands `(freq_hz, gain_db)` of the match EQ, one per octave.
 pub fn match_bands(bands: &[Band], strength_pct: f64) -> Vec<(f64, f64)> {
     let diff: Vec<Option<f64>> = bands.iter().map(|b| b.difference_db).collect();
-    (1..bands.len())
+    // Band 2 is 31.25 Hz (base-2 1/3-octave centres from 19.7 Hz): every third band
+    // from there is an octave centre, 31.25 Hz to 16 kHz, the ten bells the docs promise.
+    (2..bands.len())
         .step_by(3)
         .filter(|&i| bands[i].freq_hz <= 17_000.0)
         .map(|i| {
@@ -165,6 +167,47 @@ fn text(c: &Comparison) -> String {
     out
 }
 
+/// Brings both files to one channel layout before anything is measured: loudness
+/// (BS.1770 sums the channels' power) and the spectrum (channels averaged) only compare
+/// like with like. A mono file is played as the same signal on both speakers of a stereo
+/// pair, so against a stereo file it becomes dual mono; other mismatches are refused.
+fn match_layouts(
+    args: &CompareArgs,
+    mix: Audio,
+    reference: Audio,
+) -> Result<(Audio, Audio), CliError> {
+    let (m, r) = (mix.channel_count(), reference.channel_count());
+    let dual_mono = |audio: Audio| Audio {
+        sample_rate_hz: audio.sample_rate_hz,
+        channels: vec![audio.channels[0].clone(), audio.channels[0].clone()],
+    };
+    match (m, r) {
+        _ if m == r => Ok((mix, reference)),
+        (1, 2) => {
+            eprintln!(
+                "note: `{}` is mono; it is compared as dual mono (the same signal on both \
+                 channels), as a stereo pair plays it",
+                args.mix.display()
+            );
+            Ok((dual_mono(mix), reference))
+        }
+        (2, 1) => {
+            eprintln!(
+                "note: `{}` is mono; it is compared as dual mono (the same signal on both \
+                 channels), as a stereo pair plays it",
+                args.reference.display()
+            );
+            Ok((mix, dual_mono(reference)))
+        }
+        _ => Err(CliError::user(anyhow!(
+            "`{}` has {m} channels but `{}` has {r}; compare files of one layout \
+             (mono against stereo is compared as dual mono)",
+            args.mix.display(),
+            args.reference.display()
+        ))),
+    }
+}
+
 pub fn run(args: &CompareArgs) -> Result<(), CliError> {
     let protected = [
         ("mix", args.mix.as_path()),
@@ -173,8 +216,12 @@ pub fn run(args: &CompareArgs) -> Result<(), CliError> {
     for out in [&args.plot, &args.match_eq].into_iter().flatten() {
         ensure_not_overwriting(out, &protected).user_fault()?;
     }
+    for out in [&args.plot, &args.match_eq].into_iter().flatten() {
+        super::ensure_output_folder(out)?;
+    }
     let mix = read_audio(&args.mix).user_fault()?;
     let reference = read_audio(&args.reference).user_fault()?;
+    let (mix, reference) = match_layouts(args, mix, reference)?;
     if mix.sample_rate_hz != reference.sample_rate_hz {
         return Err(CliError::user(anyhow!(
             "`{}` is {} Hz but `{}` is {} Hz; compare files of one rate",
@@ -244,7 +291,7 @@ pub fn run(args: &CompareArgs) -> Result<(), CliError> {
                 target: Some((0.0, "0 dB".into())),
             },
         ];
-        draw(path, PLOT_SIZE.0, PLOT_SIZE.1, &panels).map_err(|e| CliError::user(anyhow!(e)))?;
+        draw(path, PLOT_SIZE.0, PLOT_SIZE.1, &panels).map_err(|e| CliError::runtime(anyhow!(e)))?;
     }
     Ok(())
 }

@@ -109,3 +109,21 @@ pub fn render_audio(graph: LoadedGraph, inputs: Vec<Audio>, progress: &Progress)
         latency_frames,
     }
 }
+
+/// The one rule for every output file a command writes: its folder must exist (lathe
+/// creates no folders for files, so a typo in a path is reported, not obeyed). Checked
+/// before any audio is read, so the mistake costs milliseconds.
+pub fn ensure_output_folder(path: &Path) -> Result<(), CliError> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if dir.is_dir() {
+        return Ok(());
+    }
+    Err(CliError::user(anyhow::anyhow!(
+        "cannot write `{}`: folder `{}` does not exist",
+        path.display(),
+        dir.display()
+    )))
+}

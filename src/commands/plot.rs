@@ -47,12 +47,20 @@ pub fn run(args: &PlotArgs) -> Result<(), CliError> {
             args.output.display()
         )));
     }
+    for out in std::iter::once(&args.output).chain(&args.data) {
+        super::ensure_output_folder(out)?;
+    }
+    if args.kind != PlotKind::Graph {
+        check_image_extension(&args.output)?;
+    }
     let size = (args.width, args.height);
     let panels = match args.kind {
-        PlotKind::Loudness => vec![loudness_panel(
-            &read_audio(&args.input).user_fault()?,
-            args.target_lufs,
-        )],
+        PlotKind::Loudness => {
+            let mut panel =
+                loudness_panel(&read_audio(&args.input).user_fault()?, args.target_lufs);
+            panel.title = format!("Loudness over time: {}", file_name(&args.input));
+            vec![panel]
+        }
         PlotKind::Spectrum => spectrum_panels(args)?,
         PlotKind::Response => {
             let curves = response_curves(args)?;
@@ -62,12 +70,41 @@ pub fn run(args: &PlotArgs) -> Result<(), CliError> {
                     .map_err(|e| anyhow!("cannot write `{}`: {e}", path.display()))
                     .runtime_fault()?;
             }
-            response_panels(&curves)
+            response_panels(&curves, &file_name(&args.input))
         }
         PlotKind::Graph => return graph(&args.input, &args.output),
     };
-    draw(&args.output, size.0, size.1, &panels).map_err(|e| CliError::user(anyhow!(e)))
+    draw(&args.output, size.0, size.1, &panels).map_err(|e| CliError::runtime(anyhow!(e)))
 }
+
+/// The name a title shows for `path`: its file name.
+pub fn file_name(path: &Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
+}
+
+/// Charts are PNG or SVG; anything else is refused before any work.
+fn check_image_extension(output: &Path) -> Result<(), CliError> {
+    let ext = output
+        .extension()
+        .map(|e| e.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
+    if ext == "png" || ext == "svg" {
+        return Ok(());
+    }
+    Err(CliError::user(anyhow!(
+        "cannot write `{}`: the plot file must end in .png or .svg",
+        output.display()
+    )))
+}
+
+/// The lowest loudness a loudness plot shows: the meter's absolute gate (EBU R128). A
+/// track that ends in digital silence reads hundreds of LU below it, which would squash
+/// the music into the top of the axis; what is under the gate is not counted as
+/// programme anyway.
+pub const LOUDNESS_FLOOR_LUFS: f64 = -70.0;
 
 /// Momentary and short-term loudness of `audio` over time, with an optional target line.
 pub fn loudness_panel(audio: &Audio, target: Option<f64>) -> Panel {
@@ -83,7 +120,7 @@ pub fn loudness_panel(audio: &Audio, target: Option<f64>) -> Panel {
             .iter()
             .enumerate()
             .map(|(i, &v)| ((i + 1) as f64 * series.hop_s, v))
-            .filter(|p| p.1.is_finite())
+            .filter(|p| p.1.is_finite() && p.1 >= LOUDNESS_FLOOR_LUFS)
             .collect()
     };
     Panel {
@@ -143,7 +180,7 @@ fn spectrum_panels(args: &PlotArgs) -> Result<Vec<Panel>, CliError> {
         });
     }
     Ok(vec![Panel {
-        title: "Long-term 1/3-octave spectrum".into(),
+        title: format!("Long-term 1/3-octave spectrum: {}", file_name(&args.input)),
         x_label: "frequency (Hz)".into(),
         y_label: "level (dB)".into(),
         log_x: true,
@@ -380,16 +417,15 @@ fn response_curves(args: &PlotArgs) -> Result<Vec<Response>, CliError> {
     Ok(curves)
 }
 
-fn response_panels(curves: &[Response]) -> Vec<Panel> {
-    let panel = |title: &str, y: &str, pick: fn(&(f64, f64, f64)) -> f64| Panel {
-        title: title.into(),
-        x_label: "frequency (Hz)".into(),
-        y_label: y.into(),
-        log_x: true,
-        series: curves
+/// One magnitude panel per node (a crossover's bands together) and one for the whole
+/// graph, each scaled to its own curves, so a +-1.5 dB EQ is not flattened by a
+/// crossover's stop band or hidden under the whole graph's curve; then one phase panel
+/// with every curve.
+fn response_panels(curves: &[Response], file: &str) -> Vec<Panel> {
+    let series = |members: &[(usize, &Response)], pick: fn(&(f64, f64, f64)) -> f64| {
+        members
             .iter()
-            .enumerate()
-            .map(|(i, c)| Series {
+            .map(|&(i, c)| Series {
                 name: c.name.clone(),
                 points: c
                     .points
@@ -399,13 +435,42 @@ fn response_panels(curves: &[Response]) -> Vec<Panel> {
                     .collect(),
                 color: COLORS[i % COLORS.len()],
             })
-            .collect(),
+            .collect()
+    };
+    let panel = |title: String, y: &str, series: Vec<Series>| Panel {
+        title,
+        x_label: "frequency (Hz)".into(),
+        y_label: y.into(),
+        log_x: true,
+        series,
         target: None,
     };
-    vec![
-        panel("Magnitude response", "gain (dB)", |p| p.1),
-        panel("Phase response", "phase (degrees)", |p| p.2),
-    ]
+    // Curves of one node share a panel: `bands.band1` and `bands.band2` are `bands`.
+    let mut groups: Vec<(String, Vec<(usize, &Response)>)> = Vec::new();
+    for (i, c) in curves.iter().enumerate() {
+        let node = c.name.split('.').next().unwrap_or(&c.name).to_string();
+        match groups.iter_mut().find(|(n, _)| *n == node) {
+            Some((_, members)) => members.push((i, c)),
+            None => groups.push((node, vec![(i, c)])),
+        }
+    }
+    let mut panels: Vec<Panel> = groups
+        .iter()
+        .map(|(node, members)| {
+            panel(
+                format!("Magnitude: {node} ({file})"),
+                "gain (dB)",
+                series(members, |p| p.1),
+            )
+        })
+        .collect();
+    let all: Vec<(usize, &Response)> = curves.iter().enumerate().collect();
+    panels.push(panel(
+        format!("Phase ({file})"),
+        "phase (degrees)",
+        series(&all, |p| p.2),
+    ));
+    panels
 }
 
 /// The curves as CSV: `freq_hz`, then `NAME gain_db` and `NAME phase_deg` per curve
@@ -433,9 +498,37 @@ fn response_csv(curves: &[Response]) -> String {
     out
 }
 
-/// The graph as SVG through Graphviz `dot` where it is installed; otherwise the DOT text
-/// is written beside the requested file (with `.dot`) and a notice says so.
+/// What `plot graph` writes, by the output's extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum GraphPicture {
+    Png,
+    Svg,
+    Dot,
+}
+
+impl GraphPicture {
+    /// The picture an output path asks for; the error names the ones lathe writes.
+    fn of(output: &Path) -> Result<Self, CliError> {
+        let ext = output
+            .extension()
+            .map(|e| e.to_string_lossy().to_lowercase())
+            .unwrap_or_default();
+        match ext.as_str() {
+            "png" => Ok(Self::Png),
+            "svg" => Ok(Self::Svg),
+            "dot" | "gv" => Ok(Self::Dot),
+            _ => Err(CliError::user(anyhow!(
+                "cannot write `{}`: `plot graph` writes .png, .svg or .dot (Graphviz text)",
+                output.display()
+            ))),
+        }
+    }
+}
+
+/// The graph as a picture: Graphviz lays it out where `dot` is installed; otherwise lathe
+/// draws it itself ([`crate::plot::graph`]). A `.dot` output is the DOT text.
 fn graph(path: &Path, output: &Path) -> Result<(), CliError> {
+    let picture = GraphPicture::of(output)?;
     let loaded = super::load(
         path,
         &[],
@@ -443,29 +536,79 @@ fn graph(path: &Path, output: &Path) -> Result<(), CliError> {
         super::check::DESCRIBE_BLOCK_FRAMES,
     )?;
     let text = lathe_engine::dot::to_dot(loaded.info());
-    let wants_svg = output.extension().is_some_and(|e| e == "svg");
-    let svg = if wants_svg { run_dot(&text) } else { None };
-    let (target, bytes): (PathBuf, Vec<u8>) = match svg {
-        Some(svg) => (output.to_path_buf(), svg),
-        None => {
-            let dot_path = output.with_extension("dot");
-            if wants_svg {
-                eprintln!(
-                    "notice: Graphviz `dot` is not installed; wrote the DOT text to `{}`",
-                    dot_path.display()
-                );
+    let bytes = match picture {
+        GraphPicture::Dot => text.into_bytes(),
+        GraphPicture::Png | GraphPicture::Svg => {
+            let format = if picture == GraphPicture::Png {
+                "-Tpng"
+            } else {
+                "-Tsvg"
+            };
+            match run_dot(&text, format) {
+                Some(bytes) => bytes,
+                None => {
+                    let (boxes, edges) = graph_boxes(loaded.info());
+                    return crate::plot::graph::draw_graph(output, &boxes, &edges)
+                        .map_err(|e| CliError::runtime(anyhow!(e)));
+                }
             }
-            (dot_path, text.into_bytes())
         }
     };
-    write_atomically(&target, |w| std::io::Write::write_all(w, &bytes))
-        .map_err(|e| anyhow!("cannot write `{}`: {e}", target.display()))
+    write_atomically(output, |w| std::io::Write::write_all(w, &bytes))
+        .map_err(|e| anyhow!("cannot write `{}`: {e}", output.display()))
         .runtime_fault()
 }
 
-fn run_dot(text: &str) -> Option<Vec<u8>> {
+/// The boxes (input buses, nodes, output buses) and links of a compiled graph.
+fn graph_boxes(
+    info: &lathe_engine::GraphInfo,
+) -> (Vec<crate::plot::graph::GraphBox>, Vec<(usize, usize)>) {
+    use crate::plot::graph::GraphBox;
+    let mut boxes: Vec<GraphBox> = Vec::new();
+    for bus in &info.inputs {
+        boxes.push(GraphBox {
+            name: format!("in.{}", bus.name),
+            label: format!("in.{}\n{} ch", bus.name, bus.channels),
+        });
+    }
+    for node in &info.nodes {
+        let latency = if node.spec.latency_frames > 0 {
+            format!(", {} fr", node.spec.latency_frames)
+        } else {
+            String::new()
+        };
+        boxes.push(GraphBox {
+            name: node.id.clone(),
+            label: format!("{}\n({}{latency})", node.id, node.kind),
+        });
+    }
+    for bus in &info.outputs {
+        boxes.push(GraphBox {
+            name: format!("out.{}", bus.name),
+            label: format!("out.{}\n{} ch", bus.name, bus.channels),
+        });
+    }
+    // A port `node.port` belongs to the box whose name is its longest prefix; a bus
+    // port `in.main` is its own box.
+    let box_of = |port: &str| -> Option<usize> {
+        boxes
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| port == b.name || port.starts_with(&format!("{}.", b.name)))
+            .max_by_key(|(_, b)| b.name.len())
+            .map(|(i, _)| i)
+    };
+    let edges = info
+        .links
+        .iter()
+        .filter_map(|l| Some((box_of(&l.from)?, box_of(&l.to)?)))
+        .collect();
+    (boxes, edges)
+}
+
+fn run_dot(text: &str, format: &str) -> Option<Vec<u8>> {
     let mut child = Command::new("dot")
-        .arg("-Tsvg")
+        .arg(format)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -481,6 +624,58 @@ mod tests {
     use super::*;
 
     const RATE: u32 = 48_000;
+
+    #[test]
+    fn a_loudness_plot_stops_at_the_gate_under_a_silent_ending() {
+        // Two seconds of a -20 dBFS tone, then eight of a level no meter calls programme
+        // (about -560 LUFS): the axis must follow the music, not the silence.
+        let frames = 10 * RATE as usize;
+        let plane: Vec<f32> = (0..frames)
+            .map(|i| {
+                let level = if i < 2 * RATE as usize { 0.1 } else { 1e-28 };
+                level * (i as f32 * 0.05).sin()
+            })
+            .collect();
+        let audio = Audio {
+            sample_rate_hz: RATE,
+            channels: vec![plane.clone(), plane],
+        };
+        let panel = loudness_panel(&audio, None);
+        let lowest = panel
+            .series
+            .iter()
+            .flat_map(|s| s.points.iter().map(|p| p.1))
+            .fold(f64::INFINITY, f64::min);
+        assert!(lowest >= LOUDNESS_FLOOR_LUFS, "axis down to {lowest} LUFS");
+    }
+
+    #[test]
+    fn each_node_and_the_whole_graph_get_their_own_magnitude_panel() {
+        let curve = |name: &str, gain_db: f64| Response {
+            name: name.into(),
+            points: vec![(100.0, gain_db, 0.0), (1000.0, gain_db, 10.0)],
+        };
+        let curves = [
+            curve("eq", 1.5),
+            curve("bands.band1", -40.0),
+            curve("bands.band2", 0.0),
+            curve("whole graph", 1.0),
+        ];
+        let panels = response_panels(&curves, "master.ron");
+        let titles: Vec<&str> = panels.iter().map(|p| p.title.as_str()).collect();
+        assert_eq!(
+            titles,
+            [
+                "Magnitude: eq (master.ron)",
+                "Magnitude: bands (master.ron)",
+                "Magnitude: whole graph (master.ron)",
+                "Phase (master.ron)"
+            ]
+        );
+        // The eq's panel holds only the eq: its scale is its own +-1.5 dB.
+        assert_eq!(panels[0].series.len(), 1);
+        assert_eq!(panels[3].series.len(), 4);
+    }
 
     /// A graph whose eq (bell at 1 kHz, +6 dB, Q 1) sits between two gains and a
     /// 2-band LR4 crossover at 1 kHz feeds the output: each node alone must show its

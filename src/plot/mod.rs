@@ -5,6 +5,7 @@
 //! time among common system paths (no fontconfig). Without one the chart is drawn
 //! without labels.
 
+pub mod graph;
 pub mod spectrum;
 
 use std::path::Path;
@@ -64,8 +65,82 @@ pub const COLORS: [RGBColor; 8] = [
     RGBColor(127, 127, 127),
 ];
 
-/// Draws `panels` stacked vertically into `path` (.png or .svg) of `width` x `height`.
+/// The axis ranges of a panel: `(x0, x1, y0, y1)`.
+type Ranges = (f64, f64, f64, f64);
+
+/// Draws `panels` stacked vertically into `path` (.png or .svg) of `width` x `height`,
+/// each scaled to its own curves.
 pub fn draw(path: &Path, width: u32, height: u32, panels: &[Panel]) -> Result<(), String> {
+    draw_with(path, width, height, panels, None)
+}
+
+/// Like [`draw`], with every panel on the same axes (the union of their ranges), so
+/// panels of the same measure (an album's tracks) can be compared by eye.
+pub fn draw_one_scale(
+    path: &Path,
+    width: u32,
+    height: u32,
+    panels: &[Panel],
+) -> Result<(), String> {
+    draw_with(path, width, height, panels, Some(shared_ranges(panels)))
+}
+
+/// The union of the panels' ranges.
+fn shared_ranges(panels: &[Panel]) -> Ranges {
+    panels.iter().map(panel_ranges).fold(
+        (
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ),
+        |a, b| (a.0.min(b.0), a.1.max(b.1), a.2.min(b.2), a.3.max(b.3)),
+    )
+}
+
+/// The ranges a panel's curves (and target line) need, with a margin above and below.
+fn panel_ranges(panel: &Panel) -> Ranges {
+    let points = panel
+        .series
+        .iter()
+        .flat_map(|s| s.points.iter())
+        .filter(|p| p.0.is_finite() && p.1.is_finite());
+    let (mut x0, mut x1, mut y0, mut y1) = (
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+    );
+    for &(x, y) in points {
+        x0 = x0.min(x);
+        x1 = x1.max(x);
+        y0 = y0.min(y);
+        y1 = y1.max(y);
+    }
+    if let Some((t, _)) = panel.target {
+        y0 = y0.min(t);
+        y1 = y1.max(t);
+    }
+    if x0.partial_cmp(&x1) != Some(std::cmp::Ordering::Less) {
+        (x0, x1) = (
+            if panel.log_x { 10.0 } else { 0.0 },
+            if panel.log_x { 20_000.0 } else { 1.0 },
+        );
+    }
+    if y0.partial_cmp(&y1) != Some(std::cmp::Ordering::Less) {
+        (y0, y1) = (y0.min(0.0) - 1.0, y1.max(0.0) + 1.0);
+    }
+    let pad = (y1 - y0) * 0.05;
+    (x0, x1, y0 - pad, y1 + pad)
+}
+
+fn draw_with(
+    path: &Path,
+    width: u32,
+    height: u32,
+    panels: &[Panel],
+    shared: Option<Ranges>,
+) -> Result<(), String> {
     let ext = path
         .extension()
         .map(|e| e.to_string_lossy().to_lowercase())
@@ -73,11 +148,11 @@ pub fn draw(path: &Path, width: u32, height: u32, panels: &[Panel]) -> Result<()
     let result = match ext.as_str() {
         "png" => {
             let root = BitMapBackend::new(path, (width, height)).into_drawing_area();
-            draw_on(&root, panels).and_then(|()| root.present().map_err(|e| e.to_string()))
+            draw_on(&root, panels, shared).and_then(|()| root.present().map_err(|e| e.to_string()))
         }
         "svg" => {
             let root = SVGBackend::new(path, (width, height)).into_drawing_area();
-            draw_on(&root, panels).and_then(|()| root.present().map_err(|e| e.to_string()))
+            draw_on(&root, panels, shared).and_then(|()| root.present().map_err(|e| e.to_string()))
         }
         _ => {
             return Err(format!(
@@ -92,44 +167,14 @@ pub fn draw(path: &Path, width: u32, height: u32, panels: &[Panel]) -> Result<()
 fn draw_on<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     panels: &[Panel],
+    shared: Option<Ranges>,
 ) -> Result<(), String> {
     let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
     root.fill(&WHITE).map_err(err)?;
     let areas = root.split_evenly((panels.len().max(1), 1));
     let labels = font_available();
     for (area, panel) in areas.iter().zip(panels) {
-        let points = panel
-            .series
-            .iter()
-            .flat_map(|s| s.points.iter())
-            .filter(|p| p.0.is_finite() && p.1.is_finite());
-        let (mut x0, mut x1, mut y0, mut y1) = (
-            f64::INFINITY,
-            f64::NEG_INFINITY,
-            f64::INFINITY,
-            f64::NEG_INFINITY,
-        );
-        for &(x, y) in points {
-            x0 = x0.min(x);
-            x1 = x1.max(x);
-            y0 = y0.min(y);
-            y1 = y1.max(y);
-        }
-        if let Some((t, _)) = panel.target {
-            y0 = y0.min(t);
-            y1 = y1.max(t);
-        }
-        if x0.partial_cmp(&x1) != Some(std::cmp::Ordering::Less) {
-            (x0, x1) = (
-                if panel.log_x { 10.0 } else { 0.0 },
-                if panel.log_x { 20_000.0 } else { 1.0 },
-            );
-        }
-        if y0.partial_cmp(&y1) != Some(std::cmp::Ordering::Less) {
-            (y0, y1) = (y0.min(0.0) - 1.0, y1.max(0.0) + 1.0);
-        }
-        let pad = (y1 - y0) * 0.05;
-        let (y0, y1) = (y0 - pad, y1 + pad);
+        let (x0, x1, y0, y1) = shared.unwrap_or_else(|| panel_ranges(panel));
         let mut builder = ChartBuilder::on(area);
         builder.margin(12);
         if labels {
@@ -196,4 +241,33 @@ fn draw_on<DB: DrawingBackend>(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn panel(points: Vec<(f64, f64)>) -> Panel {
+        Panel {
+            title: String::new(),
+            x_label: String::new(),
+            y_label: String::new(),
+            log_x: false,
+            series: vec![Series {
+                name: String::new(),
+                points,
+                color: COLORS[0],
+            }],
+            target: None,
+        }
+    }
+
+    #[test]
+    fn one_scale_covers_every_panel() {
+        let loud = panel(vec![(0.0, -10.0), (200.0, -8.0)]);
+        let quiet = panel(vec![(0.0, -30.0), (100.0, -25.0)]);
+        let (x0, x1, y0, y1) = shared_ranges(&[loud, quiet]);
+        assert_eq!((x0, x1), (0.0, 200.0));
+        assert!(y0 < -30.0 && y1 > -8.0, "{y0}..{y1}");
+    }
 }

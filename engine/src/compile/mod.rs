@@ -82,6 +82,11 @@ pub fn compile(
     }
     let mut problems = Vec::new();
     let flat = flatten(doc, &mut problems);
+    // A link that names an unknown node leaves the ports it meant to feed unfed; saying
+    // so again for each of them would turn one typo into several problems.
+    let links_unresolved = problems
+        .iter()
+        .any(|p| p.message.starts_with("link names unknown node"));
     let mut nodes = build::build_nodes(&flat, registry, prepare, &mut problems);
     apply_overrides(&mut nodes, options, &mut problems);
     let (edges, attempted) = wire::resolve_links(&flat, &nodes, &mut problems);
@@ -90,7 +95,9 @@ pub fn compile(
         edges
     } else {
         let edges = wire::dissolve_junctions(&nodes, edges);
-        wire::check_required(&nodes, &edges, &attempted, &mut problems);
+        if !links_unresolved {
+            wire::check_required(&nodes, &edges, &attempted, &mut problems);
+        }
         edges
     };
     for node in nodes.iter().flatten() {
@@ -107,6 +114,15 @@ pub fn compile(
             ));
         }
     }
+    // The same problem found twice (both ends of `in -> typo -> out`) is said once.
+    let mut seen = Vec::with_capacity(problems.len());
+    problems.retain(|p| {
+        let new = !seen.contains(p);
+        if new {
+            seen.push(p.clone());
+        }
+        new
+    });
     if !problems.is_empty() {
         problems.sort_by(|a, b| {
             (&a.at.file, a.at.line, a.at.col).cmp(&(&b.at.file, b.at.line, b.at.col))
@@ -224,14 +240,45 @@ fn apply_overrides(
                             .map(move |p| format!("{}.{}", n.id, p.name))
                     })
                     .collect();
+                let help = numbered_family_help(path, &paths).or_else(|| {
+                    suggest(path, paths.iter().map(String::as_str))
+                        .map(|s| format!("did you mean `{s}`?"))
+                });
                 problems.push(
                     Problem::new(at.clone(), format!("unknown param `{path}`")).with_help(
-                        suggest(path, paths.iter().map(String::as_str))
-                            .map(|s| format!("did you mean `{s}`?"))
-                            .or(Some("`lathe check GRAPH` lists every param path".into())),
+                        help.or(Some("`lathe check GRAPH` lists every param path".into())),
                     ),
                 );
             }
         }
     }
+}
+
+/// For `eq.band9.gain_db` on an eq of five bands: "`eq` has 5 bands: band1..band5". A
+/// numbered family is a path segment of letters then digits (`band2`, `in3`) that other
+/// params of the node share.
+fn numbered_family_help(path: &str, paths: &[String]) -> Option<String> {
+    let mut segments = path.splitn(3, '.');
+    let (node, member) = (segments.next()?, segments.next()?);
+    let stem = member.trim_end_matches(|c: char| c.is_ascii_digit());
+    if stem.is_empty() || stem.len() == member.len() {
+        return None;
+    }
+    let prefix = format!("{node}.{stem}");
+    let mut numbers: Vec<u32> = paths
+        .iter()
+        .filter_map(|p| p.strip_prefix(&prefix)?.split('.').next()?.parse().ok())
+        .collect();
+    numbers.sort_unstable();
+    numbers.dedup();
+    // Only a number out of range is this mistake; `band2.gian_db` is a misspelt name.
+    let asked: u32 = member[stem.len()..].parse().ok()?;
+    if numbers.contains(&asked) {
+        return None;
+    }
+    let (first, last) = (numbers.first()?, numbers.last()?);
+    Some(format!(
+        "`{node}` has {} {stem}s: {stem}{first}..{stem}{last}",
+        numbers.len()
+    ))
 }

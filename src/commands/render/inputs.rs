@@ -27,6 +27,9 @@ pub struct InputMix {
     /// Input frames handed out so far (the latency tail not counted).
     used_input_frames: u64,
     tail_frames_left: usize,
+    /// Linear gain applied to the input after it is measured (the pre-gain of a
+    /// loudness target); exactly 1 leaves the samples untouched.
+    gain: f32,
 }
 
 impl InputMix {
@@ -64,7 +67,15 @@ impl InputMix {
             chunk_frames,
             used_input_frames: 0,
             tail_frames_left: latency_frames,
+            gain: 1.0,
         }
+    }
+
+    /// Multiplies every input sample by `gain_db` on its way into the graph (after the
+    /// input is measured, so the report shows the file as it is).
+    pub fn with_gain_db(mut self, gain_db: f64) -> Self {
+        self.gain = 10f64.powf(gain_db / 20.0) as f32;
+        self
     }
 
     /// Frames the inputs declare (the longest), when every one declares its length.
@@ -152,6 +163,13 @@ impl InputMix {
                     .map(|p| &p[range.start..range.start + input])
                     .collect();
                 measure.push(&planes);
+            }
+        }
+        if self.gain != 1.0 {
+            for plane in &mut self.planes {
+                plane[range.start..range.start + input]
+                    .iter_mut()
+                    .for_each(|s| *s *= self.gain);
             }
         }
         self.used_input_frames += input as u64;

@@ -10,6 +10,7 @@
 //! (after dither and clamping).
 
 mod inputs;
+mod level;
 mod stream;
 
 use std::collections::BTreeSet;
@@ -23,16 +24,27 @@ use crate::cli::{InputArg, RenderArgs};
 use crate::demo::demo_mix;
 use crate::exit::{CliError, ResultExt};
 use crate::progress::Progress;
-use crate::report::{Measurement, RenderReport, table};
+use crate::report::{Leveling, Measurement, RenderReport, table};
 use inputs::InputMix;
 use lathe_engine::BusInfo as Bus;
 use lathe_host::RENDER_CHUNK_FRAMES;
+use level::Delivery;
 use stream::{OutputBus, StreamError, render_stream};
 
 pub fn run(args: &RenderArgs) -> Result<(), CliError> {
-    check_naming("input", &args.inputs)?;
-    check_naming("output", &args.outputs)?;
-    check_output_paths(args)?;
+    let buses = graph_buses(args);
+    check_naming(
+        "input",
+        &args.inputs,
+        buses.as_ref().map(|b| b.0.as_slice()),
+    )?;
+    check_naming(
+        "output",
+        &args.outputs,
+        buses.as_ref().map(|b| b.1.as_slice()),
+    )?;
+    let delivery = Delivery::from_args(args)?;
+    check_output_paths(args, delivery.bits)?;
     let sources = open_inputs(args)?;
     let rate = sources.first().map_or(0, |s| s.reader.sample_rate_hz());
     let graph = super::load(
@@ -43,6 +55,16 @@ pub fn run(args: &RenderArgs) -> Result<(), CliError> {
     )?;
     let sources = assign_inputs(&graph.inputs, sources)?;
     let outputs = assign_outputs(&graph.outputs, &args.outputs)?;
+    let leveling = if delivery.leveled {
+        Some(level::find(&delivery, |gain_db| {
+            measuring_pass(args, gain_db)
+        })?)
+    } else {
+        None
+    };
+    let (gain_db, safety_gain_db) = leveling
+        .as_ref()
+        .map_or((0.0, 0.0), |l| (l.gain_db, l.safety_gain_db));
 
     let wants_report = !args.quiet || args.report.is_some();
     let graph_path = graph.path.clone();
@@ -53,7 +75,7 @@ pub fn run(args: &RenderArgs) -> Result<(), CliError> {
         .into_iter()
         .map(|s| (s.reader, wants_report.then(|| format!("in: {}", s.label))))
         .collect();
-    let inputs = InputMix::new(readers, latency_frames, RENDER_CHUNK_FRAMES);
+    let inputs = InputMix::new(readers, latency_frames, RENDER_CHUNK_FRAMES).with_gain_db(gain_db);
     let progress = Progress::new(
         inputs
             .declared_frames()
@@ -64,21 +86,31 @@ pub fn run(args: &RenderArgs) -> Result<(), CliError> {
     let mut writers = Vec::with_capacity(outputs.len());
     for (path, bus) in outputs.iter().zip(&output_buses) {
         writers.push(
-            OutputBus::create(path, args.bits, bus.channels, rate, wants_report).runtime_fault()?,
+            OutputBus::create(path, delivery.bits, bus.channels, rate, wants_report)
+                .runtime_fault()?
+                .with_gain_db(safety_gain_db),
         );
     }
-    let streamed = render_stream(renderer, inputs, writers, &progress).map_err(|e| match e {
-        StreamError::Input(e) => CliError::user(e),
-        StreamError::Output(e) => CliError::runtime(e),
-    })?;
+    let streamed =
+        render_stream(renderer, inputs, writers, &progress, args.strict).map_err(stream_error)?;
     progress.finish();
     tracing::info!(frames = streamed.frames, "rendered");
+    if !streamed.stopped.is_empty() {
+        // Said after the render as well as when it happened, so it is not lost above a
+        // long report.
+        eprintln!(
+            "warning: {}\nthe render went on with the values the script had set; \
+             --strict makes this an error",
+            stream::describe_stopped(&streamed.stopped, rate)
+        );
+    }
 
     if let (Some(plot), Some(first)) = (&args.plot, outputs.first()) {
         let written = read_audio(first)
             .map_err(|e| anyhow!("cannot read the written output to plot it: {e}"))
             .runtime_fault()?;
-        let panel = super::plot::loudness_panel(&written, None);
+        let mut panel = super::plot::loudness_panel(&written, delivery.target_lufs);
+        panel.title = format!("Loudness over time: {}", super::plot::file_name(first));
         crate::plot::draw(plot, 1200, 600, &[panel])
             .map_err(|e| anyhow!(e))
             .runtime_fault()?;
@@ -88,21 +120,95 @@ pub fn run(args: &RenderArgs) -> Result<(), CliError> {
     }
     report(
         args,
+        &delivery,
         &graph_path,
         streamed.inputs,
         streamed.outputs,
         latency_frames,
+        leveling,
     )
 }
 
+/// Whose fault a stopped stream was: a bad input or a strict render's failed script is
+/// the user's, a failed write the run's.
+fn stream_error(error: StreamError) -> CliError {
+    match error {
+        StreamError::Input(e) => CliError::user(e),
+        StreamError::Output(e) => CliError::runtime(e),
+        e @ StreamError::ScriptStopped(..) => CliError::user(anyhow!(
+            "{e}\nno output was written (--strict); fix the script, or render without \
+             --strict to keep the audio"
+        )),
+    }
+}
+
+/// One render that writes nothing: the inputs at `gain_db` through a freshly loaded
+/// graph, measuring the first output bus (a step of the loudness search).
+fn measuring_pass(args: &RenderArgs, gain_db: f64) -> Result<Measurement, CliError> {
+    let sources = open_inputs(args)?;
+    let rate = sources.first().map_or(0, |s| s.reader.sample_rate_hz());
+    let graph = super::load(
+        &args.graph,
+        &args.sets.sets,
+        f64::from(rate),
+        args.block_frames,
+    )?;
+    let sources = assign_inputs(&graph.inputs, sources)?;
+    let buses = graph.outputs.clone();
+    let renderer = graph.into_render();
+    let readers = sources.into_iter().map(|s| (s.reader, None)).collect();
+    let inputs = InputMix::new(readers, renderer.latency_frames(), RENDER_CHUNK_FRAMES)
+        .with_gain_db(gain_db);
+    let outputs = buses
+        .iter()
+        .map(|b| OutputBus::measure_only(&b.name, b.channels, rate))
+        .collect();
+    let streamed = render_stream(renderer, inputs, outputs, &Progress::hidden(), args.strict)
+        .map_err(stream_error)?;
+    let measured = streamed
+        .outputs
+        .into_iter()
+        .next()
+        .ok_or_else(|| CliError::user(anyhow!("the graph has no output bus to measure")))?;
+    tracing::info!(
+        gain_db,
+        integrated_lufs = ?measured.integrated_lufs,
+        true_peak_dbtp = ?measured.true_peak_dbtp,
+        "loudness search pass"
+    );
+    Ok(measured)
+}
+
+/// The graph's input and output buses when several files are given without bus names,
+/// so the message can show the right names; `None` when the graph does not load (its
+/// problems are reported by the load that follows).
+fn graph_buses(args: &RenderArgs) -> Option<(Vec<Bus>, Vec<Bus>)> {
+    let unnamed = |files: &[InputArg]| files.len() > 1 && files.iter().any(|f| f.bus.is_none());
+    if !unnamed(&args.inputs) && !unnamed(&args.outputs) {
+        return None;
+    }
+    let graph = super::load(&args.graph, &[], 48_000.0, args.block_frames).ok()?;
+    Some((graph.inputs.clone(), graph.outputs.clone()))
+}
+
 /// Either one file without a bus name, or every file as BUS=PATH with distinct buses.
-fn check_naming(what: &str, files: &[InputArg]) -> Result<(), CliError> {
+fn check_naming(what: &str, files: &[InputArg], buses: Option<&[Bus]>) -> Result<(), CliError> {
     let unnamed = files.iter().filter(|f| f.bus.is_none()).count();
     if unnamed > 0 && files.len() > 1 {
+        let example = match buses {
+            Some(buses) if !buses.is_empty() => buses
+                .iter()
+                .zip(files.iter().chain(std::iter::repeat(&files[0])))
+                .map(|(bus, f)| format!("{}={}", bus.name, f.path.display()))
+                .collect::<Vec<_>>()
+                .join(" "),
+            _ => format!("main={}", files[0].path.display()),
+        };
+        let prefix = if what == "output" { "-o " } else { "" };
+        let example = example.replace(' ', &format!(" {prefix}"));
         return Err(CliError::user(anyhow!(
-            "{} {what} files given: name the bus of each as BUS=PATH (e.g. main={})",
+            "{} {what} files given: name the bus of each as BUS=PATH (e.g. {prefix}{example})",
             files.len(),
-            files[0].path.display()
         )));
     }
     let mut seen = BTreeSet::new();
@@ -118,7 +224,7 @@ fn check_naming(what: &str, files: &[InputArg]) -> Result<(), CliError> {
 
 /// Refuses outputs that are an input, the graph, another output or the report, and
 /// outputs in folders that do not exist.
-fn check_output_paths(args: &RenderArgs) -> Result<(), CliError> {
+fn check_output_paths(args: &RenderArgs, bits: SampleFormat) -> Result<(), CliError> {
     if let Some(plot) = &args.plot
         && !plot.extension().is_some_and(|e| e == "png" || e == "svg")
     {
@@ -136,17 +242,7 @@ fn check_output_paths(args: &RenderArgs) -> Result<(), CliError> {
         ensure_not_overwriting(path, &protected).user_fault()?;
         let earlier: Vec<(&str, &Path)> = written[..i].iter().map(|p| ("output", *p)).collect();
         ensure_not_overwriting(path, &earlier).user_fault()?;
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        if !dir.is_dir() {
-            return Err(CliError::user(anyhow!(
-                "cannot write `{}`: folder `{}` does not exist",
-                path.display(),
-                dir.display()
-            )));
-        }
+        super::ensure_output_folder(path)?;
         if path.is_dir() {
             return Err(CliError::user(anyhow!(
                 "cannot write `{}`: it is a folder; give a file name",
@@ -155,7 +251,8 @@ fn check_output_paths(args: &RenderArgs) -> Result<(), CliError> {
         }
     }
     for output in &args.outputs {
-        if let Some(reason) = Container::of(&output.path).refuses(args.bits) {
+        check_output_extension(&output.path)?;
+        if let Some(reason) = Container::of(&output.path).refuses(bits) {
             return Err(CliError::user(anyhow!(
                 "cannot write `{}`: {reason}",
                 output.path.display()
@@ -163,6 +260,29 @@ fn check_output_paths(args: &RenderArgs) -> Result<(), CliError> {
         }
     }
     Ok(())
+}
+
+/// The file name extensions render writes: the container follows the extension.
+const OUTPUT_EXTENSIONS: [&str; 3] = ["wav", "wave", "flac"];
+
+/// Refuses an output whose extension promises a format lathe does not write (an
+/// `out.mp3` would otherwise hold WAV bytes). A name without extension is written as WAV.
+fn check_output_extension(path: &Path) -> Result<(), CliError> {
+    let Some(ext) = path.extension() else {
+        return Ok(());
+    };
+    if OUTPUT_EXTENSIONS
+        .iter()
+        .any(|known| ext.eq_ignore_ascii_case(known))
+    {
+        return Ok(());
+    }
+    Err(CliError::user(anyhow!(
+        "cannot write `{}`: lathe writes WAV (.wav) and FLAC (.flac), not .{}; \
+         convert the WAV afterwards (e.g. with ffmpeg) for other formats",
+        path.display(),
+        ext.to_string_lossy()
+    )))
 }
 
 /// An opened input and where it came from.
@@ -323,23 +443,30 @@ fn assign_outputs(buses: &[Bus], outputs: &[InputArg]) -> Result<Vec<PathBuf>, C
 /// Prints the before/after table unless quiet, and writes the `--report` JSON.
 fn report(
     args: &RenderArgs,
+    delivery: &Delivery,
     graph: &Path,
     before: Vec<Measurement>,
     after: Vec<Measurement>,
     latency_frames: usize,
+    leveling: Option<Leveling>,
 ) -> Result<(), CliError> {
     if !args.quiet {
         let columns: Vec<&Measurement> = before.iter().chain(&after).collect();
         print!("{}", table(&columns));
+        match &leveling {
+            Some(l) => print!("{}", level::summary(l, after.first())),
+            None => print!("{}", quieter_hint(&before, &after)),
+        }
     }
     if let Some(path) = &args.report {
         let report = RenderReport {
             graph: graph.display().to_string(),
-            output_format: output_format_name(args),
+            output_format: output_format_name(args, delivery.bits),
             block_frames: args.block_frames,
             latency_frames,
             inputs: before,
             outputs: after,
+            leveling,
         };
         let json = serde_json::to_vec_pretty(&report).runtime_fault()?;
         write_atomically(path, |w| std::io::Write::write_all(w, &json))
@@ -349,8 +476,24 @@ fn report(
     Ok(())
 }
 
+/// A render without a target that came out quieter than its (single) input says how to
+/// master to a loudness instead; otherwise nothing.
+fn quieter_hint(before: &[Measurement], after: &[Measurement]) -> String {
+    let ([input], [output]) = (before, after) else {
+        return String::new();
+    };
+    match (input.integrated_lufs, output.integrated_lufs) {
+        (Some(i), Some(o)) if o < i - 0.5 => format!(
+            "note: the output is {:.1} LU quieter than the input; to master to a loudness, \
+             add --target-lufs -14 or --preset streaming\n",
+            i - o
+        ),
+        _ => String::new(),
+    }
+}
+
 /// E.g. "24-bit integer FLAC, TPDF dither"; outputs of both containers name both.
-fn output_format_name(args: &RenderArgs) -> String {
+fn output_format_name(args: &RenderArgs, bits: SampleFormat) -> String {
     let mut containers: Vec<&str> = args
         .outputs
         .iter()
@@ -358,7 +501,7 @@ fn output_format_name(args: &RenderArgs) -> String {
         .collect();
     containers.dedup();
     let container = containers.join("/");
-    match args.bits {
+    match bits {
         SampleFormat::Float32 => format!("32-bit float {container}"),
         other => format!("{}-bit integer {container}, TPDF dither", other.bits()),
     }

@@ -8,6 +8,7 @@ use super::inputs::InputMix;
 use crate::audio_io::{AudioWriter, DecodeError, EncodeError, SampleFormat, Written};
 use crate::progress::Progress;
 use crate::report::{Measurement, MeasurementStream};
+use lathe_engine::TaskReport;
 use lathe_engine::offline::GraphRender;
 
 /// Why a streamed render stopped.
@@ -19,14 +20,41 @@ pub enum StreamError {
     /// An output could not be written.
     #[error(transparent)]
     Output(#[from] EncodeError),
+    /// A script of the graph stopped and the render was strict: nothing is written.
+    #[error("{}", describe_stopped(.0, *.1))]
+    ScriptStopped(Vec<TaskReport>, u32),
 }
 
-/// One output bus: its file and, when the render is measured, its measurement.
+/// One line per stopped script: which node, when (seconds and frame), and why.
+pub fn describe_stopped(reports: &[TaskReport], sample_rate_hz: u32) -> String {
+    reports
+        .iter()
+        .map(|r| {
+            format!(
+                "script node `{}` ({}) stopped at {:.3} s (frame {}): {}",
+                r.node_id,
+                r.kind,
+                r.position_frames as f64 / f64::from(sample_rate_hz.max(1)),
+                r.position_frames,
+                r
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// One output bus: its file (none in a measuring pass) and, when the render is
+/// measured, its measurement.
 pub struct OutputBus {
-    writer: AudioWriter,
+    writer: Option<AudioWriter>,
     measure: Option<MeasurementStream>,
     /// The samples of the last chunk as written, for measuring integer outputs.
     decoded: Vec<Vec<f32>>,
+    /// Linear gain applied before writing (a safety gain under the ceiling); exactly 1
+    /// leaves the samples untouched.
+    gain: f32,
+    scaled: Vec<Vec<f32>>,
+    sample_rate_hz: u32,
 }
 
 impl OutputBus {
@@ -40,20 +68,64 @@ impl OutputBus {
     ) -> Result<Self, EncodeError> {
         let writer = AudioWriter::create(path, format, channels, sample_rate_hz)?;
         Ok(Self {
-            writer,
+            writer: Some(writer),
             measure: measure.then(|| {
                 MeasurementStream::new(format!("out: {}", path.display()), sample_rate_hz, channels)
             }),
             decoded: vec![Vec::new(); channels],
+            gain: 1.0,
+            scaled: Vec::new(),
+            sample_rate_hz,
         })
     }
 
+    /// A bus that writes nothing and measures the graph's output as it comes (the
+    /// passes that search a loudness target).
+    pub fn measure_only(label: &str, channels: usize, sample_rate_hz: u32) -> Self {
+        Self {
+            writer: None,
+            measure: Some(MeasurementStream::new(label, sample_rate_hz, channels)),
+            decoded: vec![Vec::new(); channels],
+            gain: 1.0,
+            scaled: Vec::new(),
+            sample_rate_hz,
+        }
+    }
+
+    /// Multiplies every output sample by `gain_db` before it is written.
+    pub fn with_gain_db(mut self, gain_db: f64) -> Self {
+        self.gain = 10f64.powf(gain_db / 20.0) as f32;
+        self
+    }
+
     fn write(&mut self, chunk: &[&[f32]]) -> Result<(), EncodeError> {
-        self.writer.write(chunk)?;
+        if self.gain != 1.0 {
+            self.scaled.resize(chunk.len(), Vec::new());
+            for (out, plane) in self.scaled.iter_mut().zip(chunk) {
+                out.clear();
+                out.extend(plane.iter().map(|s| s * self.gain));
+            }
+            let scaled = std::mem::take(&mut self.scaled);
+            let planes: Vec<&[f32]> = scaled.iter().map(Vec::as_slice).collect();
+            let written = self.write_as_is(&planes);
+            self.scaled = scaled;
+            return written;
+        }
+        self.write_as_is(chunk)
+    }
+
+    fn write_as_is(&mut self, chunk: &[&[f32]]) -> Result<(), EncodeError> {
+        let Some(writer) = &mut self.writer else {
+            if let Some(measure) = &mut self.measure {
+                measure.push(chunk);
+            }
+            return Ok(());
+        };
+        writer.write(chunk)?;
         let Some(measure) = &mut self.measure else {
             return Ok(());
         };
-        match self.writer.written() {
+        match writer.written() {
             Written::AsGiven => measure.push(chunk),
             written @ Written::Int { frames, .. } => {
                 for plane in &mut self.decoded {
@@ -68,11 +140,13 @@ impl OutputBus {
     }
 }
 
-/// What a completed stream leaves: the measurements, when asked for.
+/// What a completed stream leaves: the measurements, when asked for, and the scripts
+/// that stopped on the way.
 pub struct Streamed {
     pub inputs: Vec<Measurement>,
     pub outputs: Vec<Measurement>,
     pub frames: u64,
+    pub stopped: Vec<TaskReport>,
 }
 
 /// Renders `inputs` through `renderer` into `outputs` (in the graph's bus order), then
@@ -87,6 +161,7 @@ pub fn render_stream(
     mut inputs: InputMix,
     mut outputs: Vec<OutputBus>,
     progress: &Progress,
+    strict: bool,
 ) -> Result<Streamed, StreamError> {
     let latency = renderer.latency_frames() as u64;
     let mut out_planes: Vec<Vec<f32>> = vec![Vec::new(); renderer.output_channels()];
@@ -122,16 +197,25 @@ pub fn render_stream(
         position += n as u64;
         progress.advance(n as u64);
     }
+    let stopped = renderer.take_task_reports();
+    if strict && !stopped.is_empty() {
+        // The outputs are dropped unfinished: their temporary files go, the targets stay.
+        let rate = outputs.first().map_or(0, |o| o.sample_rate_hz);
+        return Err(StreamError::ScriptStopped(stopped, rate));
+    }
     renderer.finish();
     let frames = inputs.input_frames();
     let mut measured = Vec::new();
     for bus in outputs {
-        bus.writer.finish()?;
+        if let Some(writer) = bus.writer {
+            writer.finish()?;
+        }
         measured.extend(bus.measure.map(MeasurementStream::finish));
     }
     Ok(Streamed {
         inputs: inputs.measurements(),
         outputs: measured,
         frames,
+        stopped,
     })
 }
