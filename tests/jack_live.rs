@@ -477,12 +477,14 @@ fn scripts_steer_params_live() {
     std::thread::sleep(Duration::from_millis(600));
     let take = rig.finish();
     let errors = lathe.stderr_text();
+    // Told once: the `script error:` line, not also a log line.
     let reports: Vec<&str> = errors
         .lines()
-        .filter(|l| l.contains("script error"))
+        .filter(|l| l.contains("bad (inline source)"))
         .collect();
     println!("{reports:?}");
     assert_eq!(reports.len(), 1, "reported once: {errors}");
+    assert!(reports[0].contains("script error"), "{}", reports[0]);
     assert!(
         reports[0].contains("bad (inline source):1:") && reports[0].contains("trim.gain"),
         "names the script, its position and the path: {}",

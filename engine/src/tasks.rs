@@ -104,6 +104,8 @@ impl Entry {
 pub struct ControlTasks {
     entries: Vec<Entry>,
     reports: Vec<TaskReport>,
+    /// The host prints the reports itself: do not also log them.
+    quiet: bool,
 }
 
 impl std::fmt::Debug for ControlTasks {
@@ -120,6 +122,12 @@ impl std::fmt::Debug for ControlTasks {
 impl ControlTasks {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Stops logging failures as they happen: for a host that prints every
+    /// [report](ControlTasks::take_reports) itself, so each failure is told once.
+    pub fn set_quiet(&mut self) {
+        self.quiet = true;
     }
 
     /// Adds the task of node `node_id` (of kind `kind`) after the others; its first tick
@@ -168,7 +176,9 @@ impl ControlTasks {
                     position_frames,
                     error,
                 };
-                tracing::warn!(target: "lathe::control", "{report}");
+                if !self.quiet {
+                    tracing::warn!(target: "lathe::control", "{report}");
+                }
                 self.reports.push(report);
             }
         }

@@ -26,7 +26,10 @@ pub struct LiveScripts {
 impl LiveScripts {
     /// The tasks taken out of a compiled graph
     /// ([`CompiledGraph::take_control_tasks`](lathe_engine::CompiledGraph::take_control_tasks)).
-    pub fn new(tasks: ControlTasks) -> LiveScripts {
+    pub fn new(mut tasks: ControlTasks) -> LiveScripts {
+        // The control loop prints each failure (`script error: ...`): once, not also as
+        // a log line.
+        tasks.set_quiet();
         LiveScripts { tasks }
     }
 
