@@ -741,3 +741,18 @@ fn shutdown_ends_the_run() {
     let (ending, _) = control.join().expect("ends");
     assert_eq!(ending, Ending::ServerGone);
 }
+
+/// A param at zero prints `0`, never `-0` (a gain set to -0 dB from the console).
+#[test]
+fn a_zero_value_prints_without_a_sign() {
+    let mut live = Live::start(&[("g.ron", &gain_graph(-6.0))], false);
+    let cmd = console::parse("set trim.gain_db -0")
+        .expect("parses")
+        .expect("a command");
+    live.events
+        .send(Event::Command { cmd, reply: None })
+        .expect("control loop running");
+    let m = live.wait_message(|m| m.text.starts_with("trim.gain_db ="), 3 * SECOND);
+    assert_eq!(m.text, "trim.gain_db = 0");
+    live.quit();
+}

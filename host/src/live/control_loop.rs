@@ -283,7 +283,10 @@ impl<B: Backend> ControlLoop<B> {
     fn print_reply(&mut self, reply: Reply) {
         match reply {
             Ok(Answer::Text(t)) => self.say(&t, false),
-            Ok(Answer::Value { path, value }) => self.say(&format!("{path} = {value}"), false),
+            // `+ 0.0` turns -0 into 0: a param at zero reads `0`, not `-0`.
+            Ok(Answer::Value { path, value }) => {
+                self.say(&format!("{path} = {}", value + 0.0), false)
+            }
             Ok(Answer::Quit) => {}
             Err(e) => self.say(&format!("error: {e}"), true),
         }
