@@ -65,6 +65,9 @@ pub struct FlatGraph {
     /// Set once [`MAX_GRAPH_NODES`] or [`MAX_GRAPH_LINKS`] was reached: flattening stopped
     /// there and the problem is reported.
     pub too_large: bool,
+    /// Set when a subgraph could not be used: links through it are missing, so whether
+    /// inputs and outputs are linked cannot be judged.
+    pub incomplete: bool,
 }
 
 /// Flattens `root`, adding every problem found to `problems`.
@@ -77,6 +80,7 @@ pub fn flatten(root: &GraphDoc, problems: &mut Vec<Problem>) -> FlatGraph {
         files: vec![root.path.clone()],
         half_linked: Vec::new(),
         too_large: false,
+        incomplete: false,
     };
     check_buses(root, problems);
     let mut bus_node = |role: Role, bus: &BusDecl, side: &str| {
@@ -203,6 +207,7 @@ fn add_doc(
         let id = format!("{prefix}{}", node.id);
         if node.kind.ends_with(SUBGRAPH_EXTENSION) {
             let local = add_subgraph(doc, node, &id, stack, flat, problems);
+            flat.incomplete |= local.is_none();
             locals.push((node.id.clone(), local.unwrap_or(Local::Refused)));
             continue;
         }
