@@ -22,7 +22,11 @@ export RUSTFLAGS="-Cpasses=sancov-module \
  -Cllvm-args=-sanitizer-coverage-pc-table \
  -Cllvm-args=-sanitizer-coverage-trace-compares \
  --cfg fuzzing -Cdebug-assertions -Coverflow-checks"
-cargo build --release --bins
+# An explicit --target keeps the flags off build scripts and proc macros, which run
+# without libFuzzer.
+triple=$(rustc -vV | sed -n 's/^host: //p')
+cargo build --release --bins --target "$triple"
+bin="$CARGO_TARGET_DIR/$triple/release"
 
 seeds() {
     case "$1" in
@@ -48,7 +52,7 @@ for t in "${targets[@]}"; do
         fi
     done
     echo "== $t: ${secs}s"
-    "$CARGO_TARGET_DIR/release/$t" "corpus/$t" \
+    "$bin/$t" "corpus/$t" \
         -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
         -artifact_prefix="artifacts/$t/" 2>&1 | grep -E "^(#[0-9]+ +DONE|stat::number_of_executed_units|stat::average_exec_per_sec|==[0-9]+==|SUMMARY|.*panicked)" || true
     if ls "artifacts/$t"/crash-* "artifacts/$t"/timeout-* "artifacts/$t"/oom-* >/dev/null 2>&1; then

@@ -124,7 +124,10 @@ fn class1_bad_header_fields_are_refused_by_every_command_without_a_panic() {
             tried += 1;
         }
     }
-    println!("class 1: {tried} command runs over {} bad headers", cases.len());
+    println!(
+        "class 1: {tried} command runs over {} bad headers",
+        cases.len()
+    );
 }
 
 #[test]
@@ -141,7 +144,12 @@ fn class2_outputs_never_overwrite_a_file_the_graph_reads() {
     ] {
         let needles = ["refusing to write", read, "file the graph reads"];
         refused(d, &["render", graph, "in.wav", "-o", read], 2, &needles);
-        refused(d, &["render", graph, "in.wav", "-o", "x.wav", "--report", read], 2, &needles);
+        refused(
+            d,
+            &["render", graph, "in.wav", "-o", "x.wav", "--report", read],
+            2,
+            &needles,
+        );
         let via_dot = format!("./{read}");
         refused(d, &["render", graph, "in.wav", "-o", &via_dot], 2, &needles);
         tried += 3;
@@ -150,7 +158,16 @@ fn class2_outputs_never_overwrite_a_file_the_graph_reads() {
     // name is covered by the same check.
     refused(
         d,
-        &["album", "rider.ron", "in.wav", "-o", "delivery", "--report", "rider.rhai", "-q"],
+        &[
+            "album",
+            "rider.ron",
+            "in.wav",
+            "-o",
+            "delivery",
+            "--report",
+            "rider.rhai",
+            "-q",
+        ],
         2,
         &["rider.rhai", "file the graph reads"],
     );
@@ -209,7 +226,12 @@ fn class4_graph_sizes_are_bounded_before_memory_is_spent() {
         )
         .unwrap();
     }
-    refused(d, &["check", "s0.ron"], 2, &["more than 4096 nodes", "(the limit)", ".ron:1:"]);
+    refused(
+        d,
+        &["check", "s0.ron"],
+        2,
+        &["more than 4096 nodes", "(the limit)", ".ron:1:"],
+    );
 
     // Many nodes or links in one file are refused after parsing, at the file.
     let chain = |n: usize| {
@@ -217,12 +239,26 @@ fn class4_graph_sizes_are_bounded_before_memory_is_spent() {
             .map(|i| format!("(id: \"g{i}\", kind: \"gain\"),"))
             .collect();
         let links: String = (0..n)
-            .map(|i| format!("\"{} -> g{i}\",", if i == 0 { "in".into() } else { format!("g{}", i - 1) }))
+            .map(|i| {
+                format!(
+                    "\"{} -> g{i}\",",
+                    if i == 0 {
+                        "in".into()
+                    } else {
+                        format!("g{}", i - 1)
+                    }
+                )
+            })
             .collect();
         format!("(nodes: [{nodes}], links: [{links} \"g{} -> out\"])", n - 1)
     };
     std::fs::write(d.join("wide.ron"), chain(5000)).unwrap();
-    refused(d, &["check", "wide.ron"], 2, &["wide.ron:1:1", "5000 nodes", "the limit is 4096"]);
+    refused(
+        d,
+        &["check", "wide.ron"],
+        2,
+        &["wide.ron:1:1", "5000 nodes", "the limit is 4096"],
+    );
     // Just under the limit compiles (in well under a second in a release build).
     std::fs::write(d.join("long.ron"), chain(4000)).unwrap();
     lathe_ok(d, &["check", "long.ron"]);
@@ -248,7 +284,11 @@ fn class5_graph_referenced_files_are_read_with_limits() {
              config: (file: \"{file}\"))], links: [\"in -> trim -> out\"])"
         )
     };
-    std::fs::write(d.join("sub_zero.ron"), "(nodes: [(id: \"z\", kind: \"zero.ron\")], links: [\"in -> z -> out\"])").unwrap();
+    std::fs::write(
+        d.join("sub_zero.ron"),
+        "(nodes: [(id: \"z\", kind: \"zero.ron\")], links: [\"in -> z -> out\"])",
+    )
+    .unwrap();
     std::fs::write(d.join("script_zero.ron"), script("zero.rhai")).unwrap();
     std::fs::write(d.join("script_big.ron"), script("big.rhai")).unwrap();
     std::fs::write(d.join("script_fifo.ron"), script("pipe.wav")).unwrap();
@@ -263,9 +303,23 @@ fn class5_graph_referenced_files_are_read_with_limits() {
         tried += 1;
     }
     // A FIFO as the audio input is refused at once instead of blocking.
-    std::fs::write(d.join("plain.ron"), "(nodes: [(id: \"g\", kind: \"gain\")], links: [\"in -> g -> out\"])").unwrap();
-    refused(d, &["render", "plain.ron", "pipe.wav", "-o", "out.wav"], 2, &["pipe.wav", "not a regular file"]);
-    refused(d, &["analyze", "pipe.wav"], 2, &["pipe.wav", "not a regular file"]);
+    std::fs::write(
+        d.join("plain.ron"),
+        "(nodes: [(id: \"g\", kind: \"gain\")], links: [\"in -> g -> out\"])",
+    )
+    .unwrap();
+    refused(
+        d,
+        &["render", "plain.ron", "pipe.wav", "-o", "out.wav"],
+        2,
+        &["pipe.wav", "not a regular file"],
+    );
+    refused(
+        d,
+        &["analyze", "pipe.wav"],
+        2,
+        &["pipe.wav", "not a regular file"],
+    );
     tried += 2;
     println!("class 5: {tried} unbounded or blocking reads refused");
 }
@@ -277,30 +331,74 @@ fn class6_messages_name_the_place_once_and_in_plain_words() {
     copy_graphs(d);
     tone(&d.join("in.wav"), 1.0, 1.0);
     // Not UTF-8: the line and column of the first bad byte.
-    std::fs::write(d.join("latin1.ron"), b"(\n  nodes: [(id: \"caf\xe9\", kind: \"gain\")],\n)").unwrap();
-    refused(d, &["check", "latin1.ron"], 2, &["latin1.ron:2:20", "not UTF-8", "0xe9"]);
+    std::fs::write(
+        d.join("latin1.ron"),
+        b"(\n  nodes: [(id: \"caf\xe9\", kind: \"gain\")],\n)",
+    )
+    .unwrap();
+    refused(
+        d,
+        &["check", "latin1.ron"],
+        2,
+        &["latin1.ron:2:20", "not UTF-8", "0xe9"],
+    );
 
     // 17 nested subgraphs: the depth limit, named as such, and nothing else.
     for level in 0..18 {
-        let kind = if level == 17 { "gain".to_string() } else { format!("d{}.ron", level + 1) };
+        let kind = if level == 17 {
+            "gain".to_string()
+        } else {
+            format!("d{}.ron", level + 1)
+        };
         std::fs::write(
             d.join(format!("d{level}.ron")),
             format!("(nodes: [(id: \"a\", kind: \"{kind}\")], links: [\"in -> a -> out\"])"),
         )
         .unwrap();
     }
-    let out = refused(d, &["check", "d0.ron"], 2, &["nested 17 deep; the limit is 16"]);
+    let out = refused(
+        d,
+        &["check", "d0.ron"],
+        2,
+        &["nested 17 deep; the limit is 16"],
+    );
     let err = stderr(&out);
     assert!(!err.contains("includes itself"), "{err}");
     assert!(err.contains("1 problem"), "{err}");
 
     // An unknown node in the middle of a chain is reported once.
-    std::fs::write(d.join("unknown.ron"), "(nodes: [(id: \"g\", kind: \"gain\")], links: [\"in -> nope -> g -> out\"])").unwrap();
-    let out = refused(d, &["check", "unknown.ron"], 2, &["unknown.ron:1:", "unknown node `nope`"]);
-    assert_eq!(stderr(&out).matches("unknown node `nope`").count(), 1, "{}", stderr(&out));
+    std::fs::write(
+        d.join("unknown.ron"),
+        "(nodes: [(id: \"g\", kind: \"gain\")], links: [\"in -> nope -> g -> out\"])",
+    )
+    .unwrap();
+    let out = refused(
+        d,
+        &["check", "unknown.ron"],
+        2,
+        &["unknown.ron:1:", "unknown node `nope`"],
+    );
+    assert_eq!(
+        stderr(&out).matches("unknown node `nope`").count(),
+        1,
+        "{}",
+        stderr(&out)
+    );
 
     // album's warnings print numbers, not Rust's debug text.
-    let out = lathe_in(d, &["album", "master.ron", "in.wav", "-o", "delivery", "--target-lufs", "0", "-q"]);
+    let out = lathe_in(
+        d,
+        &[
+            "album",
+            "master.ron",
+            "in.wav",
+            "-o",
+            "delivery",
+            "--target-lufs",
+            "0",
+            "-q",
+        ],
+    );
     let err = stderr(&out);
     assert!(!err.contains("Some("), "{err}");
     assert!(!err.contains("panicked"), "{err}");
@@ -339,9 +437,17 @@ fn class7_a_failed_write_exits_1_in_album_as_in_render() {
     copy_graphs(d);
     tone(&d.join("in.wav"), 1.0, 1.0);
     let before = hashes(d);
-    let out = lathe_with_file_limit(d, &["render", "streaming.ron", "in.wav", "-o", "out.wav", "-q"], 64 * 1024);
+    let out = lathe_with_file_limit(
+        d,
+        &["render", "streaming.ron", "in.wav", "-o", "out.wav", "-q"],
+        64 * 1024,
+    );
     assert_fails(&out, 1, &["out.wav"]);
-    let out = lathe_with_file_limit(d, &["album", "streaming.ron", "in.wav", "-o", "delivery", "-q"], 64 * 1024);
+    let out = lathe_with_file_limit(
+        d,
+        &["album", "streaming.ron", "in.wav", "-o", "delivery", "-q"],
+        64 * 1024,
+    );
     assert_fails(&out, 1, &["in.wav", "failed"]);
     assert!(!d.join("out.wav").exists());
     assert!(!d.join("delivery").join("in.wav").exists());
@@ -360,9 +466,12 @@ fn class8_interrupted_renders_leave_no_temporary_file() {
     // Long enough that the render is still writing when the signal comes.
     tone(&d.join("long.wav"), 120.0, 1.0);
     let has_temp = |d: &Path| {
-        std::fs::read_dir(d)
-            .unwrap()
-            .any(|e| e.unwrap().file_name().to_string_lossy().starts_with(".lathe-tmp-"))
+        std::fs::read_dir(d).unwrap().any(|e| {
+            e.unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with(".lathe-tmp-")
+        })
     };
     let mut tried = 0;
     for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGKILL] {
@@ -389,7 +498,10 @@ fn class8_interrupted_renders_leave_no_temporary_file() {
             assert!(has_temp(d), "SIGKILL cannot clean up; the next run must");
             // The next write to the same target sweeps it (a short render).
             tone(&d.join("short.wav"), 0.2, 1.0);
-            lathe_ok(d, &["render", "master.ron", "short.wav", "-o", "out.wav", "-q"]);
+            lathe_ok(
+                d,
+                &["render", "master.ron", "short.wav", "-o", "out.wav", "-q"],
+            );
         }
         assert_no_temporaries(d);
         tried += 1;
@@ -426,8 +538,14 @@ fn class9_loudness_is_measured_over_the_whole_float_range() {
         let (i0, lra0) = *reference.get_or_insert((integrated, lra));
         assert!(lra0 > 5.0, "the quiet half makes a range: {lra0}");
         let expected = i0 + f64::from(gain_db);
-        assert!((integrated - expected).abs() < 0.15, "+{gain_db} dB: {integrated} vs {expected}");
-        assert!((lra - lra0).abs() < 0.15, "+{gain_db} dB: range {lra} vs {lra0}");
+        assert!(
+            (integrated - expected).abs() < 0.15,
+            "+{gain_db} dB: {integrated} vs {expected}"
+        );
+        assert!(
+            (lra - lra0).abs() < 0.15,
+            "+{gain_db} dB: range {lra} vs {lra0}"
+        );
         tried += 1;
     }
     println!("class 9: {tried} levels from 0 to +100 dB measured");

@@ -2,8 +2,8 @@
 //! problems, never a panic, a hang or unbounded memory.
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
 use lathe_engine::{CompileOptions, GraphDoc, PrepareInfo, compile};
+use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {

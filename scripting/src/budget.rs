@@ -149,7 +149,10 @@ mod tests {
                         panic!("stopped by the budget, not {e}");
                     };
                     let reason = reason.to_string();
-                    assert!(reason.contains("operations per second of audio"), "{reason}");
+                    assert!(
+                        reason.contains("operations per second of audio"),
+                        "{reason}"
+                    );
                     return Some(tick);
                 }
             }
@@ -162,7 +165,9 @@ mod tests {
         let (engine, mut budget) = engine_with(0.001);
         for _ in 0..2000 {
             budget.begin();
-            engine.run("let x = 0; for i in 0..100 { x += i; }").unwrap();
+            engine
+                .run("let x = 0; for i in 0..100 { x += i; }")
+                .unwrap();
             budget.end();
         }
     }

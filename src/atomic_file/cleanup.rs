@@ -41,7 +41,12 @@ pub fn register(path: &Path) -> Registered {
         let raw = c_path.into_raw();
         for (i, slot) in TEMPS.iter().enumerate() {
             if slot
-                .compare_exchange(std::ptr::null_mut(), raw, Ordering::SeqCst, Ordering::SeqCst)
+                .compare_exchange(
+                    std::ptr::null_mut(),
+                    raw,
+                    Ordering::SeqCst,
+                    Ordering::SeqCst,
+                )
                 .is_ok()
             {
                 return Registered { slot: Some(i) };

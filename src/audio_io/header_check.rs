@@ -87,14 +87,12 @@ struct Bad {
 impl Fields {
     fn first_bad(&self) -> Option<Bad> {
         let range = |name: &'static str, field: Option<Field>, lo: u64, hi: u64, unit: &str| {
-            field
-                .filter(|f| f.value < lo || f.value > hi)
-                .map(|f| Bad {
-                    field: name,
-                    offset: f.offset,
-                    value: f.value,
-                    allowed: format!("{lo}..={hi}{unit}"),
-                })
+            field.filter(|f| f.value < lo || f.value > hi).map(|f| Bad {
+                field: name,
+                offset: f.offset,
+                value: f.value,
+                allowed: format!("{lo}..={hi}{unit}"),
+            })
         };
         range(
             "sample rate",
@@ -144,7 +142,8 @@ fn wav_fields<F: Read + Seek>(file: &mut F) -> io::Result<Option<Fields>> {
             let n = read_up_to(file, &mut fmt)?;
             let u16_at = |i: usize| (i + 2 <= n).then(|| u16::from_le_bytes([fmt[i], fmt[i + 1]]));
             let u32_at = |i: usize| {
-                (i + 4 <= n).then(|| u32::from_le_bytes([fmt[i], fmt[i + 1], fmt[i + 2], fmt[i + 3]]))
+                (i + 4 <= n)
+                    .then(|| u32::from_le_bytes([fmt[i], fmt[i + 1], fmt[i + 2], fmt[i + 3]]))
             };
             let at = |i: usize, v: Option<u64>| {
                 v.map(|value| Field {

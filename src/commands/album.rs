@@ -228,7 +228,11 @@ impl Job {
         let mut protected: Vec<(&str, &Path)> = vec![("graph file", self.graph.as_path())];
         protected.extend(args.tracks.iter().map(|t| ("input track", t.as_path())));
         protected.extend(args.manifest.iter().map(|m| ("manifest", m.as_path())));
-        let preset_file = args.preset.as_deref().map(Path::new).filter(|p| p.is_file());
+        let preset_file = args
+            .preset
+            .as_deref()
+            .map(Path::new)
+            .filter(|p| p.is_file());
         protected.extend(preset_file.map(|p| ("preset file", p)));
         let outputs: Vec<PathBuf> = args.tracks.iter().map(|t| self.output_path(t)).collect();
         for (i, out) in outputs.iter().enumerate() {
@@ -622,8 +626,8 @@ impl Job {
             self.preset.shaping,
             track.index + 1
         );
-        let audio = crate::album::node_run::run_node(&DitherKind, &config, &audio)
-            .map_err(not_written)?;
+        let audio =
+            crate::album::node_run::run_node(&DitherKind, &config, &audio).map_err(not_written)?;
         let after_state = measure(&audio);
         let after = after_state.analysis();
         let mut tags = self.manifest.tags_for(&track.path, track.index);

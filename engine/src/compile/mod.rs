@@ -119,9 +119,8 @@ pub fn compile(
         });
         // A name that appears twice in one link chain is reported once.
         let mut seen = std::collections::HashSet::new();
-        problems.retain(|p| {
-            seen.insert((p.at.file.clone(), p.at.line, p.at.col, p.message.clone()))
-        });
+        problems
+            .retain(|p| seen.insert((p.at.file.clone(), p.at.line, p.at.col, p.message.clone())));
         return Err(GraphError { problems });
     }
     let order = wire::order(&nodes, &edges);

@@ -310,9 +310,7 @@ pub fn check_required(
                     }
                 }
             }
-            Role::GraphOut { .. }
-                if !fed_nodes.contains(&i) && !tried_nodes.contains(&i) =>
-            {
+            Role::GraphOut { .. } if !fed_nodes.contains(&i) && !tried_nodes.contains(&i) => {
                 problems.push(
                     Problem::new(
                         node.at.clone(),

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde::de::{self, MapAccess, Visitor};
 
-use crate::graph::limits::{MAX_GRAPH_LINKS, MAX_GRAPH_NODES};
 use crate::config::ron_options;
+use crate::graph::limits::{MAX_GRAPH_LINKS, MAX_GRAPH_NODES};
 use crate::graph::locate::{Located, SourceMap};
 use crate::problem::{Location, Problem};
 

@@ -54,20 +54,24 @@ impl<'a> SourceMap<'a> {
 
     /// Offset of the first `key:` (an identifier followed by a colon) at or after `from`.
     pub fn find_key(&self, key: &str, from: usize) -> Option<usize> {
-        self.tokens[self.first_token_at(from)..].windows(2).find_map(|w| match (&w[0], &w[1]) {
-            ((at, Tok::Ident(name)), (_, Tok::Punct(':'))) if *at >= from && name == key => {
-                Some(*at)
-            }
-            _ => None,
-        })
+        self.tokens[self.first_token_at(from)..]
+            .windows(2)
+            .find_map(|w| match (&w[0], &w[1]) {
+                ((at, Tok::Ident(name)), (_, Tok::Punct(':'))) if *at >= from && name == key => {
+                    Some(*at)
+                }
+                _ => None,
+            })
     }
 
     /// The first string literal with exactly this content at or after `from`.
     pub fn find_string(&self, content: &str, from: usize) -> Option<Located> {
-        self.tokens[self.first_token_at(from)..].iter().find_map(|(at, tok)| match tok {
-            Tok::Str(s) if *at >= from && s == content => Some(self.locate(*at)),
-            _ => None,
-        })
+        self.tokens[self.first_token_at(from)..]
+            .iter()
+            .find_map(|(at, tok)| match tok {
+                Tok::Str(s) if *at >= from && s == content => Some(self.locate(*at)),
+                _ => None,
+            })
     }
 
     /// The first `id: "<id>"` at or after `from`, located at the `id` key.

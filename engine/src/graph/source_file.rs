@@ -90,7 +90,11 @@ fn file_type_name(t: &std::fs::FileType) -> &'static str {
             return "a socket";
         }
     }
-    if t.is_dir() { "a folder" } else { "not a regular file" }
+    if t.is_dir() {
+        "a folder"
+    } else {
+        "not a regular file"
+    }
 }
 
 #[cfg(test)]

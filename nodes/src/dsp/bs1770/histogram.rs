@@ -270,7 +270,10 @@ mod tests {
         assert!(lra > 7.9, "{lra}");
         for offset_lu in [30.0, 60.0, 500.0] {
             let (i, r) = measure(offset_lu);
-            assert!((i - (integrated + offset_lu)).abs() < 0.01, "{offset_lu}: {i}");
+            assert!(
+                (i - (integrated + offset_lu)).abs() < 0.01,
+                "{offset_lu}: {i}"
+            );
             assert!((r - lra).abs() <= 0.1, "{offset_lu}: {r} vs {lra}");
         }
     }
