@@ -3,7 +3,11 @@
 //! A render can take minutes and may fail half-way (disk full, a bad graph change). The
 //! output is built in a temporary file beside the target and renamed over it only once
 //! complete and synced, so a failure never leaves a truncated output or destroys the
-//! previous one.
+//! previous one. An interrupted process (SIGINT, SIGTERM, SIGHUP) removes its
+//! temporary files as it ends, and the next write to a target sweeps the temporaries of
+//! writers that died without a chance to ([`cleanup`]).
+
+mod cleanup;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
@@ -36,6 +40,8 @@ pub struct AtomicFile {
     path: PathBuf,
     writer: BufWriter<File>,
     guard: TempGuard,
+    /// Dropped after `guard` has removed the file: a signal in between finds nothing.
+    _on_signal: cleanup::Registered,
 }
 
 impl AtomicFile {
@@ -51,11 +57,15 @@ impl AtomicFile {
                 "it is a directory",
             ));
         }
-        let (temp_path, file) = create_temp(dir, &file_name.to_string_lossy())?;
+        let file_name = file_name.to_string_lossy();
+        cleanup::sweep_stale(dir, &file_name);
+        let (temp_path, file) = create_temp(dir, &file_name)?;
+        let on_signal = cleanup::register(&temp_path);
         Ok(Self {
             path: path.to_path_buf(),
             writer: BufWriter::new(file),
             guard: TempGuard(Some(temp_path)),
+            _on_signal: on_signal,
         })
     }
 
@@ -70,6 +80,7 @@ impl AtomicFile {
             path,
             mut writer,
             guard,
+            _on_signal,
         } = self;
         writer.flush()?;
         let file = writer.into_inner().map_err(|e| e.into_error())?;

@@ -101,6 +101,9 @@ pub struct GraphInfo {
     pub buffers: usize,
     /// Every file the graph came from, the root first.
     pub files: Vec<PathBuf>,
+    /// Every file compiling the graph read: its graph files, then the files its nodes
+    /// read (scripts). A command must never write its output over one of them.
+    pub read_files: Vec<PathBuf>,
     /// Total meters in the bank.
     pub meter_count: usize,
 }

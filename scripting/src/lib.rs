@@ -9,6 +9,7 @@
 //! (tools, tests). Scripts are sandboxed ([`sandbox`]); their API is in [`api`].
 
 pub mod api;
+pub mod budget;
 pub mod config;
 pub mod host;
 pub mod kind;

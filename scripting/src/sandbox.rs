@@ -6,7 +6,8 @@
 //! none of these without a host adding them); `sleep`, `timestamp` and `exit` fail.
 //! What it cannot exceed per run (one tick, or the first run of the top level and
 //! `init`): the limits below. All limits count work, not wall time, so a render stops a
-//! runaway script at the same point every time.
+//! runaway script at the same point every time. Across ticks, [`crate::budget`] bounds
+//! the operations per second of audio, with a wall-clock backstop per tick.
 
 use std::cell::Cell;
 
@@ -197,6 +198,8 @@ pub(crate) fn eval_error_parts(err: &EvalAltResult) -> (String, Option<ScriptPos
     let message = match inner {
         // Errors raised by the control API carry their text as the value.
         EvalAltResult::ErrorRuntime(value, _) => value.to_string(),
+        // The budget's hook stops a script with the reason as the value.
+        EvalAltResult::ErrorTerminated(value, _) => value.to_string(),
         other => {
             let text = other.to_string();
             let suffix = format!(" ({})", inner.position());

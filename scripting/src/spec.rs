@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use lathe_engine::graph::read_source_text;
 use lathe_engine::{ConfigError, NodeConfig, ParamSpec};
 use rhai::{AST, Engine};
 
@@ -73,7 +74,7 @@ impl ScriptSpec {
         let (name, file, source) = match (&cfg.file, &cfg.source) {
             (Some(file), _) => {
                 let path = base_dir.join(file);
-                let source = std::fs::read_to_string(&path).map_err(|e| ScriptError::Read {
+                let source = read_source_text(&path).map_err(|e| ScriptError::Read {
                     path: path.clone(),
                     message: e.to_string(),
                 })?;

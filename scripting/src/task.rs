@@ -15,6 +15,7 @@ use lathe_engine::{ControlSurface, ControlTask, TaskError};
 use rhai::{AST, CallFnOptions, Dynamic, Engine, EvalAltResult, ImmutableString, Scope};
 
 use crate::api::{self, Ctx};
+use crate::budget::TickBudget;
 use crate::sandbox::{self, ScriptPos};
 use crate::spec::{ScriptError, ScriptSpec};
 
@@ -38,6 +39,8 @@ pub struct ScriptReport {
 /// One compiled script of a graph, with the state it keeps between ticks.
 pub struct ScriptTask {
     engine: Engine,
+    /// Operations per second of audio and wall time per tick (see [`crate::budget`]).
+    budget: TickBudget,
     spec: ScriptSpec,
     node_id: ImmutableString,
     ast: AST,
@@ -53,7 +56,9 @@ impl ScriptTask {
     /// Compiles `spec` for a graph running at `sample_rate_hz`; a syntax error names the
     /// script and its line:col.
     pub fn new(spec: ScriptSpec, sample_rate_hz: f64) -> Result<ScriptTask, ScriptError> {
-        let engine = sandbox::engine();
+        let mut engine = sandbox::engine();
+        let period_frames = period_frames(sample_rate_hz, spec.rate_hz());
+        let budget = TickBudget::install(&mut engine, period_frames as f64 / sample_rate_hz);
         let ast = spec.compile(&engine)?;
         let has_fn = |name: &str| {
             ast.iter_functions()
@@ -62,8 +67,9 @@ impl ScriptTask {
         let (has_init, has_tick) = (has_fn("init"), has_fn("tick"));
         Ok(ScriptTask {
             engine,
+            budget,
             node_id: spec.node_id().into(),
-            period_frames: period_frames(sample_rate_hz, spec.rate_hz()),
+            period_frames,
             spec,
             ast,
             scope: Scope::new(),
@@ -133,7 +139,10 @@ impl ControlTask for ScriptTask {
         let result = {
             let _lent = api::lend(&mut *surface, ctx.dt_s);
             sandbox::clear_last_position();
-            self.run(ctx)
+            self.budget.begin();
+            let result = self.run(ctx);
+            self.budget.end();
+            result
         };
         result.map_err(|err| {
             let (message, pos) = sandbox::eval_error_parts(&err);

@@ -40,7 +40,7 @@ pub struct Manifest {
 impl Manifest {
     /// Reads a manifest: JSON when the file ends in `.json`, RON otherwise.
     pub fn load(path: &Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path)
+        let text = lathe_engine::graph::read_source_text(path)
             .map_err(|e| format!("cannot read manifest `{}`: {e}", path.display()))?;
         let parsed = if path.extension().is_some_and(|e| e == "json") {
             serde_json::from_str(&text).map_err(|e| e.to_string())

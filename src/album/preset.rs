@@ -47,7 +47,7 @@ pub enum PresetError {
     #[error("cannot read preset `{path}`: {source}")]
     Read {
         path: String,
-        source: std::io::Error,
+        source: lathe_engine::graph::SourceFileError,
     },
     #[error("preset `{path}`: {message}")]
     Invalid { path: String, message: String },
@@ -76,9 +76,11 @@ impl Preset {
         }
         let path = Path::new(name_or_path);
         if name_or_path.ends_with(".ron") || path.is_file() {
-            let text = std::fs::read_to_string(path).map_err(|source| PresetError::Read {
-                path: name_or_path.to_string(),
-                source,
+            let text = lathe_engine::graph::read_source_text(path).map_err(|source| {
+                PresetError::Read {
+                    path: name_or_path.to_string(),
+                    source,
+                }
             })?;
             return Self::parse(name_or_path, &text);
         }

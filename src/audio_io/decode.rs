@@ -14,6 +14,7 @@ use std::path::Path;
 use super::Audio;
 use super::codec_reader::CodecReader;
 use super::decode_error::DecodeError;
+use super::header_check::check_header;
 use super::reader::AudioReader;
 use super::wav_reader::{Probe, WavReader};
 
@@ -21,6 +22,7 @@ use super::wav_reader::{Probe, WavReader};
 /// to know its channels and rate. A file that cannot be read at all fails here; damage
 /// further in surfaces from [`AudioReader::read`].
 pub fn open_audio(path: &Path) -> Result<AudioReader, DecodeError> {
+    refuse_special_file(path)?;
     let open = || {
         let file = File::open(path).map_err(|source| match source.kind() {
             io::ErrorKind::NotFound => DecodeError::NotFound {
@@ -39,10 +41,30 @@ pub fn open_audio(path: &Path) -> Result<AudioReader, DecodeError> {
         }
         Ok(file)
     };
-    match WavReader::probe(path, open()?)? {
+    let mut file = open()?;
+    check_header(path, &mut file)?;
+    match WavReader::probe(path, file)? {
         Probe::Pcm(reader) => Ok(AudioReader::Wav(reader)),
         Probe::Other => CodecReader::open(path, open()?).map(AudioReader::Codec),
     }
+}
+
+/// Refuses a FIFO, device or socket before opening it: opening a FIFO blocks until a
+/// writer comes, and a device like `/dev/zero` never ends. Missing files are left to
+/// `File::open`, which names them.
+fn refuse_special_file(path: &Path) -> Result<(), DecodeError> {
+    let Ok(meta) = std::fs::metadata(path) else {
+        return Ok(());
+    };
+    if meta.is_file() || meta.is_dir() {
+        return Ok(());
+    }
+    Err(DecodeError::Unreadable {
+        path: path.to_path_buf(),
+        source: io::Error::other(
+            "it is not a regular file (a FIFO, device or socket); lathe reads audio from files",
+        ),
+    })
 }
 
 /// Decodes the first audio track of `path` completely.

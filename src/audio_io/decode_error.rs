@@ -27,6 +27,17 @@ pub enum DecodeError {
     ZeroChannels { path: PathBuf },
     #[error("`{}` does not say its sample rate", path.display())]
     NoSampleRate { path: PathBuf },
+    #[error(
+        "`{}` has a bad header: {field} {value} at byte {offset}; allowed {allowed}",
+        path.display()
+    )]
+    BadHeader {
+        path: PathBuf,
+        field: &'static str,
+        offset: u64,
+        value: u64,
+        allowed: String,
+    },
     #[error("`{}` contains no audio frames", path.display())]
     Empty { path: PathBuf },
     #[error("`{}` is corrupt at {at_seconds:.3} s: {reason}", path.display())]

@@ -119,6 +119,10 @@ struct TrackReport {
 struct Failure {
     input: String,
     error: String,
+    /// Writing the delivery file failed (a full disk, a read-only folder): exit 1, as
+    /// for `render`, not 2.
+    #[serde(skip)]
+    write_failed: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -231,9 +235,16 @@ impl Job {
         }
         std::fs::create_dir_all(&self.out_dir)
             .map_err(|e| anyhow!("cannot create `{}`: {e}", self.out_dir.display()))
-            .user_fault()?;
+            .runtime_fault()?;
         let mut protected: Vec<(&str, &Path)> = vec![("graph file", self.graph.as_path())];
         protected.extend(args.tracks.iter().map(|t| ("input track", t.as_path())));
+        protected.extend(args.manifest.iter().map(|m| ("manifest", m.as_path())));
+        let preset_file = args
+            .preset
+            .as_deref()
+            .map(Path::new)
+            .filter(|p| p.is_file());
+        protected.extend(preset_file.map(|p| ("preset file", p)));
         let outputs: Vec<PathBuf> = args.tracks.iter().map(|t| self.output_path(t)).collect();
         for (i, out) in outputs.iter().enumerate() {
             ensure_not_overwriting(out, &protected).user_fault()?;
@@ -254,8 +265,24 @@ impl Job {
         Ok(())
     }
 
+    /// Refuses outputs that are a file the graph read (a subgraph, a script): known only
+    /// once it is compiled, still before anything is written.
+    fn check_graph_reads(&self, args: &AlbumArgs, read_files: &[PathBuf]) -> Result<(), CliError> {
+        let protected: Vec<(&str, &Path)> = (read_files.iter())
+            .map(|f| ("file the graph reads", f.as_path()))
+            .collect();
+        let outputs: Vec<PathBuf> = args.tracks.iter().map(|t| self.output_path(t)).collect();
+        let written = (outputs.iter().map(PathBuf::as_path))
+            .chain(args.report.as_deref())
+            .chain(args.plot.as_deref());
+        for path in written {
+            ensure_not_overwriting(path, &protected).user_fault()?;
+        }
+        Ok(())
+    }
+
     fn run(&self, args: &AlbumArgs) -> Result<(), CliError> {
-        let (tracks, mut failed) = self.decode(&args.tracks)?;
+        let (tracks, mut failed) = self.decode(args)?;
         let secs = origination_secs();
         let (finished, passes) = self.solve(&tracks, secs)?;
         let mut reports = Vec::new();
@@ -289,11 +316,17 @@ impl Job {
                 .iter()
                 .map(|f| format!("\n  {}: {}", f.input, f.error))
                 .collect();
-            Err(CliError::user(anyhow!(
+            let error = anyhow!(
                 "{} of {} track(s) failed; the others were written:{list}",
                 report.failed.len(),
                 args.tracks.len()
-            )))
+            );
+            // A write that failed is exit 1 (as for `render`); bad input alone is 2.
+            if report.failed.iter().any(|f| f.write_failed) {
+                Err(CliError::runtime(error))
+            } else {
+                Err(CliError::user(error))
+            }
         }
     }
 
@@ -331,16 +364,17 @@ impl Job {
                     .filter(|r| off(r.after.integrated_lufs))
                 {
                     tracing::warn!(
-                        "`{}` missed the target {target} LUFS: {:?} LUFS",
+                        "`{}` missed the target {target} LUFS: {} LUFS",
                         r.output,
-                        r.after.integrated_lufs
+                        lufs_text(r.after.integrated_lufs)
                     );
                 }
             }
             AlbumMode::Album => {
                 let album = report.album_after.as_ref().and_then(|a| a.integrated_lufs);
                 if off(album) && self.shard == Shard::ALL {
-                    tracing::warn!("the album missed the target {target} LUFS: {album:?} LUFS");
+                    let album = lufs_text(album);
+                    tracing::warn!("the album missed the target {target} LUFS: {album} LUFS");
                 }
             }
         }
@@ -348,7 +382,8 @@ impl Job {
 
     /// Decodes every track (all of them in album mode: the album gain depends on every
     /// track; only the shard's in track mode) and checks them against the graph.
-    fn decode(&self, paths: &[PathBuf]) -> Result<(Vec<Track>, Vec<Failure>), CliError> {
+    fn decode(&self, args: &AlbumArgs) -> Result<(Vec<Track>, Vec<Failure>), CliError> {
+        let paths = &args.tracks;
         let wanted: Vec<(usize, &PathBuf)> = paths
             .iter()
             .enumerate()
@@ -378,6 +413,7 @@ impl Job {
             return Err(CliError::user(anyhow!("no track could be read:{list}")));
         };
         let graph = super::load(&self.graph, &self.sets, f64::from(rate), self.block_frames)?;
+        self.check_graph_reads(args, &graph.info().read_files)?;
         let input = match (graph.inputs.as_slice(), graph.outputs.as_slice()) {
             ([i], [_]) => i.clone(),
             _ => {
@@ -425,6 +461,7 @@ impl Job {
                 Err(error) => failed.push(Failure {
                     input: path.display().to_string(),
                     error,
+                    write_failed: false,
                 }),
             }
         }
@@ -474,9 +511,10 @@ impl Job {
         secs: u64,
     ) -> Result<TrackReport, Failure> {
         self.deliver(track, gain_db, audio, secs)
-            .map_err(|error| Failure {
+            .map_err(|(error, write_failed)| Failure {
                 input: track.path.display().to_string(),
                 error,
+                write_failed,
             })
     }
 
@@ -580,7 +618,8 @@ impl Job {
         gain_db: f64,
         mut audio: Audio,
         secs: u64,
-    ) -> Result<TrackReport, String> {
+    ) -> Result<TrackReport, (String, bool)> {
+        let not_written = |e: String| (e, false);
         let ceiling = self.preset.ceiling_dbtp;
         let peak = measure(&audio).analysis().true_peak_dbtp;
         let safety_gain_db = match peak {
@@ -598,12 +637,13 @@ impl Job {
             self.preset.shaping,
             track.index + 1
         );
-        let audio = crate::album::node_run::run_node(&DitherKind, &config, &audio)?;
+        let audio =
+            crate::album::node_run::run_node(&DitherKind, &config, &audio).map_err(not_written)?;
         let after_state = measure(&audio);
         let after = after_state.analysis();
         let mut tags = self.manifest.tags_for(&track.path, track.index);
         if let Some(isrc) = &tags.isrc {
-            tags.isrc = Some(check_isrc(isrc)?);
+            tags.isrc = Some(check_isrc(isrc).map_err(not_written)?);
         }
         let (date, time) = bext_date_time(secs);
         let description = format!("Mastered by lathe, preset {}", self.preset.name);
@@ -627,7 +667,7 @@ impl Job {
                     bext.extend_from_slice(history.as_bytes());
                 }
                 write_pcm_wav(&out, &audio, self.preset.bits, &bext, &info_chunk(&tags))
-                    .map_err(|e| e.to_string())?;
+                    .map_err(|e| (e.to_string(), true))?;
             }
             DeliveryFormat::Flac => {
                 let mut comments = vorbis_comments(&tags, &description, &loudness);
@@ -639,7 +679,7 @@ impl Job {
                     Quantisation::Exact,
                     &comments,
                 )
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| (e.to_string(), true))?;
             }
         }
         Ok(TrackReport {
@@ -793,4 +833,9 @@ fn table(report: &AlbumReport) -> String {
         let _ = writeln!(out, "FAILED {}: {}", f.input, f.error);
     }
     out
+}
+
+/// A loudness for a message: one decimal, as the report table prints it.
+fn lufs_text(lufs: Option<f64>) -> String {
+    lufs.map_or_else(|| "-".to_string(), |l| format!("{l:.1}"))
 }

@@ -82,6 +82,10 @@ pub fn compile(
     }
     let mut problems = Vec::new();
     let flat = flatten(doc, &mut problems);
+    if flat.too_large {
+        // Nothing past the limit was read: other problems would be false (unlinked inputs).
+        return Err(GraphError { problems });
+    }
     // A link that names an unknown node leaves the ports it meant to feed unfed; saying
     // so again for each of them would turn one typo into several problems.
     let links_unresolved = problems
@@ -95,7 +99,7 @@ pub fn compile(
         edges
     } else {
         let edges = wire::dissolve_junctions(&nodes, edges);
-        if !links_unresolved {
+        if !links_unresolved && !flat.incomplete {
             wire::check_required(&nodes, &edges, &attempted, &mut problems);
         }
         edges
@@ -127,12 +131,26 @@ pub fn compile(
         problems.sort_by(|a, b| {
             (&a.at.file, a.at.line, a.at.col).cmp(&(&b.at.file, b.at.line, b.at.col))
         });
+        // A name that appears twice in one link chain is reported once.
+        let mut seen = std::collections::HashSet::new();
+        problems
+            .retain(|p| seen.insert((p.at.file.clone(), p.at.line, p.at.col, p.message.clone())));
         return Err(GraphError { problems });
     }
     let order = wire::order(&nodes, &edges);
     let in_ch: Vec<usize> = flat.inputs.iter().map(|b| b.channels).collect();
     let out_ch: Vec<usize> = flat.outputs.iter().map(|b| b.channels).collect();
     let (runtime, plan) = plan::plan(&mut nodes, &edges, &order, prepare, &in_ch, &out_ch);
+    // Every node's files, also those of nodes the plan left out: they were read all the same.
+    let read_files: Vec<_> = (flat.files.iter().cloned())
+        .chain(
+            nodes
+                .iter()
+                .flatten()
+                .filter_map(|n| n.control.as_ref())
+                .flat_map(|task| task.files()),
+        )
+        .collect();
     let mut tasks = ControlTasks::new();
     for &i in &plan.runtime_nodes {
         if let Some(node) = nodes[i].as_mut()
@@ -182,6 +200,7 @@ pub fn compile(
         delays: plan.delays,
         schedule: plan.schedule,
         buffers: plan.physical_buffers,
+        read_files,
         files: flat.files,
         meter_count: runtime.meters.len(),
     };

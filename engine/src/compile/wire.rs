@@ -26,6 +26,8 @@ pub fn resolve_links(
     problems: &mut Vec<Problem>,
 ) -> (Vec<Edge>, Vec<(usize, Option<usize>)>) {
     let mut edges: Vec<Edge> = Vec::new();
+    // Ends of every edge kept, to find a duplicate without a scan.
+    let mut first_with_ends = std::collections::HashMap::new();
     let mut rejected: Vec<(usize, Option<usize>)> =
         flat.half_linked.iter().map(|&n| (n, None)).collect();
     for link in &flat.links {
@@ -68,7 +70,9 @@ pub fn resolve_links(
             to_port: tp,
             at: link.at.clone(),
         };
-        if let Some(first) = edges.iter().find(|e| same_ends(e, &edge)) {
+        let ends = (edge.from, edge.from_port, edge.to, edge.to_port);
+        if let Some(&first) = first_with_ends.get(&ends) {
+            let first: &Edge = &edges[first];
             problems.push(
                 Problem::new(
                     link.at.clone(),
@@ -85,13 +89,10 @@ pub fn resolve_links(
             );
             continue;
         }
+        first_with_ends.insert(ends, edges.len());
         edges.push(edge);
     }
     (edges, rejected)
-}
-
-fn same_ends(a: &Edge, b: &Edge) -> bool {
-    (a.from, a.from_port, a.to, a.to_port) == (b.from, b.from_port, b.to, b.to_port)
 }
 
 /// `node.port` as a user reads it (graph buses as `in.NAME` / `out.NAME`).
@@ -281,15 +282,20 @@ pub fn check_required(
     rejected: &[(usize, Option<usize>)],
     problems: &mut Vec<Problem>,
 ) {
+    use std::collections::HashSet;
+    // Sets instead of scans: this pass is linear in nodes and links.
+    let fed_ports: HashSet<(usize, usize)> = edges.iter().map(|e| (e.to, e.to_port)).collect();
+    let fed_nodes: HashSet<usize> = edges.iter().map(|e| e.to).collect();
+    let tried_ports: HashSet<(usize, Option<usize>)> = rejected.iter().copied().collect();
+    let tried_nodes: HashSet<usize> = rejected.iter().map(|&(n, _)| n).collect();
     for (i, node) in nodes.iter().enumerate() {
         let Some(node) = node else { continue };
         match node.role {
             Role::Leaf => {
                 for (p, port) in node.spec.inputs.iter().enumerate() {
-                    let fed = edges.iter().any(|e| e.to == i && e.to_port == p);
-                    let tried = rejected
-                        .iter()
-                        .any(|&(n, q)| n == i && q.is_none_or(|q| q == p));
+                    let fed = fed_ports.contains(&(i, p));
+                    let tried =
+                        tried_ports.contains(&(i, None)) || tried_ports.contains(&(i, Some(p)));
                     if port.required && !fed && !tried {
                         problems.push(
                             Problem::new(
@@ -304,9 +310,7 @@ pub fn check_required(
                     }
                 }
             }
-            Role::GraphOut { .. }
-                if !edges.iter().any(|e| e.to == i) && !rejected.iter().any(|&(n, _)| n == i) =>
-            {
+            Role::GraphOut { .. } if !fed_nodes.contains(&i) && !tried_nodes.contains(&i) => {
                 problems.push(
                     Problem::new(
                         node.at.clone(),

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use serde::de::{self, MapAccess, Visitor};
 
 use crate::config::ron_options;
+use crate::graph::limits::{MAX_GRAPH_LINKS, MAX_GRAPH_NODES};
 use crate::graph::locate::{Located, SourceMap};
 use crate::problem::{Location, Problem};
 
@@ -163,8 +164,12 @@ impl GraphDoc {
     /// Reads and parses a graph file. Only syntax and shape are checked here; kinds,
     /// ports and params are checked by the compiler, which reports every problem at once.
     pub fn load(path: &Path) -> Result<GraphDoc, Problem> {
-        let source = std::fs::read_to_string(path).map_err(|e| {
-            Problem::new(Location::file(path), format!("cannot read graph file: {e}"))
+        let source = super::source_file::read_source_text(path).map_err(|e| {
+            let at = match e.position() {
+                Some((line, col)) => Location::at(path, line, col),
+                None => Location::file(path),
+            };
+            Problem::new(at, format!("cannot read graph file: {e}"))
         })?;
         Self::parse(path, &source)
     }
@@ -175,6 +180,17 @@ impl GraphDoc {
             let at = Location::at(path, e.span.start.line, e.span.start.col);
             Problem::new(at, syntax_message(&e.code)).with_help(syntax_help(&e.code))
         })?;
+        for (count, limit, what) in [
+            (raw.nodes.len(), MAX_GRAPH_NODES, "nodes"),
+            (raw.links.len(), MAX_GRAPH_LINKS, "links"),
+        ] {
+            if count > limit {
+                return Err(Problem::new(
+                    Location::at(path, 1, 1),
+                    format!("the file declares {count} {what}; the limit is {limit}"),
+                ));
+            }
+        }
         let map = SourceMap::new(source);
         let loc = |l: Located| Location::at(path, l.line, l.col);
         let file_start = Location::at(path, 1, 1);
@@ -217,7 +233,12 @@ impl GraphDoc {
                 }
                 None => (None, at.clone()),
             };
-            let params_start = map.find_key("params", node_offset).unwrap_or(node_offset);
+            // Only looked for when there are params: a miss would scan to the end of the
+            // file for every node.
+            let params_start = match &node.params {
+                Some(_) => map.find_key("params", node_offset).unwrap_or(node_offset),
+                None => node_offset,
+            };
             let params = node
                 .params
                 .map(|Ordered(list)| list)

@@ -2,6 +2,7 @@
 //! and links. Subgraph buses become pass-through junctions that the compiler later
 //! dissolves, so the executor never knows subgraphs existed.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use crate::graph::file::{BusDecl, GraphDoc, ParamDecl};
@@ -10,8 +11,7 @@ use crate::problem::{Location, Problem, one_of, suggest};
 
 /// File extension that makes a node kind a subgraph.
 pub const SUBGRAPH_EXTENSION: &str = ".ron";
-/// Deepest subgraph nesting accepted (a guard against runaway includes).
-pub const MAX_SUBGRAPH_DEPTH: usize = 16;
+pub use crate::graph::limits::{MAX_GRAPH_LINKS, MAX_GRAPH_NODES, MAX_SUBGRAPH_DEPTH};
 
 /// What a flat node is.
 #[derive(Debug, Clone, PartialEq)]
@@ -62,6 +62,12 @@ pub struct FlatGraph {
     /// Nodes a link was meant to feed whose other end could not be resolved: not
     /// reported again as unlinked.
     pub half_linked: Vec<usize>,
+    /// Set once [`MAX_GRAPH_NODES`] or [`MAX_GRAPH_LINKS`] was reached: flattening stopped
+    /// there and the problem is reported.
+    pub too_large: bool,
+    /// Set when a subgraph could not be used: links through it are missing, so whether
+    /// inputs and outputs are linked cannot be judged.
+    pub incomplete: bool,
 }
 
 /// Flattens `root`, adding every problem found to `problems`.
@@ -73,6 +79,8 @@ pub fn flatten(root: &GraphDoc, problems: &mut Vec<Problem>) -> FlatGraph {
         links: Vec::new(),
         files: vec![root.path.clone()],
         half_linked: Vec::new(),
+        too_large: false,
+        incomplete: false,
     };
     check_buses(root, problems);
     let mut bus_node = |role: Role, bus: &BusDecl, side: &str| {
@@ -144,6 +152,9 @@ enum Local {
         inputs: Vec<(String, usize)>,
         outputs: Vec<(String, usize)>,
     },
+    /// A subgraph that could not be used (its problem is reported): links to it are
+    /// left out without further messages.
+    Refused,
 }
 
 fn add_doc(
@@ -156,7 +167,15 @@ fn add_doc(
     problems: &mut Vec<Problem>,
 ) {
     let mut locals: Vec<(String, Local)> = Vec::new();
+    let mut first_of: HashMap<&str, usize> = HashMap::with_capacity(doc.nodes.len());
     for (i, node) in doc.nodes.iter().enumerate() {
+        if flat.too_large {
+            return;
+        }
+        if flat.nodes.len() >= MAX_GRAPH_NODES {
+            too_large(flat, problems, &node.at, "nodes", MAX_GRAPH_NODES);
+            return;
+        }
         if !is_valid_id(&node.id) {
             problems.push(
                 Problem::new(node.at.clone(), format!("invalid node id `{}`", node.id)).help(
@@ -172,7 +191,9 @@ fn add_doc(
                 .help("choose another id"),
             );
         }
-        if let Some(first) = doc.nodes[..i].iter().find(|n| n.id == node.id) {
+        let first = *first_of.entry(node.id.as_str()).or_insert(i);
+        if first != i {
+            let first = &doc.nodes[first];
             problems.push(
                 Problem::new(node.at.clone(), format!("duplicate node id `{}`", node.id)).help(
                     format!(
@@ -185,9 +206,9 @@ fn add_doc(
         }
         let id = format!("{prefix}{}", node.id);
         if node.kind.ends_with(SUBGRAPH_EXTENSION) {
-            if let Some(local) = add_subgraph(doc, node, &id, stack, flat, problems) {
-                locals.push((node.id.clone(), local));
-            }
+            let local = add_subgraph(doc, node, &id, stack, flat, problems);
+            flat.incomplete |= local.is_none();
+            locals.push((node.id.clone(), local.unwrap_or(Local::Refused)));
             continue;
         }
         flat.nodes.push(FlatNode {
@@ -203,7 +224,13 @@ fn add_doc(
         locals.push((node.id.clone(), Local::Leaf(flat.nodes.len() - 1)));
     }
 
+    let local_index: HashMap<&str, usize> = (locals.iter().enumerate())
+        .map(|(k, (name, _))| (name.as_str(), k))
+        .collect();
     for link in &doc.links {
+        if flat.too_large {
+            return;
+        }
         let chain = match parse_link(&link.text) {
             Ok(c) => c,
             Err(msg) => {
@@ -212,9 +239,14 @@ fn add_doc(
             }
         };
         for pair in chain.windows(2) {
+            if flat.links.len() >= MAX_GRAPH_LINKS {
+                too_large(flat, problems, &link.at, "links", MAX_GRAPH_LINKS);
+                return;
+            }
             let from = resolve(
                 doc,
                 &locals,
+                &local_index,
                 ins,
                 outs,
                 &pair[0],
@@ -225,6 +257,7 @@ fn add_doc(
             let to = resolve(
                 doc,
                 &locals,
+                &local_index,
                 ins,
                 outs,
                 &pair[1],
@@ -269,7 +302,8 @@ fn add_subgraph(
             )),
         );
     }
-    if stack.len() >= MAX_SUBGRAPH_DEPTH || stack.contains(&canonical(&path)) {
+    let canonical_path = canonical(&path);
+    if stack.contains(&canonical_path) {
         problems.push(Problem::new(
             node.at.clone(),
             format!(
@@ -277,6 +311,20 @@ fn add_subgraph(
                 node.kind
             ),
         ));
+        return None;
+    }
+    if stack.len() >= MAX_SUBGRAPH_DEPTH {
+        problems.push(
+            Problem::new(
+                node.at.clone(),
+                format!(
+                    "subgraph `{}` is nested {} deep; the limit is {MAX_SUBGRAPH_DEPTH}",
+                    node.kind,
+                    stack.len() + 1
+                ),
+            )
+            .help("inline some of the subgraphs into their parents"),
+        );
         return None;
     }
     let child = match GraphDoc::load(&path) {
@@ -318,7 +366,7 @@ fn add_subgraph(
     let outputs = junctions(&child.outputs);
     let ins: Vec<usize> = inputs.iter().map(|(_, j)| *j).collect();
     let outs: Vec<usize> = outputs.iter().map(|(_, j)| *j).collect();
-    stack.push(canonical(&path));
+    stack.push(canonical_path);
     add_doc(
         &child,
         &format!("{id}."),
@@ -332,6 +380,29 @@ fn add_subgraph(
     Some(Local::Sub { inputs, outputs })
 }
 
+/// Reports that the graph grew past `limit` `what` at `at`, once, and stops flattening.
+fn too_large(
+    flat: &mut FlatGraph,
+    problems: &mut Vec<Problem>,
+    at: &Location,
+    what: &str,
+    limit: usize,
+) {
+    if !flat.too_large {
+        flat.too_large = true;
+        problems.push(
+            Problem::new(
+                at.clone(),
+                format!(
+                    "the graph has more than {limit} {what} with its subgraphs inlined \
+                     (the limit); flattening stopped here"
+                ),
+            )
+            .help("split the work into several graphs, or use fewer nested subgraphs"),
+        );
+    }
+}
+
 #[derive(Clone, Copy, PartialEq)]
 enum Side {
     From,
@@ -342,6 +413,7 @@ enum Side {
 fn resolve(
     doc: &GraphDoc,
     locals: &[(String, Local)],
+    local_index: &HashMap<&str, usize>,
     ins: &[usize],
     outs: &[usize],
     end: &Endpoint,
@@ -379,8 +451,9 @@ fn resolve(
             at.clone(),
             "`out` is the graph's output: it can only end a link",
         )),
-        (id, _) => match locals.iter().find(|(name, _)| name == id) {
+        (id, _) => match local_index.get(id).map(|&k| &locals[k]) {
             Some((_, Local::Leaf(i))) => Ok((*i, end.port.clone())),
+            Some((_, Local::Refused)) => return None,
             Some((_, Local::Sub { inputs, outputs })) => {
                 let buses = if side == Side::To { inputs } else { outputs };
                 let names: Vec<&str> = buses.iter().map(|(n, _)| n.as_str()).collect();

@@ -35,6 +35,12 @@ impl<'a> SourceMap<'a> {
         }
     }
 
+    /// Index of the first token at or after byte `from`: searches start there, so finding
+    /// each of many items in turn does not rescan the file from its start.
+    fn first_token_at(&self, from: usize) -> usize {
+        self.tokens.partition_point(|(at, _)| *at < from)
+    }
+
     /// Line and column (1-based, columns in characters) of a byte offset.
     pub fn locate(&self, offset: usize) -> Located {
         let line = self.line_starts.partition_point(|&s| s <= offset).max(1);
@@ -48,25 +54,29 @@ impl<'a> SourceMap<'a> {
 
     /// Offset of the first `key:` (an identifier followed by a colon) at or after `from`.
     pub fn find_key(&self, key: &str, from: usize) -> Option<usize> {
-        self.tokens.windows(2).find_map(|w| match (&w[0], &w[1]) {
-            ((at, Tok::Ident(name)), (_, Tok::Punct(':'))) if *at >= from && name == key => {
-                Some(*at)
-            }
-            _ => None,
-        })
+        self.tokens[self.first_token_at(from)..]
+            .windows(2)
+            .find_map(|w| match (&w[0], &w[1]) {
+                ((at, Tok::Ident(name)), (_, Tok::Punct(':'))) if *at >= from && name == key => {
+                    Some(*at)
+                }
+                _ => None,
+            })
     }
 
     /// The first string literal with exactly this content at or after `from`.
     pub fn find_string(&self, content: &str, from: usize) -> Option<Located> {
-        self.tokens.iter().find_map(|(at, tok)| match tok {
-            Tok::Str(s) if *at >= from && s == content => Some(self.locate(*at)),
-            _ => None,
-        })
+        self.tokens[self.first_token_at(from)..]
+            .iter()
+            .find_map(|(at, tok)| match tok {
+                Tok::Str(s) if *at >= from && s == content => Some(self.locate(*at)),
+                _ => None,
+            })
     }
 
     /// The first `id: "<id>"` at or after `from`, located at the `id` key.
     pub fn find_id(&self, id: &str, from: usize) -> Option<Located> {
-        self.tokens
+        self.tokens[self.first_token_at(from)..]
             .windows(3)
             .find_map(|w| match (&w[0], &w[1], &w[2]) {
                 ((at, Tok::Ident(k)), (_, Tok::Punct(':')), (_, Tok::Str(v)))

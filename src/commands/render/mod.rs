@@ -53,6 +53,7 @@ pub fn run(args: &RenderArgs) -> Result<(), CliError> {
         f64::from(rate),
         args.block_frames,
     )?;
+    check_graph_reads(args, &graph.info().read_files)?;
     let sources = assign_inputs(&graph.inputs, sources)?;
     let outputs = assign_outputs(&graph.outputs, &args.outputs)?;
     let leveling = if delivery.leveled {
@@ -218,6 +219,21 @@ fn check_naming(what: &str, files: &[InputArg], buses: Option<&[Bus]>) -> Result
                 "{what} bus `{bus}` is given more than once"
             )));
         }
+    }
+    Ok(())
+}
+
+/// Refuses outputs that are a file the graph read (a subgraph, a script): known only once
+/// it is compiled, still before anything is written.
+fn check_graph_reads(args: &RenderArgs, read_files: &[PathBuf]) -> Result<(), CliError> {
+    let protected: Vec<(&str, &Path)> = (read_files.iter())
+        .map(|f| ("file the graph reads", f.as_path()))
+        .collect();
+    let written = (args.outputs.iter().map(|o| o.path.as_path()))
+        .chain(args.report.as_deref())
+        .chain(args.plot.as_deref());
+    for path in written {
+        ensure_not_overwriting(path, &protected).user_fault()?;
     }
     Ok(())
 }

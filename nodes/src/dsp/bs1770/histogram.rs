@@ -8,15 +8,27 @@
 //! block within one bin (0.01 LU) of the threshold may be counted on the wrong side.
 //! Loudness-range percentiles read bin centres: at most half a bin (0.005 LU) off.
 //! Counts are u64: at 10 blocks per second they cannot wrap in any realistic run.
+//!
+//! Above [`TOP_LUFS`], louder than any file at or below full scale can measure, bins are
+//! [`COARSE_BIN_LU`] wide up to [`CEILING_LUFS`], above what the loudest `f32` samples
+//! give (about +777 LUFS): a float file scaled far over full scale is measured too, its
+//! percentiles within 0.05 LU. Blocks at or below [`TOP_LUFS`] land in the same bins as
+//! they always did, so the figures of ordinary files do not change.
 
 use super::{ABSOLUTE_GATE_LUFS, energy_to_lufs};
 
 /// Bin width in LU.
 pub const BIN_LU: f64 = 0.01;
-/// Top of the histogram; louder blocks share the last bin (their energy stays exact).
+/// Top of the fine bins.
 pub const TOP_LUFS: f64 = 10.0;
-/// Number of bins from the absolute gate to the top.
-pub const BINS: usize = ((TOP_LUFS - ABSOLUTE_GATE_LUFS) / BIN_LU) as usize;
+/// Number of fine bins, from the absolute gate to [`TOP_LUFS`].
+pub const FINE_BINS: usize = ((TOP_LUFS - ABSOLUTE_GATE_LUFS) / BIN_LU) as usize;
+/// Width of the bins above [`TOP_LUFS`].
+pub const COARSE_BIN_LU: f64 = 0.1;
+/// Top of the coarse bins; louder blocks share the last bin (their energy stays exact).
+pub const CEILING_LUFS: f64 = 800.0;
+/// Number of bins in all.
+pub const BINS: usize = FINE_BINS + ((CEILING_LUFS - TOP_LUFS) / COARSE_BIN_LU) as usize;
 
 /// Blocks above the absolute gate, binned by loudness.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,7 +49,7 @@ impl Default for GatingHistogram {
 }
 
 impl GatingHistogram {
-    /// Allocates the fixed bins (16 bytes each, 128 KB in all).
+    /// Allocates the fixed bins (16 bytes each, 254 KB in all).
     pub fn new() -> Self {
         Self {
             counts: vec![0; BINS],
@@ -68,7 +80,11 @@ impl GatingHistogram {
         if lufs.is_nan() || lufs <= ABSOLUTE_GATE_LUFS || !energy.is_finite() {
             return;
         }
-        let bin = (((lufs - ABSOLUTE_GATE_LUFS) / BIN_LU) as usize).min(BINS - 1);
+        let bin = if lufs < TOP_LUFS {
+            (((lufs - ABSOLUTE_GATE_LUFS) / BIN_LU) as usize).min(FINE_BINS - 1)
+        } else {
+            (FINE_BINS + ((lufs - TOP_LUFS) / COARSE_BIN_LU) as usize).min(BINS - 1)
+        };
         self.add_to_bin(bin, 1, energy);
     }
 
@@ -102,11 +118,19 @@ impl GatingHistogram {
 
     /// First bin at or above `lufs` (rounded to the nearest bin edge).
     fn bin_at(lufs: f64) -> usize {
-        (((lufs - ABSOLUTE_GATE_LUFS) / BIN_LU).round().max(0.0) as usize).min(BINS)
+        if lufs <= TOP_LUFS {
+            (((lufs - ABSOLUTE_GATE_LUFS) / BIN_LU).round().max(0.0) as usize).min(FINE_BINS)
+        } else {
+            (FINE_BINS + ((lufs - TOP_LUFS) / COARSE_BIN_LU).round() as usize).min(BINS)
+        }
     }
 
     fn bin_centre_lufs(bin: usize) -> f64 {
-        ABSOLUTE_GATE_LUFS + (bin as f64 + 0.5) * BIN_LU
+        if bin < FINE_BINS {
+            ABSOLUTE_GATE_LUFS + (bin as f64 + 0.5) * BIN_LU
+        } else {
+            TOP_LUFS + ((bin - FINE_BINS) as f64 + 0.5) * COARSE_BIN_LU
+        }
     }
 
     /// Threshold of a relative gate `relative_lu` below the power mean of all blocks.
@@ -226,5 +250,31 @@ mod tests {
         assert_eq!(a.loudness_range(-20.0), both.loudness_range(-20.0));
         a.clear();
         assert_eq!(a, GatingHistogram::new());
+    }
+
+    /// Music scaled far above full scale (a float file) is measured, not dropped into
+    /// one last bin: integrated loudness and range move with the gain.
+    #[test]
+    fn loud_float_levels_are_measured() {
+        let measure = |offset_lu: f64| {
+            let mut h = GatingHistogram::new();
+            for k in 0..200 {
+                h.add(energy_of(-20.0 + offset_lu + f64::from(k % 10)));
+            }
+            (
+                h.gated_loudness(-10.0).expect("blocks pass the gates"),
+                h.loudness_range(-20.0).expect("a range"),
+            )
+        };
+        let (integrated, lra) = measure(0.0);
+        assert!(lra > 7.9, "{lra}");
+        for offset_lu in [30.0, 60.0, 500.0] {
+            let (i, r) = measure(offset_lu);
+            assert!(
+                (i - (integrated + offset_lu)).abs() < 0.01,
+                "{offset_lu}: {i}"
+            );
+            assert!((r - lra).abs() <= 0.1, "{offset_lu}: {r} vs {lra}");
+        }
     }
 }
