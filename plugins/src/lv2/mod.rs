@@ -87,7 +87,8 @@ impl NodeKind for Lv2Kind {
         }
         let uri_err = |e: Lv2Error| ConfigError::invalid("uri", e.to_string());
         let (model, instance) = {
-            let mut world = world().map_err(uri_err)?;
+            let mut world =
+                world().map_err(|e| ConfigError::invalid("uri", format!("`{}`: {e}", cfg.uri)))?;
             if let Some(bundle) = &cfg.bundle {
                 world
                     .load_bundle(&ctx.base_dir.join(bundle))
@@ -296,4 +297,15 @@ pub fn probe_latency(uri: &str, sample_rate_hz: f64, max_block_frames: usize) ->
         .build(&NodeConfig::from_ron(&raw), &ctx)
         .ok()
         .map(|b| b.spec.latency_frames as u32)
+}
+
+/// Which of `uris` are not installed (empty when all are); an error when liblilv itself
+/// cannot be loaded. For tests and tools that need particular plugins.
+pub fn installed(uris: &[&str]) -> Result<Vec<String>, Lv2Error> {
+    let world = world()?;
+    Ok(uris
+        .iter()
+        .filter(|uri| world.find(uri).is_err())
+        .map(|uri| uri.to_string())
+        .collect())
 }
