@@ -116,7 +116,6 @@ lilv_api! {
     lilv_node_is_int: fn(*const LilvNode) -> bool;
     lilv_node_is_bool: fn(*const LilvNode) -> bool;
     lilv_node_as_bool: fn(*const LilvNode) -> bool;
-    lilv_node_equals: fn(*const LilvNode, *const LilvNode) -> bool;
     lilv_file_uri_parse: fn(*const c_char, *mut *mut c_char) -> *mut c_char;
     lilv_free: fn(*mut c_void);
     lilv_plugins_begin: fn(*const LilvColl) -> *mut LilvIter;

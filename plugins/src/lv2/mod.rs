@@ -10,10 +10,10 @@
 
 mod features;
 mod instance;
-pub mod lilv;
+mod lilv;
 mod params;
 mod processor;
-pub mod world;
+mod world;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -26,9 +26,9 @@ use serde::Deserialize;
 use crate::info::PluginInfo;
 use instance::Instance;
 use processor::{Lv2Processor, PortPlan};
-use world::{Lv2Error, PluginModel, PortRole, world};
+use world::{PluginModel, PortRole, world};
 
-pub use world::Lv2Error as Error;
+pub use world::Lv2Error;
 
 /// Registers the `lv2` kind.
 pub fn register(registry: &mut Registry) {

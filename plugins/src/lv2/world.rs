@@ -395,10 +395,6 @@ impl World {
         }
         out
     }
-
-    pub fn raw(&self) -> *mut LilvWorld {
-        self.world
-    }
 }
 
 /// The lathe ports a plugin's audio ports become: `in` (main inputs), `sidechain`, `out`.
