@@ -89,3 +89,60 @@ pub fn param_spec(info: &ParamInfo) -> ParamSpec {
 pub fn meter_spec(info: &ParamInfo) -> MeterSpec {
     MeterSpec::new(&info.symbol, unit_of(info), &info.name)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn control(choices: Vec<(f64, String)>, min: f64, max: f64) -> ParamInfo {
+        ParamInfo {
+            symbol: "ft_0".into(),
+            name: "Filter type 0".into(),
+            min,
+            max,
+            default: 1.0,
+            unit: None,
+            choices,
+            integer: true,
+            toggle: false,
+        }
+    }
+
+    #[test]
+    fn enumerations_numbered_from_zero_become_choices() {
+        let labels = ["Off", "Bell", "Hi-pass"].map(String::from);
+        let info = control(
+            labels
+                .iter()
+                .enumerate()
+                .map(|(i, l)| (i as f64, l.clone()))
+                .collect(),
+            0.0,
+            2.0,
+        );
+        let spec = param_spec(&info);
+        assert_eq!(spec.unit, Unit::Choice);
+        assert_eq!(spec.choices, vec!["Off", "Bell", "Hi-pass"]);
+        assert_eq!(spec.default, 1.0);
+        assert_eq!(spec.smoothing_ms, 0.0, "the plugin smooths, not lathe");
+    }
+
+    #[test]
+    fn other_enumerations_stay_numbers_with_their_values_described() {
+        let info = control(vec![(1.0, "x1".into()), (2.0, "x2".into())], 1.0, 2.0);
+        let spec = param_spec(&info);
+        assert_eq!(spec.unit, Unit::Factor);
+        assert!(spec.choices.is_empty());
+        assert!(spec.doc.contains("1 = x1, 2 = x2"), "{}", spec.doc);
+    }
+
+    #[test]
+    fn lv2_units_map_to_lathe_units() {
+        let mut info = control(Vec::new(), -10.0, 0.0);
+        info.unit = Some("db".into());
+        info.integer = false;
+        assert_eq!(param_spec(&info).unit, Unit::Db);
+        info.toggle = true;
+        assert_eq!(param_spec(&info).unit, Unit::Toggle);
+    }
+}

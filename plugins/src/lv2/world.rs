@@ -473,3 +473,22 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
     }
     row[b.len()]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn closest_uris_favour_the_same_plugin_name() {
+        let known: Vec<String> = [
+            "http://gareus.org/oss/lv2/dpl#mono",
+            "http://gareus.org/oss/lv2/dpl#stereo",
+            "http://lsp-plug.in/plugins/lv2/limiter_stereo",
+        ]
+        .map(String::from)
+        .to_vec();
+        let near = closest_uris("http://gareus.org/oss/lv2/dpl#stereoo", &known, 3);
+        assert_eq!(near[0], "`http://gareus.org/oss/lv2/dpl#stereo`");
+        assert!(closest_uris("urn:nothing-like-it", &known, 3).is_empty());
+    }
+}
