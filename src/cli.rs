@@ -80,6 +80,27 @@ pub enum Command {
     /// Draw loudness over time, spectra, EQ responses or the graph as PNG or SVG.
     #[command(after_long_help = PLOT_EXAMPLES)]
     Plot(PlotArgs),
+    /// List the installed LV2 and CLAP plugins a graph can host: ports, latency, params.
+    #[command(after_long_help = PLUGINS_EXAMPLES)]
+    Plugins(PluginsArgs),
+}
+
+const PLUGINS_EXAMPLES: &str = "\
+Examples:
+  lathe plugins
+  lathe plugins dpl
+  lathe plugins --json para_equalizer > eq.json
+  lathe nodes lv2 --uri http://gareus.org/oss/lv2/dpl#stereo
+
+See docs/plugins.md for the `lv2` node kind.";
+
+#[derive(Debug, Args)]
+pub struct PluginsArgs {
+    /// Only plugins whose URI, id or name contains this text (case-insensitive).
+    pub filter: Option<String>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 const ALBUM_EXAMPLES: &str = "\
@@ -423,7 +444,8 @@ const NODES_EXAMPLES: &str = "\
 Examples:
   lathe nodes
   lathe nodes gain
-  lathe nodes --json > kinds.json";
+  lathe nodes --json > kinds.json
+  lathe nodes lv2 --uri http://gareus.org/oss/lv2/dpl#stereo";
 
 const RUN_EXAMPLES: &str = "\
 Examples:
@@ -547,6 +569,9 @@ pub struct DotArgs {
 pub struct NodesArgs {
     /// A node kind to describe in full; all kinds are listed when left out.
     pub kind: Option<String>,
+    /// With `lv2`: describe the LV2 plugin with this URI as a node.
+    #[arg(long, value_name = "URI")]
+    pub uri: Option<String>,
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,

@@ -219,3 +219,24 @@ fn check_shows_the_plugins_latency_and_names_its_params() {
         ],
     );
 }
+
+/// `lathe plugins` lists CLAP plugins found on `CLAP_PATH` beside the LV2 ones, with their
+/// id, latency and params; a filter keeps those whose id or name matches.
+#[test]
+fn the_plugins_command_lists_clap_plugins_on_the_clap_path() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let folder = test_plugin().parent().expect("plugin folder");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lathe"))
+        .args(["plugins", "--json", "org.lathe.test"])
+        .current_dir(dir.path())
+        .env("CLAP_PATH", folder)
+        .env("LATHE_LILV_LIBRARY", "/nonexistent/liblilv.so")
+        .output()
+        .expect("lathe runs");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = common::stdout(&out);
+    for id in [GAIN_ID, LATENCY_ID, MONO_ID] {
+        assert!(text.contains(id), "{id} listed:\n{text}");
+    }
+    assert!(text.contains("gain_db"), "params listed:\n{text}");
+}

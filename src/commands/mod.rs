@@ -12,6 +12,7 @@ mod dot;
 pub mod live;
 mod nodes;
 mod plot;
+mod plugins;
 mod render;
 
 use std::path::Path;
@@ -37,6 +38,7 @@ pub fn run(command: Command) -> Result<(), CliError> {
         Command::Album(args) => album::run(&args),
         Command::Compare(args) => compare::run(&args),
         Command::Plot(args) => plot::run(&args),
+        Command::Plugins(args) => plugins::run(&args),
         Command::Run(_) => unreachable!("`run` owns its exit code; main dispatches it"),
         Command::Catalog(_) => unreachable!("`catalog` owns its exit code; main dispatches it"),
     }

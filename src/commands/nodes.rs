@@ -40,11 +40,38 @@ pub fn run(args: &NodesArgs) -> Result<(), CliError> {
             names.join(", ")
         ))
     })?;
+    if let Some(uri) = &args.uri {
+        return describe_plugin(kind.as_ref(), uri, args.json);
+    }
     if args.json {
         let value = kind_json(kind.as_ref());
         println!("{}", serde_json::to_string_pretty(&value).runtime_fault()?);
     } else {
         print!("{}", kind_text(kind.as_ref()));
+    }
+    Ok(())
+}
+
+/// `lathe nodes lv2 --uri URI`: the node an `lv2` node with this plugin becomes, built
+/// as a graph would build it (so a missing plugin is the user's error, exit 2).
+fn describe_plugin(kind: &dyn NodeKind, uri: &str, json: bool) -> Result<(), CliError> {
+    if kind.name() != "lv2" {
+        return Err(CliError::user(anyhow!(
+            "--uri describes a plugin of the `lv2` kind, not of `{}`",
+            kind.name()
+        )));
+    }
+    let config = format!("(uri: {})", ron::to_string(uri).runtime_fault()?);
+    let spec = build_spec(kind, &NodeConfig::from_ron(&config))
+        .map_err(|e| CliError::user(anyhow!("{uri}: {e}")))?;
+    if json {
+        let mut value = kind_json(kind);
+        value["uri"] = json!(uri);
+        spec_json(&mut value, &spec);
+        println!("{}", serde_json::to_string_pretty(&value).runtime_fault()?);
+    } else {
+        let text = spec_text(&spec).replacen("With the default config", "As a node", 1);
+        print!("lv2 ({uri})\n{text}");
     }
     Ok(())
 }
@@ -62,12 +89,16 @@ fn list_text(kinds: &[&Arc<dyn NodeKind>]) -> String {
 }
 
 fn default_spec(kind: &dyn NodeKind) -> Result<NodeSpec, String> {
+    build_spec(kind, &NodeConfig::empty())
+}
+
+fn build_spec(kind: &dyn NodeKind, config: &NodeConfig<'_>) -> Result<NodeSpec, String> {
     let ctx = BuildContext {
         prepare: DESCRIBE_PREPARE,
         node_id: kind.name(),
         base_dir: std::path::Path::new("."),
     };
-    kind.build(&NodeConfig::empty(), &ctx)
+    kind.build(config, &ctx)
         .map(|built| built.spec)
         .map_err(|e| e.to_string())
 }
@@ -161,39 +192,39 @@ fn kind_json(kind: &dyn NodeKind) -> Value {
         "doc": kind.doc(),
     });
     match spec {
-        Ok(spec) => {
-            let ports = |ports: &[lathe_engine::PortSpec]| -> Vec<Value> {
-                ports
-                    .iter()
-                    .map(
-                        |p| json!({"name": p.name, "channels": p.channels, "required": p.required}),
-                    )
-                    .collect()
-            };
-            value["inputs"] = Value::from(ports(&spec.inputs));
-            value["outputs"] = Value::from(ports(&spec.outputs));
-            value["latency_frames"] = json!(spec.latency_frames);
-            value["latency_sample_rate_hz"] = json!(DESCRIBE_PREPARE.sample_rate_hz);
-            value["params"] = spec
-                .params
-                .iter()
-                .map(|p| {
-                    json!({
-                        "name": p.name, "unit": p.unit.label(), "min": p.min, "max": p.max,
-                        "default": p.default, "smoothing_ms": p.smoothing_ms,
-                        "choices": p.choices, "doc": p.doc,
-                    })
-                })
-                .collect();
-            value["meters"] = spec
-                .meters
-                .iter()
-                .map(|m| json!({"name": m.name, "unit": m.unit.label(), "doc": m.doc}))
-                .collect();
-        }
+        Ok(spec) => spec_json(&mut value, &spec),
         Err(e) => value["build_error"] = json!(e),
     }
     value
+}
+
+fn spec_json(value: &mut Value, spec: &NodeSpec) {
+    let ports = |ports: &[lathe_engine::PortSpec]| -> Vec<Value> {
+        ports
+            .iter()
+            .map(|p| json!({"name": p.name, "channels": p.channels, "required": p.required}))
+            .collect()
+    };
+    value["inputs"] = Value::from(ports(&spec.inputs));
+    value["outputs"] = Value::from(ports(&spec.outputs));
+    value["latency_frames"] = json!(spec.latency_frames);
+    value["latency_sample_rate_hz"] = json!(DESCRIBE_PREPARE.sample_rate_hz);
+    value["params"] = spec
+        .params
+        .iter()
+        .map(|p| {
+            json!({
+                "name": p.name, "unit": p.unit.label(), "min": p.min, "max": p.max,
+                "default": p.default, "smoothing_ms": p.smoothing_ms,
+                "choices": p.choices, "doc": p.doc,
+            })
+        })
+        .collect();
+    value["meters"] = spec
+        .meters
+        .iter()
+        .map(|m| json!({"name": m.name, "unit": m.unit.label(), "doc": m.doc}))
+        .collect();
 }
 
 /// The known name nearest to `name` by edit distance, if it is close enough to be a typo.
