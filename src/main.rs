@@ -17,6 +17,7 @@ const DEFAULT_LOG_FILTER: &str = "warn,symphonia=off";
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
+    lathe::audio_io::install_quiet_decoder_panics();
     if !matches!(cli.command, Command::Run(_)) {
         end_quietly_on_closed_pipe();
     }

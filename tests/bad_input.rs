@@ -550,3 +550,39 @@ fn class9_loudness_is_measured_over_the_whole_float_range() {
     }
     println!("class 9: {tried} levels from 0 to +100 dB measured");
 }
+
+/// Inputs the fuzzers found that made symphonia's ADTS reader panic (probed from a file
+/// named .ogg and from one named .wav): every command reports a corrupt file, exit 2,
+/// without a panic message, and writes nothing.
+#[test]
+fn decoder_panics_found_by_fuzzing_are_reported_as_corrupt_files() {
+    let regressions = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions");
+    let cases = [
+        ("audio_decode-adts-panic.bin", "in.ogg", 1),
+        ("wav_reader-adts-panic.wav.bin", "in.wav", 0),
+    ];
+    for (file, name, skip) in cases {
+        let dir = tempfile::tempdir().expect("temp dir");
+        copy_graphs(dir.path());
+        let bytes = std::fs::read(regressions.join(file)).expect("regression input");
+        // The audio_decode target's first byte picks the extension; the rest is the file.
+        std::fs::write(dir.path().join(name), &bytes[skip..]).expect("write input");
+        let before = hashes(dir.path());
+        for args in [
+            vec!["analyze", name],
+            vec!["render", "master.ron", name, "-o", "out.wav"],
+        ] {
+            let out = lathe_in(dir.path(), &args);
+            let err = stderr(&out);
+            assert_eq!(out.status.code(), Some(2), "{args:?} on {file}: {err}");
+            assert!(!err.contains("panicked"), "{args:?} on {file}: {err}");
+            assert!(err.contains(name), "names the file: {err}");
+        }
+        assert_eq!(
+            hashes(dir.path()),
+            before,
+            "inputs unchanged, nothing written"
+        );
+        assert_no_temporaries(dir.path());
+    }
+}

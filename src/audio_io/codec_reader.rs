@@ -23,6 +23,7 @@ use symphonia::core::meta::MetadataOptions;
 use symphonia::core::probe::Hint;
 
 use super::decode_error::DecodeError;
+use super::panic_guard::contained;
 
 /// A file being decoded by symphonia.
 pub struct CodecReader {
@@ -69,8 +70,8 @@ impl CodecReader {
         if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
             hint.with_extension(ext);
         }
-        let probed = symphonia::default::get_probe()
-            .format(
+        let probed = contained(|| {
+            symphonia::default::get_probe().format(
                 &hint,
                 stream,
                 &FormatOptions {
@@ -79,7 +80,13 @@ impl CodecReader {
                 },
                 &MetadataOptions::default(),
             )
-            .map_err(|e| probe_error(path, e))?;
+        })
+        .map_err(|reason| DecodeError::Corrupt {
+            path: path.to_path_buf(),
+            at_seconds: 0.0,
+            reason,
+        })?
+        .map_err(|e| probe_error(path, e))?;
         let format = probed.format;
         let track = format
             .tracks()
@@ -95,12 +102,18 @@ impl CodecReader {
                 path: path.to_path_buf(),
             });
         }
-        let decoder = symphonia::default::get_codecs()
-            .make(&params, &DecoderOptions::default())
-            .map_err(|e| DecodeError::UnsupportedCodec {
-                path: path.to_path_buf(),
-                codec: codec_name(params.codec, &e),
-            })?;
+        let decoder = contained(|| {
+            symphonia::default::get_codecs().make(&params, &DecoderOptions::default())
+        })
+        .map_err(|reason| DecodeError::Corrupt {
+            path: path.to_path_buf(),
+            at_seconds: 0.0,
+            reason,
+        })?
+        .map_err(|e| DecodeError::UnsupportedCodec {
+            path: path.to_path_buf(),
+            codec: codec_name(params.codec, &e),
+        })?;
         let mut reader = Self {
             path: path.to_path_buf(),
             format,
@@ -183,7 +196,12 @@ impl CodecReader {
     /// was cut off).
     fn decode_next(&mut self) -> Result<(), DecodeError> {
         loop {
-            let packet = match self.format.next_packet() {
+            let next = contained(|| self.format.next_packet());
+            let next = match next {
+                Ok(next) => next,
+                Err(reason) => return Err(self.fail_for_good(reason)),
+            };
+            let packet = match next {
                 Ok(packet) => packet,
                 Err(SymphoniaError::IoError(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {
                     self.ended = true;
@@ -202,7 +220,12 @@ impl CodecReader {
             }
             // Where this packet starts, for errors while its buffer is borrowed.
             let at_seconds = self.position_seconds();
-            let decoded = match self.decoder.decode(&packet) {
+            let decoder = &mut self.decoder;
+            let decoded = match contained(|| decoder.decode(&packet).map(|_| ())) {
+                Ok(result) => result,
+                Err(reason) => return Err(self.fail_for_good(reason)),
+            };
+            let decoded = match decoded.map(|()| self.decoder.last_decoded()) {
                 Ok(decoded) => decoded,
                 Err(e) => {
                     return Err(DecodeError::Corrupt {
@@ -263,6 +286,18 @@ impl CodecReader {
             0.0
         } else {
             self.decoded_frames as f64 / f64::from(rate)
+        }
+    }
+
+    /// A decoder panicked (see [`contained`]): its state is unknown, so the reader ends
+    /// here and the file is reported as corrupt at the position reached.
+    fn fail_for_good(&mut self, reason: String) -> DecodeError {
+        self.ended = true;
+        self.pending = (0, 0);
+        DecodeError::Corrupt {
+            path: self.path.clone(),
+            at_seconds: self.position_seconds(),
+            reason,
         }
     }
 
