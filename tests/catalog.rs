@@ -156,6 +156,28 @@ fn a_rerun_skips_what_is_done_and_redoes_what_changed() {
         "{}",
         text(&fourth)
     );
+    // The chain moved into a subgraph: the graph's files changed, everything again; then an
+    // edit of the subgraph alone redoes every unit too.
+    let chain = std::fs::read_to_string(dir.path().join("master.ron")).unwrap();
+    std::fs::write(dir.path().join("chain.ron"), &chain).unwrap();
+    std::fs::write(
+        dir.path().join("master.ron"),
+        "(nodes: [(id: \"c\", kind: \"chain.ron\")], links: [\"in -> c -> out\"])\n",
+    )
+    .unwrap();
+    let fifth = run(dir.path(), "out", &[]);
+    assert!(
+        String::from_utf8_lossy(&fifth.stdout).contains("3 mastered, 0 already done"),
+        "{}",
+        text(&fifth)
+    );
+    std::fs::write(dir.path().join("chain.ron"), chain.replace("-1.5", "-1.25")).unwrap();
+    let sixth = run(dir.path(), "out", &[]);
+    assert!(
+        String::from_utf8_lossy(&sixth.stdout).contains("3 mastered, 0 already done"),
+        "an edited subgraph redoes the units: {}",
+        text(&sixth)
+    );
 }
 
 #[test]

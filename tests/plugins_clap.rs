@@ -240,3 +240,24 @@ fn the_plugins_command_lists_clap_plugins_on_the_clap_path() {
     }
     assert!(text.contains("gain_db"), "params listed:\n{text}");
 }
+
+/// A plugin that crashes (a write through a null pointer inside its `process`) ends the
+/// render with the signal, and lathe says which node's plugin it was, so the user knows
+/// what to take out of the graph.
+#[test]
+fn a_crashing_plugin_is_named_before_the_process_ends() {
+    let dir = setup(&chain_graph(test_plugin::CRASH_ID, test_plugin()));
+    let out = lathe_in(dir.path(), &["render", "g.ron", "in.wav", "-o", "out.wav"]);
+    let err = stderr(&out);
+    assert_ne!(out.status.code(), Some(0), "{err}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(out.status.signal(), Some(libc::SIGSEGV), "{err}");
+    }
+    assert!(
+        err.contains("the plugin of node `g` (org.lathe.test.crash) crashed the process"),
+        "{err}"
+    );
+    assert!(!dir.path().join("out.wav").exists(), "no output");
+}

@@ -6,6 +6,7 @@
 //! so the compiler keeps parallel paths aligned.
 
 pub mod clap;
+pub mod crash;
 pub mod info;
 pub mod lv2;
 

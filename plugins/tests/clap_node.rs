@@ -13,7 +13,7 @@ use lathe_engine::harness::{
 };
 use lathe_engine::{BuildContext, ConfigError, NodeConfig, NodeKind, PrepareInfo, Unit};
 use lathe_plugins::clap::{ClapInstance, ClapKind, ClapLibrary, discover_in};
-use test_plugin::{GAIN_ID, LATENCY_ID, MONO_ID, PLUGIN_LATENCY_FRAMES, test_plugin};
+use test_plugin::{CRASH_ID, GAIN_ID, LATENCY_ID, MONO_ID, PLUGIN_LATENCY_FRAMES, test_plugin};
 
 #[global_allocator]
 static ALLOC: assert_no_alloc::AllocDisabler = assert_no_alloc::AllocDisabler;
@@ -188,7 +188,7 @@ fn discovery_describes_every_plugin_of_the_file() {
     let dir = test_plugin().parent().expect("folder").to_path_buf();
     let found = discover_in(&[dir]);
     let ids: Vec<&str> = found.iter().map(|p| p.id.as_str()).collect();
-    assert_eq!(ids, [GAIN_ID, LATENCY_ID, MONO_ID]);
+    assert_eq!(ids, [GAIN_ID, LATENCY_ID, MONO_ID, CRASH_ID]);
     let latency = &found[1];
     assert_eq!(latency.latency_frames, Some(PLUGIN_LATENCY_FRAMES as u32));
     assert_eq!(latency.audio_inputs[0].channels, 2);

@@ -267,14 +267,19 @@ impl Job {
 
     /// Refuses outputs that are a file the graph read (a subgraph, a script): known only
     /// once it is compiled, still before anything is written.
-    fn check_graph_reads(&self, args: &AlbumArgs, read_files: &[PathBuf]) -> Result<(), CliError> {
+    /// Refuses to write any output of `tracks` or any of `also_written` (the report, the
+    /// plot) over a file the graph reads.
+    fn check_graph_reads(
+        &self,
+        tracks: &[PathBuf],
+        also_written: &[&Path],
+        read_files: &[PathBuf],
+    ) -> Result<(), CliError> {
         let protected: Vec<(&str, &Path)> = (read_files.iter())
             .map(|f| ("file the graph reads", f.as_path()))
             .collect();
-        let outputs: Vec<PathBuf> = args.tracks.iter().map(|t| self.output_path(t)).collect();
-        let written = (outputs.iter().map(PathBuf::as_path))
-            .chain(args.report.as_deref())
-            .chain(args.plot.as_deref());
+        let outputs: Vec<PathBuf> = tracks.iter().map(|t| self.output_path(t)).collect();
+        let written = (outputs.iter().map(PathBuf::as_path)).chain(also_written.iter().copied());
         for path in written {
             ensure_not_overwriting(path, &protected).user_fault()?;
         }
@@ -282,7 +287,10 @@ impl Job {
     }
 
     fn run(&self, args: &AlbumArgs) -> Result<(), CliError> {
-        let (tracks, mut failed) = self.decode(args)?;
+        let also_written: Vec<&Path> = (args.report.as_deref().into_iter())
+            .chain(args.plot.as_deref())
+            .collect();
+        let (tracks, mut failed) = self.decode(&args.tracks, &also_written)?;
         let secs = origination_secs();
         let (finished, passes) = self.solve(&tracks, secs)?;
         let mut reports = Vec::new();
@@ -382,8 +390,11 @@ impl Job {
 
     /// Decodes every track (all of them in album mode: the album gain depends on every
     /// track; only the shard's in track mode) and checks them against the graph.
-    fn decode(&self, args: &AlbumArgs) -> Result<(Vec<Track>, Vec<Failure>), CliError> {
-        let paths = &args.tracks;
+    fn decode(
+        &self,
+        paths: &[PathBuf],
+        also_written: &[&Path],
+    ) -> Result<(Vec<Track>, Vec<Failure>), CliError> {
         let wanted: Vec<(usize, &PathBuf)> = paths
             .iter()
             .enumerate()
@@ -413,7 +424,7 @@ impl Job {
             return Err(CliError::user(anyhow!("no track could be read:{list}")));
         };
         let graph = super::load(&self.graph, &self.sets, f64::from(rate), self.block_frames)?;
-        self.check_graph_reads(args, &graph.info().read_files)?;
+        self.check_graph_reads(paths, also_written, &graph.info().read_files)?;
         let input = match (graph.inputs.as_slice(), graph.outputs.as_slice()) {
             ([i], [_]) => i.clone(),
             _ => {

@@ -75,12 +75,20 @@ fn file_sha256(path: &Path) -> std::io::Result<String> {
     Ok(hex(&hasher.finalize()))
 }
 
-/// The graph's identity: its file's bytes and the `--set` values, in order.
-fn graph_sha256(graph: &Path, sets: &SetArgs) -> Result<String, CliError> {
-    let bytes = std::fs::read(graph)
-        .map_err(|e| usage(format!("cannot read graph `{}`: {e}", graph.display())))?;
+/// The graph's identity: the bytes of every file compiling it read (the graph file, its
+/// subgraphs and the scripts its nodes run, in the compiler's order) and the `--set`
+/// values, in order. Editing a subgraph or a script changes it, so a rerun redoes the
+/// units that used the old one.
+fn graph_sha256(read_files: &[PathBuf], sets: &SetArgs) -> Result<String, CliError> {
     let mut hasher = Sha256::new();
-    hasher.update(&bytes);
+    for file in read_files {
+        let bytes = std::fs::read(file)
+            .map_err(|e| usage(format!("cannot read `{}`: {e}", file.display())))?;
+        hasher.update(file.to_string_lossy().as_bytes());
+        hasher.update([0u8]);
+        hasher.update((bytes.len() as u64).to_le_bytes());
+        hasher.update(&bytes);
+    }
     for set in &sets.sets {
         hasher.update(format!("\n--set {set:?}").as_bytes());
     }
@@ -120,8 +128,9 @@ fn run_task(args: &CatalogRunArgs) -> Result<u8, CliError> {
         None => Preset::plain(),
     };
     // A bad graph fails every unit: find out before any work.
-    super::load(&args.graph, &args.sets.sets, 48_000.0, DEFAULT_BLOCK_FRAMES)?;
-    let graph_sha256 = graph_sha256(&args.graph, &args.sets)?;
+    let loaded = super::load(&args.graph, &args.sets.sets, 48_000.0, DEFAULT_BLOCK_FRAMES)?;
+    let graph_sha256 = graph_sha256(&loaded.info().read_files, &args.sets)?;
+    drop(loaded);
     let manifest_dir = args
         .manifest_dir
         .clone()

@@ -131,6 +131,7 @@ fn build_plugin(path: &Path, id: &str, ctx: &BuildContext<'_>) -> Result<BuiltNo
         channels(&spec.inputs),
         channels(&spec.outputs),
         ctx.prepare.max_block_frames,
+        crate::crash::CrashLabel::new(ctx.node_id, id),
     );
     Ok(BuiltNode {
         spec,

@@ -6,6 +6,7 @@
 //! copied into buffers the plugin may scribble on: the engine's input buffers are other
 //! nodes' outputs and must stay as they are.
 
+use crate::crash::CrashLabel;
 use std::ffi::c_void;
 
 use clap_sys::audio_buffer::clap_audio_buffer;
@@ -46,6 +47,8 @@ pub struct ClapProcessor {
     steady_time: i64,
     /// Has the plugin processed since it was built (it is no longer fresh)?
     has_run: bool,
+    /// Named if the plugin crashes while it processes.
+    crash: CrashLabel,
 }
 
 // SAFETY: the raw pointers are tables into this processor's own buffers, refilled before
@@ -61,6 +64,7 @@ impl ClapProcessor {
         input_ports: Vec<usize>,
         output_ports: Vec<usize>,
         max_block_frames: usize,
+        crash: CrashLabel,
     ) -> Self {
         let sent: Vec<f64> = routes
             .iter()
@@ -76,6 +80,7 @@ impl ClapProcessor {
             constant_mask: 0,
         };
         Self {
+            crash,
             instance,
             target: sent.clone(),
             sent,
@@ -222,7 +227,11 @@ impl Processor for ClapProcessor {
             in_events: &in_events,
             out_events: &out_events,
         };
-        if self.instance.process(&process) == CLAP_PROCESS_ERROR {
+        let status = {
+            let _running = self.crash.running();
+            self.instance.process(&process)
+        };
+        if status == CLAP_PROCESS_ERROR {
             self.failed_blocks += 1;
             for out in io.outputs.iter_mut() {
                 out[..frames].fill(0.0);

@@ -111,6 +111,7 @@ impl NodeKind for Lv2Kind {
         };
         let (plan, spec) = plan(&model, &cfg.controls);
         let mut processor = Lv2Processor::new(instance, plan, ctx.prepare.max_block_frames);
+        processor.set_crash_label(crate::crash::CrashLabel::new(ctx.node_id, &cfg.uri));
         processor.activate();
         processor.run_silence(ctx.prepare.max_block_frames);
         let latency_frames = model

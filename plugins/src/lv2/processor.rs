@@ -2,6 +2,7 @@
 //! connected to, sized at build. `process` connects the node's audio slices, clears the
 //! event buffers and calls the plugin's `run`; nothing of lathe's allocates around it.
 
+use crate::crash::CrashLabel;
 use std::ffi::c_void;
 
 use lathe_engine::{Io, ParamId, Processor};
@@ -33,6 +34,8 @@ pub struct Lv2Processor {
     max_frames: usize,
     sequence_urid: u32,
     chunk_urid: u32,
+    /// Named if the plugin crashes while it runs.
+    crash: Option<CrashLabel>,
 }
 
 /// Where each kind of port goes, from the plugin's port list.
@@ -52,6 +55,11 @@ pub struct PortPlan {
 impl Lv2Processor {
     /// Connects every non-audio port to its buffer and sets the control values. The
     /// instance is not active yet.
+    /// Names this processor's plugin if it crashes while it runs (see [`CrashLabel`]).
+    pub fn set_crash_label(&mut self, label: CrashLabel) {
+        self.crash = Some(label);
+    }
+
     pub fn new(mut instance: Instance, plan: PortPlan, max_frames: usize) -> Self {
         let mut controls = vec![0.0f32; plan.port_count].into_boxed_slice();
         for &(port, value) in &plan.control_values {
@@ -103,6 +111,7 @@ impl Lv2Processor {
             max_frames,
             sequence_urid: urid(ATOM_SEQUENCE),
             chunk_urid: urid(ATOM_CHUNK),
+            crash: None,
         };
         p.prepare_atoms();
         p
@@ -161,6 +170,7 @@ impl Lv2Processor {
                     self.instance
                         .connect(port, out[done..].as_mut_ptr().cast::<c_void>());
                 }
+                let _running = self.crash.as_ref().map(CrashLabel::running);
                 self.instance.run(n as u32);
             }
             done += n;

@@ -199,6 +199,11 @@ unsafe extern "C" fn process(
     // SAFETY: process never runs alongside activate, deactivate or reset.
     let audio = unsafe { &mut *this.audio.get() };
     let frames = process.frames_count as usize;
+    if this.variant.crashes {
+        // SAFETY: none: this plugin exists to crash like a buggy one (a write through a
+        // null pointer), so the host's crash report can be tested.
+        unsafe { std::ptr::null_mut::<f32>().write_volatile(1.0) };
+    }
     let delay_len = this.variant.latency_frames as usize;
     let mut gain = current_gain(this);
     for frame in 0..frames {

@@ -9,6 +9,7 @@
 //! | `org.lathe.test.gain` | stereo in, stereo out | 0 |
 //! | `org.lathe.test.latency` | stereo in, stereo out | [`LATENCY_FRAMES`] |
 //! | `org.lathe.test.mono` | mono in, mono out | 0 |
+//! | `org.lathe.test.crash` | stereo in, stereo out | 0; its `process` writes through a null pointer, as a buggy plugin would |
 //!
 //! Params (ids in brackets): `Gain dB` [0] -60..24, default 0, applied at the exact frame of
 //! its event with no smoothing so a host's output can be checked bit for bit;
@@ -36,26 +37,38 @@ pub(crate) struct Variant {
     pub name: &'static CStr,
     pub channels: u32,
     pub latency_frames: u32,
+    /// `process` crashes the process (a segmentation fault), for the host's crash report.
+    pub crashes: bool,
 }
 
-pub(crate) const VARIANTS: [Variant; 3] = [
+pub(crate) const VARIANTS: [Variant; 4] = [
     Variant {
         id: c"org.lathe.test.gain",
         name: c"lathe test gain",
         channels: 2,
         latency_frames: 0,
+        crashes: false,
     },
     Variant {
         id: c"org.lathe.test.latency",
         name: c"lathe test gain with latency",
         channels: 2,
         latency_frames: LATENCY_FRAMES,
+        crashes: false,
     },
     Variant {
         id: c"org.lathe.test.mono",
         name: c"lathe test mono gain",
         channels: 1,
         latency_frames: 0,
+        crashes: false,
+    },
+    Variant {
+        id: c"org.lathe.test.crash",
+        name: c"lathe test crash",
+        channels: 2,
+        latency_frames: 0,
+        crashes: true,
     },
 ];
 
@@ -85,10 +98,11 @@ const fn descriptor(variant: &Variant) -> clap_plugin_descriptor {
     }
 }
 
-static DESCRIPTORS: [clap_plugin_descriptor; 3] = [
+static DESCRIPTORS: [clap_plugin_descriptor; 4] = [
     descriptor(&VARIANTS[0]),
     descriptor(&VARIANTS[1]),
     descriptor(&VARIANTS[2]),
+    descriptor(&VARIANTS[3]),
 ];
 
 /// The symbol every CLAP host looks up.

@@ -19,6 +19,7 @@ use std::sync::OnceLock;
 pub const GAIN_ID: &str = "org.lathe.test.gain";
 pub const LATENCY_ID: &str = "org.lathe.test.latency";
 pub const MONO_ID: &str = "org.lathe.test.mono";
+pub const CRASH_ID: &str = "org.lathe.test.crash";
 pub const PLUGIN_LATENCY_FRAMES: usize = 64;
 
 /// The built `.clap` file; builds it on first use. Panics (failing the test) when the

@@ -89,7 +89,7 @@ pub(crate) fn master_unit(spec: UnitSpec) -> Result<UnitOutcome, String> {
         provenance: Some(spec.provenance),
     };
     let inputs: Vec<PathBuf> = spec.tracks.iter().map(|t| t.input.clone()).collect();
-    let (tracks, failed) = job.decode(&inputs).map_err(|e| e.to_string())?;
+    let (tracks, failed) = job.decode(&inputs, &[]).map_err(|e| e.to_string())?;
     if !failed.is_empty() {
         return Err(failed
             .iter()
