@@ -397,9 +397,10 @@ pub struct PlotArgs {
     /// Image width in pixels.
     #[arg(long, default_value_t = 1200, value_parser = clap::value_parser!(u32).range(200..=8000))]
     pub width: u32,
-    /// Image height in pixels.
-    #[arg(long, default_value_t = 600, value_parser = clap::value_parser!(u32).range(150..=8000))]
-    pub height: u32,
+    /// Image height in pixels [default: 600, or 200 per panel when a plot has more than
+    /// three panels (a response plot has one per node), up to 8000].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(150..=8000))]
+    pub height: Option<u32>,
     /// Response: the sample rate the graph is prepared for.
     #[arg(long, value_name = "HZ", default_value_t = 48_000)]
     pub rate: u32,

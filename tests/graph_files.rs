@@ -2,6 +2,8 @@
 //! renders; every broken graph in tests/bad_graphs/ fails `lathe check` with exit code 2
 //! and exactly the messages in its `.expected` file.
 
+mod lv2_support;
+use lv2_support::lv2_plugins_present;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -80,7 +82,10 @@ fn every_shipped_graph_checks_and_renders() {
             .expect("name")
             .to_string_lossy()
             .to_string();
-        if !lv2_plugins_present(&name, &std::fs::read_to_string(&graph).expect("readable")) {
+        if !lv2_plugins_present(
+            &format!("graphs/{name}"),
+            &std::fs::read_to_string(&graph).expect("readable"),
+        ) {
             continue;
         }
         let check = Command::new(LATHE)
@@ -126,28 +131,4 @@ fn every_shipped_graph_checks_and_renders() {
             "{name}: same length as the input"
         );
     }
-}
-
-/// The LV2 plugins a shipped graph names are installed (with liblilv): otherwise the graph
-/// is skipped with a notice, or the test fails under `LATHE_REQUIRE_LV2=1`.
-fn lv2_plugins_present(name: &str, text: &str) -> bool {
-    let uris: Vec<&str> = text
-        .split("uri: \"")
-        .skip(1)
-        .filter_map(|rest| rest.split('"').next())
-        .collect();
-    if uris.is_empty() {
-        return true;
-    }
-    let missing = match lathe_plugins::lv2::installed(&uris) {
-        Ok(missing) if missing.is_empty() => return true,
-        Ok(missing) => format!("LV2 plugins not installed: {}", missing.join(", ")),
-        Err(e) => e.to_string(),
-    };
-    assert!(
-        std::env::var("LATHE_REQUIRE_LV2").as_deref() != Ok("1"),
-        "{name}: {missing} (LATHE_REQUIRE_LV2=1)"
-    );
-    eprintln!("SKIPPED graphs/{name}: {missing}");
-    false
 }

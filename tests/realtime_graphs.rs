@@ -3,8 +3,11 @@
 //! itself. (Each kind alone is checked by the node harness; this checks them wired
 //! together by the real compiler, with the real executor.)
 
+mod lv2_support;
+
 use assert_no_alloc::{assert_no_alloc, reset_violation_count, violation_count};
 use lathe_engine::{CompileOptions, ControlSurface, GraphDoc, PrepareInfo, compile, engine};
+use lv2_support::lv2_plugins_present;
 
 #[global_allocator]
 static ALLOC: assert_no_alloc::AllocDisabler = assert_no_alloc::AllocDisabler;
@@ -80,28 +83,4 @@ fn shipped_graphs_process_without_allocating() {
         assert!(output.iter().flatten().all(|x| x.is_finite()));
         assert_eq!(ctl.collect_garbage(), 1);
     }
-}
-
-/// The LV2 plugins a shipped graph names are installed (with liblilv): otherwise the graph
-/// is skipped with a notice, or the test fails under `LATHE_REQUIRE_LV2=1`.
-fn lv2_plugins_present(name: &str, text: &str) -> bool {
-    let uris: Vec<&str> = text
-        .split("uri: \"")
-        .skip(1)
-        .filter_map(|rest| rest.split('"').next())
-        .collect();
-    if uris.is_empty() {
-        return true;
-    }
-    let missing = match lathe_plugins::lv2::installed(&uris) {
-        Ok(missing) if missing.is_empty() => return true,
-        Ok(missing) => format!("LV2 plugins not installed: {}", missing.join(", ")),
-        Err(e) => e.to_string(),
-    };
-    assert!(
-        std::env::var("LATHE_REQUIRE_LV2").as_deref() != Ok("1"),
-        "{name}: {missing} (LATHE_REQUIRE_LV2=1)"
-    );
-    eprintln!("SKIPPED {name}: {missing}");
-    false
 }

@@ -53,7 +53,6 @@ pub fn run(args: &PlotArgs) -> Result<(), CliError> {
     if args.kind != PlotKind::Graph {
         check_image_extension(&args.output)?;
     }
-    let size = (args.width, args.height);
     let panels = match args.kind {
         PlotKind::Loudness => {
             let mut panel =
@@ -74,7 +73,18 @@ pub fn run(args: &PlotArgs) -> Result<(), CliError> {
         }
         PlotKind::Graph => return graph(&args.input, &args.output),
     };
-    draw(&args.output, size.0, size.1, &panels).map_err(|e| CliError::runtime(anyhow!(e)))
+    let height = args.height.unwrap_or_else(|| auto_height_px(panels.len()));
+    draw(&args.output, args.width, height, &panels).map_err(|e| CliError::runtime(anyhow!(e)))
+}
+
+/// Height of a plot of `panels` stacked panels when `--height` is not given: 600 pixels up
+/// to three panels, then 200 a panel (a panel under about 200 pixels has no room for its
+/// axis labels), at most 8000.
+pub fn auto_height_px(panels: usize) -> u32 {
+    let per_panel = u32::try_from(panels)
+        .unwrap_or(u32::MAX)
+        .saturating_mul(200);
+    per_panel.clamp(600, 8000)
 }
 
 /// The name a title shows for `path`: its file name.
@@ -647,6 +657,19 @@ mod tests {
             .flat_map(|s| s.points.iter().map(|p| p.1))
             .fold(f64::INFINITY, f64::min);
         assert!(lowest >= LOUDNESS_FLOOR_LUFS, "axis down to {lowest} LUFS");
+    }
+
+    #[test]
+    fn a_plot_of_many_panels_grows_taller() {
+        assert_eq!(auto_height_px(1), 600);
+        assert_eq!(auto_height_px(3), 600);
+        assert_eq!(
+            auto_height_px(4),
+            800,
+            "master.ron's response: eq, bands, graph, phase"
+        );
+        assert_eq!(auto_height_px(12), 2400);
+        assert_eq!(auto_height_px(1000), 8000);
     }
 
     #[test]
