@@ -6,7 +6,15 @@ use libfuzzer_sys::fuzz_target;
 
 const EXTENSIONS: [&str; 5] = ["flac", "ogg", "mp3", "wav", "bin"];
 
+/// libFuzzer's panic hook aborts on every panic, even one lathe catches. lathe contains
+/// panics inside the third-party decoders (a corrupt-file error, see
+/// `audio_io::panic_guard`); the binary's own hook keeps those quiet and lets every other
+/// panic through, so the same hook here makes the fuzzer stop only on panics lathe does not
+/// contain.
+static QUIET_DECODER_PANICS: std::sync::Once = std::sync::Once::new();
+
 fuzz_target!(|data: &[u8]| {
+    QUIET_DECODER_PANICS.call_once(lathe::audio_io::install_quiet_decoder_panics);
     let Some((&pick, bytes)) = data.split_first() else {
         return;
     };
