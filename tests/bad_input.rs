@@ -279,7 +279,27 @@ fn class4_graph_sizes_are_bounded_before_memory_is_spent() {
     // Just under the limit compiles (in well under a second in a release build).
     std::fs::write(d.join("long.ron"), chain(4000)).unwrap();
     lathe_ok(d, &["check", "long.ron"]);
-    println!("class 4: 3 graph shapes (exponential subgraphs, 5000 and 4000 nodes)");
+
+    // One node's bands are bounded too: 100,000 bells would cost 100,000 filters a sample.
+    let eq = |n: usize| {
+        let bands = "(type: \"bell\"),".repeat(n);
+        format!(
+            "(nodes: [(id: \"big\", kind: \"eq\", config: (bands: [{bands}]))], \
+             links: [\"in -> big -> out\"])"
+        )
+    };
+    std::fs::write(d.join("bands.ron"), eq(100_000)).unwrap();
+    refused(
+        d,
+        &["check", "bands.ron"],
+        2,
+        &["big", "100000 bands", "at most 128"],
+    );
+    std::fs::write(d.join("bands_ok.ron"), eq(128)).unwrap();
+    lathe_ok(d, &["check", "bands_ok.ron"]);
+    println!(
+        "class 4: 5 graph shapes (exponential subgraphs, 5000 and 4000 nodes, 100,000 and 128 bands)"
+    );
 }
 
 #[cfg(unix)]

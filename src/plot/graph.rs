@@ -7,7 +7,7 @@ use std::path::Path;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::font_available;
+use super::{Painter, font_available, paint_file};
 
 /// One box: its name (`in.main`, a node id, `out.main`) and the text inside it.
 pub struct GraphBox {
@@ -65,29 +65,18 @@ pub fn draw_graph(path: &Path, boxes: &[GraphBox], edges: &[(usize, usize)]) -> 
             )
         })
         .collect();
-    let ext = path
-        .extension()
-        .map(|e| e.to_string_lossy().to_lowercase())
-        .unwrap_or_default();
-    let result = match ext.as_str() {
-        "png" => {
-            let root = BitMapBackend::new(path, (width, height)).into_drawing_area();
-            draw_on(&root, boxes, edges, &at)
-                .and_then(|()| root.present().map_err(|e| e.to_string()))
+    struct Picture<'a>(&'a [GraphBox], &'a [(usize, usize)], Vec<(i32, i32)>);
+    impl Painter for Picture<'_> {
+        fn paint<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+            draw_on(root, self.0, self.1, &self.2)
         }
-        "svg" => {
-            let root = SVGBackend::new(path, (width, height)).into_drawing_area();
-            draw_on(&root, boxes, edges, &at)
-                .and_then(|()| root.present().map_err(|e| e.to_string()))
-        }
-        _ => {
-            return Err(format!(
-                "`{}`: a graph picture is .png or .svg",
-                path.display()
-            ));
-        }
-    };
-    result.map_err(|e| format!("cannot draw `{}`: {e}", path.display()))
+    }
+    paint_file(
+        path,
+        (width, height),
+        &Picture(boxes, edges, at),
+        "a graph picture",
+    )
 }
 
 fn draw_on<DB: DrawingBackend>(

@@ -141,6 +141,33 @@ fn draw_with(
     panels: &[Panel],
     shared: Option<Ranges>,
 ) -> Result<(), String> {
+    struct Panels<'a>(&'a [Panel], Option<Ranges>);
+    impl Painter for Panels<'_> {
+        fn paint<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+            draw_on(root, self.0, self.1)
+        }
+    }
+    paint_file(
+        path,
+        (width, height),
+        &Panels(panels, shared),
+        "the plot file",
+    )
+}
+
+/// Something that draws itself on any plotters backend: a chart of panels or a graph.
+pub(crate) trait Painter {
+    fn paint<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String>;
+}
+
+/// Paints `painter` into `path`, a PNG or an SVG by its extension (`what` names the file in
+/// the message for any other extension).
+pub(crate) fn paint_file(
+    path: &Path,
+    (width, height): (u32, u32),
+    painter: &impl Painter,
+    what: &str,
+) -> Result<(), String> {
     let ext = path
         .extension()
         .map(|e| e.to_string_lossy().to_lowercase())
@@ -148,15 +175,19 @@ fn draw_with(
     let result = match ext.as_str() {
         "png" => {
             let root = BitMapBackend::new(path, (width, height)).into_drawing_area();
-            draw_on(&root, panels, shared).and_then(|()| root.present().map_err(|e| e.to_string()))
+            painter
+                .paint(&root)
+                .and_then(|()| root.present().map_err(|e| e.to_string()))
         }
         "svg" => {
             let root = SVGBackend::new(path, (width, height)).into_drawing_area();
-            draw_on(&root, panels, shared).and_then(|()| root.present().map_err(|e| e.to_string()))
+            painter
+                .paint(&root)
+                .and_then(|()| root.present().map_err(|e| e.to_string()))
         }
         _ => {
             return Err(format!(
-                "`{}`: the plot file must end in .png or .svg",
+                "`{}`: {what} must end in .png or .svg",
                 path.display()
             ));
         }

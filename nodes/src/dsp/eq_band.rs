@@ -394,12 +394,26 @@ pub type BandParams = (
     ParamRoutes<(usize, BandField)>,
 );
 
+/// Most bands one `eq` or `dynamic_eq` node may have. A mastering EQ uses a handful and a
+/// fitted match curve some dozens; the bound keeps a typo or a generated file from building
+/// a node whose every sample costs thousands of filters.
+pub const MAX_BANDS: usize = 128;
+
 /// Validates every band of a config (allowing only `types`) and builds their params.
 pub fn parse_bands(
     bands: &[BandConfig],
     channels: usize,
     types: &[FilterType],
 ) -> Result<BandParams, ConfigError> {
+    if bands.len() > MAX_BANDS {
+        return Err(ConfigError::invalid(
+            "bands",
+            format!(
+                "{} bands; a node may have at most {MAX_BANDS} (split the curve over several nodes)",
+                bands.len()
+            ),
+        ));
+    }
     let mut layouts = Vec::with_capacity(bands.len());
     let mut params = ParamMap::new();
     for (i, band) in bands.iter().enumerate() {

@@ -8,6 +8,8 @@ use std::ffi::CString;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
+use lathe_engine::problem::edit_distance;
+
 use super::lilv::{Api, LilvColl, LilvNode, LilvPlugin, LilvPort, LilvWorld};
 use crate::info::{AudioPortInfo, ParamInfo, PluginFormat, PluginInfo};
 
@@ -457,21 +459,6 @@ pub fn closest_uris(uri: &str, known: &[String], n: usize) -> Vec<String> {
         .take(n)
         .map(|(_, k)| format!("`{k}`"))
         .collect()
-}
-
-pub fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
-            prev = cur;
-        }
-    }
-    row[b.len()]
 }
 
 #[cfg(test)]
