@@ -42,6 +42,25 @@ const ZERO_BUF: u32 = 0;
 
 /// Computes when each node's input is aligned and the graph's total latency.
 pub fn latencies(nodes: &[Option<CNode>], edges: &[Edge], order: &[usize]) -> Latencies {
+    latencies_with(nodes, edges, &incoming(nodes.len(), edges), order)
+}
+
+/// Indices of the edges into each node, in `edges` order (the order inputs are summed in,
+/// which keeps renders bit-identical). Built once, so planning is linear in links.
+fn incoming(nodes: usize, edges: &[Edge]) -> Vec<Vec<usize>> {
+    let mut into = vec![Vec::new(); nodes];
+    for (k, e) in edges.iter().enumerate() {
+        into[e.to].push(k);
+    }
+    into
+}
+
+fn latencies_with(
+    nodes: &[Option<CNode>],
+    edges: &[Edge],
+    into: &[Vec<usize>],
+    order: &[usize],
+) -> Latencies {
     let n = nodes.len();
     let mut input = vec![0usize; n];
     let mut own = vec![0usize; n];
@@ -53,10 +72,9 @@ pub fn latencies(nodes: &[Option<CNode>], edges: &[Edge], order: &[usize]) -> La
         } else {
             0
         };
-        input[i] = edges
+        input[i] = into[i]
             .iter()
-            .filter(|e| e.to == i)
-            .map(|e| out[e.from])
+            .map(|&k| out[edges[k].from])
             .max()
             .unwrap_or(0);
         out[i] = input[i] + own[i];
@@ -110,7 +128,8 @@ pub fn plan(
     input_channels: &[usize],
     output_channels: &[usize],
 ) -> (Runtime, Plan) {
-    let lat = latencies(nodes, edges, order);
+    let into = incoming(nodes.len(), edges);
+    let lat = latencies_with(nodes, edges, &into, order);
     let mut p = Planner {
         ops: Vec::new(),
         vbufs: 0,
@@ -140,7 +159,7 @@ pub fn plan(
                 out_bufs[i] = vec![bufs];
             }
             Role::GraphOut { bus } => {
-                let (bufs, fed) = gather(&mut p, nodes, edges, &lat, &out_bufs, i, 0);
+                let (bufs, fed) = gather(&mut p, nodes, (edges, &into), &lat, &out_bufs, i, 0);
                 for (ch, &src) in bufs.iter().enumerate().take(output_channels[bus]) {
                     let host_ch = (out_offsets[bus] + ch) as u32;
                     p.ops.push(if fed {
@@ -154,7 +173,8 @@ pub fn plan(
                 let mut ins = Vec::new();
                 let mut connected = Vec::new();
                 for port in 0..node.spec.inputs.len() {
-                    let (bufs, fed) = gather(&mut p, nodes, edges, &lat, &out_bufs, i, port);
+                    let (bufs, fed) =
+                        gather(&mut p, nodes, (edges, &into), &lat, &out_bufs, i, port);
                     ins.extend(bufs);
                     connected.push(fed);
                 }
@@ -257,7 +277,7 @@ fn offsets(channels: &[usize]) -> Vec<usize> {
 fn gather(
     p: &mut Planner,
     nodes: &[Option<CNode>],
-    edges: &[Edge],
+    (edges, into): (&[Edge], &[Vec<usize>]),
     lat: &Latencies,
     out_bufs: &[Vec<Vec<u32>>],
     to: usize,
@@ -265,9 +285,10 @@ fn gather(
 ) -> (Vec<u32>, bool) {
     let node = nodes[to].as_ref().expect("built");
     let channels = node.spec.inputs[port].channels;
-    let feeding: Vec<&Edge> = edges
+    let feeding: Vec<&Edge> = into[to]
         .iter()
-        .filter(|e| e.to == to && e.to_port == port)
+        .map(|&k| &edges[k])
+        .filter(|e| e.to_port == port)
         .collect();
     let delay_of =
         |e: &Edge| lat.input_frames[to] - (lat.input_frames[e.from] + lat.own_frames[e.from]);

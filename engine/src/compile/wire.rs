@@ -239,40 +239,64 @@ fn cycle_path(g: &DiGraph<usize, usize>, scc: &[NodeIndex]) -> Vec<NodeIndex> {
 
 /// Replaces every junction by links from each of its sources to each of its sinks.
 /// Summing then fanning out equals fanning out each source and summing at each sink.
-pub fn dissolve_junctions(nodes: &[Option<CNode>], mut edges: Vec<Edge>) -> Vec<Edge> {
+///
+/// Junctions are dissolved one at a time, the first one met in link order; the links of a
+/// dissolved junction leave the list and their products join its end. The order of the
+/// result decides the order inputs are summed in (so renders depend on it): it is kept
+/// exactly, while per-node lists of link indices make the pass linear in links instead
+/// of rescanning the whole list for every junction.
+pub fn dissolve_junctions(nodes: &[Option<CNode>], edges: Vec<Edge>) -> Vec<Edge> {
     let is_junction = |i: usize| {
         matches!(
             nodes[i].as_ref().map(|n| &n.role),
             Some(Role::Junction { .. })
         )
     };
-    while let Some(j) = edges.iter().find_map(|e| {
-        if is_junction(e.to) {
-            Some(e.to)
-        } else if is_junction(e.from) {
-            Some(e.from)
-        } else {
-            None
+    let mut slots: Vec<Option<Edge>> = edges.into_iter().map(Some).collect();
+    let mut into: Vec<Vec<usize>> = vec![Vec::new(); nodes.len()];
+    let mut out_of: Vec<Vec<usize>> = vec![Vec::new(); nodes.len()];
+    for (k, e) in slots.iter().enumerate() {
+        if let Some(e) = e {
+            into[e.to].push(k);
+            out_of[e.from].push(k);
         }
-    }) {
-        let (touching, rest): (Vec<Edge>, Vec<Edge>) =
-            edges.into_iter().partition(|e| e.to == j || e.from == j);
-        edges = rest;
-        let sources: Vec<&Edge> = touching.iter().filter(|e| e.to == j).collect();
-        let sinks: Vec<&Edge> = touching.iter().filter(|e| e.from == j).collect();
+    }
+    // Every live link before `cursor` touches no junction; links never change, and new
+    // ones join the end, so the cursor only moves forward.
+    let mut cursor = 0;
+    while cursor < slots.len() {
+        let j = match &slots[cursor] {
+            Some(e) if is_junction(e.to) => e.to,
+            Some(e) if is_junction(e.from) => e.from,
+            _ => {
+                cursor += 1;
+                continue;
+            }
+        };
+        let sources: Vec<Edge> = std::mem::take(&mut into[j])
+            .into_iter()
+            .filter_map(|k| slots[k].take())
+            .collect();
+        let sinks: Vec<Edge> = std::mem::take(&mut out_of[j])
+            .into_iter()
+            .filter_map(|k| slots[k].take())
+            .collect();
         for s in &sources {
             for t in &sinks {
-                edges.push(Edge {
+                let k = slots.len();
+                into[t.to].push(k);
+                out_of[s.from].push(k);
+                slots.push(Some(Edge {
                     from: s.from,
                     from_port: s.from_port,
                     to: t.to,
                     to_port: t.to_port,
                     at: t.at.clone(),
-                });
+                }));
             }
         }
     }
-    edges
+    slots.into_iter().flatten().collect()
 }
 
 /// Every required input and every graph output bus must be fed.

@@ -21,6 +21,10 @@ enum Tok {
 pub struct SourceMap<'a> {
     source: &'a str,
     line_starts: Vec<usize>,
+    /// Byte offsets of UTF-8 continuation bytes (empty for ASCII text): a column in
+    /// characters is the byte distance minus those between, found by binary search, so
+    /// locating stays cheap on a long line.
+    continuation_bytes: Vec<usize>,
     tokens: Vec<(usize, Tok)>,
 }
 
@@ -28,9 +32,16 @@ impl<'a> SourceMap<'a> {
     pub fn new(source: &'a str) -> Self {
         let mut line_starts = vec![0];
         line_starts.extend(source.match_indices('\n').map(|(i, _)| i + 1));
+        let continuation_bytes = source
+            .bytes()
+            .enumerate()
+            .filter(|&(_, b)| b & 0xC0 == 0x80)
+            .map(|(i, _)| i)
+            .collect();
         Self {
             source,
             line_starts,
+            continuation_bytes,
             tokens: lex(source),
         }
     }
@@ -45,10 +56,9 @@ impl<'a> SourceMap<'a> {
     pub fn locate(&self, offset: usize) -> Located {
         let line = self.line_starts.partition_point(|&s| s <= offset).max(1);
         let start = self.line_starts[line - 1];
-        let col = self
-            .source
-            .get(start..offset)
-            .map_or(1, |s| s.chars().count() + 1);
+        let end = offset.min(self.source.len());
+        let between = |at: usize| self.continuation_bytes.partition_point(|&c| c < at);
+        let col = end.saturating_sub(start) - (between(end) - between(start)) + 1;
         Located { offset, line, col }
     }
 
@@ -158,6 +168,17 @@ fn utf8_len(first: u8) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn columns_count_characters_not_bytes() {
+        let src = "// é ü\n(id: \"x\") // ß\n  \"€\" -> y";
+        let map = SourceMap::new(src);
+        for (offset, _) in src.char_indices() {
+            let start = src[..offset].rfind('\n').map_or(0, |i| i + 1);
+            let want = src[start..offset].chars().count() + 1;
+            assert_eq!(map.locate(offset).col, want, "offset {offset}");
+        }
+    }
 
     #[test]
     fn finds_ids_params_and_links_ignoring_comments() {
