@@ -476,6 +476,88 @@ fn buffer_size_change_is_followed() {
     assert!(trusted.len() > RATE / 4 && dev < 1e-6, "{dev}");
 }
 
+/// Period-size changes while music plays through graphs/master.ron (256 -> 64 -> 1024 ->
+/// 256 -> 512 frames, twice): lathe keeps its engine and its state, so the only silence in the
+/// output is what JACK itself leaves at a switch, at most one zero period each. (Before,
+/// each switch also left a hole of exact silence as long as the graph's latency, 240
+/// frames, a few periods later.) The server keeps its own clock here: libjack aborts a
+/// process whose server changes size while freewheeling. On a loaded machine xruns hide
+/// some switches; at least one must be seen whole.
+#[test]
+fn period_size_changes_under_music_leave_no_hole() {
+    let Some(server) = JackServer::start() else {
+        return;
+    };
+    let graph = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("graphs/master.ron");
+    let lathe = Lathe::start(&server, &graph, &["--name", "lt"]);
+    let signal = vec![noise(RATE, 3, 0.5), noise(RATE, 4, 0.5)];
+    let rig = Rig::start_realtime("lt", signal, true, 12 * RATE);
+    std::thread::sleep(Duration::from_millis(700));
+    let sizes = [64u32, 1024, 256, 512, 64, 1024, 256, 512];
+    let mut switched_at = Vec::new();
+    for size in sizes {
+        switched_at.push(rig.position());
+        jack_support::set_buffer_size(size);
+        let line = format!("now running at 48000 Hz, {size} frames");
+        assert!(
+            lathe.wait_stdout(|l| l.contains(&line), 3 * SECOND),
+            "{line}: {}",
+            lathe.stdout_text()
+        );
+        std::thread::sleep(Duration::from_millis(600));
+    }
+    let take = rig.finish();
+    drop(lathe);
+
+    // Runs of exact silence on both channels, after the music first came through.
+    let x = &take.channels;
+    let silent = |i: usize| x[0][i] == 0.0 && x[1][i] == 0.0;
+    let first = (0..x[0].len())
+        .position(|i| take.trusted(i) && !silent(i))
+        .expect("music came through");
+    let mut holes = Vec::new();
+    let mut i = first;
+    while i < x[0].len() {
+        if take.trusted(i) && silent(i) {
+            let start = i;
+            while i < x[0].len() && take.trusted(i) && silent(i) {
+                i += 1;
+            }
+            if i - start > 1 {
+                holes.push((start, i - start));
+            }
+        }
+        i += 1;
+    }
+    let trusted = (first..x[0].len()).filter(|&i| take.trusted(i)).count();
+    // Where a hole would be: the 6000 frames after each switch (a hole came 1-5 periods
+    // after it), counted only where trusted.
+    let watched: Vec<usize> = switched_at
+        .iter()
+        .map(|&at| (at..at + 6000).filter(|&i| take.trusted(i)).count())
+        .collect();
+    println!("trusted frames in the 6000 after each switch: {watched:?}");
+    assert!(
+        watched.iter().any(|&n| n >= 3000),
+        "xruns hid every switch: {watched:?}"
+    );
+    println!(
+        "{} switches; holes (start, frames): {holes:?}; {trusted} of {} frames trusted \
+         ({} xruns)",
+        sizes.len(),
+        x[0].len() - first,
+        take.xruns.len()
+    );
+    assert!(
+        trusted > (x[0].len() - first) / 2,
+        "too few frames outside xruns: {trusted}"
+    );
+    assert!(
+        holes.len() <= sizes.len() && holes.iter().all(|&(_, n)| n <= 1024),
+        "holes beyond one zero period per switch: {holes:?}"
+    );
+}
+
 /// The monitor section is heard and never clicks: dim is -20 dB; A/B plays the
 /// unprocessed input, here 6 dB louder than the processed output (a 1 kHz sine through
 /// -6 dB), turned down to the processed loudness (amplitude within 3%, from the moment

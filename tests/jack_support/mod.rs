@@ -254,6 +254,8 @@ struct Player {
     start_frame: Arc<AtomicU64>,
     stop_frame: Arc<AtomicU64>,
     played: Arc<AtomicUsize>,
+    /// Sleep about a period in each cycle: the pace of a freewheeling server.
+    pace: bool,
 }
 
 impl jack::ProcessHandler for Player {
@@ -285,7 +287,9 @@ impl jack::ProcessHandler for Player {
             self.played.store(self.pos, Ordering::Release);
             // The server freewheels while playing: pace it at about real time so that
             // reloads and commands land in the middle of the audio.
-            std::thread::sleep(Duration::from_secs_f64(n as f64 / RATE as f64));
+            if self.pace {
+                std::thread::sleep(Duration::from_secs_f64(n as f64 / RATE as f64));
+            }
         }
         jack::Control::Continue
     }
@@ -340,6 +344,7 @@ pub struct Rig {
     start_frame: Arc<AtomicU64>,
     stop_frame: Arc<AtomicU64>,
     played: Arc<AtomicUsize>,
+    freewheel: bool,
 }
 
 /// Frames either side of a reported xrun that are not trusted.
@@ -376,6 +381,29 @@ impl Rig {
         looped: bool,
         record_frames: usize,
     ) -> Rig {
+        Self::start_with(lathe_client, signal, looped, record_frames, true)
+    }
+
+    /// As [`Rig::start`], but the server keeps its own clock (no freewheeling): for what
+    /// freewheeling forbids, such as a buffer-size change while playing (libjack aborts the
+    /// process when the size changes during freewheel). Cycles the machine misses show up
+    /// as xruns, which [`Take::trusted`] leaves out.
+    pub fn start_realtime(
+        lathe_client: &str,
+        signal: Vec<Vec<f32>>,
+        looped: bool,
+        record_frames: usize,
+    ) -> Rig {
+        Self::start_with(lathe_client, signal, looped, record_frames, false)
+    }
+
+    fn start_with(
+        lathe_client: &str,
+        signal: Vec<Vec<f32>>,
+        looped: bool,
+        record_frames: usize,
+        freewheel: bool,
+    ) -> Rig {
         let (pc, _) = jack::Client::new("player", jack::ClientOptions::NO_START_SERVER)
             .expect("player client");
         let (rc, _) = jack::Client::new("recorder", jack::ClientOptions::NO_START_SERVER)
@@ -409,6 +437,7 @@ impl Rig {
                     start_frame: start_frame.clone(),
                     stop_frame: stop_frame.clone(),
                     played: played.clone(),
+                    pace: freewheel,
                 },
             )
             .unwrap();
@@ -444,7 +473,9 @@ impl Rig {
                 .expect("connect recorder");
         }
         std::thread::sleep(Duration::from_millis(100));
-        set_freewheel(client, true);
+        if freewheel {
+            set_freewheel(client, true);
+        }
         go.store(true, Ordering::Release);
         Rig {
             player,
@@ -454,6 +485,7 @@ impl Rig {
             start_frame,
             stop_frame,
             played,
+            freewheel,
         }
     }
 
@@ -473,7 +505,9 @@ impl Rig {
         while self.stop_frame.load(Ordering::Acquire) == 0 && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(5));
         }
-        set_freewheel(self.player.as_client(), false);
+        if self.freewheel {
+            set_freewheel(self.player.as_client(), false);
+        }
         let (_, _, rec) = self.recorder.deactivate().expect("deactivate recorder");
         let _ = self.player.deactivate();
         let start = self.start_frame.load(Ordering::Acquire);
