@@ -155,11 +155,11 @@ fn assert_live_equals_offline(server: &JackServer, graph: &std::path::Path) {
     assert!(diff <= 1e-6, "max difference {diff}");
 }
 
-/// Structural edits while noise plays: a unity gain inserted between `width` and `limit`
-/// in graphs/master.ron, then removed again. Every other node carries its state across
-/// each swap and the new node is transparent, so the output must stay the offline render
-/// of the unedited graph at the reported latency, sample for sample (1e-6), through both
-/// edits. (With the whole-graph crossfade and fresh state this test replaced, the
+/// Structural edits while noise plays, between `width` and `limit` in graphs/master.ron:
+/// a unity gain inserted and removed, an EQ of shelves and bells all at 0 dB inserted, two unity gains inserted and then swapped, and back to the original.
+/// Every other node carries its state across each swap and the new nodes are transparent,
+/// so the output must stay the offline render of the unedited graph at the reported
+/// latency within 1e-6, at every sample, through all six edits. (With the whole-graph crossfade and fresh state this test replaced, the
 /// difference was 0.28.)
 #[test]
 fn structural_edits_keep_every_unchanged_node() {
@@ -168,27 +168,45 @@ fn structural_edits_keep_every_unchanged_node() {
     };
     let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("graphs/master.ron");
     let original = std::fs::read_to_string(&shipped).unwrap();
-    let edited = original
-        .replace(
-            "\"sum -> width -> limit -> loud -> out\"",
-            "\"sum -> width -> unity -> limit -> loud -> out\"",
-        )
-        .replace(
-            "(id: \"loud\", kind: \"loudness\"),",
-            "(id: \"loud\", kind: \"loudness\"),\n        (id: \"unity\", kind: \"gain\"),",
-        );
-    assert_ne!(original, edited, "the edit applies to graphs/master.ron");
+    // Stages inserted between `width` and `limit`, declared after `loud`.
+    let with_stages = |chain: &str, nodes: &str| {
+        let edited = original
+            .replace(
+                "\"sum -> width -> limit -> loud -> out\"",
+                &format!("\"sum -> width -> {chain} -> limit -> loud -> out\""),
+            )
+            .replace(
+                "(id: \"loud\", kind: \"loudness\"),",
+                &format!("(id: \"loud\", kind: \"loudness\"),\n        {nodes}"),
+            );
+        assert_ne!(original, edited, "the edit applies to graphs/master.ron");
+        edited
+    };
+    let unity = "(id: \"unity\", kind: \"gain\"),";
+    let flat_eq = "(id: \"flat\", kind: \"eq\", config: (bands: [(type: \"low_shelf\"), \
+                   (type: \"bell\"), (type: \"bell\"), (type: \"high_shelf\")]), params: \
+                   {\"band1.gain_db\": 0.0, \"band2.gain_db\": 0.0, \"band3.gain_db\": 0.0, \
+                   \"band4.gain_db\": 0.0}),";
+    let two = "(id: \"u1\", kind: \"gain\"), (id: \"u2\", kind: \"gain\"),";
+    let edits = [
+        with_stages("unity", unity),
+        original.clone(),
+        with_stages("flat", flat_eq),
+        with_stages("u1 -> u2", two),
+        with_stages("u2 -> u1", two),
+        original.clone(),
+    ];
     let dir = TempDir::new();
     let graph = dir.write("master.ron", &original);
-    let frames = 2 * RATE;
+    let frames = 4 * RATE;
     let (rendered, latency) = offline_after_silence(&graph, RATE, frames);
 
     let lathe = Lathe::start(&server, &graph, &["--name", "lt"]);
     let signal = vec![noise(frames, 1, 0.5), noise(frames, 2, 0.5)];
     let rig = Rig::start("lt", signal, false, 3 * frames);
     let mut edits_at = Vec::new();
-    for (i, text) in [&edited, &original].into_iter().enumerate() {
-        while rig.position() < (2 * i + 1) * frames / 5 {
+    for (i, text) in edits.iter().enumerate() {
+        while rig.position() < (i + 1) * frames / (edits.len() + 2) {
             std::thread::sleep(Duration::from_millis(5));
         }
         std::fs::write(&graph, text).unwrap();
@@ -215,7 +233,7 @@ fn structural_edits_keep_every_unchanged_node() {
     let take = rig.finish();
     drop(lathe);
     assert!(
-        edits_at[1] < frames - frames / 8,
+        edits_at[edits.len() - 1] < frames - frames / 8,
         "the edits came after the noise: {edits_at:?}"
     );
 
