@@ -159,7 +159,9 @@ fn assert_live_equals_offline(server: &JackServer, graph: &std::path::Path) {
 /// a unity gain inserted and removed, an EQ of shelves and bells all at 0 dB inserted, two unity gains inserted and then swapped, and back to the original.
 /// Every other node carries its state across each swap and the new nodes are transparent,
 /// so the output must stay the offline render of the unedited graph at the reported
-/// latency within 1e-6, at every sample, through all six edits. (With the whole-graph crossfade and fresh state this test replaced, the
+/// latency within 1e-6, at every sample, through all six edits, and the loudness meter's
+/// integrated value must cover the whole take (within 0.3 LU of the `ebur128` crate's
+/// reading of the offline render). (With the whole-graph crossfade and fresh state this test replaced, the
 /// difference was 0.28.)
 #[test]
 fn structural_edits_keep_every_unchanged_node() {
@@ -199,10 +201,18 @@ fn structural_edits_keep_every_unchanged_node() {
     let dir = TempDir::new();
     let graph = dir.write("master.ron", &original);
     let frames = 4 * RATE;
-    let (rendered, latency) = offline_after_silence(&graph, RATE, frames);
+    // Loud, then 10 dB quieter from the middle on, where most edits fall: a loudness meter
+    // restarted by an edit would read the quiet part only.
+    let signal: Vec<Vec<f32>> = [1, 2]
+        .map(|seed| {
+            let mut x = noise(frames, seed, 0.5);
+            x[frames / 2..].iter_mut().for_each(|v| *v *= 0.316);
+            x
+        })
+        .to_vec();
+    let (rendered, latency) = offline_after_silence(&graph, RATE, &signal);
 
-    let lathe = Lathe::start(&server, &graph, &["--name", "lt"]);
-    let signal = vec![noise(frames, 1, 0.5), noise(frames, 2, 0.5)];
+    let mut lathe = Lathe::start(&server, &graph, &["--name", "lt"]);
     let rig = Rig::start("lt", signal, false, 3 * frames);
     let mut edits_at = Vec::new();
     for (i, text) in edits.iter().enumerate() {
@@ -231,7 +241,35 @@ fn structural_edits_keep_every_unchanged_node() {
     }
     std::thread::sleep(Duration::from_millis(1200));
     let take = rig.finish();
+    lathe.send("get loud.integrated_lufs");
+    assert!(
+        lathe.wait_stdout(|l| l.starts_with("loud.integrated_lufs = "), 2 * SECOND),
+        "{}",
+        lathe.stdout_text()
+    );
+    let live_lufs: f64 = lathe
+        .stdout_text()
+        .lines()
+        .find_map(|l| l.strip_prefix("loud.integrated_lufs = "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("a number");
     drop(lathe);
+    // Live, the meter also saw silence before and after the noise: the blocks that straddle
+    // its edges count too, so the reference gets the same silence around it.
+    let mut meter = ebur128::EbuR128::new(2, RATE as u32, ebur128::Mode::I).unwrap();
+    let silence = vec![0.0f32; RATE];
+    meter.add_frames_planar_f32(&[&silence, &silence]).unwrap();
+    meter
+        .add_frames_planar_f32(&[&rendered[0], &rendered[1]])
+        .unwrap();
+    meter.add_frames_planar_f32(&[&silence, &silence]).unwrap();
+    let offline_lufs = meter.loudness_global().unwrap();
+    println!("integrated loudness: live {live_lufs:.2} LUFS, offline {offline_lufs:.2} LUFS");
+    assert!(
+        (live_lufs - offline_lufs).abs() < 0.3,
+        "the loudness meter did not carry on through the edits: live {live_lufs:.2}, \
+         offline {offline_lufs:.2} LUFS"
+    );
     assert!(
         edits_at[edits.len() - 1] < frames - frames / 8,
         "the edits came after the noise: {edits_at:?}"
@@ -259,15 +297,15 @@ fn structural_edits_keep_every_unchanged_node() {
     );
 }
 
-/// The offline render of `graph` in periods after `silence_frames` of silence (as the live
+/// The offline render of `signal` through `graph` in periods after `silence_frames` of silence (as the live
 /// engine runs before the audio arrives), with the graph's latency removed: what the live
 /// output must equal at that latency. Returns the channels and the latency.
 fn offline_after_silence(
     graph: &std::path::Path,
     silence_frames: usize,
-    frames: usize,
+    signal: &[Vec<f32>],
 ) -> (Vec<Vec<f32>>, usize) {
-    let signal = [noise(frames, 1, 0.5), noise(frames, 2, 0.5)];
+    let frames = signal[0].len();
     let registry = lathe_host::registry();
     let options = CompileOptions::new(PrepareInfo::new(RATE as f64, PERIOD));
     let compiled = lathe_engine::compile_file(graph, &registry, &options).expect("graph compiles");
