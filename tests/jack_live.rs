@@ -96,29 +96,8 @@ fn assert_live_equals_offline(server: &JackServer, graph: &std::path::Path) {
     let frames = RATE;
     let signal = vec![noise(frames, 1, 0.5), noise(frames, 2, 0.5)];
 
-    let registry = lathe_host::registry();
-    let options = CompileOptions::new(PrepareInfo::new(RATE as f64, PERIOD));
-    let compiled = lathe_engine::compile_file(graph, &registry, &options).expect("graph compiles");
-    let latency = compiled.info.latency_frames;
-    let (_controller, mut engine) = lathe_engine::engine(compiled);
     // A second of silence first, as the live engine runs before the audio arrives.
-    let mut silence = vec![vec![0.0f32; RATE]; 2];
-    {
-        let zeros = vec![0.0f32; RATE];
-        let ins: Vec<&[f32]> = vec![&zeros, &zeros];
-        let mut outs: Vec<&mut [f32]> = silence.iter_mut().map(|c| c.as_mut_slice()).collect();
-        engine.process(&ins, &mut outs, RATE);
-    }
-    let mut offline = vec![vec![0.0f32; frames]; 2];
-    for start in (0..frames).step_by(PERIOD) {
-        let n = PERIOD.min(frames - start);
-        let ins: Vec<&[f32]> = signal.iter().map(|c| &c[start..start + n]).collect();
-        let mut outs: Vec<&mut [f32]> = offline
-            .iter_mut()
-            .map(|c| &mut c[start..start + n])
-            .collect();
-        engine.process(&ins, &mut outs, n);
-    }
+    let (rendered, latency) = offline_after_silence(graph, RATE, &signal);
 
     let lathe = Lathe::start(server, graph, &["--name", "lt"]);
     let rig = Rig::start("lt", signal, false, 3 * RATE);
@@ -126,9 +105,8 @@ fn assert_live_equals_offline(server: &JackServer, graph: &std::path::Path) {
     let take = rig.finish();
     drop(lathe);
 
-    // What `lathe render` writes: the engine output with the graph's latency removed, so
-    // it lines up with the input. Live, the same audio must come `latency` frames late.
-    let rendered: Vec<&[f32]> = offline.iter().map(|c| &c[latency..]).collect();
+    // `rendered` is what `lathe render` writes: the engine output with the graph's latency
+    // removed, so it lines up with the input. Live, it must come `latency` frames late.
     let window = frames - 2048 - latency;
     let diff_at = |offset: usize| {
         (0..2)
