@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use jack_support::{JackServer, Lathe, RATE, Rig, TempDir, noise};
 use serde_json::json;
-use web_support::{Driver, raw_status};
+use web_support::{Driver, Feeder, KillOnDrop, raw_status};
 
 const SECOND: Duration = Duration::from_secs(1);
 
@@ -253,9 +253,11 @@ fn browser_drives_the_console() {
         json!([]),
     );
     assert_eq!(class, json!("status error"));
+    // The player paces itself at about real time; on a loaded machine it falls behind,
+    // so only "it goes on" is checked: a tenth of a second in two.
     let played = rig.position();
-    std::thread::sleep(SECOND);
-    assert!(rig.position() > played + RATE / 2, "audio stopped");
+    std::thread::sleep(2 * SECOND);
+    assert!(rig.position() > played + RATE / 10, "audio stopped");
     let (moving, _) = a.wait_text("#lufs-s", 5 * SECOND, |t| t.trim().parse::<f32>().is_ok());
     assert!(moving, "meters stopped after the broken edit");
     std::fs::write(&graph, &original).expect("fix");
@@ -365,4 +367,89 @@ fn console_refuses_foreign_origins_hosts_and_missing_tokens() {
     let long = format!("X-Pad: {}\r\n", "a".repeat(10_000));
     assert_eq!(get("/", &long), 400);
     assert_eq!(get("/nothing", ""), 404);
+}
+
+/// The console's own cost, measured and printed, not asserted (timing is not a test):
+/// lathe's processing time and xruns over 30 s of programme with no browser, then with
+/// three browsers attached. `LATHE_BIN` picks the binary (a release build for figures):
+/// `LATHE_BIN=target/release/lathe cargo test --test web_ui ui_cost -- --ignored --nocapture`
+#[test]
+#[ignore = "a measurement, run by hand (docs/benchmarks.md)"]
+fn ui_cost_with_three_browsers() {
+    let Some(server) = JackServer::start() else {
+        return;
+    };
+    let dir = TempDir::new();
+    let Some(driver) = Driver::start(&dir.0) else {
+        return;
+    };
+    let bin = std::env::var("LATHE_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_lathe").into());
+    let graph = Path::new(env!("CARGO_MANIFEST_DIR")).join("graphs/master.ron");
+    for browsers in [0, 3] {
+        let name = format!("cost{browsers}");
+        let mut child = KillOnDrop(
+            std::process::Command::new(&bin)
+                .arg("run")
+                .arg(&graph)
+                .args(["--name", &name, "--ui", "127.0.0.1:0", "--no-watch"])
+                .env("JACK_DEFAULT_SERVER", &server.name)
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("lathe starts"),
+        );
+        let stdout = child.0.stdout.take().expect("piped");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let _ = tx.send(line);
+            }
+        });
+        let url = loop {
+            let line = rx.recv_timeout(10 * SECOND).expect("lathe prints its URL");
+            if line.contains("web console on") {
+                break line
+                    .split_whitespace()
+                    .last()
+                    .unwrap_or_default()
+                    .to_string();
+            }
+        };
+        let feeder = Feeder::start(&name, programme());
+        let pages: Vec<_> = (0..browsers)
+            .map(|i| {
+                let b = driver.browser(&format!("{name}-{i}"));
+                b.goto(&url);
+                b
+            })
+            .collect();
+        std::thread::sleep(30 * SECOND);
+        if browsers == 3 {
+            let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("web-console-30s.png");
+            std::fs::write(&shot, pages[0].screenshot()).expect("screenshot");
+            println!("screenshot: {}", shot.display());
+        }
+        {
+            use std::io::Write;
+            let stdin = child.0.stdin.as_mut().expect("stdin");
+            let _ = writeln!(stdin, "quit");
+        }
+        let mut summary = Vec::new();
+        while let Ok(line) = rx.recv_timeout(5 * SECOND) {
+            summary.push(line);
+        }
+        drop(child);
+        drop(pages);
+        drop(feeder);
+        let lines: Vec<&String> = summary
+            .iter()
+            .filter(|l| l.starts_with("lathe: "))
+            .collect();
+        println!("{browsers} browsers: {lines:?}");
+    }
 }

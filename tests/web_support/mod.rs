@@ -362,3 +362,70 @@ pub fn raw_status(port: u16, head: &str) -> u16 {
     }
     split_response(&raw).0
 }
+
+/// Plays a looped signal into `client:main_in_*` at the server's own pace (no
+/// freewheeling: xruns count as they would on a desk).
+pub struct Feeder(jack::AsyncClient<(), LoopPlayer>);
+
+pub struct LoopPlayer {
+    ports: Vec<jack::Port<jack::AudioOut>>,
+    signal: Vec<Vec<f32>>,
+    pos: usize,
+}
+
+impl jack::ProcessHandler for LoopPlayer {
+    fn process(&mut self, _: &jack::Client, ps: &jack::ProcessScope) -> jack::Control {
+        let len = self.signal[0].len();
+        for (port, sig) in self.ports.iter_mut().zip(&self.signal) {
+            for (i, y) in port.as_mut_slice(ps).iter_mut().enumerate() {
+                *y = sig[(self.pos + i) % len];
+            }
+        }
+        self.pos = (self.pos + ps.n_frames() as usize) % len;
+        jack::Control::Continue
+    }
+}
+
+impl Feeder {
+    pub fn start(lathe_client: &str, signal: Vec<Vec<f32>>) -> Feeder {
+        let (c, _) = jack::Client::new("feeder", jack::ClientOptions::NO_START_SERVER)
+            .expect("feeder client");
+        let ports = (0..signal.len())
+            .map(|i| {
+                c.register_port(&format!("out_{}", i + 1), jack::AudioOut::default())
+                    .expect("port")
+            })
+            .collect();
+        let active = c
+            .activate_async(
+                (),
+                LoopPlayer {
+                    ports,
+                    signal,
+                    pos: 0,
+                },
+            )
+            .expect("feeder runs");
+        let name = active.as_client().name().to_string();
+        for i in 1..=2 {
+            active
+                .as_client()
+                .connect_ports_by_name(
+                    &format!("{name}:out_{i}"),
+                    &format!("{lathe_client}:main_in_{i}"),
+                )
+                .expect("connect feeder");
+        }
+        Feeder(active)
+    }
+}
+
+/// A child process killed by its PID on drop (also when the test fails).
+pub struct KillOnDrop(pub Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
