@@ -260,9 +260,37 @@ fn browser_drives_the_console() {
     assert!(rig.position() > played + RATE / 10, "audio stopped");
     let (moving, _) = a.wait_text("#lufs-s", 5 * SECOND, |t| t.trim().parse::<f32>().is_ok());
     assert!(moving, "meters stopped after the broken edit");
-    std::fs::write(&graph, &original).expect("fix");
+    // The fix adds a correlation and a spectrum node: they appear on the page with their
+    // meters (the correlation bar and the 1/3-octave spectrum), on both pages.
+    let extended = original
+        .replacen(
+            r#"(id: "loud", kind: "loudness"),"#,
+            r#"(id: "loud", kind: "loudness"), (id: "corr", kind: "correlation"), (id: "spec", kind: "spectrum"),"#,
+            1,
+        )
+        .replacen("loud -> out", "loud -> corr -> spec -> out", 1);
+    assert_ne!(extended, original);
+    std::fs::write(&graph, &extended).expect("fix");
     let (fixed, status) = a.wait_text("#status", 10 * SECOND, |t| t.contains("reloaded"));
     assert!(fixed, "reload not shown: {status}");
+    for page in [&a, &b] {
+        wait_until(
+            "the new nodes and their meters on the page",
+            10 * SECOND,
+            || {
+                page.js(
+                    "return !!document.getElementById('node-spec') \
+                 && !document.getElementById('spectrum-box').hidden \
+                 && document.getElementById('corr-bar').style.left !== '50%';",
+                    json!([]),
+                ) == json!(true)
+            },
+        );
+    }
+    std::fs::write(&graph, &original).expect("back to the original");
+    wait_until("the added nodes gone again", 10 * SECOND, || {
+        a.js("return !document.getElementById('node-spec');", json!([])) == json!(true)
+    });
 
     // Save from the page: a new file next to the graph, never over it.
     a.click("#save");

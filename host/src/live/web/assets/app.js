@@ -328,6 +328,7 @@ function onMeters(msg) {
     const span = document.querySelector(`[data-node-meters="${CSS.escape(n.id)}"]`);
     if (span) span.textContent = n.meters.map((x) => `${x.name} ${fmt1(msg.m[x.index])}`).join("  ");
   }
+  drawSpectrum(msg);
   const now = performance.now();
   if (now - lastHistoryAt >= HISTORY_STEP_MS) {
     lastHistoryAt = now;
@@ -402,6 +403,43 @@ function drawGr(now) {
       if (started) g.lineTo(x, yy); else { g.moveTo(x, yy); started = true; }
     }
     g.stroke();
+  });
+}
+
+// The 1/3-octave band meters of a `spectrum` node, with a peak hold that falls back
+// after PEAK_HOLD_MS at PEAK_FALL_DB_PER_S.
+const PEAK_HOLD_MS = 2000, PEAK_FALL_DB_PER_S = 12;
+let peaks = [];
+function spectrumBands() {
+  const out = [];
+  for (const [path, i] of Object.entries(meterIndex)) {
+    const m = path.match(/\.band_([0-9_k]+)hz_db$/);
+    if (m) out.push({ label: m[1].replace("_", "."), index: i });
+  }
+  return out;
+}
+function drawSpectrum(msg) {
+  const bands = spectrumBands();
+  $("spectrum-box").hidden = bands.length === 0;
+  if (!bands.length) return;
+  const c = $("spectrum"), g = c.getContext("2d");
+  const lo = -90, hi = 0, now = performance.now();
+  const y = (db) => c.height * (hi - Math.max(lo, Math.min(hi, db))) / (hi - lo);
+  const w = c.width / bands.length;
+  if (peaks.length !== bands.length) peaks = bands.map(() => ({ db: lo, at: now }));
+  g.clearRect(0, 0, c.width, c.height);
+  g.font = "9px sans-serif";
+  bands.forEach((b, k) => {
+    const v = msg.m[b.index];
+    const db = v === null ? lo : v;
+    const p = peaks[k];
+    if (db >= p.db) { p.db = db; p.at = now; }
+    else if (now - p.at > PEAK_HOLD_MS) p.db = Math.max(db, p.db - PEAK_FALL_DB_PER_S / 30);
+    g.fillStyle = "#4cf";
+    g.fillRect(k * w + 1, y(db), w - 2, c.height - y(db));
+    g.fillStyle = "#fd4";
+    g.fillRect(k * w + 1, y(p.db), w - 2, 2);
+    if (k % 3 === 0) { g.fillStyle = "#8a8f99"; g.fillText(b.label, k * w + 1, c.height - 2); }
   });
 }
 
