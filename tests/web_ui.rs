@@ -301,6 +301,36 @@ fn browser_drives_the_console() {
     assert_eq!(std::fs::read_to_string(&graph).unwrap(), original);
     assert!(std::fs::read_to_string(&saved).unwrap().contains("-1"));
 
+    // Bad messages: each answered with an error frame, logged once per browser; one over
+    // the size limit is answered and the connection closed; lathe runs on.
+    let answers = a.js_async(
+        r#"const done = arguments[arguments.length - 1];
+           const ws = new WebSocket(`ws://${location.host}/ws`);
+           const got = [];
+           ws.onopen = () => { ws.send("{not json"); ws.send('{"cmd":"quit"}');
+                               ws.send("x".repeat(40000)); };
+           ws.onmessage = (e) => { const m = JSON.parse(e.data); if (m.type === "error") got.push(m.error); };
+           ws.onclose = () => done(got);"#,
+        json!([]),
+    );
+    let answers: Vec<String> = serde_json::from_value(answers).expect("errors");
+    assert_eq!(answers.len(), 3, "{answers:?}");
+    assert!(answers[0].starts_with("not JSON"), "{answers:?}");
+    assert!(answers[1].contains("unknown cmd `quit`"), "{answers:?}");
+    assert!(answers[2].contains("too large"), "{answers:?}");
+    assert!(
+        lathe.wait_stderr(|l| l.contains("bad message"), 5 * SECOND),
+        "{}",
+        lathe.stderr_text()
+    );
+    let logged = lathe.stderr_text().matches("bad message").count();
+    assert_eq!(logged, 1, "{}", lathe.stderr_text());
+    assert_eq!(
+        console_get(&mut lathe, "trim.gain_db"),
+        -1.0,
+        "lathe runs on"
+    );
+
     assert_no_console_errors(&a, "at the end");
     assert_no_console_errors(&b, "at the end");
     drop((a, b));

@@ -141,6 +141,16 @@ impl Browser {
         )
     }
 
+    /// Runs `script` asynchronously: it ends by calling `arguments[arguments.length - 1]`
+    /// with its result.
+    pub fn js_async(&self, script: &str, args: Value) -> Value {
+        self.call(
+            "POST",
+            "/execute/async",
+            Some(&json!({"script": script, "args": args})),
+        )
+    }
+
     /// The element matching a CSS selector.
     pub fn find(&self, css: &str) -> String {
         let v = self.call(
