@@ -17,6 +17,58 @@ use web_support::{Driver, Feeder, KillOnDrop, raw_status};
 
 const SECOND: Duration = Duration::from_secs(1);
 
+// The audio side's real-time check below: any allocation inside `assert_no_alloc` counts.
+#[global_allocator]
+static ALLOC: assert_no_alloc::AllocDisabler = assert_no_alloc::AllocDisabler;
+
+/// The live audio side with the goniometer's scope ring (master.ron, stereo programme)
+/// processes without allocating, whether the ring is read or full (no browser attached),
+/// and the ring holds the main output's pairs, one in `DECIMATION`.
+#[test]
+fn audio_side_with_scope_ring_is_real_time_safe() {
+    use lathe_host::live::audio::{AudioStatus, Stage, audio_side};
+    use lathe_host::live::monitor::MonitorControls;
+    use lathe_host::live::web::scope::{CAPACITY, DECIMATION};
+
+    let registry = lathe_host::registry();
+    let graph = Path::new(env!("CARGO_MANIFEST_DIR")).join("graphs/master.ron");
+    let options = lathe_engine::CompileOptions::new(lathe_engine::PrepareInfo::new(48_000.0, 256));
+    let compiled = lathe_engine::compile_file(&graph, &registry, &options).expect("compiles");
+    let (controller, engine) = lathe_engine::engine(compiled);
+    let controls = MonitorControls::new();
+    let stage = Stage::with_monitor(engine, controller.info(), &controls);
+    let status = AudioStatus::new(48_000, 256);
+    let (mut audio, mut sender) = audio_side(Box::new(stage), controller.info(), status);
+    let mut reader = sender.scope.take().expect("scope reader");
+    let signal = programme();
+    let mut outs = vec![vec![0.0f32; 256]; 2];
+    let mut last_out = vec![[0.0f32; 2]; 0];
+    assert_no_alloc::reset_violation_count();
+    // 200 periods: the unread ring fills after CAPACITY * DECIMATION / 256 = 64 of them.
+    for period in 0..200 {
+        let ins: Vec<&[f32]> = signal
+            .iter()
+            .map(|c| &c[period * 256..period * 256 + 256])
+            .collect();
+        let mut out_refs: Vec<&mut [f32]> = outs.iter_mut().map(|c| c.as_mut_slice()).collect();
+        assert_no_alloc::assert_no_alloc(|| audio.process(&ins, &mut out_refs, 256));
+        if period == 0 {
+            last_out = (0..256)
+                .step_by(DECIMATION)
+                .map(|i| [outs[0][i], outs[1][i]])
+                .collect();
+        }
+    }
+    assert_eq!(
+        assert_no_alloc::violation_count(),
+        0,
+        "the audio side allocated"
+    );
+    let pairs = reader.drain(usize::MAX);
+    assert_eq!(pairs.len(), CAPACITY);
+    assert_eq!(&pairs[..last_out.len()], &last_out[..]);
+}
+
 /// The console's URL, from the line `lathe run --ui` prints.
 fn console_url(lathe: &Lathe) -> String {
     assert!(
@@ -155,6 +207,14 @@ fn browser_drives_the_console() {
         (page_s - console_s).abs() <= 0.5,
         "page {page_s} vs console {console_s}"
     );
+    // The goniometer draws the programme (points arrive in the meter frames).
+    let lit = a.js(
+        "const c = document.getElementById('gonio'); \
+         const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; \
+         let n = 0; for (let i = 1; i < d.length; i += 4) if (d[i] > 150) n++; return n;",
+        json!([]),
+    );
+    assert!(lit.as_u64().unwrap_or(0) > 50, "goniometer empty: {lit}");
     assert_no_console_errors(&a, "after loading");
     std::fs::create_dir_all(Path::new(env!("CARGO_TARGET_TMPDIR"))).ok();
     let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("web-console.png");

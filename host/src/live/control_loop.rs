@@ -194,6 +194,7 @@ impl<B: Backend> ControlLoop<B> {
     /// Publishes to the web console from now on, starting with the running graph.
     pub fn set_web(&mut self, mut link: WebLink) {
         link.graph(&self.controller, &self.graph_path);
+        link.scope = self.stages.scope.take();
         self.web = Some(link);
     }
 

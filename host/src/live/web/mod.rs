@@ -21,6 +21,7 @@ mod guard;
 mod http;
 mod hub;
 pub mod protocol;
+pub mod scope;
 mod server;
 
 use std::net::SocketAddr;
@@ -36,6 +37,9 @@ pub use server::{UiError, spawn};
 
 use super::monitor::MonitorControls;
 use hub::Kind;
+
+/// Goniometer points sent per meter frame.
+pub const SCOPE_PAIRS_PER_FRAME: usize = 256;
 
 /// Time between meter frames (about 30 a second).
 pub const FRAME_PERIOD: Duration = Duration::from_millis(33);
@@ -60,6 +64,8 @@ pub struct WebLink {
     next_frame: Instant,
     /// The last `values` message sent: sent again only when something changed.
     last_values: String,
+    /// The goniometer's samples from the audio thread.
+    pub scope: Option<scope::ScopeReader>,
 }
 
 impl WebLink {
@@ -68,6 +74,7 @@ impl WebLink {
             hub,
             next_frame: Instant::now(),
             last_values: String::new(),
+            scope: None,
         }
     }
 
@@ -103,11 +110,16 @@ impl WebLink {
             self.hub.publish(Kind::Values, values.clone());
             self.last_values = values;
         }
+        let pairs = self
+            .scope
+            .as_mut()
+            .map_or_else(Vec::new, |s| s.drain(SCOPE_PAIRS_PER_FRAME));
         self.hub.publish_meters(protocol::meters(
             controller,
             controls,
             dsp_load_percent,
             xruns,
+            &pairs,
         ));
         FRAME_PERIOD
     }

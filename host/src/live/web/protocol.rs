@@ -7,7 +7,7 @@
 //! - `values`: every param's current value and the monitor switches, sent on connect and
 //!   whenever something changed them (from any console, OSC, a script or a browser);
 //! - `meters`: about 30 a second, every meter of the graph in the order `graph` lists
-//!   them, the monitor's loudness, DSP load and xruns;
+//!   them, the monitor's loudness, DSP load, xruns and goniometer points;
 //! - `message`: what the control loop says (reloads, reload errors with file:line:col);
 //! - `reply`: the answer to one command, by its `id`;
 //! - `error`: a message that could not be understood.
@@ -148,6 +148,7 @@ pub fn meters(
     controls: &MonitorControls,
     dsp_load_percent: f32,
     xruns: u64,
+    scope: &[[f32; 2]],
 ) -> String {
     let values: Vec<Value> = (0..controller.info().meter_count)
         .map(|i| num(controller.meter_index(i)))
@@ -159,6 +160,11 @@ pub fn meters(
         "monitor_lufs": [num(wet), num(dry)],
         "dsp": num(dsp_load_percent),
         "xruns": xruns,
+        // Left, right, left, right... to 3 decimals: enough for a 200-pixel scope.
+        "scope": scope
+            .iter()
+            .flat_map(|p| p.iter().map(|&v| (f64::from(v) * 1000.0).round() / 1000.0))
+            .collect::<Vec<f64>>(),
     })
     .to_string()
 }

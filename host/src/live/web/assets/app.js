@@ -329,6 +329,7 @@ function onMeters(msg) {
     if (span) span.textContent = n.meters.map((x) => `${x.name} ${fmt1(msg.m[x.index])}`).join("  ");
   }
   drawSpectrum(msg);
+  drawGonio(msg.scope || []);
   const now = performance.now();
   if (now - lastHistoryAt >= HISTORY_STEP_MS) {
     lastHistoryAt = now;
@@ -404,6 +405,23 @@ function drawGr(now) {
     }
     g.stroke();
   });
+}
+
+// Goniometer: mid (L+R) up, side (L-R) across, full scale at the edge; old points fade.
+function drawGonio(pairs) {
+  const c = $("gonio"), g = c.getContext("2d");
+  const r = c.width / 2;
+  g.fillStyle = "rgba(13, 14, 17, 0.35)";
+  g.fillRect(0, 0, c.width, c.height);
+  g.strokeStyle = "#333";
+  g.beginPath(); g.moveTo(r, 0); g.lineTo(r, c.height); g.moveTo(0, r); g.lineTo(c.width, r); g.stroke();
+  g.fillStyle = "#9e4";
+  for (let i = 0; i + 1 < pairs.length; i += 2) {
+    const [l, rt] = [pairs[i], pairs[i + 1]];
+    const x = r + r * (l - rt) * Math.SQRT1_2;
+    const y = r - r * (l + rt) * Math.SQRT1_2;
+    g.fillRect(x, y, 1.5, 1.5);
+  }
 }
 
 // The 1/3-octave band meters of a `spectrum` node, with a peak hold that falls back
