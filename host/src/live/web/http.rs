@@ -3,6 +3,7 @@
 //! GET is served.
 
 use std::io::{Read, Write};
+use std::time::Instant;
 
 /// Largest request head accepted (request line and headers).
 pub const MAX_HEAD_BYTES: usize = 8 * 1024;
@@ -28,6 +29,8 @@ pub enum HeadError {
     TooLarge,
     #[error("connection closed before the request head ended")]
     Closed,
+    #[error("request head too slow")]
+    TooSlow,
     #[error("malformed request: {0}")]
     Malformed(&'static str),
 }
@@ -59,8 +62,10 @@ impl Request {
     }
 }
 
-/// Reads one request head (up to the blank line) from `stream`, byte-bounded.
-pub fn read_head(stream: &mut impl Read) -> Result<Request, HeadError> {
+/// Reads one request head (up to the blank line) from `stream`, bounded in bytes and by
+/// `deadline` (checked between reads; each read has the stream's own timeout), so a
+/// client trickling bytes cannot hold a connection thread for long.
+pub fn read_head(stream: &mut impl Read, deadline: Instant) -> Result<Request, HeadError> {
     let mut head = Vec::with_capacity(1024);
     let mut byte = [0u8; 1];
     // Byte by byte: the head is small, and nothing after it (a WebSocket frame) may be
@@ -68,6 +73,9 @@ pub fn read_head(stream: &mut impl Read) -> Result<Request, HeadError> {
     while !head.ends_with(b"\r\n\r\n") {
         if head.len() >= MAX_HEAD_BYTES {
             return Err(HeadError::TooLarge);
+        }
+        if Instant::now() > deadline {
+            return Err(HeadError::TooSlow);
         }
         match stream.read(&mut byte) {
             Ok(1) => head.push(byte[0]),
@@ -138,20 +146,31 @@ pub fn refuse(stream: &mut impl Write, status: &str, why: &str) {
 mod tests {
     use super::*;
 
+    fn soon() -> Instant {
+        Instant::now() + std::time::Duration::from_secs(5)
+    }
+
     #[test]
     fn parses_a_head_and_bounds_it() {
         let head = b"GET /ws?token=abc&x=1 HTTP/1.1\r\nHost: 127.0.0.1:8420\r\n\
             Upgrade: websocket\r\nConnection: keep-alive, Upgrade\r\n\r\n";
-        let r = read_head(&mut &head[..]).unwrap();
+        let r = read_head(&mut &head[..], soon()).unwrap();
         assert_eq!(r.path, "/ws");
         assert_eq!(r.query_param("token"), Some("abc"));
         assert_eq!(r.header("host"), Some("127.0.0.1:8420"));
         assert!(r.is_upgrade());
         let big = vec![b'a'; MAX_HEAD_BYTES + 10];
-        assert_eq!(read_head(&mut &big[..]), Err(HeadError::TooLarge));
+        assert_eq!(read_head(&mut &big[..], soon()), Err(HeadError::TooLarge));
         assert_eq!(
-            read_head(&mut &b"GET / HTTP/1.1\r\n"[..]),
+            read_head(&mut &b"GET / HTTP/1.1\r\n"[..], soon()),
             Err(HeadError::Closed)
+        );
+        assert_eq!(
+            read_head(
+                &mut &head[..],
+                Instant::now() - std::time::Duration::from_secs(1)
+            ),
+            Err(HeadError::TooSlow)
         );
         assert!(parse_head(b"GET http://x/ HTTP/1.1\r\n\r\n").is_err());
         assert!(parse_head(b"GET / HTTP/1.1\r\nnocolon\r\n\r\n").is_err());

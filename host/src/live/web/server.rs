@@ -7,7 +7,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Sender};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tungstenite::protocol::{Role, WebSocketConfig};
 use tungstenite::{Message, WebSocket};
@@ -25,7 +25,7 @@ const APP_CSS: &str = include_str!("assets/app.css");
 
 /// Connections handled at once (page loads and WebSockets together).
 const MAX_CONNECTIONS: usize = 64;
-/// How long a request head may take to arrive.
+/// How long a request head may take to arrive (each read, and all of it).
 const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a browser may take to accept what is written to it before it is dropped.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -99,7 +99,7 @@ fn accept(listener: &TcpListener, guard: &Arc<Guard>, events: &Sender<Event>, hu
 fn serve(mut stream: TcpStream, guard: &Guard, events: &Sender<Event>, hub: &Hub) {
     let _ = stream.set_read_timeout(Some(HEAD_TIMEOUT));
     let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
-    let request = match http::read_head(&mut stream) {
+    let request = match http::read_head(&mut stream, Instant::now() + HEAD_TIMEOUT) {
         Ok(r) => r,
         Err(e) => return http::refuse(&mut stream, "400 Bad Request", &format!("{e}\n")),
     };
