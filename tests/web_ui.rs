@@ -185,8 +185,21 @@ fn browser_drives_the_console() {
     let master = Path::new(env!("CARGO_MANIFEST_DIR")).join("graphs/master.ron");
     let original = std::fs::read_to_string(&master).expect("master.ron");
     let graph = dir.write("master.ron", &original);
-    let mut lathe = Lathe::start(&server, &graph, &["--name", "lw", "--ui", "127.0.0.1:0"]);
+    // With a token, so the page's way of presenting it is covered too.
+    let mut lathe = Lathe::start(
+        &server,
+        &graph,
+        &[
+            "--name",
+            "lw",
+            "--ui",
+            "127.0.0.1:0",
+            "--ui-token",
+            "desk-1",
+        ],
+    );
     let url = console_url(&lathe);
+    assert!(url.ends_with("?token=desk-1"), "{url}");
     let rig = Rig::start("lw", programme(), true, RATE);
 
     let a = driver.browser("a");
@@ -365,7 +378,7 @@ fn browser_drives_the_console() {
     // the size limit is answered and the connection closed; lathe runs on.
     let answers = a.js_async(
         r#"const done = arguments[arguments.length - 1];
-           const ws = new WebSocket(`ws://${location.host}/ws`);
+           const ws = new WebSocket(`ws://${location.host}/ws${location.search}`);
            const got = [];
            ws.onopen = () => { ws.send("{not json"); ws.send('{"cmd":"quit"}');
                                ws.send("x".repeat(40000)); };
