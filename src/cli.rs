@@ -453,6 +453,7 @@ Examples:
   lathe run graphs/master.ron --connect
   lathe run graphs/master.ron --in main=system:capture_1,system:capture_2 --out main=system:playback_1,system:playback_2
   lathe run graphs/master.ron --osc 127.0.0.1:9000 --set limit.ceiling_dbtp=-1.5
+  lathe run graphs/master.ron --connect --ui        (web console on http://127.0.0.1:8420/)
 
 Type `help` on stdin for live commands (set, get, bypass, meters, monitor, save, quit).
 Needs a running JACK server (jackd, or pw-jack under PipeWire). See docs/live.md.";

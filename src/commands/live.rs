@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use lathe_host::live::web::{DEFAULT_UI_ADDR, UiOptions};
 use lathe_host::live::{DEFAULT_CLIENT_NAME, RunOptions};
 
 /// `lathe run GRAPH`: play a graph live as a JACK client.
@@ -40,6 +41,21 @@ pub struct RunArgs {
     /// Do not reload the graph when its files change.
     #[arg(long)]
     pub no_watch: bool,
+
+    /// Serve the web console on this address (default 127.0.0.1:8420; port 0 picks a
+    /// free one). The URL is printed at start. See docs/live.md.
+    #[arg(long, value_name = "ADDR:PORT", num_args = 0..=1, default_missing_value = DEFAULT_UI_ADDR)]
+    pub ui: Option<SocketAddr>,
+
+    /// A token the page must present (`?token=` in its URL); letters, digits, - and _.
+    /// A non-loopback --ui gets a random one unless this is given.
+    #[arg(long, value_name = "TOKEN", requires = "ui")]
+    pub ui_token: Option<String>,
+
+    /// Allow --ui on an address other than loopback (reachable from the network; a
+    /// token is then always required).
+    #[arg(long, requires = "ui")]
+    pub ui_allow_remote: bool,
 }
 
 impl From<RunArgs> for RunOptions {
@@ -53,6 +69,11 @@ impl From<RunArgs> for RunOptions {
             set: a.set,
             osc: a.osc,
             no_watch: a.no_watch,
+            ui: a.ui.map(|addr| UiOptions {
+                addr,
+                token: a.ui_token,
+                allow_remote: a.ui_allow_remote,
+            }),
         }
     }
 }

@@ -26,6 +26,8 @@ pub struct RunOptions {
     pub osc: Option<SocketAddr>,
     /// Do not reload the graph when its files change.
     pub no_watch: bool,
+    /// Serve the web console (`--ui`).
+    pub ui: Option<super::web::UiOptions>,
 }
 
 impl RunOptions {
@@ -40,6 +42,7 @@ impl RunOptions {
             set: Vec::new(),
             osc: None,
             no_watch: false,
+            ui: None,
         }
     }
 }

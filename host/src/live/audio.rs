@@ -17,6 +17,7 @@ use lathe_engine::exec::MAX_HOST_CHANNELS;
 use lathe_engine::{BusInfo, Engine, GraphInfo};
 
 use super::monitor::{MAX_MONITOR_CHANNELS, Monitor, MonitorControls};
+use super::web::scope::{ScopeReader, ScopeWriter, scope_ring};
 
 /// Stages in flight between the control thread and the audio side.
 const STAGE_QUEUE: usize = 2;
@@ -211,12 +212,16 @@ pub struct AudioSide {
     main_in: Range<usize>,
     main_out: Range<usize>,
     status: Arc<AudioStatus>,
+    /// The main output's left/right pairs for the web console's goniometer.
+    scope: ScopeWriter,
 }
 
 /// The control thread's end: hands new stages to the audio side and frees old ones.
 pub struct StageSender {
     stages: rtrb::Producer<Box<Stage>>,
     old_stages: rtrb::Consumer<Box<Stage>>,
+    /// The goniometer ring's reading end, until the web console takes it.
+    pub scope: Option<ScopeReader>,
 }
 
 /// The two ends for a graph with `info`'s buses, starting with `stage`.
@@ -227,6 +232,7 @@ pub fn audio_side(
 ) -> (AudioSide, StageSender) {
     let (stage_tx, stage_rx) = rtrb::RingBuffer::new(STAGE_QUEUE);
     let (old_tx, old_rx) = rtrb::RingBuffer::new(STAGE_QUEUE + 1);
+    let (scope_tx, scope_rx) = scope_ring();
     let audio = AudioSide {
         stage,
         pending_old: None,
@@ -235,10 +241,12 @@ pub fn audio_side(
         main_in: main_bus(&info.inputs).map_or(0..0, |(_, r)| r),
         main_out: main_bus(&info.outputs).map_or(0..0, |(_, r)| r),
         status,
+        scope: scope_tx,
     };
     let sender = StageSender {
         stages: stage_tx,
         old_stages: old_rx,
+        scope: Some(scope_rx),
     };
     (audio, sender)
 }
@@ -251,6 +259,9 @@ impl AudioSide {
         self.take_new_stage();
         let main = (self.main_in.clone(), self.main_out.clone());
         self.stage.process(ins, outs, main, frames);
+        if let [left, right] = outs.get(self.main_out.clone()).unwrap_or(&[]) {
+            self.scope.write(&left[..frames], &right[..frames]);
+        }
         let rate = u64::from(self.status.sample_rate.load(Ordering::Relaxed)).max(1);
         let spent_ns = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
         self.status

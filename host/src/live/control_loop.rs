@@ -25,6 +25,7 @@ use super::meters::{MeterLine, number};
 use super::monitor::{MAX_DRY_DELAY_FRAMES, MonitorControls};
 use super::scripts::LiveScripts;
 use super::watch::FileWatcher;
+use super::web::WebLink;
 
 /// How often the control thread wakes up when nothing happens.
 const TICK: Duration = Duration::from_millis(50);
@@ -134,6 +135,8 @@ pub struct ControlLoop<B: Backend> {
     pending_stage: Option<Box<Stage>>,
     meter_line: MeterLine,
     messages: Messages,
+    /// The web console, when `--ui` serves one.
+    web: Option<WebLink>,
     next_meters: Instant,
     load: LoadStats,
     started: Instant,
@@ -174,6 +177,7 @@ impl<B: Backend> ControlLoop<B> {
             pending_stage: None,
             meter_line,
             messages: Messages::terminal(),
+            web: None,
             next_meters: Instant::now(),
             load: LoadStats::default(),
             started: Instant::now(),
@@ -185,6 +189,18 @@ impl<B: Backend> ControlLoop<B> {
     /// them from a channel).
     pub fn set_messages(&mut self, messages: Messages) {
         self.messages = messages;
+    }
+
+    /// Publishes to the web console from now on, starting with the running graph.
+    pub fn set_web(&mut self, mut link: WebLink) {
+        link.graph(&self.controller, &self.graph_path);
+        link.scope = self.stages.scope.take();
+        self.web = Some(link);
+    }
+
+    /// Browsers on the web console now.
+    pub fn web_clients(&self) -> usize {
+        self.web.as_ref().map_or(0, WebLink::clients)
     }
 
     /// Runs until `quit` or until the audio side stops by itself.
@@ -200,7 +216,17 @@ impl<B: Backend> ControlLoop<B> {
     /// tick or [`TICK`]), then the housekeeping. `Some` when the run is over.
     pub fn turn(&mut self, events: &Receiver<Event>) -> Option<Ending> {
         self.tick_scripts();
-        match events.recv_timeout(self.scripts.wait(&self.controller, TICK)) {
+        let tick = match &mut self.web {
+            // Meter frames for the browsers are due more often than the tick.
+            Some(web) => web.tick(
+                &self.controller,
+                &self.controls,
+                self.load.last,
+                self.backend.status().xruns.load(Ordering::Relaxed),
+            ),
+            None => TICK,
+        };
+        match events.recv_timeout(self.scripts.wait(&self.controller, tick.min(TICK))) {
             Ok(Event::Command { cmd, reply }) => {
                 let result = self.execute(cmd);
                 let quit = matches!(result, Ok(Answer::Quit));
@@ -278,6 +304,9 @@ impl<B: Backend> ControlLoop<B> {
     /// Prints a line without tearing the meter line.
     pub fn say(&mut self, text: &str, error: bool) {
         self.messages.say(text, error);
+        if let Some(web) = &self.web {
+            web.say(text, error);
+        }
     }
 
     fn print_reply(&mut self, reply: Reply) {
@@ -567,6 +596,9 @@ impl<B: Backend> ControlLoop<B> {
             }
         }
         self.meter_line = MeterLine::new(self.controller.info());
+        if let Some(web) = &mut self.web {
+            web.graph(&self.controller, &self.graph_path);
+        }
         self.set_latency(latency);
         if self.controls.solo.load(Ordering::Relaxed) && self.controller.listening().is_none() {
             self.controls.solo.store(false, Ordering::Relaxed);

@@ -1,5 +1,5 @@
-//! `lathe run`: a graph played live, with hot reload of its files, live control on stdin
-//! and over OSC, a monitor section and terminal meters.
+//! `lathe run`: a graph played live, with hot reload of its files, live control on stdin,
+//! over OSC and from browsers (`--ui`), a monitor section and terminal meters.
 //!
 //! Threads: the backend's audio thread runs the engine and the monitor (real-time safe,
 //! see [`audio`]); the control thread ([`control_loop`]) owns the controller and is the
@@ -12,7 +12,7 @@
 //! parsing), `audio` (the audio side every backend runs), `backend` (the trait),
 //! `jack_host` and `in_process` (the backends), `watch`, `osc`, `scripts`,
 //! `control_loop`, `session` (starting a run on any backend), `wiring` (JACK
-//! connections).
+//! connections), `web` (the browser console).
 
 pub mod args;
 pub mod audio;
@@ -29,6 +29,7 @@ mod osc;
 mod scripts;
 pub mod session;
 mod watch;
+pub mod web;
 mod wiring;
 
 use std::io::BufRead;
@@ -59,6 +60,11 @@ pub fn run(args: RunOptions) -> ExitCode {
 }
 
 fn start(args: &RunOptions) -> Result<ExitCode, LiveError> {
+    if let Some(ui) = &args.ui {
+        // A refused bind is bad input: said before anything starts.
+        web::settle_token(ui.addr, ui.token.clone(), ui.allow_remote)
+            .map_err(|e| LiveError::Ui(e.into()))?;
+    }
     let doc = GraphDoc::load(&args.graph).map_err(GraphError::from)?;
     let overrides = parse_sets(&args.set).map_err(LiveError::Set)?;
     let mut session = Session::start(&args.graph, doc, overrides, Messages::terminal(), || {
@@ -74,6 +80,13 @@ fn start(args: &RunOptions) -> Result<ExitCode, LiveError> {
     if let Some(addr) = args.osc {
         let bound = session.listen_osc(addr)?;
         println!("lathe: OSC on udp {bound}");
+    }
+    if let Some(ui) = &args.ui {
+        let (bound, token) = session.serve_ui(ui)?;
+        match token {
+            Some(t) => println!("lathe: web console on http://{bound}/?token={t}"),
+            None => println!("lathe: web console on http://{bound}/"),
+        }
     }
     spawn_console(session.events());
     let (ending, control) = session.run();

@@ -15,6 +15,7 @@ use super::events::Event;
 use super::messages::Messages;
 use super::monitor::MonitorControls;
 use super::scripts::LiveScripts;
+use super::web::{self, Hub, UiError, UiOptions, WebLink};
 use super::{osc, watch};
 
 /// Exit code when the graph is broken or the server went away.
@@ -34,6 +35,8 @@ pub enum LiveError {
     Open(BackendError),
     #[error("lathe: {0}")]
     Start(BackendError),
+    #[error("lathe: {0}")]
+    Ui(#[from] UiError),
     #[error("lathe: cannot listen for OSC on {addr}: {source}")]
     Osc {
         addr: SocketAddr,
@@ -45,7 +48,7 @@ impl LiveError {
     /// The exit status `lathe run` ends with.
     pub fn exit_code(&self) -> u8 {
         match self {
-            LiveError::Open(_) => EXIT_NO_SERVER,
+            LiveError::Open(_) | LiveError::Ui(UiError::Bind(_)) => EXIT_NO_SERVER,
             _ => EXIT_FAILURE,
         }
     }
@@ -145,6 +148,18 @@ impl<B: Backend> Session<B> {
     /// Serves OSC on `addr`; returns the bound address (port 0 picks a free one).
     pub fn listen_osc(&mut self, addr: SocketAddr) -> Result<SocketAddr, LiveError> {
         osc::spawn(addr, self.events_tx.clone()).map_err(|source| LiveError::Osc { addr, source })
+    }
+
+    /// Serves the web console as `options` ask; returns the bound address and the token
+    /// the page must present, if any.
+    pub fn serve_ui(
+        &mut self,
+        options: &UiOptions,
+    ) -> Result<(SocketAddr, Option<String>), LiveError> {
+        let hub = Hub::new();
+        let served = web::spawn(options, self.events_tx.clone(), hub.clone())?;
+        self.control.set_web(WebLink::new(hub));
+        Ok(served)
     }
 
     /// Runs the control loop until `quit` or until the audio side stops by itself; gives
