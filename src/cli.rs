@@ -83,6 +83,8 @@ pub enum Command {
     /// List the installed LV2 and CLAP plugins a graph can host: ports, latency, params.
     #[command(after_long_help = PLUGINS_EXAMPLES)]
     Plugins(PluginsArgs),
+    /// Encode files with lossy codecs, decode them back aligned and report the overs.
+    CodecCheck(crate::commands::codec_check::CodecCheckArgs),
 }
 
 const PLUGINS_EXAMPLES: &str = "\
@@ -586,6 +588,10 @@ pub struct AnalyzeArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Preview each streaming platform's loudness normalisation of every file (the
+    /// built-in table presets/platforms.ron, or `--platforms=FILE` for your own).
+    #[arg(long, value_name = "FILE", num_args = 0..=1, require_equals = true)]
+    pub platforms: Option<Option<PathBuf>>,
 }
 
 fn parse_bits(s: &str) -> Result<SampleFormat, String> {

@@ -1,0 +1,5 @@
+//! Delivery checks: what a master becomes after a lossy codec ([`codec_measure`]) and
+//! after each streaming platform's loudness normalisation ([`platforms`]).
+
+pub mod codec_measure;
+pub mod platforms;

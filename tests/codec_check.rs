@@ -1,0 +1,320 @@
+//! `lathe codec-check` with the real encoders: a master limited to -1 dBTP with dense
+//! high-frequency content decodes over -1 dBTP through Opus and MP3, as lathe reports
+//! and as ffmpeg (an independent encoder and decoder) measures; bad codec specs are
+//! usage errors naming the allowed values.
+//!
+//! Skips with a notice where libopus/LAME (LATHE_REQUIRE_CODECS=1) or ffmpeg
+//! (LATHE_REQUIRE_FFMPEG=1) are missing.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use common::{assert_usage_error, lathe_in, stderr, stdout, write_wav_f32, xorshift32};
+use lathe_nodes::dsp::analysis::analyze;
+use lathe_nodes::dsp::bs1770::Layout;
+
+const RATE_HZ: u32 = 48_000;
+const CEILING_DBTP: f64 = -1.0;
+
+/// Dense, bright, hard-limited material: noise plus a 5 kHz sawtooth, clipped flat at
+/// the sample level, then scaled so its true peak sits just under -1 dBTP. Codecs
+/// smear such flat tops into overshoots.
+fn limited_master(frames: usize) -> Vec<Vec<f32>> {
+    let mut state = 0x1234_5678;
+    let mut channels: Vec<Vec<f32>> = (0..2)
+        .map(|_| {
+            (0..frames)
+                .map(|i| {
+                    let noise = (xorshift32(&mut state) as f64 / u32::MAX as f64) * 2.0 - 1.0;
+                    let saw = ((i as f64 * 5_000.0 / f64::from(RATE_HZ)) % 1.0) * 2.0 - 1.0;
+                    (3.0 * (0.7 * noise + 0.5 * saw)).clamp(-1.0, 1.0) as f32
+                })
+                .collect()
+        })
+        .collect();
+    let planes: Vec<&[f32]> = channels.iter().map(Vec::as_slice).collect();
+    let tp = analyze(&planes, f64::from(RATE_HZ), Layout::Stereo)
+        .true_peak_dbtp
+        .expect("not silent");
+    let gain = 10f64.powf((CEILING_DBTP - 0.05 - tp) / 20.0) as f32;
+    channels.iter_mut().flatten().for_each(|s| *s *= gain);
+    channels
+}
+
+fn codecs_required() -> bool {
+    std::env::var("LATHE_REQUIRE_CODECS").as_deref() == Ok("1")
+}
+
+fn ffmpeg_available() -> bool {
+    let found = Command::new("ffmpeg")
+        .arg("-version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        assert!(
+            std::env::var("LATHE_REQUIRE_FFMPEG").as_deref() != Ok("1"),
+            "ffmpeg is required (LATHE_REQUIRE_FFMPEG=1) but not installed"
+        );
+        eprintln!("notice: ffmpeg is not installed; skipping the ffmpeg cross-check");
+    }
+    found
+}
+
+/// ffmpeg's own true-peak meter (ebur128 filter) over `args` (inputs and codecs).
+fn ffmpeg_true_peak_dbtp(dir: &Path, input: &str) -> f64 {
+    let out = Command::new("ffmpeg")
+        .args([
+            "-hide_banner",
+            "-nostats",
+            "-i",
+            input,
+            "-af",
+            "ebur128=peak=true",
+            "-f",
+            "null",
+            "-",
+        ])
+        .current_dir(dir)
+        .output()
+        .expect("ffmpeg runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "ffmpeg failed: {err}");
+    let summary = err
+        .rsplit("True peak:")
+        .next()
+        .expect("a true-peak summary");
+    summary
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Peak:"))
+        .and_then(|v| v.trim().trim_end_matches("dBFS").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no peak in ffmpeg's summary: {summary}"))
+}
+
+fn ffmpeg_encode(dir: &Path, input: &str, codec_args: &[&str], output: &str) {
+    let out = Command::new("ffmpeg")
+        .args(["-hide_banner", "-y", "-i", input])
+        .args(codec_args)
+        .arg(output)
+        .current_dir(dir)
+        .output()
+        .expect("ffmpeg runs");
+    assert!(
+        out.status.success(),
+        "ffmpeg encode: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn a_minus_1_dbtp_master_overshoots_through_opus_and_mp3() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    write_wav_f32(
+        &dir.path().join("master.wav"),
+        RATE_HZ,
+        &limited_master(RATE_HZ as usize * 6),
+    );
+    let out = lathe_in(
+        dir.path(),
+        &[
+            "codec-check",
+            "master.wav",
+            "--codec",
+            "opus:128,mp3:320",
+            "--json",
+        ],
+    );
+    if out.status.code() == Some(2)
+        && stderr(&out).contains("is not installed")
+        && !codecs_required()
+    {
+        eprintln!("notice: skipping: {}", stderr(&out));
+        return;
+    }
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "an overshoot exits 1: {}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("2 of 2 decodes exceed the -1.0 dBTP ceiling"),
+        "{}",
+        stderr(&out)
+    );
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON");
+    let file = &report["files"][0];
+    assert!(file["source_true_peak_dbtp"].as_f64().expect("source TP") <= CEILING_DBTP);
+    let mut lathe_tp = Vec::new();
+    for codec in file["codecs"].as_array().expect("codecs") {
+        let tp = codec["true_peak_dbtp"].as_f64().expect("decoded TP");
+        assert!(tp > CEILING_DBTP, "{codec}");
+        assert_eq!(codec["exceeds_ceiling"], true);
+        assert!(
+            codec["overs_ceiling"]["count"].as_u64().expect("count") > 0,
+            "{codec}"
+        );
+        assert!(codec["overs_ceiling"]["duration_ms"].as_f64().expect("ms") > 0.0);
+        assert!(!codec["worst"].as_array().expect("worst").is_empty());
+        assert!(codec["loudness_change_lu"].as_f64().expect("change").abs() < 1.0);
+        lathe_tp.push(tp);
+    }
+
+    // The text report names the codecs and marks the overs.
+    let text = stdout(&lathe_in(
+        dir.path(),
+        &["codec-check", "master.wav", "--codec", "opus:128"],
+    ));
+    assert!(text.contains("opus:128") && text.contains("OVER"), "{text}");
+
+    if !ffmpeg_available() {
+        return;
+    }
+    // ffmpeg agrees that the source is within the ceiling.
+    let source_tp = ffmpeg_true_peak_dbtp(dir.path(), "master.wav");
+    assert!(source_tp <= CEILING_DBTP + 0.05, "source {source_tp}");
+    // lathe's MP3 stream, decoded by ffmpeg: over the ceiling by about what lathe found,
+    // and delayed by exactly the delay lathe removes.
+    let master = read_f32_wav(&dir.path().join("master.wav"));
+    let planes: Vec<&[f32]> = master.iter().map(Vec::as_slice).collect();
+    let (stream, delay_frames) = mp3_stream(&planes);
+    std::fs::write(dir.path().join("lathe.mp3"), stream).expect("write mp3");
+    let tp = ffmpeg_true_peak_dbtp(dir.path(), "lathe.mp3");
+    assert!(
+        tp > CEILING_DBTP,
+        "ffmpeg measures lathe's MP3 at {tp} dBTP"
+    );
+    assert!(
+        (tp - lathe_tp[1]).abs() < 0.3,
+        "ffmpeg {tp} dBTP, lathe {} dBTP",
+        lathe_tp[1]
+    );
+    ffmpeg_encode(
+        dir.path(),
+        "lathe.mp3",
+        &["-c:a", "pcm_f32le"],
+        "ffmpeg-decoded.wav",
+    );
+    let decoded = read_f32_wav(&dir.path().join("ffmpeg-decoded.wav"));
+    let lag = best_lag(&master[0], &decoded[0], delay_frames, 200);
+    assert!(
+        lag.abs_diff(delay_frames) <= 1,
+        "ffmpeg's decode is {lag} frames late, lathe removes {delay_frames}"
+    );
+    // ffmpeg's own Opus encode (libopus) and decoder see the overshoot too.
+    ffmpeg_encode(
+        dir.path(),
+        "master.wav",
+        &["-c:a", "libopus", "-b:a", "128k"],
+        "ff.opus",
+    );
+    let tp = ffmpeg_true_peak_dbtp(dir.path(), "ff.opus");
+    assert!(
+        tp > CEILING_DBTP,
+        "ffmpeg measures its Opus encode at {tp} dBTP"
+    );
+}
+
+/// lathe's MP3 encoder over `planes`: the frames as one stream, and the encoder's delay
+/// plus the MP3 decoder's.
+fn mp3_stream(planes: &[&[f32]]) -> (Vec<u8>, usize) {
+    use lathe_codecs::Encoder;
+    let spec: lathe_codecs::CodecSpec = "mp3:320".parse().expect("valid");
+    let mut encoder =
+        lathe_codecs::mp3::LameEncoder::new(spec, RATE_HZ, planes.len()).expect("LAME");
+    let interleaved: Vec<f32> = (0..planes[0].len())
+        .flat_map(|i| planes.iter().map(move |p| p[i]))
+        .collect();
+    let mut packets = Vec::new();
+    encoder.encode(&interleaved, &mut packets).expect("encode");
+    encoder.finish(&mut packets).expect("flush");
+    (
+        packets.into_iter().flat_map(|p| p.data).collect(),
+        encoder.delay_frames(),
+    )
+}
+
+fn read_f32_wav(path: &Path) -> Vec<Vec<f32>> {
+    let mut reader = hound::WavReader::open(path).expect("a WAV file");
+    let channels = usize::from(reader.spec().channels);
+    let samples: Vec<f32> = reader
+        .samples::<f32>()
+        .map(|s| s.expect("a sample"))
+        .collect();
+    (0..channels)
+        .map(|c| samples.iter().skip(c).step_by(channels).copied().collect())
+        .collect()
+}
+
+/// The lag of `decoded` against `source` within `expected ± span` where they correlate best.
+fn best_lag(source: &[f32], decoded: &[f32], expected: usize, span: usize) -> usize {
+    let n = source
+        .len()
+        .min(decoded.len().saturating_sub(expected + span))
+        .min(96_000);
+    let corr = |lag: usize| -> f64 {
+        (0..n)
+            .map(|i| f64::from(source[i]) * f64::from(decoded[i + lag]))
+            .sum()
+    };
+    (expected.saturating_sub(span)..=expected + span)
+        .max_by(|&a, &b| corr(a).total_cmp(&corr(b)))
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_quiet_file_passes_with_exit_0() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let quiet: Vec<Vec<f32>> = limited_master(RATE_HZ as usize)
+        .into_iter()
+        .map(|c| c.into_iter().map(|s| s * 0.25).collect())
+        .collect();
+    write_wav_f32(&dir.path().join("quiet.wav"), RATE_HZ, &quiet);
+    let out = lathe_in(
+        dir.path(),
+        &["codec-check", "quiet.wav", "--codec", "mp3:320"],
+    );
+    if out.status.code() == Some(2)
+        && stderr(&out).contains("is not installed")
+        && !codecs_required()
+    {
+        eprintln!("notice: skipping: {}", stderr(&out));
+        return;
+    }
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("0 decode(s) over"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn bad_codec_specs_are_usage_errors_naming_the_allowed_values() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    write_wav_f32(
+        &dir.path().join("a.wav"),
+        RATE_HZ,
+        &[vec![0.0; 480], vec![0.0; 480]],
+    );
+    let run = |codec: &str, needles: &[&str]| {
+        assert_usage_error(
+            dir.path(),
+            &["codec-check", "a.wav", "--codec", codec],
+            needles,
+        )
+    };
+    run("flac:128", &["unknown codec `flac`", "opus, mp3 and aac"]);
+    run("mp3:300", &["bitrate `300`", "32, 40, 48", "256, 320"]);
+    run("opus:9000", &["6 ..= 510"]);
+    run("opus:128:abr", &["cbr and vbr"]);
+    run("aac:256", &["aac has no encoder in this build"]);
+    assert_usage_error(
+        dir.path(),
+        &["codec-check", "a.wav", "--ceiling-dbtp", "3"],
+        &["-20.0 ..= 0.0"],
+    );
+}
