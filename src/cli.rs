@@ -170,6 +170,11 @@ pub struct AlbumArgs {
     #[arg(long, value_enum, default_value_t = DeliveryFormat::Wav)]
     pub format: DeliveryFormat,
 
+    /// Turn each track down until these codecs decode it at or under the ceiling
+    /// (CODEC:KBPS,..., e.g. opus:128,mp3:320); replaces the preset's `codec_safe`.
+    #[arg(long, value_name = "CODEC:KBPS,...")]
+    pub codec_safe: Option<String>,
+
     /// album: one gain for the whole album; track: every track to the target.
     #[arg(long, value_enum, default_value_t = AlbumMode::Album)]
     pub mode: AlbumMode,

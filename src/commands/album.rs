@@ -23,6 +23,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
+use lathe_codecs::CodecSpec;
 use lathe_nodes::dsp::analysis::{AlbumAnalysis, Analyzer, FileAnalysis, FileState};
 use lathe_nodes::dsp::bs1770::Layout;
 use lathe_nodes::kinds::dither::DitherKind;
@@ -41,6 +42,7 @@ use crate::album::wav::write_pcm_wav;
 use crate::atomic_file::{ensure_not_overwriting, write_atomically};
 use crate::audio_io::{Audio, Quantisation, read_audio, write_flac};
 use crate::cli::{AlbumArgs, AlbumMode, DeliveryFormat, ParamSet};
+use crate::delivery::codec_safe::{self, CodecSafe};
 use crate::exit::{CliError, ResultExt};
 use crate::progress::Progress;
 
@@ -66,6 +68,25 @@ pub fn run(args: &AlbumArgs) -> Result<(), CliError> {
 }
 
 /// Everything fixed before the first render.
+/// The preset's codec-safe list, parsed.
+fn codec_safe_specs(preset: &Preset) -> Result<Vec<CodecSpec>, String> {
+    let mut specs = Vec::new();
+    for list in &preset.codec_safe {
+        specs.extend(lathe_codecs::parse_list(list).map_err(|e| e.to_string())?);
+    }
+    Ok(specs)
+}
+
+/// The codec check as the delivered file's description records it.
+fn codec_safe_note(c: &CodecSafe) -> String {
+    let peaks: Vec<String> = c
+        .decoded
+        .iter()
+        .map(|d| format!("{} {:.2} dBTP", d.codec, d.true_peak_dbtp))
+        .collect();
+    format!("; codec-safe {:+.2} dB: {}", c.gain_db, peaks.join(", "))
+}
+
 struct Job {
     graph: PathBuf,
     sets: Vec<ParamSet>,
@@ -110,6 +131,8 @@ struct TrackReport {
     output: String,
     gain_db: f64,
     safety_gain_db: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    codec_safe: Option<CodecSafe>,
     before: FileAnalysis,
     after: FileAnalysis,
     tags: TrackTags,
@@ -184,10 +207,14 @@ impl Job {
             .output
             .clone()
             .ok_or_else(|| usage("no output folder: give -o DIR"))?;
-        let preset = match &args.preset {
+        let mut preset = match &args.preset {
             Some(name) => Preset::find(name).user_fault()?,
             None => Preset::plain(),
         };
+        if let Some(list) = &args.codec_safe {
+            preset.codec_safe = vec![list.clone()];
+        }
+        codec_safe_specs(&preset).map_err(|e| usage(&format!("--codec-safe: {e}")))?;
         let mut manifest = match &args.manifest {
             Some(path) => Manifest::load(path).map_err(|e| usage(&e))?,
             None => Manifest::default(),
@@ -622,6 +649,21 @@ impl Job {
         }
     }
 
+    /// With codecs to keep safe, turns `audio` down until each decodes at or under the
+    /// ceiling, and says what it chose.
+    fn codec_safe(&self, audio: &mut Audio) -> Result<Option<CodecSafe>, String> {
+        let specs = codec_safe_specs(&self.preset)?;
+        if specs.is_empty() {
+            return Ok(None);
+        }
+        let chosen = codec_safe::search(audio, &specs, self.preset.ceiling_dbtp)?;
+        if chosen.gain_db != 0.0 {
+            let g = 10f64.powf(chosen.gain_db / 20.0) as f32;
+            audio.channels.iter_mut().flatten().for_each(|s| *s *= g);
+        }
+        Ok(Some(chosen))
+    }
+
     /// Keeps the ceiling, dithers, tags and writes one track (already at the delivery rate).
     fn deliver(
         &self,
@@ -641,6 +683,7 @@ impl Job {
             let g = 10f64.powf(safety_gain_db / 20.0) as f32;
             audio.channels.iter_mut().flatten().for_each(|s| *s *= g);
         }
+        let codec_safe = self.codec_safe(&mut audio).map_err(not_written)?;
         let config = format!(
             "(channels: {}, bits: {}, shaping: \"{}\", seed: {})",
             audio.channel_count(),
@@ -657,7 +700,10 @@ impl Job {
             tags.isrc = Some(check_isrc(isrc).map_err(not_written)?);
         }
         let (date, time) = bext_date_time(secs);
-        let description = format!("Mastered by lathe, preset {}", self.preset.name);
+        let mut description = format!("Mastered by lathe, preset {}", self.preset.name);
+        if let Some(c) = &codec_safe {
+            description.push_str(&codec_safe_note(c));
+        }
         let loudness = BextLoudness {
             integrated_lufs: after.integrated_lufs,
             range_lu: after.loudness_range_lu,
@@ -700,6 +746,7 @@ impl Job {
             output: out.display().to_string(),
             gain_db,
             safety_gain_db,
+            codec_safe,
             before: track.before.analysis(),
             after,
             tags,

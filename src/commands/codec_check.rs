@@ -243,7 +243,7 @@ fn clock(time_s: f64) -> String {
 fn table(report: &Report) -> String {
     let show =
         |v: Option<f64>, unit: &str| v.map_or("-".to_string(), |x| format!("{x:+.2} {unit}"));
-    let overs = |o: &Overs| format!("{} ({:.1} ms)", o.count, o.duration_ms);
+    let overs = |o: &Overs| format!("{} ({:.2} ms)", o.count, o.duration_ms);
     let mut out = String::new();
     for f in &report.files {
         out.push_str(&format!(

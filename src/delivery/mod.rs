@@ -2,4 +2,5 @@
 //! after each streaming platform's loudness normalisation ([`platforms`]).
 
 pub mod codec_measure;
+pub mod codec_safe;
 pub mod platforms;
