@@ -887,6 +887,17 @@ fn table(report: &AlbumReport) -> String {
         figure(report.spread.after_lu),
         figure(report.spread.max_relative_change_lu)
     );
+    for t in &report.tracks {
+        if let Some(c) = &t.codec_safe {
+            let _ = writeln!(
+                out,
+                "{}: codec-safe in {} pass(es){}",
+                t.output,
+                c.passes,
+                codec_safe_note(c)
+            );
+        }
+    }
     for f in &report.failed {
         let _ = writeln!(out, "FAILED {}: {}", f.input, f.error);
     }
