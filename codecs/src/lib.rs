@@ -75,13 +75,16 @@ pub enum CodecError {
     Decode { codec: Codec, reason: String },
 }
 
+/// An encoder and the decoder for its packets.
+pub type CodecPair = (Box<dyn Encoder>, Box<dyn Decoder>);
+
 /// Opens the encoder and the matching decoder for `spec`, for audio at `sample_rate_hz`
 /// with `channels` channels.
 pub fn open(
     spec: CodecSpec,
     sample_rate_hz: u32,
     channels: usize,
-) -> Result<(Box<dyn Encoder>, Box<dyn Decoder>), CodecError> {
+) -> Result<CodecPair, CodecError> {
     if !(1..=2).contains(&channels) {
         return Err(CodecError::Channels {
             codec: spec.codec,

@@ -158,6 +158,56 @@ pub fn preview(platform: &Platform, master: Master) -> Preview {
     }
 }
 
+/// Previews of every platform for `master`, figures to 0.01 dB.
+pub fn preview_all(platforms: &[Platform], master: Master) -> Vec<Preview> {
+    let r = |x: f64| (x * 100.0).round() / 100.0;
+    platforms
+        .iter()
+        .map(|p| {
+            let mut v = preview(p, master);
+            for x in [
+                &mut v.gain_db,
+                &mut v.playback_lufs,
+                &mut v.playback_true_peak_dbtp,
+                &mut v.peak_rule_withheld_db,
+                &mut v.limiter_db,
+            ] {
+                *x = r(*x);
+            }
+            v
+        })
+        .collect()
+}
+
+/// The previews as text rows under `lathe analyze`'s per-file figures.
+pub fn table(previews: &[Preview]) -> String {
+    let mut out = format!(
+        "  {:<16}{:>10}{:>10}{:>12}{:>14}  {}\n",
+        "platform", "target", "gain", "playback", "peak after", "peak rule"
+    );
+    for p in previews {
+        let rule = if p.limiter_db > 0.0 {
+            format!("limiter takes {:.2} dB off the peaks", p.limiter_db)
+        } else if p.peak_rule_withheld_db > 0.0 {
+            format!(
+                "turn-up held back {:.2} dB by the peak rule",
+                p.peak_rule_withheld_db
+            )
+        } else {
+            "-".to_string()
+        };
+        out.push_str(&format!(
+            "  {:<16}{:>10}{:>10}{:>12}{:>14}  {rule}\n",
+            p.platform,
+            format!("{:.1} LUFS", p.target_lufs),
+            format!("{:+.2} dB", p.gain_db),
+            format!("{:.2} LUFS", p.playback_lufs),
+            format!("{:+.2} dBTP", p.playback_true_peak_dbtp),
+        ));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,54 +282,4 @@ mod tests {
             .to_string();
         assert!(e.starts_with("my.ron:1:"), "{e}");
     }
-}
-
-/// Previews of every platform for `master`, figures to 0.01 dB.
-pub fn preview_all(platforms: &[Platform], master: Master) -> Vec<Preview> {
-    let r = |x: f64| (x * 100.0).round() / 100.0;
-    platforms
-        .iter()
-        .map(|p| {
-            let mut v = preview(p, master);
-            for x in [
-                &mut v.gain_db,
-                &mut v.playback_lufs,
-                &mut v.playback_true_peak_dbtp,
-                &mut v.peak_rule_withheld_db,
-                &mut v.limiter_db,
-            ] {
-                *x = r(*x);
-            }
-            v
-        })
-        .collect()
-}
-
-/// The previews as text rows under `lathe analyze`'s per-file figures.
-pub fn table(previews: &[Preview]) -> String {
-    let mut out = format!(
-        "  {:<16}{:>10}{:>10}{:>12}{:>14}  {}\n",
-        "platform", "target", "gain", "playback", "peak after", "peak rule"
-    );
-    for p in previews {
-        let rule = if p.limiter_db > 0.0 {
-            format!("limiter takes {:.2} dB off the peaks", p.limiter_db)
-        } else if p.peak_rule_withheld_db > 0.0 {
-            format!(
-                "turn-up held back {:.2} dB by the peak rule",
-                p.peak_rule_withheld_db
-            )
-        } else {
-            "-".to_string()
-        };
-        out.push_str(&format!(
-            "  {:<16}{:>10}{:>10}{:>12}{:>14}  {rule}\n",
-            p.platform,
-            format!("{:.1} LUFS", p.target_lufs),
-            format!("{:+.2} dB", p.gain_db),
-            format!("{:.2} LUFS", p.playback_lufs),
-            format!("{:+.2} dBTP", p.playback_true_peak_dbtp),
-        ));
-    }
-    out
 }
