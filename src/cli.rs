@@ -149,6 +149,9 @@ pub enum DeliveryFormat {
     Wav,
     /// FLAC with the tags and the loudness as Vorbis comments.
     Flac,
+    /// MP3 (LAME, 320 kbps CBR) with ReplayGain 2.0 track tags (ID3v2 `TXXX`) and a LAME
+    /// tag for gapless playback.
+    Mp3,
 }
 
 #[derive(Debug, Args)]

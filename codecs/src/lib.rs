@@ -9,6 +9,7 @@
 
 mod library;
 pub mod mp3;
+pub mod mp3_file;
 pub mod opus;
 mod roundtrip;
 pub mod spec;

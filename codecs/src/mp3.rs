@@ -45,6 +45,7 @@ type GetInt = unsafe extern "C" fn(*mut c_void) -> c_int;
 type EncodeFloat =
     unsafe extern "C" fn(*mut c_void, *const f32, *const f32, c_int, *mut c_uchar, c_int) -> c_int;
 type Flush = unsafe extern "C" fn(*mut c_void, *mut c_uchar, c_int) -> c_int;
+type LameTag = unsafe extern "C" fn(*mut c_void, *mut c_uchar, usize) -> usize;
 
 /// The LAME functions lathe calls.
 struct Api {
@@ -62,6 +63,7 @@ struct Api {
     encode_float: EncodeFloat,
     flush: Flush,
     encoder_delay: GetInt,
+    lametag_frame: LameTag,
     close: GetInt,
 }
 
@@ -89,6 +91,7 @@ fn api() -> Result<&'static Api, CodecError> {
                 encode_float: lib.symbol(b"lame_encode_buffer_ieee_float\0").map_err(s)?,
                 flush: lib.symbol(b"lame_encode_flush\0").map_err(s)?,
                 encoder_delay: lib.symbol(b"lame_get_encoder_delay\0").map_err(s)?,
+                lametag_frame: lib.symbol(b"lame_get_lametag_frame\0").map_err(s)?,
                 close: lib.symbol(b"lame_close\0").map_err(s)?,
             })
         }
@@ -152,7 +155,40 @@ pub struct LameEncoder {
 unsafe impl Send for LameEncoder {}
 
 impl LameEncoder {
+    /// An encoder of bare frames, for [`Mp3Decoder`] in process.
     pub fn new(spec: CodecSpec, sample_rate_hz: u32, channels: usize) -> Result<Self, CodecError> {
+        Self::build(spec, sample_rate_hz, channels, false)
+    }
+
+    /// An encoder for a file: its first frame is a placeholder for the LAME tag
+    /// ([`LameEncoder::lame_tag_frame`] after [`Encoder::finish`]).
+    pub fn with_lame_tag(
+        spec: CodecSpec,
+        sample_rate_hz: u32,
+        channels: usize,
+    ) -> Result<Self, CodecError> {
+        Self::build(spec, sample_rate_hz, channels, true)
+    }
+
+    /// The finished LAME/Xing tag frame (encoder delay, padding, length) that replaces
+    /// the placeholder; empty for an encoder made by [`LameEncoder::new`].
+    pub fn lame_tag_frame(&self) -> Result<Vec<u8>, CodecError> {
+        let mut frame = vec![0u8; 2880];
+        // SAFETY: a live state and a buffer of the stated size (the largest MP3 frame).
+        let len = unsafe { (self.api.lametag_frame)(self.state, frame.as_mut_ptr(), frame.len()) };
+        if len > frame.len() {
+            return Err(lame_failure("writing the LAME tag", -1));
+        }
+        frame.truncate(len);
+        Ok(frame)
+    }
+
+    fn build(
+        spec: CodecSpec,
+        sample_rate_hz: u32,
+        channels: usize,
+        lame_tag: bool,
+    ) -> Result<Self, CodecError> {
         check_rate(sample_rate_hz)?;
         let api = api()?;
         // SAFETY: lame_init has no preconditions; checked for null.
@@ -180,8 +216,8 @@ impl LameEncoder {
             (api.set_out_samplerate)(state, sample_rate_hz as c_int);
             (api.set_mode)(state, mode);
             (api.set_quality)(state, QUALITY);
-            // Frames only: the Xing/LAME tag frame is written by the file writer.
-            (api.set_write_vbr_tag)(state, 0);
+            // Bare frames for decoding in process; files get a LAME tag placeholder.
+            (api.set_write_vbr_tag)(state, c_int::from(lame_tag));
             match spec.mode {
                 Mode::Cbr => {
                     (api.set_vbr)(state, VBR_OFF);

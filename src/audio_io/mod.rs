@@ -14,6 +14,7 @@ mod encode;
 mod encode_error;
 mod flac;
 mod header_check;
+pub mod lossy_output;
 mod mp4_edit;
 mod output;
 mod panic_guard;

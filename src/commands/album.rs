@@ -40,7 +40,7 @@ use crate::album::resample::resample;
 use crate::album::shard::Shard;
 use crate::album::wav::write_pcm_wav;
 use crate::atomic_file::{ensure_not_overwriting, write_atomically};
-use crate::audio_io::{Audio, Quantisation, read_audio, write_flac};
+use crate::audio_io::{Audio, Quantisation, lossy_output, read_audio, write_flac};
 use crate::cli::{AlbumArgs, AlbumMode, DeliveryFormat, ParamSet};
 use crate::delivery::codec_safe::{self, CodecSafe};
 use crate::exit::{CliError, ResultExt};
@@ -248,6 +248,7 @@ impl Job {
         name.push(match self.format {
             DeliveryFormat::Wav => ".wav",
             DeliveryFormat::Flac => ".flac",
+            DeliveryFormat::Mp3 => ".mp3",
         });
         self.out_dir.join(name)
     }
@@ -737,6 +738,13 @@ impl Job {
                     &comments,
                 )
                 .map_err(|e| (e.to_string(), true))?;
+            }
+            DeliveryFormat::Mp3 => {
+                let mut id3 = vec![("DESCRIPTION".to_string(), description.clone())];
+                id3.extend(lossy_output::replaygain_track_tags(&after));
+                let bytes = lossy_output::encode_mp3(&audio, &id3).map_err(not_written)?;
+                write_atomically(&out, |w| std::io::Write::write_all(w, &bytes))
+                    .map_err(|e| (e.to_string(), true))?;
             }
         }
         Ok(TrackReport {
