@@ -179,6 +179,27 @@ fn a_quiet_file_passes_with_exit_0() {
         "{}",
         stdout(&out)
     );
+
+    // --plot draws the decoded true peak over time; a missing folder is refused first.
+    let plotted = lathe_in(
+        dir.path(),
+        &[
+            "codec-check",
+            "quiet.wav",
+            "--codec",
+            "opus:64",
+            "--plot",
+            "peaks.png",
+        ],
+    );
+    assert_eq!(plotted.status.code(), Some(0), "{}", stderr(&plotted));
+    let png = std::fs::read(dir.path().join("peaks.png")).expect("the plot");
+    assert!(png.starts_with(b"\x89PNG"), "not a PNG");
+    assert_usage_error(
+        dir.path(),
+        &["codec-check", "quiet.wav", "--plot", "nowhere/p.png"],
+        &["folder `nowhere` does not exist"],
+    );
 }
 
 #[test]

@@ -26,6 +26,7 @@ Examples:
   lathe codec-check master.wav
   lathe codec-check 01.wav 02.wav --codec opus:128,mp3:320 --ceiling-dbtp -1
   lathe codec-check master.wav --codec mp3:256:vbr --json
+  lathe codec-check master.wav --plot peaks.png
 
 Codec specs are CODEC:KBPS[:MODE]: opus (6..=510 kbps, vbr default), mp3 (the MPEG-1
 bitrates 32..320, cbr default; vbr is LAME's ABR). aac is not available in this build.
@@ -51,6 +52,10 @@ pub struct CodecCheckArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Draw each file's decoded true peak over time, one curve per codec, with the
+    /// ceiling, to a PNG or SVG file.
+    #[arg(long, value_name = "FILE")]
+    pub plot: Option<PathBuf>,
 }
 
 /// The parsed `--codec` list.
@@ -84,6 +89,10 @@ pub struct CodecResult {
     pub loudness_change_lu: Option<f64>,
     pub worst: Vec<codec_measure::Place>,
     pub exceeds_ceiling: bool,
+    /// Decoded true peak over time: (seconds, dBTP), the loudest window of every
+    /// [`PLOT_HOP_S`].
+    #[serde(skip)]
+    pub curve: Vec<(f64, f64)>,
 }
 
 #[derive(Debug, Serialize)]
@@ -103,8 +112,27 @@ struct Report {
     overshoots: usize,
 }
 
+/// Time step of the plotted curves: each point is the loudest 10 ms window in it.
+pub const PLOT_HOP_S: f64 = 0.1;
+
 pub fn run(args: &CodecCheckArgs) -> Result<(), CliError> {
+    if let Some(plot) = &args.plot {
+        super::ensure_output_folder(plot)?;
+        let inputs: Vec<(&str, &Path)> =
+            args.files.iter().map(|f| ("input", f.as_path())).collect();
+        crate::atomic_file::ensure_not_overwriting(plot, &inputs).user_fault()?;
+    }
     let report = check(&args.files, &args.codecs.0, args.ceiling_dbtp)?;
+    if let Some(plot) = &args.plot {
+        crate::plot::draw(
+            plot,
+            1200,
+            400 * report.files.len().max(1) as u32,
+            &panels(&report),
+        )
+        .map_err(|e| anyhow::anyhow!(e))
+        .runtime_fault()?;
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report).runtime_fault()?);
     } else {
@@ -213,6 +241,7 @@ fn check_file(
                         p
                     })
                     .collect(),
+                curve: curve(&peaks.windows_dbtp),
             })
         })
         .collect();
@@ -223,6 +252,47 @@ fn check_file(
         source_true_peak_dbtp: source_tp.map(round2),
         codecs: results.into_iter().collect::<Result<_, _>>()?,
     })
+}
+
+/// The loudest window of every [`PLOT_HOP_S`], as (seconds, dBTP).
+fn curve(windows_dbtp: &[f64]) -> Vec<(f64, f64)> {
+    let per_hop = (PLOT_HOP_S * 1000.0 / codec_measure::WINDOW_MS).round() as usize;
+    windows_dbtp
+        .chunks(per_hop.max(1))
+        .enumerate()
+        .map(|(i, c)| {
+            let peak = c.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(v));
+            (i as f64 * PLOT_HOP_S, peak.max(-60.0))
+        })
+        .collect()
+}
+
+/// One panel per file: a curve per codec and the ceiling.
+fn panels(report: &Report) -> Vec<crate::plot::Panel> {
+    report
+        .files
+        .iter()
+        .map(|f| crate::plot::Panel {
+            title: format!("Decoded true peak: {}", f.path),
+            x_label: "time (s)".to_string(),
+            y_label: "dBTP".to_string(),
+            log_x: false,
+            series: f
+                .codecs
+                .iter()
+                .zip(crate::plot::COLORS.iter().cycle())
+                .map(|(c, &color)| crate::plot::Series {
+                    name: c.codec.clone(),
+                    points: c.curve.clone(),
+                    color,
+                })
+                .collect(),
+            target: Some((
+                report.ceiling_dbtp,
+                format!("ceiling {:.1} dBTP", report.ceiling_dbtp),
+            )),
+        })
+        .collect()
 }
 
 /// Figures to 0.01 dB: finer digits are below every meter's tolerance, and the ceiling

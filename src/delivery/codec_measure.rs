@@ -37,6 +37,9 @@ pub struct PeakReport {
     pub overs_0dbfs: Overs,
     pub overs_ceiling: Overs,
     pub worst: Vec<Place>,
+    /// True peak of each [`WINDOW_MS`] window in turn (dBTP), for plots.
+    #[serde(skip)]
+    pub windows_dbtp: Vec<f64>,
 }
 
 fn db(linear: f64) -> f64 {
@@ -91,6 +94,7 @@ pub fn measure(channels: &[Vec<f32>], sample_rate_hz: u32, ceiling_dbtp: f64) ->
             window_peaks[w] > ceiling_linear
         }),
         worst: worst_places(&window_peaks, window_frames as f64 / rate),
+        windows_dbtp: window_peaks.iter().map(|&p| db(p)).collect(),
     }
 }
 
