@@ -1,5 +1,5 @@
 //! `lathe album --format mp3`: an MP3 delivery whose ReplayGain 2.0 tags ffprobe reads
-//! back, and which ffmpeg decodes gapless (the LAME tag) to the length of the WAV delivery
+//! back (and the same tags in a FLAC delivery), and which ffmpeg decodes gapless (the LAME tag) to the length of the WAV delivery
 //! and aligned with it within one sample. Skips where LAME or ffmpeg are missing, unless
 //! LATHE_REQUIRE_CODECS=1 / LATHE_REQUIRE_FFMPEG=1.
 
@@ -75,41 +75,35 @@ fn an_mp3_delivery_carries_replaygain_tags_and_decodes_gapless() {
     let lufs = report["tracks"][0]["after"]["integrated_lufs"]
         .as_f64()
         .expect("loudness");
-    let probe = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-show_entries",
-            "format_tags",
-            "-of",
-            "json",
-            "mp3/t.mp3",
-        ])
-        .current_dir(d)
-        .output()
-        .expect("ffprobe runs");
-    let tags: serde_json::Value = serde_json::from_slice(&probe.stdout).expect("ffprobe JSON");
-    let tags = &tags["format"]["tags"];
-    let gain = tags["REPLAYGAIN_TRACK_GAIN"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no gain tag: {tags}"));
-    let gain_db: f64 = gain.trim_end_matches(" dB").parse().expect("a gain");
-    assert!(
-        (gain_db - (-18.0 - lufs)).abs() <= 0.011,
-        "{gain} for {lufs} LUFS"
-    );
-    let peak: f64 = tags["REPLAYGAIN_TRACK_PEAK"]
-        .as_str()
-        .expect("peak tag")
-        .parse()
-        .expect("a peak");
-    assert!(peak > 0.1 && peak <= 10f64.powf(-1.0 / 20.0), "{peak}");
-    assert!(
-        tags["DESCRIPTION"]
+    let flac = run("flac", "flac");
+    assert_eq!(flac.status.code(), Some(0), "{}", stderr(&flac));
+    for file in ["mp3/t.mp3", "flac/t.flac"] {
+        let tags = ffprobe_tags(d, file);
+        let gain = tags["REPLAYGAIN_TRACK_GAIN"]
             .as_str()
-            .is_some_and(|t| t.contains("Mastered by lathe")),
-        "{tags}"
-    );
+            .unwrap_or_else(|| panic!("{file}: no gain tag: {tags}"));
+        let gain_db: f64 = gain.trim_end_matches(" dB").parse().expect("a gain");
+        assert!(
+            (gain_db - (-18.0 - lufs)).abs() <= 0.011,
+            "{file}: {gain} for {lufs} LUFS"
+        );
+        let peak: f64 = tags["REPLAYGAIN_TRACK_PEAK"]
+            .as_str()
+            .expect("peak tag")
+            .parse()
+            .expect("a peak");
+        assert!(
+            peak > 0.1 && peak <= 10f64.powf(-1.0 / 20.0),
+            "{file}: {peak}"
+        );
+        assert!(
+            // ffprobe shows FLAC's DESCRIPTION as `comment`.
+            [&tags["DESCRIPTION"], &tags["comment"]]
+                .iter()
+                .any(|t| t.as_str().is_some_and(|t| t.contains("Mastered by lathe"))),
+            "{file}: {tags}"
+        );
+    }
 
     // ffmpeg decodes it gapless: as long as the WAV delivery, and aligned with it.
     ffmpeg_encode(d, "mp3/t.mp3", &["-c:a", "pcm_f32le"], "decoded.wav");
@@ -118,4 +112,23 @@ fn an_mp3_delivery_carries_replaygain_tags_and_decodes_gapless() {
     assert_eq!(decoded[0].len(), reference[0].len(), "decoded length");
     let lag = best_lag(&reference[0], &decoded[0], 0, 50);
     assert!(lag <= 1, "ffmpeg's decode is {lag} frames late");
+}
+
+/// The container tags ffprobe reads from `file`.
+fn ffprobe_tags(dir: &std::path::Path, file: &str) -> serde_json::Value {
+    let probe = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "format_tags",
+            "-of",
+            "json",
+            file,
+        ])
+        .current_dir(dir)
+        .output()
+        .expect("ffprobe runs");
+    let tags: serde_json::Value = serde_json::from_slice(&probe.stdout).expect("ffprobe JSON");
+    tags["format"]["tags"].clone()
 }

@@ -15,6 +15,7 @@ mod encode_error;
 mod flac;
 mod header_check;
 pub mod lossy_output;
+pub mod replaygain;
 mod mp4_edit;
 mod output;
 mod panic_guard;

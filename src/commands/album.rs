@@ -40,7 +40,7 @@ use crate::album::resample::resample;
 use crate::album::shard::Shard;
 use crate::album::wav::write_pcm_wav;
 use crate::atomic_file::{ensure_not_overwriting, write_atomically};
-use crate::audio_io::{Audio, Quantisation, lossy_output, read_audio, write_flac};
+use crate::audio_io::{Audio, Quantisation, lossy_output, read_audio, replaygain, write_flac};
 use crate::cli::{AlbumArgs, AlbumMode, DeliveryFormat, ParamSet};
 use crate::delivery::codec_safe::{self, CodecSafe};
 use crate::exit::{CliError, ResultExt};
@@ -730,6 +730,7 @@ impl Job {
             DeliveryFormat::Flac => {
                 let mut comments = vorbis_comments(&tags, &description, &loudness);
                 comments.extend(self.provenance.iter().flat_map(Provenance::vorbis_comments));
+                comments.extend(replaygain::replaygain_track_tags(&after));
                 write_flac(
                     &out,
                     &audio,
@@ -741,7 +742,7 @@ impl Job {
             }
             DeliveryFormat::Mp3 => {
                 let mut id3 = vec![("DESCRIPTION".to_string(), description.clone())];
-                id3.extend(lossy_output::replaygain_track_tags(&after));
+                id3.extend(replaygain::replaygain_track_tags(&after));
                 let bytes = lossy_output::encode_mp3(&audio, &id3).map_err(not_written)?;
                 write_atomically(&out, |w| std::io::Write::write_all(w, &bytes))
                     .map_err(|e| (e.to_string(), true))?;
