@@ -8,6 +8,7 @@ use super::Audio;
 
 /// The codec `--format mp3` delivers with.
 pub const MP3_DELIVERY: &str = "mp3:320";
+
 /// `audio` as an MP3 file ([`MP3_DELIVERY`]) with `tags` in ID3v2 `TXXX` frames.
 pub fn encode_mp3(audio: &Audio, tags: &[(String, String)]) -> Result<Vec<u8>, String> {
     let spec: CodecSpec = MP3_DELIVERY.parse().map_err(|e| format!("{e}"))?;
