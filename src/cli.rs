@@ -83,6 +83,8 @@ pub enum Command {
     /// List the installed LV2 and CLAP plugins a graph can host: ports, latency, params.
     #[command(after_long_help = PLUGINS_EXAMPLES)]
     Plugins(PluginsArgs),
+    /// Encode files with lossy codecs, decode them back aligned and report the overs.
+    CodecCheck(crate::commands::codec_check::CodecCheckArgs),
 }
 
 const PLUGINS_EXAMPLES: &str = "\
@@ -147,6 +149,9 @@ pub enum DeliveryFormat {
     Wav,
     /// FLAC with the tags and the loudness as Vorbis comments.
     Flac,
+    /// MP3 (LAME, 320 kbps CBR) with ReplayGain 2.0 track tags (ID3v2 `TXXX`) and a LAME
+    /// tag for gapless playback.
+    Mp3,
 }
 
 #[derive(Debug, Args)]
@@ -167,6 +172,11 @@ pub struct AlbumArgs {
     /// Delivery file format (bit depth and rate come from the preset).
     #[arg(long, value_enum, default_value_t = DeliveryFormat::Wav)]
     pub format: DeliveryFormat,
+
+    /// Turn each track down until these codecs decode it at or under the ceiling
+    /// (CODEC:KBPS,..., e.g. opus:128,mp3:320); replaces the preset's `codec_safe`.
+    #[arg(long, value_name = "CODEC:KBPS,...")]
+    pub codec_safe: Option<String>,
 
     /// album: one gain for the whole album; track: every track to the target.
     #[arg(long, value_enum, default_value_t = AlbumMode::Album)]
@@ -587,6 +597,10 @@ pub struct AnalyzeArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Preview each streaming platform's loudness normalisation of every file (the
+    /// built-in table presets/platforms.ron, or `--platforms=FILE` for your own).
+    #[arg(long, value_name = "FILE", num_args = 0..=1, require_equals = true)]
+    pub platforms: Option<Option<PathBuf>>,
 }
 
 fn parse_bits(s: &str) -> Result<SampleFormat, String> {

@@ -8,6 +8,7 @@ pub mod audio_io;
 pub mod catalog;
 pub mod cli;
 pub mod commands;
+pub mod delivery;
 pub mod demo;
 pub mod exit;
 pub mod plot;

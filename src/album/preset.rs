@@ -38,6 +38,10 @@ pub struct Preset {
     pub bits: u32,
     /// Dither shaping as the `dither` node kind names it: "none", "tpdf_hp", "shaped".
     pub shaping: String,
+    /// Codecs (`opus:128`, `mp3:320`) whose decoded true peak must stay at or under the
+    /// ceiling: each track is turned down until it does (docs/delivery.md).
+    #[serde(default)]
+    pub codec_safe: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +69,7 @@ impl Preset {
             sample_rate_hz: None,
             bits: 24,
             shaping: "none".to_string(),
+            codec_safe: Vec::new(),
         }
     }
 

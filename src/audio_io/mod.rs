@@ -14,6 +14,8 @@ mod encode;
 mod encode_error;
 mod flac;
 mod header_check;
+pub mod lossy_output;
+pub mod replaygain;
 mod mp4_edit;
 mod output;
 mod panic_guard;

@@ -181,6 +181,7 @@ pub fn plan(opts: &PlanOptions<'_>) -> Result<Plan, PlanError> {
     let ext = match opts.format {
         DeliveryFormat::Wav => "wav",
         DeliveryFormat::Flac => "flac",
+        DeliveryFormat::Mp3 => "mp3",
     };
     let out_dir = normalise(opts.out_dir);
     let protected: Vec<(&str, u64)> = opts

@@ -23,6 +23,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
+use lathe_codecs::CodecSpec;
 use lathe_nodes::dsp::analysis::{AlbumAnalysis, Analyzer, FileAnalysis, FileState};
 use lathe_nodes::dsp::bs1770::Layout;
 use lathe_nodes::kinds::dither::DitherKind;
@@ -39,8 +40,9 @@ use crate::album::resample::resample;
 use crate::album::shard::Shard;
 use crate::album::wav::write_pcm_wav;
 use crate::atomic_file::{ensure_not_overwriting, write_atomically};
-use crate::audio_io::{Audio, Quantisation, read_audio, write_flac};
+use crate::audio_io::{Audio, Quantisation, lossy_output, read_audio, replaygain, write_flac};
 use crate::cli::{AlbumArgs, AlbumMode, DeliveryFormat, ParamSet};
+use crate::delivery::codec_safe::{self, CodecSafe};
 use crate::exit::{CliError, ResultExt};
 use crate::progress::Progress;
 
@@ -66,6 +68,25 @@ pub fn run(args: &AlbumArgs) -> Result<(), CliError> {
 }
 
 /// Everything fixed before the first render.
+/// The preset's codec-safe list, parsed.
+fn codec_safe_specs(preset: &Preset) -> Result<Vec<CodecSpec>, String> {
+    let mut specs = Vec::new();
+    for list in &preset.codec_safe {
+        specs.extend(lathe_codecs::parse_list(list).map_err(|e| e.to_string())?);
+    }
+    Ok(specs)
+}
+
+/// The codec check as the delivered file's description records it.
+fn codec_safe_note(c: &CodecSafe) -> String {
+    let peaks: Vec<String> = c
+        .decoded
+        .iter()
+        .map(|d| format!("{} {:.2} dBTP", d.codec, d.true_peak_dbtp))
+        .collect();
+    format!("; codec-safe {:+.2} dB: {}", c.gain_db, peaks.join(", "))
+}
+
 struct Job {
     graph: PathBuf,
     sets: Vec<ParamSet>,
@@ -110,6 +131,8 @@ struct TrackReport {
     output: String,
     gain_db: f64,
     safety_gain_db: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    codec_safe: Option<CodecSafe>,
     before: FileAnalysis,
     after: FileAnalysis,
     tags: TrackTags,
@@ -184,10 +207,14 @@ impl Job {
             .output
             .clone()
             .ok_or_else(|| usage("no output folder: give -o DIR"))?;
-        let preset = match &args.preset {
+        let mut preset = match &args.preset {
             Some(name) => Preset::find(name).user_fault()?,
             None => Preset::plain(),
         };
+        if let Some(list) = &args.codec_safe {
+            preset.codec_safe = vec![list.clone()];
+        }
+        codec_safe_specs(&preset).map_err(|e| usage(&format!("--codec-safe: {e}")))?;
         let mut manifest = match &args.manifest {
             Some(path) => Manifest::load(path).map_err(|e| usage(&e))?,
             None => Manifest::default(),
@@ -221,6 +248,7 @@ impl Job {
         name.push(match self.format {
             DeliveryFormat::Wav => ".wav",
             DeliveryFormat::Flac => ".flac",
+            DeliveryFormat::Mp3 => ".mp3",
         });
         self.out_dir.join(name)
     }
@@ -622,6 +650,21 @@ impl Job {
         }
     }
 
+    /// With codecs to keep safe, turns `audio` down until each decodes at or under the
+    /// ceiling, and says what it chose.
+    fn codec_safe(&self, audio: &mut Audio) -> Result<Option<CodecSafe>, String> {
+        let specs = codec_safe_specs(&self.preset)?;
+        if specs.is_empty() {
+            return Ok(None);
+        }
+        let chosen = codec_safe::search(audio, &specs, self.preset.ceiling_dbtp)?;
+        if chosen.gain_db != 0.0 {
+            let g = 10f64.powf(chosen.gain_db / 20.0) as f32;
+            audio.channels.iter_mut().flatten().for_each(|s| *s *= g);
+        }
+        Ok(Some(chosen))
+    }
+
     /// Keeps the ceiling, dithers, tags and writes one track (already at the delivery rate).
     fn deliver(
         &self,
@@ -641,6 +684,7 @@ impl Job {
             let g = 10f64.powf(safety_gain_db / 20.0) as f32;
             audio.channels.iter_mut().flatten().for_each(|s| *s *= g);
         }
+        let codec_safe = self.codec_safe(&mut audio).map_err(not_written)?;
         let config = format!(
             "(channels: {}, bits: {}, shaping: \"{}\", seed: {})",
             audio.channel_count(),
@@ -657,7 +701,10 @@ impl Job {
             tags.isrc = Some(check_isrc(isrc).map_err(not_written)?);
         }
         let (date, time) = bext_date_time(secs);
-        let description = format!("Mastered by lathe, preset {}", self.preset.name);
+        let mut description = format!("Mastered by lathe, preset {}", self.preset.name);
+        if let Some(c) = &codec_safe {
+            description.push_str(&codec_safe_note(c));
+        }
         let loudness = BextLoudness {
             integrated_lufs: after.integrated_lufs,
             range_lu: after.loudness_range_lu,
@@ -683,6 +730,7 @@ impl Job {
             DeliveryFormat::Flac => {
                 let mut comments = vorbis_comments(&tags, &description, &loudness);
                 comments.extend(self.provenance.iter().flat_map(Provenance::vorbis_comments));
+                comments.extend(replaygain::replaygain_track_tags(&after));
                 write_flac(
                     &out,
                     &audio,
@@ -692,6 +740,13 @@ impl Job {
                 )
                 .map_err(|e| (e.to_string(), true))?;
             }
+            DeliveryFormat::Mp3 => {
+                let mut id3 = vec![("DESCRIPTION".to_string(), description.clone())];
+                id3.extend(replaygain::replaygain_track_tags(&after));
+                let bytes = lossy_output::encode_mp3(&audio, &id3).map_err(not_written)?;
+                write_atomically(&out, |w| std::io::Write::write_all(w, &bytes))
+                    .map_err(|e| (e.to_string(), true))?;
+            }
         }
         Ok(TrackReport {
             index: track.index,
@@ -700,6 +755,7 @@ impl Job {
             output: out.display().to_string(),
             gain_db,
             safety_gain_db,
+            codec_safe,
             before: track.before.analysis(),
             after,
             tags,
@@ -840,6 +896,17 @@ fn table(report: &AlbumReport) -> String {
         figure(report.spread.after_lu),
         figure(report.spread.max_relative_change_lu)
     );
+    for t in &report.tracks {
+        if let Some(c) = &t.codec_safe {
+            let _ = writeln!(
+                out,
+                "{}: codec-safe in {} pass(es){}",
+                t.output,
+                c.passes,
+                codec_safe_note(c)
+            );
+        }
+    }
     for f in &report.failed {
         let _ = writeln!(out, "FAILED {}: {}", f.input, f.error);
     }

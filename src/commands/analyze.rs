@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use crate::audio_io::read_audio;
 use crate::cli::AnalyzeArgs;
+use crate::delivery::platforms::{self, Preview};
 use crate::exit::{CliError, ResultExt};
 
 /// One analysed file, as `--json` prints it.
@@ -21,6 +22,8 @@ struct FileReport {
     path: String,
     #[serde(flatten)]
     analysis: FileAnalysis,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    platforms: Option<Vec<Preview>>,
 }
 
 /// The album: every readable file as one programme.
@@ -38,6 +41,10 @@ struct Report {
 }
 
 pub fn run(args: &AnalyzeArgs) -> Result<(), CliError> {
+    let platforms = match &args.platforms {
+        Some(table) => Some(platforms::load(table.as_deref()).user_fault()?),
+        None => None,
+    };
     let results = measure_all(&args.files);
     let mut album = AlbumAnalysis::new();
     let mut files = Vec::new();
@@ -46,9 +53,13 @@ pub fn run(args: &AnalyzeArgs) -> Result<(), CliError> {
         match result {
             Ok((analysis, state)) => {
                 album.add(&state);
+                let previews = platforms
+                    .as_deref()
+                    .and_then(|p| platform_previews(p, &analysis));
                 files.push(FileReport {
                     path: path.display().to_string(),
                     analysis: rounded(analysis),
+                    platforms: previews,
                 });
             }
             Err(e) => failures.push(e),
@@ -72,6 +83,16 @@ pub fn run(args: &AnalyzeArgs) -> Result<(), CliError> {
         None => Ok(()),
         Some(first) => Err(first),
     }
+}
+
+/// What each platform does to a file (none for silence, which has no loudness).
+fn platform_previews(table: &[platforms::Platform], a: &FileAnalysis) -> Option<Vec<Preview>> {
+    let master = platforms::Master {
+        integrated_lufs: a.integrated_lufs?,
+        true_peak_dbtp: a.true_peak_dbtp?,
+        sample_peak_dbfs: a.sample_peak_dbfs?,
+    };
+    Some(platforms::preview_all(table, master))
 }
 
 type Measured = Result<(FileAnalysis, FileState), CliError>;
@@ -168,6 +189,9 @@ fn table(report: &Report) -> String {
         ];
         for (name, value) in rows {
             out.push_str(&format!("  {name:<16}{value}\n"));
+        }
+        if let Some(previews) = &f.platforms {
+            out.push_str(&platforms::table(previews));
         }
     }
     if report.files.len() > 1 {

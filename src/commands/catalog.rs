@@ -295,6 +295,7 @@ fn format_name(format: DeliveryFormat) -> &'static str {
     match format {
         DeliveryFormat::Wav => "wav",
         DeliveryFormat::Flac => "flac",
+        DeliveryFormat::Mp3 => "mp3",
     }
 }
 

@@ -7,6 +7,7 @@ mod album;
 mod analyze;
 pub mod catalog;
 mod check;
+pub mod codec_check;
 mod compare;
 mod dot;
 pub mod live;
@@ -39,6 +40,7 @@ pub fn run(command: Command) -> Result<(), CliError> {
         Command::Compare(args) => compare::run(&args),
         Command::Plot(args) => plot::run(&args),
         Command::Plugins(args) => plugins::run(&args),
+        Command::CodecCheck(args) => codec_check::run(&args),
         Command::Run(_) => unreachable!("`run` owns its exit code; main dispatches it"),
         Command::Catalog(_) => unreachable!("`catalog` owns its exit code; main dispatches it"),
     }

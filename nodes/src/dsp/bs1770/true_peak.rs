@@ -146,6 +146,12 @@ impl TruePeak {
         self.peaks.fill([0.0; LANES]);
     }
 
+    /// Clears the running maxima but keeps the filter history, so the next samples are
+    /// measured on their own without a restart transient (windowed true peak).
+    pub fn reset_peaks(&mut self) {
+        self.peaks.fill([0.0; LANES]);
+    }
+
     /// Feeds the next samples of `channel`.
     pub fn process(&mut self, channel: usize, input: &[f32]) {
         let start = channel * (TAPS - 1);

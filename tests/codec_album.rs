@@ -1,0 +1,181 @@
+//! `lathe album --codec-safe`: a loud, limited master that overshoots -1 dBTP through Opus
+//! and MP3 is turned down until both decode at or under the ceiling, as lathe's
+//! codec-check and ffmpeg (decoding lathe's MP3 stream, and encoding Opus itself with
+//! libopus) both measure. Skips where the codec libraries or ffmpeg are missing, unless
+//! LATHE_REQUIRE_CODECS=1 / LATHE_REQUIRE_FFMPEG=1.
+
+mod codec_support;
+mod common;
+
+use std::path::Path;
+
+use codec_support::{
+    codecs_required, ffmpeg_available, ffmpeg_encode, ffmpeg_true_peak_dbtp, mp3_stream,
+    read_f32_wav,
+};
+use common::{assert_usage_error, lathe_in, stderr, write_wav_f32, xorshift32};
+
+const GRAPH: &str = r#"(
+    nodes: [
+        (id: "limit", kind: "limiter", params: {"ceiling_dbtp": -1.0}),
+    ],
+    links: ["in -> limit -> out"],
+)"#;
+
+/// Loud delivery: -5.5 LUFS into a -1 dBTP limiter, the kind of master that overshoots.
+const PRESET: &str = r#"(name: "loud", description: "loud", target_lufs: Some(-5.5),
+    tolerance_lu: 0.5, ceiling_dbtp: -1.0, sample_rate_hz: None, bits: 24, shaping: "none")"#;
+
+fn setup() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut s = 0xC0DE_u32;
+    let track: Vec<Vec<f32>> = (0..2)
+        .map(|_| {
+            (0..48_000 * 5)
+                .map(|i| {
+                    let white = (xorshift32(&mut s) as f32 / u32::MAX as f32) * 2.0 - 1.0;
+                    let saw = ((i as f32 * 3_000.0 / 48_000.0) % 1.0) * 2.0 - 1.0;
+                    0.3 * white + 0.2 * saw
+                })
+                .collect()
+        })
+        .collect();
+    write_wav_f32(&dir.path().join("t.wav"), 48_000, &track);
+    std::fs::write(dir.path().join("master.ron"), GRAPH).expect("graph");
+    std::fs::write(dir.path().join("loud.ron"), PRESET).expect("preset");
+    dir
+}
+
+fn codec_check(dir: &Path, file: &str) -> Option<i32> {
+    let out = lathe_in(dir, &["codec-check", file, "--codec", "opus:128,mp3:320"]);
+    out.status.code()
+}
+
+#[test]
+fn codec_safe_brings_every_decode_under_the_ceiling() {
+    let dir = setup();
+    let d = dir.path();
+    // Without --codec-safe the delivery overshoots through the codecs.
+    let plain = lathe_in(
+        d,
+        &[
+            "album",
+            "master.ron",
+            "t.wav",
+            "-o",
+            "plain",
+            "--preset",
+            "loud.ron",
+            "-q",
+        ],
+    );
+    assert_eq!(plain.status.code(), Some(0), "{}", stderr(&plain));
+    match codec_check(d, "plain/t.wav") {
+        Some(2) if !codecs_required() => {
+            eprintln!("notice: libopus or LAME missing; skipping");
+            return;
+        }
+        code => assert_eq!(code, Some(1), "the plain delivery should overshoot"),
+    }
+
+    std::fs::create_dir(d.join("safe")).expect("dir");
+    let safe = lathe_in(
+        d,
+        &[
+            "album",
+            "master.ron",
+            "t.wav",
+            "-o",
+            "safe",
+            "--preset",
+            "loud.ron",
+            "-q",
+            "--codec-safe",
+            "opus:128,mp3:320",
+            "--report",
+            "r.json",
+        ],
+    );
+    assert_eq!(safe.status.code(), Some(0), "{}", stderr(&safe));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("r.json")).expect("report"))
+            .expect("JSON");
+    let chosen = &report["tracks"][0]["codec_safe"];
+    assert!(chosen["gain_db"].as_f64().expect("gain") < 0.0, "{chosen}");
+    assert!(chosen["passes"].as_u64().expect("passes") <= 4, "{chosen}");
+    for decoded in chosen["decoded"].as_array().expect("decoded") {
+        assert!(
+            decoded["true_peak_dbtp"].as_f64().expect("tp") <= -1.0,
+            "{decoded}"
+        );
+    }
+    // The delivered file records the check (BWF description).
+    let bytes = std::fs::read(d.join("safe/t.wav")).expect("delivered");
+    assert!(
+        bytes.windows(10).any(|w| w == b"codec-safe"),
+        "bext lacks the codec check"
+    );
+    // lathe's own check of the delivered file now passes.
+    assert_eq!(codec_check(d, "safe/t.wav"), Some(0));
+
+    if !ffmpeg_available() {
+        return;
+    }
+    let delivered = read_f32_wav(&d.join("safe/t.wav"));
+    let planes: Vec<&[f32]> = delivered.iter().map(Vec::as_slice).collect();
+    let (stream, _) = mp3_stream(&planes);
+    std::fs::write(d.join("safe.mp3"), stream).expect("write mp3");
+    let tp = ffmpeg_true_peak_dbtp(d, "safe.mp3");
+    assert!(
+        tp <= -1.0,
+        "ffmpeg decodes lathe's MP3 of the delivery at {tp} dBTP"
+    );
+    ffmpeg_encode(
+        d,
+        "safe/t.wav",
+        &["-c:a", "libopus", "-b:a", "128k"],
+        "safe.opus",
+    );
+    let tp = ffmpeg_true_peak_dbtp(d, "safe.opus");
+    assert!(
+        tp <= -1.0,
+        "ffmpeg's Opus of the delivery decodes at {tp} dBTP"
+    );
+}
+
+#[test]
+fn a_bad_codec_safe_list_is_a_usage_error() {
+    let dir = setup();
+    assert_usage_error(
+        dir.path(),
+        &[
+            "album",
+            "master.ron",
+            "t.wav",
+            "-o",
+            "x",
+            "--codec-safe",
+            "mp3:300",
+        ],
+        &["--codec-safe", "bitrate `300`", "256, 320"],
+    );
+    // The preset field is checked the same way.
+    let preset = PRESET.replace(
+        r#"shaping: "none")"#,
+        r#"shaping: "none", codec_safe: ["ogg:96"])"#,
+    );
+    std::fs::write(dir.path().join("bad.ron"), preset).expect("preset");
+    assert_usage_error(
+        dir.path(),
+        &[
+            "album",
+            "master.ron",
+            "t.wav",
+            "-o",
+            "x",
+            "--preset",
+            "bad.ron",
+        ],
+        &["unknown codec `ogg`", "opus, mp3 and aac"],
+    );
+}

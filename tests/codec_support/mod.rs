@@ -1,0 +1,132 @@
+//! Helpers of the codec tests: ffmpeg as the independent encoder, decoder and true-peak
+//! meter, lathe's MP3 stream as a file, and alignment by cross-correlation.
+
+#![allow(dead_code)] // Each test binary uses its own subset of these helpers.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+pub const RATE_HZ: u32 = 48_000;
+
+pub fn codecs_required() -> bool {
+    std::env::var("LATHE_REQUIRE_CODECS").as_deref() == Ok("1")
+}
+
+pub fn ffmpeg_available() -> bool {
+    let found = Command::new("ffmpeg")
+        .arg("-version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        assert!(
+            std::env::var("LATHE_REQUIRE_FFMPEG").as_deref() != Ok("1"),
+            "ffmpeg is required (LATHE_REQUIRE_FFMPEG=1) but not installed"
+        );
+        eprintln!("notice: ffmpeg is not installed; skipping the ffmpeg cross-check");
+    }
+    found
+}
+
+/// ffmpeg's own true-peak meter (ebur128 filter) over `args` (inputs and codecs).
+pub fn ffmpeg_true_peak_dbtp(dir: &Path, input: &str) -> f64 {
+    let out = Command::new("ffmpeg")
+        .args([
+            "-hide_banner",
+            "-nostats",
+            "-i",
+            input,
+            "-af",
+            "ebur128=peak=true",
+            "-f",
+            "null",
+            "-",
+        ])
+        .current_dir(dir)
+        .output()
+        .expect("ffmpeg runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "ffmpeg failed: {err}");
+    let summary = err
+        .rsplit("True peak:")
+        .next()
+        .expect("a true-peak summary");
+    summary
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Peak:"))
+        .and_then(|v| v.trim().trim_end_matches("dBFS").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no peak in ffmpeg's summary: {summary}"))
+}
+
+pub fn ffmpeg_encode(dir: &Path, input: &str, codec_args: &[&str], output: &str) {
+    let out = Command::new("ffmpeg")
+        .args(["-hide_banner", "-y", "-i", input])
+        .args(codec_args)
+        .arg(output)
+        .current_dir(dir)
+        .output()
+        .expect("ffmpeg runs");
+    assert!(
+        out.status.success(),
+        "ffmpeg encode: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// lathe's MP3 encoder over `planes`: the frames as one stream, and the encoder's delay
+/// plus the MP3 decoder's.
+pub fn mp3_stream(planes: &[&[f32]]) -> (Vec<u8>, usize) {
+    use lathe_codecs::Encoder;
+    let spec: lathe_codecs::CodecSpec = "mp3:320".parse().expect("valid");
+    let mut encoder =
+        lathe_codecs::mp3::LameEncoder::new(spec, RATE_HZ, planes.len()).expect("LAME");
+    let interleaved: Vec<f32> = (0..planes[0].len())
+        .flat_map(|i| planes.iter().map(move |p| p[i]))
+        .collect();
+    let mut packets = Vec::new();
+    encoder.encode(&interleaved, &mut packets).expect("encode");
+    encoder.finish(&mut packets).expect("flush");
+    (
+        packets.into_iter().flat_map(|p| p.data).collect(),
+        encoder.delay_frames(),
+    )
+}
+
+pub fn read_f32_wav(path: &Path) -> Vec<Vec<f32>> {
+    let mut reader = hound::WavReader::open(path).expect("a WAV file");
+    let spec = reader.spec();
+    let channels = usize::from(spec.channels);
+    let samples: Vec<f32> = match spec.sample_format {
+        hound::SampleFormat::Float => reader
+            .samples::<f32>()
+            .map(|s| s.expect("a sample"))
+            .collect(),
+        hound::SampleFormat::Int => {
+            let scale = (1u64 << (spec.bits_per_sample - 1)) as f32;
+            reader
+                .samples::<i32>()
+                .map(|s| s.expect("a sample") as f32 / scale)
+                .collect()
+        }
+    };
+    (0..channels)
+        .map(|c| samples.iter().skip(c).step_by(channels).copied().collect())
+        .collect()
+}
+
+/// The lag of `decoded` against `source` within `expected ± span` where they correlate best.
+pub fn best_lag(source: &[f32], decoded: &[f32], expected: usize, span: usize) -> usize {
+    let n = source
+        .len()
+        .min(decoded.len().saturating_sub(expected + span))
+        .min(96_000);
+    let corr = |lag: usize| -> f64 {
+        (0..n)
+            .map(|i| f64::from(source[i]) * f64::from(decoded[i + lag]))
+            .sum()
+    };
+    (expected.saturating_sub(span)..=expected + span)
+        .max_by(|&a, &b| corr(a).total_cmp(&corr(b)))
+        .unwrap_or(0)
+}
