@@ -10,6 +10,7 @@ pub mod cli;
 pub mod commands;
 pub mod demo;
 pub mod exit;
+pub mod matching;
 pub mod plot;
 pub mod progress;
 pub mod report;
