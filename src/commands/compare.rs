@@ -231,7 +231,7 @@ fn match_text(m: &MatchReport) -> String {
             let _ = writeln!(out, "width: not matched ({why})");
         }
         None => {
-            let _ = writeln!(out, "width: {} side bells", m.width_bands.len());
+            let _ = writeln!(out, "width: {} side bands", m.width_bands.len());
         }
     }
     let _ = writeln!(

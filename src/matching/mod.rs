@@ -31,7 +31,7 @@ pub const FIT_PASSES: usize = 2;
 /// [`MAX_GAIN_STEPS`] renders.
 pub const LOUDNESS_TOLERANCE_LU: f64 = 0.02;
 pub const MAX_GAIN_STEPS: usize = 4;
-/// Width bells: one per octave from [`WIDTH_RANGE_HZ`].
+/// Width bands: shelves at the ends of [`WIDTH_RANGE_HZ`], bells one per octave between.
 pub const WIDTH_BANDS_PER_OCTAVE: f64 = 1.0;
 pub const WIDTH_RANGE_HZ: (f64, f64) = (62.5, 16_000.0);
 /// A mix whose side is this far below its mid on average is treated as mono: side EQ
@@ -162,7 +162,7 @@ pub fn match_mix(
     };
     let mix_norm = normalise(&mix_spectra.mean_db, mix_lufs);
 
-    // Width: side-only bells on the side/mid difference, stereo only.
+    // Width: side-only shelves and bells on the side/mid difference, stereo only.
     let mut width_skipped = None;
     let width_target = match (
         &mix_spectra.side_minus_mid_db,
@@ -197,11 +197,14 @@ pub fn match_mix(
                 high_hz: WIDTH_RANGE_HZ.1,
                 ..settings.limits
             };
-            let bells: Vec<Band> = layout(&limits, rate_hz)
-                .into_iter()
-                .filter(|b| b.kind == lathe_nodes::dsp::biquad::FilterType::Bell)
-                .collect();
-            fit(bells, &grid, t, limits.max_gain_db, rate_hz).bands
+            fit(
+                layout(&limits, rate_hz),
+                &grid,
+                t,
+                limits.max_gain_db,
+                rate_hz,
+            )
+            .bands
         }
         None => Vec::new(),
     };
@@ -238,13 +241,13 @@ pub fn match_mix(
                 &curve::spectra(&out, settings.smoothing_octaves).mean_db,
                 out_lufs,
             );
+            // What the cascade achieved on the mix; the next pass adds what it missed of
+            // the (strength-scaled) target to what it was asked for.
             let achieved = scaled_difference(&out_norm, &mix_norm, 100.0);
-            let strength = settings.eq_strength_pct / 100.0;
-            // Wanted = achieved + strength * (reference - output).
-            wanted = achieved
+            wanted = wanted
                 .iter()
-                .zip(target.curve.mean_db.iter().zip(&out_norm))
-                .map(|(a, (r, o))| Some(a.as_ref()? + strength * (r.as_ref()? - o.as_ref()?)))
+                .zip(eq_target.iter().zip(&achieved))
+                .map(|(w, (t, a))| Some(w.as_ref()? + t.as_ref()? - a.as_ref()?))
                 .collect();
         }
         rendered = Some(out);
