@@ -4,7 +4,7 @@
 //! Why bells on a fixed log grid, not an FIR: the result is an ordinary `eq` node that a
 //! user reads, edits, bypasses and automates band by band, minimum or linear phase at
 //! will; and a long-term tonal difference is smooth (it is measured through 1/3-octave
-//! smoothing), so a bell every half octave has the resolution it needs. Why iterate:
+//! smoothing), so a bell every third of an octave has the resolution it needs. Why iterate:
 //! a bell's response in dB is only nearly proportional to its gain, and neighbours
 //! overlap; each Gauss-Newton step linearises the matched-biquad response of every band
 //! (the very coefficients the `eq` kind runs) around the current gains and solves the
@@ -14,7 +14,7 @@
 use lathe_nodes::dsp::biquad::{Alignment, Coefs, FilterDesign, FilterType, MAX_SECTIONS};
 
 /// Default bells per octave.
-pub const DEFAULT_BANDS_PER_OCTAVE: f64 = 2.0;
+pub const DEFAULT_BANDS_PER_OCTAVE: f64 = 3.0;
 /// Default largest boost or cut of a band.
 pub const DEFAULT_MAX_GAIN_DB: f64 = 12.0;
 /// Default lowest and highest bell centres: the low shelf sits at the first, the high
@@ -28,7 +28,7 @@ pub const MAX_ITERATIONS: usize = 30;
 pub const CONVERGED_DB: f64 = 0.005;
 /// Ridge weight relative to the mean diagonal of the normal matrix: keeps overlapping
 /// bells from trading large opposite gains for a tiny gain in fit.
-const RIDGE: f64 = 1e-3;
+const RIDGE: f64 = 1e-2;
 
 /// The limits of the fit, all CLI parameters.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -167,10 +167,12 @@ pub fn fit(
     max_gain_db: f64,
     sample_rate_hz: f64,
 ) -> Fit {
+    // A target beyond the gain limit cannot be reached; left as it is, its excess would
+    // pull the neighbouring bands into large opposite gains.
     let points: Vec<(f64, f64)> = grid_hz
         .iter()
         .zip(target_db)
-        .filter_map(|(&f, t)| Some((f, (*t)?)))
+        .filter_map(|(&f, t)| Some((f, t.as_ref()?.clamp(-max_gain_db, max_gain_db))))
         .collect();
     let n = bands.len();
     let mut iterations = 0;
@@ -351,12 +353,13 @@ mod tests {
     #[test]
     fn the_layout_spans_the_range_at_the_spacing() {
         let bands = layout(&FitLimits::default(), RATE);
-        // 25 Hz .. 16 kHz is 9.32 octaves: 19 half-octave steps, 20 bells, 2 shelves.
-        assert_eq!(bands.len(), 22);
+        // 25 Hz .. 16 kHz is 9.32 octaves: 28 third-octave steps, 29 bells, 2 shelves.
+        assert_eq!(bands.len(), 31);
         assert_eq!(bands[0].kind, FilterType::LowShelf);
-        assert_eq!(bands[21].kind, FilterType::HighShelf);
+        assert_eq!(bands[30].kind, FilterType::HighShelf);
         assert!((bands[1].freq_hz - 25.0).abs() < 1e-9);
-        assert!((bands[20].freq_hz - 16_000.0).abs() < 1e-6);
+        assert!((bands[29].freq_hz - 16_000.0).abs() < 1e-6);
         assert!((bell_q_for_spacing(2.0) - 1.9).abs() < 0.02);
+        assert!((bell_q_for_spacing(3.0) - 2.87).abs() < 0.02);
     }
 }
