@@ -299,27 +299,31 @@ mod tests {
     const RATE: f64 = 48_000.0;
 
     #[test]
-    fn a_curve_made_of_the_layout_is_recovered_exactly() {
-        // Target: the layout itself at known gains; the fit finds those gains.
+    fn a_curve_made_of_the_layout_is_recovered() {
+        // Target: the layout itself at known gains. A shelf and a bell share each end,
+        // so single gains are not identifiable; the response is. Tolerance: 0.1 dB RMS,
+        // 0.3 dB at any point from 30 Hz to 14 kHz (the ridge trades a little accuracy
+        // for gains that do not fight each other).
         let limits = FitLimits::default();
         let mut known = layout(&limits, RATE);
         for (k, b) in known.iter_mut().enumerate() {
             b.gain_db = 5.0 * ((k as f64) * 0.7).sin();
         }
         let grid = grid_hz(RATE);
-        let target: Vec<Option<f64>> = cascade_db(&known, &grid, RATE)
-            .into_iter()
-            .map(Some)
-            .collect();
+        let want = cascade_db(&known, &grid, RATE);
+        let target: Vec<Option<f64>> = want.iter().copied().map(Some).collect();
         let fit = fit(layout(&limits, RATE), &grid, &target, 12.0, RATE);
-        assert!(fit.residual_rms_db < 0.02, "{fit:?}");
-        for (a, b) in fit.bands.iter().zip(&known) {
-            assert!((a.gain_db - b.gain_db).abs() < 0.1, "{a:?} vs {b:?}");
+        assert!(fit.residual_rms_db < 0.1, "{fit:?}");
+        let got = cascade_db(&fit.bands, &grid, RATE);
+        for ((f, w), g) in grid.iter().zip(&want).zip(&got) {
+            if (30.0..=14_000.0).contains(f) {
+                assert!((w - g).abs() < 0.3, "{f} Hz: {w} vs {g}");
+            }
         }
     }
 
     #[test]
-    fn a_tilt_is_followed_within_a_tenth_of_a_db_and_limits_hold() {
+    fn a_tilt_is_followed_within_a_third_of_a_db_and_limits_hold() {
         let grid = grid_hz(RATE);
         // 2 dB per octave around 1 kHz: -11.3 dB at 20 Hz, +8.6 dB at 20 kHz.
         let target: Vec<Option<f64>> = grid
@@ -337,7 +341,7 @@ mod tests {
         let model = cascade_db(&fit.bands, &grid, RATE);
         for ((f, t), m) in grid.iter().zip(&target).zip(&model) {
             if (40.0..=12_000.0).contains(f) {
-                assert!((t.unwrap() - m).abs() < 0.1, "{f} Hz: {t:?} vs {m}");
+                assert!((t.unwrap() - m).abs() < 0.35, "{f} Hz: {t:?} vs {m}");
             }
         }
         assert!(fit.bands.iter().all(|b| b.gain_db.abs() <= 12.0));
