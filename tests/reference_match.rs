@@ -403,3 +403,36 @@ fn real_music_is_matched_to_within_the_fit_s_resolution() {
         "loudness {gain:+.3} LU from the reference"
     );
 }
+
+#[test]
+fn dynamics_are_reported_with_a_suggestion() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // The reference: the mix pushed 12 dB into a limiter at -1 dBTP, so denser (lower
+    // PLR) and louder.
+    pair(
+        d,
+        r#"(id: "known", kind: "limiter", params: {"input_gain_db": 12.0, "ceiling_dbtp": -1.0})"#,
+    );
+    let report = json(
+        d,
+        &[
+            "compare", "mix.wav", "ref.wav", "--json", "--match", "m.ron",
+        ],
+    );
+    let m = &report["match"];
+    let plr = &m["plr_db"];
+    let (before, reference) = (
+        plr["before"].as_f64().unwrap(),
+        plr["reference"].as_f64().unwrap(),
+    );
+    assert!(before - reference > 3.0, "{plr}");
+    let text = m["dynamics_suggestion"].as_str().unwrap();
+    assert!(text.contains("the reference is denser"), "{text}");
+    // The loudness gain alone pushes the peaks over -1 dBTP: the report says so.
+    assert!(m["true_peak_dbtp"]["after"].as_f64().unwrap() > -1.0);
+    assert!(
+        text.contains("put a `limiter` after `match_gain`"),
+        "{text}"
+    );
+}
