@@ -436,3 +436,23 @@ fn dynamics_are_reported_with_a_suggestion() {
         "{text}"
     );
 }
+
+#[test]
+fn a_silent_mix_is_plotted_but_not_matched() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    pair(d, r#"(id: "known", kind: "gain")"#);
+    write_wav_f32(
+        &d.join("silent.wav"),
+        RATE,
+        &[vec![0.0; 48_000], vec![0.0; 48_000]],
+    );
+    let plot = lathe_in(d, &["compare", "silent.wav", "ref.wav", "--plot", "p.png"]);
+    assert!(plot.status.success(), "{}", stderr(&plot));
+    assert_usage_error(
+        d,
+        &["compare", "silent.wav", "ref.wav", "--match", "m.ron"],
+        &["`silent.wav` has no measurable loudness (silent?); there is nothing to match"],
+    );
+    assert!(!d.join("m.ron").exists());
+}

@@ -394,12 +394,14 @@ pub fn run(args: &CompareArgs) -> Result<(), CliError> {
     } else {
         args.weights.clone()
     };
-    let wants_match = args.match_eq.is_some() || args.match_graph.is_some() || args.plot.is_some();
+    // The plot shows the match where there can be one; the match files need one.
+    let needs_match = args.match_eq.is_some() || args.match_graph.is_some();
+    let wants_match = needs_match || args.plot.is_some();
     let settings = settings(args);
     let all_loud = analyses.iter().all(|a| a.integrated_lufs.is_some());
     let target = if paths.len() > 1 || wants_match {
         for (path, a) in paths.iter().zip(&analyses) {
-            if a.integrated_lufs.is_none() {
+            if a.integrated_lufs.is_none() && (needs_match || paths.len() > 1) {
                 return Err(CliError::user(anyhow!(
                     "`{}` has no measurable loudness (silent?); it cannot be a reference",
                     path.display()
@@ -430,7 +432,10 @@ pub fn run(args: &CompareArgs) -> Result<(), CliError> {
         &ref_audio,
         target.as_ref(),
     );
-    if wants_match && let Some(t) = &target {
+    if wants_match
+        && let Some(t) = &target
+        && (needs_match || mix_analysis.integrated_lufs.is_some())
+    {
         if mix_analysis.integrated_lufs.is_none() {
             return Err(CliError::user(anyhow!(
                 "`{}` has no measurable loudness (silent?); there is nothing to match",
