@@ -120,7 +120,12 @@ const COMPARE_EXAMPLES: &str = "\
 Examples:
   lathe compare mix.wav reference.wav
   lathe compare mix.wav reference.wav --json --plot diff.png
-  lathe compare mix.wav reference.wav --match-eq match.ron --strength 50";
+  lathe compare mix.wav reference.wav --match-eq match.ron --strength 50
+  lathe compare mix.wav reference.wav --match match.ron --plot match.png
+  lathe compare mix.wav --reference reference.wav --reference ref.wav --weight 2 --weight 1 --match match.ron
+  lathe compare mix.wav reference.wav --match match.ron --width-strength 0 --max-gain-db 6
+
+See docs/matching.md for the fit, the strengths and the limits.";
 
 const PLOT_EXAMPLES: &str = "\
 Examples:
@@ -350,21 +355,89 @@ fn parse_target(s: &str) -> Result<f64, String> {
 pub struct CompareArgs {
     /// The mix to judge.
     pub mix: PathBuf,
-    /// The reference it is compared with.
-    pub reference: PathBuf,
+    /// The reference it is compared with (or give them with --reference).
+    pub reference: Option<PathBuf>,
+    /// A further reference; several are averaged at matched loudness.
+    #[arg(long = "reference", value_name = "FILE")]
+    pub references: Vec<PathBuf>,
+    /// Weight of each reference in the average, in the order given (default 1 each).
+    #[arg(long = "weight", value_name = "W", value_parser = parse_weight)]
+    pub weights: Vec<f64>,
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
-    /// Draw both spectra and their difference to this PNG or SVG file.
+    /// Draw the spectra of mix, reference and matched mix, and their differences, to this
+    /// PNG or SVG file.
     #[arg(long, value_name = "FILE")]
     pub plot: Option<PathBuf>,
     /// Write an `eq` node that moves the mix towards the reference, as RON.
     #[arg(long, value_name = "FILE")]
     pub match_eq: Option<PathBuf>,
-    /// How much of the difference the match EQ corrects, 0..=100 %.
+    /// Write a graph that matches the mix to the reference: EQ, width, loudness.
+    #[arg(long = "match", value_name = "FILE")]
+    pub match_graph: Option<PathBuf>,
+    /// How much of every difference the match corrects, 0..=100 %.
     #[arg(long, value_name = "PCT", default_value_t = 100.0,
         value_parser = parse_strength)]
     pub strength: f64,
+    /// Strength of the tonal (EQ) match; default --strength.
+    #[arg(long, value_name = "PCT", value_parser = parse_strength)]
+    pub eq_strength: Option<f64>,
+    /// Strength of the width match; default --strength.
+    #[arg(long, value_name = "PCT", value_parser = parse_strength)]
+    pub width_strength: Option<f64>,
+    /// Strength of the loudness match; default --strength.
+    #[arg(long, value_name = "PCT", value_parser = parse_strength)]
+    pub loudness_strength: Option<f64>,
+    /// Largest boost or cut of a fitted band, dB.
+    #[arg(long, value_name = "DB", default_value_t = crate::matching::fit::DEFAULT_MAX_GAIN_DB,
+        value_parser = parse_max_gain)]
+    pub max_gain_db: f64,
+    /// Fitted bells per octave, 0.5..=6.
+    #[arg(long, value_name = "N", default_value_t = crate::matching::fit::DEFAULT_BANDS_PER_OCTAVE,
+        value_parser = parse_bands_per_octave)]
+    pub bands_per_octave: f64,
+    /// Q of the fitted bells, 0.3..=10 (default: from the spacing, 1.5 spacings wide).
+    #[arg(long, value_name = "Q", value_parser = parse_q)]
+    pub q: Option<f64>,
+    /// Width of the spectral smoothing in octaves, 1/24..=1 (default 1/3).
+    #[arg(long, value_name = "OCT", default_value_t = crate::matching::curve::DEFAULT_SMOOTHING_OCTAVES,
+        value_parser = parse_smoothing)]
+    pub smoothing_octaves: f64,
+}
+
+fn parse_in_range(s: &str, lo: f64, hi: f64, what: &str) -> Result<f64, String> {
+    let v = if let Some((a, b)) = s.split_once('/') {
+        a.trim().parse::<f64>().ok().zip(b.trim().parse::<f64>().ok()).map(|(a, b)| a / b)
+    } else {
+        s.trim().parse::<f64>().ok()
+    };
+    match v {
+        Some(v) if (lo..=hi).contains(&v) => Ok(v),
+        _ => Err(format!("must be {what} in {lo}..={hi}")),
+    }
+}
+
+fn parse_weight(s: &str) -> Result<f64, String> {
+    parse_in_range(s, 0.0, 1000.0, "a weight").and_then(|w| {
+        if w > 0.0 { Ok(w) } else { Err("must be a weight above 0".into()) }
+    })
+}
+
+fn parse_max_gain(s: &str) -> Result<f64, String> {
+    parse_in_range(s, 0.5, 24.0, "a gain in dB")
+}
+
+fn parse_bands_per_octave(s: &str) -> Result<f64, String> {
+    parse_in_range(s, 0.5, 6.0, "a number of bands per octave")
+}
+
+fn parse_q(s: &str) -> Result<f64, String> {
+    parse_in_range(s, 0.3, 10.0, "a Q")
+}
+
+fn parse_smoothing(s: &str) -> Result<f64, String> {
+    parse_in_range(s, 1.0 / 24.0, 1.0, "a width in octaves (e.g. 1/3)")
 }
 
 fn parse_strength(s: &str) -> Result<f64, String> {

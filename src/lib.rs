@@ -11,6 +11,7 @@ pub mod commands;
 pub mod delivery;
 pub mod demo;
 pub mod exit;
+pub mod matching;
 pub mod plot;
 pub mod progress;
 pub mod report;

@@ -85,37 +85,36 @@ fn compare_finds_the_tilt_and_the_match_eq_follows_it() {
     assert!(json["mix"]["correlation"].as_f64().unwrap() > 0.999);
     let eq = std::fs::read_to_string(d.join("eq.ron")).unwrap();
     let gains = eq_gains(&eq);
-    assert_eq!(gains.len(), 10, "{eq}");
-    assert!(gains.windows(2).all(|w| w[1] >= w[0]), "rising: {gains:?}");
-    assert!(gains.iter().all(|g| g.abs() <= 6.0), "bounded: {gains:?}");
-    assert_eq!(gains[0], -6.0, "the bottom is clamped: {gains:?}");
-    // One octave between bells: 3 x 0.5 dB apart where not clamped.
-    assert!((gains[9] - gains[8] - 1.5).abs() < 0.05, "{gains:?}");
+    // A low shelf, 29 bells, a high shelf, within the default 12 dB limit.
+    assert_eq!(gains.len(), 31, "{eq}");
+    assert!(gains.iter().all(|g| g.abs() <= 12.0), "bounded: {gains:?}");
+    // The matched mix follows the tilt: what is left is small (tolerance 0.3 dB RMS).
+    let tonal = &json["match"]["tonal_difference_rms_db"];
+    assert!(tonal["before"].as_f64().unwrap() > 2.0, "{tonal}");
+    assert!(tonal["after"].as_f64().unwrap() < 0.3, "{tonal}");
     assert!(std::fs::metadata(d.join("diff.png")).unwrap().len() > 1000);
     // The snippet is a valid eq node: a graph around it compiles.
     let graph = format!("(nodes: [{eq}], links: [\"in -> match_eq -> out\"])");
     std::fs::write(d.join("g.ron"), graph).unwrap();
     let check = lathe_in(d, &["check", "g.ron"]);
     assert!(check.status.success(), "{}", stderr(&check));
-    // Half strength halves the unclamped gains.
-    let half = lathe_in(
+    // With a 2 dB limit no band goes beyond it.
+    let capped = lathe_in(
         d,
         &[
             "compare",
             "mix.wav",
             "ref.wav",
             "--match-eq",
-            "half.ron",
-            "--strength",
-            "50",
+            "capped.ron",
+            "--max-gain-db",
+            "2",
         ],
     );
-    assert!(half.status.success());
-    let half = eq_gains(&std::fs::read_to_string(d.join("half.ron")).unwrap());
-    assert!(
-        (half[4] - gains[4] / 2.0).abs() < 0.02,
-        "{half:?} vs {gains:?}"
-    );
+    assert!(capped.status.success(), "{}", stderr(&capped));
+    let capped = eq_gains(&std::fs::read_to_string(d.join("capped.ron")).unwrap());
+    assert!(capped.iter().all(|g| g.abs() <= 2.0), "{capped:?}");
+    assert!(capped.iter().any(|g| g.abs() == 2.0), "{capped:?}");
 }
 
 fn eq_gains(ron: &str) -> Vec<f64> {

@@ -264,17 +264,18 @@ fn the_match_eq_has_the_bells_the_docs_promise() {
         .skip(1)
         .map(|rest| rest.split(',').next().unwrap().trim().parse().unwrap())
         .collect();
-    let docs = std::fs::read_to_string(repo().join("docs/album.md")).expect("album.md");
+    let docs = std::fs::read_to_string(repo().join("docs/matching.md")).expect("matching.md");
     assert!(
-        docs.contains("ten bells, one per octave"),
-        "docs/album.md changed"
+        docs.contains("29 bells from 25 Hz to 16 kHz"),
+        "docs/matching.md changed"
     );
-    assert_eq!(freqs.len(), 10, "{text}");
-    assert!((freqs[0] - 31.25).abs() < 0.1, "first bell {} Hz", freqs[0]);
+    // A low shelf, 29 bells, a high shelf.
+    assert_eq!(freqs.len(), 31, "{text}");
+    assert!((freqs[1] - 25.0).abs() < 0.1, "first bell {} Hz", freqs[1]);
     assert!(
-        (freqs[9] - 16_000.0).abs() < 1.0,
+        (freqs[29] - 16_000.0).abs() < 1.0,
         "last bell {} Hz",
-        freqs[9]
+        freqs[29]
     );
 }
 

@@ -5,6 +5,7 @@
 use realfft::RealFftPlanner;
 
 use crate::audio_io::Audio;
+use crate::plot::{COLORS, Panel, Series};
 
 /// FFT length: 5.9 Hz bins at 48 kHz, enough for the 20 Hz band.
 pub const FFT_FRAMES: usize = 8192;
@@ -77,6 +78,75 @@ pub fn third_octave_db(audio: &Audio) -> Vec<Option<f64>> {
             (sum > 1e-20).then(|| 10.0 * sum.log10())
         })
         .collect()
+}
+
+/// The curves of `lathe compare --plot`, per 1/3-octave band, all at the reference's
+/// integrated loudness.
+pub struct CompareCurves {
+    pub freq_hz: Vec<f64>,
+    pub mix_db: Vec<Option<f64>>,
+    pub reference_db: Vec<Option<f64>>,
+    /// The mix rendered through the match graph (empty or `None`s without a match).
+    pub matched_db: Vec<Option<f64>>,
+}
+
+/// Two panels: mix, reference and matched mix on one chart; below, reference minus mix
+/// and reference minus matched mix.
+pub fn compare_panels(c: &CompareCurves) -> Vec<Panel> {
+    let points = |v: &[Option<f64>]| -> Vec<(f64, f64)> {
+        c.freq_hz
+            .iter()
+            .zip(v)
+            .filter_map(|(&f, v)| Some((f, (*v)?)))
+            .collect()
+    };
+    let minus = |a: &[Option<f64>], b: &[Option<f64>]| -> Vec<Option<f64>> {
+        a.iter()
+            .zip(b)
+            .map(|(a, b)| Some(a.as_ref()? - b.as_ref()?))
+            .collect()
+    };
+    let series = |name: &str, points: Vec<(f64, f64)>, color: usize| Series {
+        name: name.into(),
+        points,
+        color: COLORS[color],
+    };
+    let mut levels = vec![
+        series("mix", points(&c.mix_db), 0),
+        series("reference", points(&c.reference_db), 1),
+    ];
+    let mut differences = vec![series(
+        "reference - mix",
+        points(&minus(&c.reference_db, &c.mix_db)),
+        0,
+    )];
+    let matched = points(&c.matched_db);
+    if !matched.is_empty() {
+        levels.push(series("matched", matched, 2));
+        differences.push(series(
+            "reference - matched",
+            points(&minus(&c.reference_db, &c.matched_db)),
+            2,
+        ));
+    }
+    vec![
+        Panel {
+            title: "Long-term 1/3-octave spectrum, loudness matched".into(),
+            x_label: "frequency (Hz)".into(),
+            y_label: "level (dB)".into(),
+            log_x: true,
+            series: levels,
+            target: None,
+        },
+        Panel {
+            title: "Reference - mix".into(),
+            x_label: "frequency (Hz)".into(),
+            y_label: "difference (dB)".into(),
+            log_x: true,
+            series: differences,
+            target: Some((0.0, "0 dB".into())),
+        },
+    ]
 }
 
 #[cfg(test)]
