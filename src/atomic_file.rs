@@ -59,8 +59,7 @@ impl AtomicFile {
         }
         let file_name = file_name.to_string_lossy();
         cleanup::sweep_stale(dir, &file_name);
-        let (temp_path, file) = create_temp(dir, &file_name)?;
-        let on_signal = cleanup::register(&temp_path);
+        let (temp_path, file, on_signal) = create_temp(dir, &file_name)?;
         Ok(Self {
             path: path.to_path_buf(),
             writer: BufWriter::new(file),
@@ -104,15 +103,18 @@ fn parent_dir(path: &Path) -> &Path {
     }
 }
 
-fn create_temp(dir: &Path, file_name: &str) -> io::Result<(PathBuf, File)> {
+/// Creates a fresh temporary file beside the target, registered for removal on a signal
+/// *before* it exists: a signal that lands between the two would otherwise leave it.
+fn create_temp(dir: &Path, file_name: &str) -> io::Result<(PathBuf, File, cleanup::Registered)> {
     loop {
         let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
         let temp = dir.join(format!(
             "{TEMP_PREFIX}{}-{n}-{file_name}",
             std::process::id()
         ));
+        let on_signal = cleanup::register(&temp);
         match OpenOptions::new().write(true).create_new(true).open(&temp) {
-            Ok(file) => return Ok((temp, file)),
+            Ok(file) => return Ok((temp, file, on_signal)),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
             Err(e) => return Err(e),
         }
