@@ -295,6 +295,12 @@ impl ClapInstance {
             .map_or(0, |get| unsafe { get(self.plugin) })
     }
 
+    /// Does the plugin offer the latency extension?
+    pub fn has_latency_extension(&self) -> bool {
+        self.extension::<clap_plugin_latency>(CLAP_EXT_LATENCY)
+            .is_some_and(|ext| ext.get.is_some())
+    }
+
     /// Runs one block. Audio thread: starts processing on the first call.
     #[inline]
     pub fn process(&mut self, process: &clap_process) -> clap_process_status {
