@@ -80,11 +80,12 @@ const DOC: &str = "\
 Hosts an LV2 plugin. Config: `uri` (required), `bundle` (a bundle folder to load, relative
 to the graph file), `controls` (control inputs fixed at build, by symbol: use it for
 controls that change the plugin's latency), `state` (the plugin's saved state, a list of
-(key, type, value); the live console's `save` writes it). Ports: `in` (the plugin's main audio inputs),
-`sidechain` (its side-chain inputs, optional), `out`. Params: the control inputs by
-symbol, with the plugin's ranges and defaults. Meters: the control outputs. Latency: what
-the plugin's latency port reports after a probe run at build. `lathe nodes lv2 --uri URI`
-describes one plugin; see docs/plugins.md.";
+(key, type, value), restored before activation; the live console's `save` writes it).
+Ports: `in` (the plugin's main audio inputs), `sidechain` (its side-chain inputs,
+optional), `out`. Params: the control inputs by symbol, with the plugin's ranges and
+defaults. Meters: the control outputs. Latency: what the plugin's latency port reports
+after a probe run at build. `lathe nodes lv2 --uri URI` describes one plugin; see
+docs/plugins.md.";
 
 impl NodeKind for Lv2Kind {
     fn name(&self) -> &'static str {
