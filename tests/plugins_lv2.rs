@@ -549,6 +549,25 @@ fn an_lv2_plugins_state_saves_into_the_config_and_restores() {
     assert_eq!(saved_config(&restored), changed);
 }
 
+/// LSP's plugins implement the state interface too (for their settings that are not
+/// controls): the EQ of graphs/plugins.ron saves, and builds again from what it saved,
+/// so the live console's `save` works on the shipped plugin graph.
+#[test]
+fn lsp_eq_state_saves_and_builds_again() {
+    if !lv2_ready("lsp_eq_state_saves_and_builds_again") {
+        return;
+    }
+    let config = format!("(uri: {LSP_EQ:?}, controls: {{\"mode\": 0.0}})");
+    let (_, task) = build_lv2(&config).expect("LSP's EQ builds");
+    let saved = task
+        .expect("LSP's EQ has the state interface")
+        .config_to_save()
+        .expect("a config")
+        .unwrap_or_else(|e| panic!("LSP's EQ saves its state: {e}"));
+    assert!(saved.contains("state: ["), "{saved}");
+    build_lv2(&saved).unwrap_or_else(|e| panic!("{saved}\n{e}"));
+}
+
 #[test]
 fn a_bad_lv2_state_is_an_error_on_the_state_field() {
     if !lv2_ready("a_bad_lv2_state_is_an_error_on_the_state_field") {
