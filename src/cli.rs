@@ -91,6 +91,7 @@ const PLUGINS_EXAMPLES: &str = "\
 Examples:
   lathe plugins
   lathe plugins dpl
+  lathe plugins --latency dpl            (build each to read the latency it reports)
   lathe plugins --json para_equalizer > eq.json
   lathe nodes lv2 --uri http://gareus.org/oss/lv2/dpl#stereo
 
@@ -103,6 +104,11 @@ pub struct PluginsArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Build each LV2 plugin that has a latency port once to read its latency (slow:
+    /// seconds for a few hundred plugins). Without it, those plugins' latency is shown
+    /// as not measured; plugins without a latency port have none.
+    #[arg(long)]
+    pub latency: bool,
 }
 
 const ALBUM_EXAMPLES: &str = "\

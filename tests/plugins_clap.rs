@@ -2,8 +2,8 @@
 //! (`plugins/test-plugin`): a param from `--set` reaches the plugin (output bit-exact to
 //! the gain), a dry path in parallel with the plugin's 64-frame latency nulls, renders
 //! are deterministic, `check` shows the plugin's latency, and bad cases (missing file,
-//! unknown id, unknown param, ports that don't fit the link, a plugin that outputs NaN)
-//! are clear messages naming the node.
+//! unknown id, unknown param, ports that don't fit the link, a plugin that outputs NaN,
+//! a corrupt or foreign plugin state) are clear messages naming the node.
 
 mod common;
 #[path = "../plugins/tests/support/test_plugin.rs"]
@@ -13,7 +13,7 @@ use std::path::Path;
 
 use common::{assert_fails, lathe_in, lathe_ok, stderr, write_wav_f32};
 use lathe::audio_io::read_audio;
-use test_plugin::{GAIN_ID, LATENCY_ID, MONO_ID, test_plugin};
+use test_plugin::{FADE_ID, GAIN_ID, LATENCY_ID, MONO_ID, test_plugin};
 
 const RATE_HZ: u32 = 48_000;
 const FRAMES: usize = 24_000;
@@ -235,10 +235,49 @@ fn the_plugins_command_lists_clap_plugins_on_the_clap_path() {
         .expect("lathe runs");
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = common::stdout(&out);
-    for id in [GAIN_ID, LATENCY_ID, MONO_ID] {
+    for id in [GAIN_ID, LATENCY_ID, MONO_ID, FADE_ID] {
         assert!(text.contains(id), "{id} listed:\n{text}");
     }
     assert!(text.contains("gain_db"), "params listed:\n{text}");
+}
+
+#[test]
+fn a_corrupt_or_foreign_state_fails_check_and_render_naming_the_node() {
+    let plugin = test_plugin();
+    // Not base64 at all; base64 of bytes that are not this plugin's state.
+    for (state, needle) in [
+        (
+            "\"LTFADE01!!\"",
+            "`state` is not base64 text: `!` at character 8",
+        ),
+        (
+            "\"c29tZSBvdGhlciBwbHVnaW4=\"",
+            "refused this state (a corrupt blob, or the state of another plugin or version)",
+        ),
+    ] {
+        let graph = format!(
+            "(nodes: [(id: \"g\", kind: \"clap\",\n  config: (path: {plugin:?}, id: {FADE_ID:?}, state: {state}))],\n\
+             links: [\"in -> g -> out\"])\n"
+        );
+        let dir = setup(&graph);
+        for args in [
+            &["check", "g.ron"][..],
+            &["render", "g.ron", "in.wav", "-o", "x.wav"][..],
+        ] {
+            let out = lathe_in(dir.path(), args);
+            assert_fails(
+                &out,
+                2,
+                &[
+                    "g.ron:2:11:",
+                    "bad config for node `g` (clap)",
+                    "config field `state`",
+                    needle,
+                ],
+            );
+        }
+        assert!(!dir.path().join("x.wav").exists());
+    }
 }
 
 /// A plugin that crashes (a write through a null pointer inside its `process`) ends the

@@ -404,13 +404,51 @@ fn bad_plugin_nodes_are_user_errors_naming_node_and_uri() {
     );
 }
 
+/// A list reads the plugins' descriptions and builds none of them (building every
+/// installed LV2 plugin to read its latency took 28 s of a full list): a plugin with a
+/// latency port shows it reports one, not measured; `--latency` measures it.
+#[test]
+fn plugins_lists_without_building_unless_latency_is_asked() {
+    if !lv2_ready("plugins_lists_without_building_unless_latency_is_asked") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let listed = |args: &[&str]| -> serde_json::Value {
+        let out = lathe(args, dir.path());
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let list: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        list.as_array()
+            .expect("a list")
+            .iter()
+            .find(|p| p["id"] == DPL)
+            .expect("dpl listed")
+            .clone()
+    };
+    let quick = listed(&["plugins", "--json", "dpl"]);
+    assert_eq!(quick["reports_latency"], true);
+    assert!(quick["latency_frames"].is_null(), "{quick}");
+    let measured = listed(&["plugins", "--json", "--latency", "dpl"]);
+    assert!(measured["latency_frames"].as_u64().is_some_and(|l| l > 0));
+
+    let out = lathe(&["plugins", "dpl"], dir.path());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("reported by the plugin, not measured (--latency)"),
+        "{text}"
+    );
+}
+
 #[test]
 fn plugins_command_lists_and_nodes_describes() {
     if !lv2_ready("plugins_command_lists_and_nodes_describes") {
         return;
     }
     let dir = tempfile::tempdir().expect("temp dir");
-    let out = lathe(&["plugins", "--json", "dpl"], dir.path());
+    let out = lathe(&["plugins", "--json", "--latency", "dpl"], dir.path());
     assert!(
         out.status.success(),
         "{}",
@@ -450,4 +488,112 @@ fn plugins_command_lists_and_nodes_describes() {
     assert_eq!(out.status.code(), Some(2));
     let out = lathe(&["plugins", "no-such-plugin-anywhere"], dir.path());
     assert_eq!(out.status.code(), Some(2));
+}
+
+/// Builds `config` as the `lv2` node `limit`, with its state task.
+fn build_lv2(
+    config: &str,
+) -> Result<
+    (
+        lathe_engine::BuiltNode,
+        Option<Box<dyn lathe_engine::ControlTask>>,
+    ),
+    lathe_engine::ConfigError,
+> {
+    use lathe_engine::NodeKind;
+    let ctx = lathe_engine::BuildContext {
+        prepare: lathe_engine::PrepareInfo::new(RATE_HZ, 512),
+        node_id: "limit",
+        base_dir: Path::new("."),
+    };
+    lathe_plugins::lv2::Lv2Kind
+        .build_with_control(&lathe_engine::NodeConfig::from_ron(config), &ctx)
+}
+
+/// The config a node's state task writes for a saved graph.
+fn saved_config(task: &Option<Box<dyn lathe_engine::ControlTask>>) -> String {
+    task.as_ref()
+        .expect("x42 dpl has the state interface, so its node has a state task")
+        .config_to_save()
+        .expect("the task writes a config")
+        .expect("the plugin saves its state")
+}
+
+/// x42's dpl implements the LV2 state interface (it keeps its display scale there): its
+/// state saves as typed properties into the node's config, restores from there at
+/// build, and saves again the same.
+#[test]
+fn an_lv2_plugins_state_saves_into_the_config_and_restores() {
+    if !lv2_ready("an_lv2_plugins_state_saves_into_the_config_and_restores") {
+        return;
+    }
+    let config = format!("(uri: {DPL:?}, controls: {{\"truepeak\": 1.0}})");
+    let (_, task) = build_lv2(&config).expect("dpl builds");
+    let saved = saved_config(&task);
+    assert!(saved.contains("state: ["), "{saved}");
+    assert!(saved.contains("controls: {\"truepeak\": 1.0}"), "{saved}");
+    assert!(
+        saved.contains("(key: \"http://gareus.org/oss/lv2/dpl#"),
+        "{saved}"
+    );
+    let (_, again) = build_lv2(&saved).unwrap_or_else(|e| panic!("{saved}\n{e}"));
+    assert_eq!(saved_config(&again), saved);
+
+    // dpl keeps its display scale (`uiscale`, a Float) as state: a value other than the
+    // default restored at build is the value it saves next.
+    let uiscale = "(key: \"http://gareus.org/oss/lv2/dpl#uiscale\", \
+                   type: \"http://lv2plug.in/ns/ext/atom#Float\", value: ";
+    assert!(saved.contains(&format!("{uiscale}1.0)")), "{saved}");
+    let changed = saved.replace(&format!("{uiscale}1.0)"), &format!("{uiscale}1.25)"));
+    let (_, restored) = build_lv2(&changed).unwrap_or_else(|e| panic!("{changed}\n{e}"));
+    assert_eq!(saved_config(&restored), changed);
+}
+
+/// LSP's plugins implement the state interface too (for their settings that are not
+/// controls): the EQ of graphs/plugins.ron saves, and builds again from what it saved,
+/// so the live console's `save` works on the shipped plugin graph.
+#[test]
+fn lsp_eq_state_saves_and_builds_again() {
+    if !lv2_ready("lsp_eq_state_saves_and_builds_again") {
+        return;
+    }
+    let config = format!("(uri: {LSP_EQ:?}, controls: {{\"mode\": 0.0}})");
+    let (_, task) = build_lv2(&config).expect("LSP's EQ builds");
+    let saved = task
+        .expect("LSP's EQ has the state interface")
+        .config_to_save()
+        .expect("a config")
+        .unwrap_or_else(|e| panic!("LSP's EQ saves its state: {e}"));
+    assert!(saved.contains("state: ["), "{saved}");
+    build_lv2(&saved).unwrap_or_else(|e| panic!("{saved}\n{e}"));
+}
+
+#[test]
+fn a_bad_lv2_state_is_an_error_on_the_state_field() {
+    if !lv2_ready("a_bad_lv2_state_is_an_error_on_the_state_field") {
+        return;
+    }
+    let bad = format!(
+        "(uri: {DPL:?}, state: [(key: \"http://gareus.org/oss/lv2/dpl#state\", \
+         type: \"http://lv2plug.in/ns/ext/atom#Float\", value: \"loud\")])"
+    );
+    let e = build_lv2(&bad)
+        .err()
+        .expect("a text for a Float is refused");
+    assert_eq!(
+        e.to_string(),
+        "config field `state`: state[0] (`http://gareus.org/oss/lv2/dpl#state`): \
+         http://lv2plug.in/ns/ext/atom#Float needs a number"
+    );
+    let not_whole = bad
+        .replace("atom#Float", "atom#Int")
+        .replace("\"loud\"", "1.5");
+    let e = build_lv2(&not_whole)
+        .err()
+        .expect("1.5 for an Int is refused");
+    assert!(
+        e.to_string()
+            .contains("atom#Int needs a whole number in -2147483648..=2147483647, not 1.5"),
+        "{e}"
+    );
 }

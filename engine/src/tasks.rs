@@ -64,6 +64,14 @@ pub trait ControlTask: Send + 'static {
         Vec::new()
     }
 
+    /// The node's config as a saved graph should write it, when it differs from the
+    /// file's: a plugin node's config with the plugin's current state in it. `None`
+    /// keeps the config as the file has it. Called on the control thread, by a host's
+    /// `save`.
+    fn config_to_save(&self) -> Option<Result<String, TaskError>> {
+        None
+    }
+
     /// The task as [`Any`], so [`ControlTask::continues`] can compare with its own type.
     fn as_any(&self) -> &dyn Any;
 }
@@ -220,6 +228,15 @@ impl ControlTasks {
     /// The files every task was read from.
     pub fn files(&self) -> Vec<PathBuf> {
         self.entries.iter().flat_map(|e| e.task.files()).collect()
+    }
+
+    /// The configs to write for a saved graph, by node id: those whose task has one (see
+    /// [`ControlTask::config_to_save`]), in schedule order.
+    pub fn configs_to_save(&self) -> Vec<(String, Result<String, TaskError>)> {
+        self.entries
+            .iter()
+            .filter_map(|e| Some((e.node_id.clone(), e.task.config_to_save()?)))
+            .collect()
     }
 
     /// The tasks, in schedule order, with their node ids.

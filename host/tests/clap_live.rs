@@ -1,5 +1,7 @@
 //! A `clap` node live, on the in-process backend: a console `set` reaches the plugin, and
-//! a hot reload that changes another node keeps the plugin instance, delay line and all.
+//! a hot reload that changes another node keeps the plugin instance, delay line and all,
+//! and the console's `save` writes the plugin's state into the saved graph, which
+//! restores it when it is run.
 //! The plugin is the test CLAP plugin built from source (`plugins/test-plugin`).
 
 #[path = "../../plugins/tests/support/test_plugin.rs"]
@@ -14,7 +16,7 @@ use lathe_host::live::console;
 use lathe_host::live::{
     Answer, Backend, ControlLoop, Event, InProcessBackend, Message, Messages, Session,
 };
-use test_plugin::{LATENCY_ID, PLUGIN_LATENCY_FRAMES, test_plugin};
+use test_plugin::{FADE_FRAMES, FADE_ID, LATENCY_ID, PLUGIN_LATENCY_FRAMES, test_plugin};
 
 const RATE: usize = 48_000;
 const PERIOD: u32 = 256;
@@ -142,4 +144,132 @@ fn run_and_reload(rebuild: bool) -> f32 {
     assert_eq!(cmd("quit"), Ok(Answer::Quit));
     control.join().expect("control loop ends cleanly");
     step
+}
+
+/// `trim` before the fade plugin (whose state counts the frames of its life).
+fn fade_graph(trim_db: f64) -> String {
+    format!(
+        "(\n    inputs: {{\"main\": 2}},\n    outputs: {{\"main\": 2}},\n    nodes: [\n        \
+         (id: \"trim\", kind: \"gain\", params: {{\"gain_db\": {trim_db:?}}}),\n        \
+         (id: \"fade\", kind: \"clap\", config: (path: {:?}, id: {FADE_ID:?})),\n    ],\n    \
+         links: [\"in.main -> trim -> fade -> out.main\"],\n)\n",
+        test_plugin()
+    )
+}
+
+/// A live run of the graph file `path` on the in-process backend.
+struct Live {
+    events: mpsc::Sender<Event>,
+    messages: mpsc::Receiver<Message>,
+    driver: lathe_host::live::InProcessDriver,
+    control: std::thread::JoinHandle<()>,
+}
+
+impl Live {
+    fn start(path: &std::path::Path) -> Live {
+        let (backend, driver) = InProcessBackend::new("clap-state", RATE as u32, PERIOD);
+        let (msg_tx, messages) = mpsc::channel::<Message>();
+        let (ready_tx, ready) = mpsc::channel();
+        let watched = path.to_path_buf();
+        let control = std::thread::spawn(move || {
+            let doc = GraphDoc::load(&watched).expect("graph loads");
+            let mut session = Session::start(
+                &watched,
+                doc,
+                BTreeMap::new(),
+                Messages::Channel(msg_tx),
+                || Ok(backend),
+            )
+            .unwrap_or_else(|e| panic!("start: {e}"));
+            session.watch();
+            ready_tx.send(session.events()).expect("test waits");
+            let (_, control) = session.run();
+            let ControlLoop { backend, .. } = control;
+            backend.stop(false);
+        });
+        let events = ready.recv().expect("the run starts");
+        Live {
+            events,
+            messages,
+            driver,
+            control,
+        }
+    }
+
+    fn cmd(&self, line: &str) -> Result<Answer, String> {
+        let (tx, rx) = mpsc::channel();
+        let cmd = console::parse(line).expect("parses").expect("a command");
+        self.events
+            .send(Event::Command {
+                cmd,
+                reply: Some(tx),
+            })
+            .expect("control loop running");
+        rx.recv_timeout(Duration::from_secs(5)).expect("an answer")
+    }
+
+    /// Plays `frames` of a constant 0.5 and returns the left output.
+    fn play_dc(&mut self, frames: usize) -> Vec<f32> {
+        let out = self
+            .driver
+            .run(&[vec![0.5; frames], vec![0.5; frames]], frames);
+        out[0].clone()
+    }
+
+    fn wait_for_reload(&self) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let m = self
+                .messages
+                .recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()))
+                .expect("a reload message");
+            assert!(!m.error, "{}", m.text);
+            if m.text.starts_with("reloaded") {
+                break;
+            }
+        }
+    }
+
+    fn quit(self) {
+        assert_eq!(self.cmd("quit"), Ok(Answer::Quit));
+        self.control.join().expect("control loop ends cleanly");
+    }
+}
+
+#[test]
+fn console_save_writes_the_plugins_state_and_the_saved_graph_restores_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("g.ron");
+    std::fs::write(&path, fade_graph(0.0)).expect("write graph");
+    let mut live = Live::start(&path);
+    // A fresh plugin fades in from silence over FADE_FRAMES.
+    let first = live.play_dc(FADE_FRAMES + RATE / 10);
+    assert_eq!(first[0], 0.0);
+    assert_eq!(*first.last().expect("frames"), 0.5);
+
+    // A reload that changes only `trim` keeps the plugin and its state task: what is
+    // saved next is the running instance's state, not that of the fresh instance the
+    // reload built and dropped (which never ran).
+    std::fs::write(&path, fade_graph(-6.0)).expect("edit");
+    live.wait_for_reload();
+    live.play_dc(RATE / 10);
+    let saved = dir.path().join("saved.ron");
+    match live.cmd(&format!("save {}", saved.display())) {
+        Ok(Answer::Text(text)) => assert!(text.starts_with("saved"), "{text}"),
+        other => panic!("save: {other:?}"),
+    }
+    live.quit();
+    let text = std::fs::read_to_string(&saved).expect("saved graph");
+    assert!(text.contains("state: \""), "{text}");
+
+    // The saved graph starts where the plugin was: at full gain from its first frame.
+    let mut again = Live::start(&saved);
+    let out = again.play_dc(RATE / 10);
+    let trimmed = 0.5 * db(-6.0);
+    assert!(
+        (out[0] - trimmed).abs() < 1e-6,
+        "first frame {} instead of {trimmed}: the state did not come back",
+        out[0]
+    );
+    again.quit();
 }

@@ -37,8 +37,12 @@ pub struct PluginInfo {
     /// Control outputs: the node's meters.
     pub meters: Vec<ParamInfo>,
     /// The latency the plugin reports with its default settings, where discovery could
-    /// ask it (a probe run); `None` when it was not asked.
+    /// ask it (a probe run), or 0 for an LV2 plugin without a latency port; `None` when
+    /// it was not asked or could not be built.
     pub latency_frames: Option<u32>,
+    /// Does the plugin report a latency (an LV2 latency port, the CLAP latency
+    /// extension)? Only those need a probe run to know it.
+    pub reports_latency: bool,
 }
 
 /// One audio port (LV2) or one port group / bus (CLAP), as lathe maps it.

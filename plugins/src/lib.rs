@@ -5,10 +5,13 @@
 //! its control outputs are meters and its reported latency is the node's declared latency,
 //! so the compiler keeps parallel paths aligned.
 
+pub mod base64;
 pub mod clap;
 pub mod crash;
 pub mod info;
 pub mod lv2;
+pub mod state_task;
+pub mod state_text;
 
 pub use info::{AudioPortInfo, ParamInfo, PluginFormat, PluginInfo};
 

@@ -1,8 +1,9 @@
 //! The `clap` node kind against a real CLAP plugin built from source
 //! (`plugins/test-plugin`): params reach the plugin bit for bit, the declared latency is
 //! the plugin's, the shared node checks hold (block-size invariance, reset, latency, no
-//! allocation on the audio path), discovery describes the file, and bad configs are
-//! errors naming the field and the value.
+//! allocation on the audio path), discovery describes the file, bad configs are
+//! errors naming the field and the value, and a plugin's state saves into the node's
+//! config and comes back from it.
 
 #[path = "support/test_plugin.rs"]
 mod test_plugin;
@@ -13,7 +14,10 @@ use lathe_engine::harness::{
 };
 use lathe_engine::{BuildContext, ConfigError, NodeConfig, NodeKind, PrepareInfo, Unit};
 use lathe_plugins::clap::{ClapInstance, ClapKind, ClapLibrary, discover_in};
-use test_plugin::{CRASH_ID, GAIN_ID, LATENCY_ID, MONO_ID, PLUGIN_LATENCY_FRAMES, test_plugin};
+use test_plugin::{
+    CRASH_ID, FADE_FRAMES, FADE_ID, GAIN_ID, LATENCY_ID, MONO_ID, PLUGIN_LATENCY_FRAMES,
+    test_plugin,
+};
 
 #[global_allocator]
 static ALLOC: assert_no_alloc::AllocDisabler = assert_no_alloc::AllocDisabler;
@@ -188,7 +192,7 @@ fn discovery_describes_every_plugin_of_the_file() {
     let dir = test_plugin().parent().expect("folder").to_path_buf();
     let found = discover_in(&[dir]);
     let ids: Vec<&str> = found.iter().map(|p| p.id.as_str()).collect();
-    assert_eq!(ids, [GAIN_ID, LATENCY_ID, MONO_ID, CRASH_ID]);
+    assert_eq!(ids, [GAIN_ID, LATENCY_ID, MONO_ID, CRASH_ID, FADE_ID]);
     let latency = &found[1];
     assert_eq!(latency.latency_frames, Some(PLUGIN_LATENCY_FRAMES as u32));
     assert_eq!(latency.audio_inputs[0].channels, 2);
@@ -203,4 +207,106 @@ fn discovery_describes_every_plugin_of_the_file() {
         polarity.choices,
         [(0.0, "normal".to_string()), (1.0, "inverted".to_string())]
     );
+}
+
+fn ctx() -> BuildContext<'static> {
+    BuildContext {
+        prepare: PrepareInfo::new(HARNESS_RATE_HZ, HARNESS_MAX_BLOCK),
+        node_id: "fade",
+        base_dir: std::path::Path::new("."),
+    }
+}
+
+/// Builds the fade plugin from `config` and runs `frames` of a constant 0.5 through it;
+/// returns the node's state task (if it has one) and the left channel.
+fn run_fade(config: &str, frames: usize) -> (Option<Box<dyn lathe_engine::ControlTask>>, Vec<f32>) {
+    let (mut built, task) = ClapKind
+        .build_with_control(&NodeConfig::from_ron(config), &ctx())
+        .unwrap_or_else(|e| panic!("`{config}` did not build: {e}"));
+    let input = vec![vec![0.5f32; frames]; 2];
+    let meters = meters_for(&built.spec);
+    let out = render(&mut built, &input, 512, &[], &meters);
+    (task, out[0].clone())
+}
+
+#[test]
+fn a_plugins_state_saves_into_the_config_and_restores_at_build() {
+    // A fresh fade plugin starts silent and reaches full gain after FADE_FRAMES.
+    let (task, fresh) = run_fade(&config(FADE_ID), FADE_FRAMES + 1000);
+    assert_eq!(fresh[0], 0.0);
+    assert!(fresh[FADE_FRAMES / 2] > 0.2 && fresh[FADE_FRAMES / 2] < 0.3);
+    assert_eq!(fresh[FADE_FRAMES + 10], 0.5);
+    let task = task.expect("a plugin with the state extension has a state task");
+    let saved = task
+        .config_to_save()
+        .expect("the task writes a config")
+        .expect("the plugin saves its state");
+    assert!(saved.contains("state: \""), "{saved}");
+    assert!(saved.contains(FADE_ID), "{saved}");
+
+    // Built from the saved config, it carries on at full gain from its first frame.
+    let (_, restored) = run_fade(&saved, 1000);
+    assert!(restored.iter().all(|&y| y == 0.5), "{:?}", &restored[..8]);
+
+    // Without the state it starts afresh: the state, not the config, made the difference.
+    let (_, again) = run_fade(&config(FADE_ID), 10);
+    assert_eq!(again[0], 0.0);
+}
+
+#[test]
+fn a_long_state_may_be_written_as_lines() {
+    // The fade plugin's 16 bytes: "LTFADE01" and 10_000 as a little-endian u64.
+    let mut blob = b"LTFADE01".to_vec();
+    blob.extend_from_slice(&10_000u64.to_le_bytes());
+    let coded = lathe_plugins::base64::encode(&blob);
+    let (first, second) = coded.split_at(7);
+    let config = format!(
+        "(path: {:?}, id: {FADE_ID:?}, state: [\n  {first:?},\n  {second:?},\n])",
+        test_plugin()
+    );
+    let (_, out) = run_fade(&config, 100);
+    assert!(out.iter().all(|&y| y == 0.5));
+}
+
+#[test]
+fn a_corrupt_or_foreign_state_is_an_error_on_the_state_field() {
+    let plugin = test_plugin();
+    let not_base64 = build_error(&format!(
+        "(path: {plugin:?}, id: {FADE_ID:?}, state: \"LTFADE01!!\")"
+    ));
+    assert_eq!(
+        not_base64,
+        ConfigError::invalid(
+            "state",
+            "`state` is not base64 text: `!` at character 8 is not a base64 character (A-Z a-z 0-9 + / =)"
+        )
+    );
+    // Valid base64 of bytes the plugin does not recognise (another plugin's state).
+    let foreign = lathe_plugins::base64::encode(b"a state of some other plugin");
+    let refused = build_error(&format!(
+        "(path: {plugin:?}, id: {FADE_ID:?}, state: {foreign:?})"
+    ));
+    assert_eq!(
+        refused,
+        ConfigError::invalid(
+            "state",
+            format!(
+                "plugin `{FADE_ID}` refused this state (a corrupt blob, or the state of another plugin or version); remove `state` or save it again"
+            )
+        )
+    );
+    // A plugin without the state extension has no state to take.
+    let no_ext = build_error(&format!(
+        "(path: {plugin:?}, id: {GAIN_ID:?}, state: {foreign:?})"
+    ));
+    assert!(
+        no_ext.to_string().contains("has no state extension"),
+        "{no_ext}"
+    );
+}
+
+#[test]
+fn a_plugin_without_state_has_no_state_task() {
+    let (task, _) = run_fade(&config(GAIN_ID), 10);
+    assert!(task.is_none());
 }

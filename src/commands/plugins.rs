@@ -1,5 +1,6 @@
 //! `lathe plugins`: the installed plugins a graph can host, LV2 and CLAP, with their
-//! ports, latency and params, as text or JSON.
+//! ports, latency and params, as text or JSON. Listing reads the plugins' descriptions
+//! only; `--latency` also builds each LV2 plugin that reports a latency, to read it.
 
 use anyhow::anyhow;
 use lathe_plugins::{ParamInfo, PluginInfo};
@@ -22,10 +23,14 @@ pub fn run(args: &PluginsArgs) -> Result<(), CliError> {
         }
     };
     plugins.extend(clap_plugins(filter));
-    for p in &mut plugins {
-        if p.format == lathe_plugins::PluginFormat::Lv2 {
-            p.latency_frames =
-                lathe_plugins::lv2::probe_latency(&p.id, PROBE_RATE_HZ, PROBE_BLOCK_FRAMES);
+    // Building an LV2 plugin is what makes a full list slow (some take 100 ms), so only
+    // `--latency` does it, and only for plugins with a latency port.
+    if args.latency {
+        for p in &mut plugins {
+            if p.format == lathe_plugins::PluginFormat::Lv2 && p.reports_latency {
+                p.latency_frames =
+                    lathe_plugins::lv2::probe_latency(&p.id, PROBE_RATE_HZ, PROBE_BLOCK_FRAMES);
+            }
         }
     }
     if plugins.is_empty() && filter.is_some() {
@@ -38,7 +43,7 @@ pub fn run(args: &PluginsArgs) -> Result<(), CliError> {
         let all: Vec<Value> = plugins.iter().map(plugin_json).collect();
         println!("{}", serde_json::to_string_pretty(&all).runtime_fault()?);
     } else {
-        print!("{}", list_text(&plugins));
+        print!("{}", list_text(&plugins, args.latency));
     }
     Ok(())
 }
@@ -57,7 +62,8 @@ fn clap_plugins(filter: Option<&str>) -> Vec<PluginInfo> {
         .collect()
 }
 
-fn list_text(plugins: &[PluginInfo]) -> String {
+/// `measured`: were latencies probed (`--latency`)?
+fn list_text(plugins: &[PluginInfo], measured: bool) -> String {
     let mut out = format!(
         "{} plugins (`lathe nodes lv2 --uri URI` describes an LV2 one; latency at {PROBE_RATE_HZ} Hz):\n",
         plugins.len()
@@ -72,6 +78,7 @@ fn list_text(plugins: &[PluginInfo]) -> String {
         };
         let latency = match p.latency_frames {
             Some(f) => format!("{f} frames"),
+            None if !measured => "reported by the plugin, not measured (--latency)".to_string(),
             None => "unknown (does not build)".to_string(),
         };
         out.push_str(&format!("\n{}  [{}]  {}\n", p.id, p.format.kind(), p.name));
@@ -126,6 +133,7 @@ fn plugin_json(p: &PluginInfo) -> Value {
         "inputs": ports(&p.audio_inputs),
         "outputs": ports(&p.audio_outputs),
         "latency_frames": p.latency_frames,
+        "reports_latency": p.reports_latency,
         "latency_sample_rate_hz": PROBE_RATE_HZ,
         "params": p.params.iter().map(param_json).collect::<Vec<_>>(),
         "meters": p.meters.iter().map(param_json).collect::<Vec<_>>(),

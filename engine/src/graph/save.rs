@@ -9,6 +9,16 @@ use crate::graph::file::{GraphDoc, ParamValue};
 /// Renders `doc` as a graph file. `values` gives param values to write for a node
 /// (`(node id, [(param, value)])`); they replace or extend the node's own params.
 pub fn to_ron(doc: &GraphDoc, values: &[(String, Vec<(String, f64)>)]) -> String {
+    to_ron_with_configs(doc, values, &[])
+}
+
+/// [`to_ron`], with `configs` (`(node id, config text)`) written in place of those nodes'
+/// own configs: how a plugin's current state reaches the saved file.
+pub fn to_ron_with_configs(
+    doc: &GraphDoc,
+    values: &[(String, Vec<(String, f64)>)],
+    configs: &[(String, String)],
+) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "// Saved by lathe from {}", doc.path.display());
     out.push_str("(\n");
@@ -38,7 +48,12 @@ pub fn to_ron(doc: &GraphDoc, values: &[(String, Vec<(String, f64)>)]) -> String
             }
         }
         let _ = write!(out, "        (id: {:?}, kind: {:?}", node.id, node.kind);
-        if let Some(config) = &node.config {
+        let config = configs
+            .iter()
+            .find(|(id, _)| *id == node.id)
+            .map(|(_, text)| text)
+            .or(node.config.as_ref());
+        if let Some(config) = config {
             let _ = write!(out, ", config: {config}");
         }
         if !params.is_empty() {

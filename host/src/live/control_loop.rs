@@ -496,7 +496,15 @@ impl<B: Backend> ControlLoop<B> {
                 None => skipped.push(path.clone()),
             }
         }
-        let text = lathe_engine::graph::save::to_ron(&self.doc, &per_node);
+        let mut configs = self.scripts.configs_to_save()?;
+        configs.retain(|(id, _)| {
+            let at_root = self.doc.nodes.iter().any(|n| n.id == *id);
+            if !at_root {
+                skipped.push(format!("{id} (plugin state)"));
+            }
+            at_root
+        });
+        let text = lathe_engine::graph::save::to_ron_with_configs(&self.doc, &per_node, &configs);
         std::fs::write(&target, text)
             .map_err(|e| format!("cannot write {}: {e}", target.display()))?;
         let mut msg = format!("saved {}", target.display());

@@ -60,6 +60,20 @@ impl LiveScripts {
             .collect()
     }
 
+    /// The configs a saved graph writes in place of the file's, by node id (a plugin
+    /// node's config with the plugin's current state); an error names the node.
+    pub fn configs_to_save(&self) -> Result<Vec<(String, String)>, String> {
+        self.tasks
+            .configs_to_save()
+            .into_iter()
+            .map(|(id, config)| {
+                config
+                    .map(|text| (id.clone(), text))
+                    .map_err(|e| format!("cannot save the state of node `{id}`: {e}"))
+            })
+            .collect()
+    }
+
     /// How long the control thread may sleep before the next tick is due (at most `max`).
     pub fn wait(&self, controller: &Controller, max: Duration) -> Duration {
         let Some(next) = self.tasks.next_tick_frame() else {

@@ -108,6 +108,7 @@ pub fn describe_file(path: &Path) -> Vec<PluginInfo> {
             audio_outputs: port_infos(&outputs, "out", false),
             params: param_infos(&params),
             meters: Vec::new(),
+            reports_latency: instance.has_latency_extension(),
             latency_frames,
         });
     }

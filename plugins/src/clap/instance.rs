@@ -1,7 +1,7 @@
 //! One CLAP plugin instance and the calls lathe makes on it, in CLAP's order: create and
-//! `init`, read the audio-ports and params extensions, `activate`, read the latency
-//! extension; then, on the audio thread, `start_processing`, `process`, `reset`; and on
-//! drop `stop_processing`, `deactivate`, `destroy`.
+//! `init`, load a saved state, read the audio-ports and params extensions, `activate`,
+//! read the latency extension; then, on the audio thread, `start_processing`, `process`, `reset`; and on
+//! drop `stop_processing`, `deactivate`, then `destroy` once the state task lets go.
 //!
 //! Everything before `process` runs off the audio thread at build. The instance is
 //! dropped off the audio thread too, once its graph has been swapped out, so
@@ -51,18 +51,56 @@ pub struct PluginParam {
     pub value_names: Vec<String>,
 }
 
-pub struct ClapInstance {
-    plugin: *const clap_plugin,
-    pub plugin_id: String,
-    activated: bool,
-    processing: bool,
+/// A created plugin and the file its code lives in. Shared by the node's processor
+/// (which drives the audio side) and its state task (which saves state from the control
+/// thread); the last one dropped destroys the plugin, off the audio thread either way.
+pub(crate) struct PluginRef {
+    pub(crate) plugin: *const clap_plugin,
     /// Dropped after the plugin is destroyed (see `Drop`): the plugin's code lives there.
     _library: Arc<ClapLibrary>,
 }
 
+// SAFETY: CLAP lets any one thread at a time drive an instance's audio side, and the
+// main-thread calls lathe shares across threads (state save) are ones CLAP requires
+// plugins to take while audio runs.
+unsafe impl Send for PluginRef {}
+unsafe impl Sync for PluginRef {}
+
+impl PluginRef {
+    pub(crate) fn raw(&self) -> &clap_plugin {
+        // SAFETY: valid from create until destroy in Drop.
+        unsafe { &*self.plugin }
+    }
+
+    /// The plugin's extension `id` as `T`, or `None` when it has none.
+    pub(crate) fn extension<T>(&self, id: &std::ffi::CStr) -> Option<&T> {
+        let get = self.raw().get_extension?;
+        // SAFETY: CLAP returns either null or a pointer to the extension's struct, valid
+        // for the life of the instance.
+        unsafe { get(self.plugin, id.as_ptr()).cast::<T>().as_ref() }
+    }
+}
+
+impl Drop for PluginRef {
+    fn drop(&mut self) {
+        // SAFETY: the last holder; the instance was deactivated by `ClapInstance`'s drop.
+        if let Some(destroy) = self.raw().destroy {
+            unsafe { destroy(self.plugin) };
+        }
+    }
+}
+
+pub struct ClapInstance {
+    plugin: *const clap_plugin,
+    shared: Arc<PluginRef>,
+    pub plugin_id: String,
+    activated: bool,
+    processing: bool,
+}
+
 // SAFETY: CLAP lets any one thread at a time drive an instance; which thread is the audio
 // thread may change between processing sessions. lathe moves the instance to the audio
-// thread inside its processor and never calls it from two threads at once.
+// thread inside its processor and never calls its audio side from two threads at once.
 unsafe impl Send for ClapInstance {}
 
 impl ClapInstance {
@@ -100,10 +138,13 @@ impl ClapInstance {
         }
         let instance = ClapInstance {
             plugin,
+            shared: Arc::new(PluginRef {
+                plugin,
+                _library: library,
+            }),
             plugin_id: plugin_id.to_string(),
             activated: false,
             processing: false,
-            _library: library,
         };
         // SAFETY: a freshly created plugin is initialised once, before anything else.
         let init = instance.raw().init.ok_or_else(|| failed("initialise"))?;
@@ -115,16 +156,17 @@ impl ClapInstance {
     }
 
     fn raw(&self) -> &clap_plugin {
-        // SAFETY: valid from create until destroy in Drop.
-        unsafe { &*self.plugin }
+        self.shared.raw()
     }
 
     /// The plugin's extension `id` as `T`, or `None` when it has none.
     fn extension<T>(&self, id: &std::ffi::CStr) -> Option<&T> {
-        let get = self.raw().get_extension?;
-        // SAFETY: CLAP returns either null or a pointer to the extension's struct, valid
-        // for the life of the instance.
-        unsafe { get(self.plugin, id.as_ptr()).cast::<T>().as_ref() }
+        self.shared.extension(id)
+    }
+
+    /// The plugin, shared with whoever saves its state (see [`PluginRef`]).
+    pub(crate) fn shared(&self) -> Arc<PluginRef> {
+        Arc::clone(&self.shared)
     }
 
     /// The audio ports on one side, in the plugin's order; none without the extension.
@@ -253,6 +295,12 @@ impl ClapInstance {
             .map_or(0, |get| unsafe { get(self.plugin) })
     }
 
+    /// Does the plugin offer the latency extension?
+    pub fn has_latency_extension(&self) -> bool {
+        self.extension::<clap_plugin_latency>(CLAP_EXT_LATENCY)
+            .is_some_and(|ext| ext.get.is_some())
+    }
+
     /// Runs one block. Audio thread: starts processing on the first call.
     #[inline]
     pub fn process(&mut self, process: &clap_process) -> clap_process_status {
@@ -285,6 +333,7 @@ impl Drop for ClapInstance {
     fn drop(&mut self) {
         let raw = *self.raw();
         // SAFETY: CLAP's order of teardown; each call made only in the state it needs.
+        // `PluginRef` destroys the plugin once its state task is gone too.
         unsafe {
             if self.processing
                 && let Some(stop) = raw.stop_processing
@@ -295,9 +344,6 @@ impl Drop for ClapInstance {
                 && let Some(deactivate) = raw.deactivate
             {
                 deactivate(self.plugin);
-            }
-            if let Some(destroy) = raw.destroy {
-                destroy(self.plugin);
             }
         }
     }

@@ -13,13 +13,18 @@ mod instance;
 mod library;
 mod params;
 mod processor;
+mod state;
 
 use std::path::{Path, PathBuf};
 
 use lathe_engine::{
-    BuildContext, BuiltNode, ConfigError, MeterSpec, NodeConfig, NodeKind, NodeSpec, PortSpec, Unit,
+    BuildContext, BuiltNode, ConfigError, ControlTask, MeterSpec, NodeConfig, NodeKind, NodeSpec,
+    PortSpec, Unit,
 };
 use serde::Deserialize;
+
+use crate::state_task::PluginStateTask;
+use crate::state_text::Base64Text;
 
 pub use discover::{describe_file, discover, discover_in, search_paths, search_paths_from};
 pub use error::ClapError;
@@ -27,6 +32,7 @@ pub use instance::{ClapInstance, PluginParam, PluginPort};
 pub use library::{ClapLibrary, Descriptor};
 pub use params::{ParamRoute, map_params, symbol};
 pub use processor::ClapProcessor;
+pub use state::{MAX_STATE_BYTES, StateError};
 
 /// Registers the `clap` kind.
 pub fn register(registry: &mut lathe_engine::Registry) {
@@ -41,6 +47,10 @@ pub struct ClapConfig {
     pub path: Option<PathBuf>,
     /// The plugin's id within the file (a `.clap` file may hold several plugins).
     pub id: Option<String>,
+    /// The plugin's state (the CLAP state extension's stream) as base64: one string or a
+    /// list of lines. Restored after `init`, before `activate`; written by a live
+    /// host's `save`.
+    pub state: Option<Base64Text>,
 }
 
 pub struct ClapKind;
@@ -50,6 +60,8 @@ const CLAP_DOC: &str = "\
 clap: hosts a CLAP plugin (docs/plugins.md).
 Config: (path: \"x.clap\", id: \"com.vendor.x\"), both required; a relative path
 resolves from the graph file. `lathe plugins` lists installed plugins.
+Optional `state: \"<base64>\"`: the plugin's saved state (state extension), restored
+before activation; the live console's `save` writes it.
 Ports: one per CLAP audio port, in the plugin's order: the first input is `in`,
 the first output `out`, others take the plugin's port names; inputs after the
 first are optional (silence when unlinked).
@@ -79,15 +91,42 @@ impl NodeKind for ClapKind {
         config: &NodeConfig<'_>,
         ctx: &BuildContext<'_>,
     ) -> Result<BuiltNode, ConfigError> {
+        self.build_with_control(config, ctx).map(|(node, _)| node)
+    }
+
+    /// The node, and for a plugin with the state extension the task that saves its
+    /// state into the graph (see [`crate::state_task`]).
+    fn build_with_control(
+        &self,
+        config: &NodeConfig<'_>,
+        ctx: &BuildContext<'_>,
+    ) -> Result<(BuiltNode, Option<Box<dyn ControlTask>>), ConfigError> {
+        let raw_config = config.raw().unwrap_or_default().to_string();
         let config: ClapConfig = config.parse()?;
-        let path = config
+        let written_path = config
             .path
             .ok_or_else(|| ConfigError::invalid("path", "required: the .clap file to load"))?;
         let id = config.id.ok_or_else(|| {
             ConfigError::invalid("id", "required: the plugin's id in the .clap file")
         })?;
-        let path = resolve(&path, ctx.base_dir);
-        build_plugin(&path, &id, ctx).map_err(ClapError::into_config_error)
+        let state = match &config.state {
+            Some(text) => Some(
+                crate::base64::decode(&text.joined())
+                    .map_err(|e| ConfigError::invalid("state", StateError::from(e).to_string()))?,
+            ),
+            None => None,
+        };
+        let path = resolve(&written_path, ctx.base_dir);
+        let (node, plugin) = build_plugin(&path, &id, state.as_deref(), ctx)?;
+        let task = state::has_state(&plugin).then(|| {
+            let fingerprint = format!("{raw_config}\n{:?}", node.spec);
+            let save = Box::new(move || {
+                let bytes = state::save(&plugin, &id).map_err(|e| e.to_string())?;
+                Ok(state::config_text(&written_path, &id, &bytes))
+            });
+            Box::new(PluginStateTask::new(fingerprint, save)) as Box<dyn ControlTask>
+        });
+        Ok((node, task))
     }
 }
 
@@ -99,10 +138,31 @@ fn resolve(path: &Path, base_dir: &Path) -> PathBuf {
     }
 }
 
-/// Loads, creates and activates plugin `id` of `path` and maps it onto a node.
-fn build_plugin(path: &Path, id: &str, ctx: &BuildContext<'_>) -> Result<BuiltNode, ClapError> {
-    let library = ClapLibrary::open(path)?;
-    let mut instance = ClapInstance::create(library, id)?;
+/// Loads, creates and activates plugin `id` of `path` (with `state` restored before it
+/// is activated) and maps it onto a node; returns the plugin too, for its state task.
+fn build_plugin(
+    path: &Path,
+    id: &str,
+    state: Option<&[u8]>,
+    ctx: &BuildContext<'_>,
+) -> Result<(BuiltNode, std::sync::Arc<instance::PluginRef>), ConfigError> {
+    let library = ClapLibrary::open(path).map_err(ClapError::into_config_error)?;
+    let instance = ClapInstance::create(library, id).map_err(ClapError::into_config_error)?;
+    if let Some(bytes) = state {
+        state::load(&instance.shared(), id, bytes)
+            .map_err(|e| ConfigError::invalid("state", e.to_string()))?;
+    }
+    let plugin = instance.shared();
+    let node = map_plugin(instance, id, ctx).map_err(ClapError::into_config_error)?;
+    Ok((node, plugin))
+}
+
+/// Maps a created plugin onto a node, activating it for the graph's rate and block.
+fn map_plugin(
+    mut instance: ClapInstance,
+    id: &str,
+    ctx: &BuildContext<'_>,
+) -> Result<BuiltNode, ClapError> {
     let inputs = node_ports(&instance.audio_ports(true), "in", id)?;
     let outputs = node_ports(&instance.audio_ports(false), "out", id)?;
     if outputs.is_empty() {

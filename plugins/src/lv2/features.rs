@@ -85,6 +85,15 @@ unsafe extern "C" fn map_uri(_handle: *mut c_void, uri: *const c_char) -> u32 {
     map_cstr(unsafe { CStr::from_ptr(uri) })
 }
 
+/// The URI of `urid`, if lathe mapped it.
+pub fn uri_of(urid: u32) -> Option<String> {
+    let t = table().lock().unwrap_or_else(|e| e.into_inner());
+    (urid as usize)
+        .checked_sub(1)
+        .and_then(|i| t.uris.get(i))
+        .map(|uri| uri.to_string_lossy().into_owned())
+}
+
 unsafe extern "C" fn unmap_urid(_handle: *mut c_void, urid: u32) -> *const c_char {
     let t = table().lock().unwrap_or_else(|e| e.into_inner());
     match (urid as usize).checked_sub(1).and_then(|i| t.uris.get(i)) {

@@ -7,17 +7,42 @@ use super::features::HostFeatures;
 use super::lilv::{LilvInstance, LilvPlugin, Lv2Descriptor};
 use super::world::{Lv2Error, World, world};
 
-pub struct Instance {
+/// An instantiated plugin, shared by the node's processor (the audio side) and its state
+/// task (which saves state from the control thread); the last one dropped frees it,
+/// off the audio thread either way.
+pub(crate) struct Shared {
     raw: *mut LilvInstance,
+    pub(crate) descriptor: *const Lv2Descriptor,
+    pub(crate) handle: *mut c_void,
+    /// What the plugin's feature pointers point at: lives as long as the instance.
+    pub(crate) features: Box<HostFeatures>,
+}
+
+// SAFETY: an LV2 instance may be moved between threads; lathe runs its audio side from
+// one thread at a time, and the one call it makes from another thread meanwhile (state
+// `save`) is one LV2 lets run beside `run`.
+unsafe impl Send for Shared {}
+unsafe impl Sync for Shared {}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // lilv closes the plugin's library through its world, so freeing takes the world.
+        if let Ok(world) = world() {
+            // SAFETY: the instance came from this world, was deactivated by `Instance`,
+            // and is freed once.
+            unsafe { (world.api.lilv_instance_free)(self.raw) };
+        }
+    }
+}
+
+pub struct Instance {
+    shared: std::sync::Arc<Shared>,
     descriptor: *const Lv2Descriptor,
     handle: *mut c_void,
     active: bool,
-    /// What the plugin's feature pointers point at: lives as long as the instance.
-    _features: Box<HostFeatures>,
 }
 
-// SAFETY: an LV2 instance may be moved between threads; lathe calls it from one thread
-// at a time (built on a control thread, run on the audio thread, freed off it).
+// SAFETY: as for `Shared`; the audio side is driven from one thread at a time.
 unsafe impl Send for Instance {}
 
 /// Bytes of each atom sequence buffer (event ports): plenty for the few events an
@@ -47,12 +72,21 @@ impl Instance {
         // SAFETY: lilv returned a valid instance struct.
         let (descriptor, handle) = unsafe { ((*raw).descriptor, (*raw).handle) };
         Ok(Self {
-            raw,
+            shared: std::sync::Arc::new(Shared {
+                raw,
+                descriptor,
+                handle,
+                features,
+            }),
             descriptor,
             handle,
             active: false,
-            _features: features,
         })
+    }
+
+    /// The instance, shared with whoever saves its state (see [`Shared`]).
+    pub(crate) fn shared(&self) -> std::sync::Arc<Shared> {
+        std::sync::Arc::clone(&self.shared)
     }
 
     /// Connects port `index` to `data` (a buffer that outlives every later `run`).
@@ -103,11 +137,7 @@ impl Instance {
 
 impl Drop for Instance {
     fn drop(&mut self) {
+        // `Shared` frees the instance once its state task is gone too.
         self.deactivate();
-        // lilv closes the plugin's library through its world, so freeing takes the world.
-        if let Ok(world) = world() {
-            // SAFETY: the instance came from this world and is freed once.
-            unsafe { (world.api.lilv_instance_free)(self.raw) };
-        }
     }
 }

@@ -13,13 +13,15 @@ mod instance;
 mod lilv;
 mod params;
 mod processor;
+mod state;
 mod world;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use lathe_engine::{
-    BuildContext, BuiltNode, ConfigError, NodeConfig, NodeKind, NodeSpec, PortSpec, Registry,
+    BuildContext, BuiltNode, ConfigError, ControlTask, NodeConfig, NodeKind, NodeSpec, PortSpec,
+    Registry,
 };
 use serde::Deserialize;
 
@@ -28,6 +30,7 @@ use instance::Instance;
 use processor::{Lv2Processor, PortPlan};
 use world::{PluginModel, PortRole, world};
 
+pub use state::{StateError, StateProperty, StateValue};
 pub use world::Lv2Error;
 
 /// Registers the `lv2` kind.
@@ -36,7 +39,7 @@ pub fn register(registry: &mut Registry) {
 }
 
 /// The config of an `lv2` node.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Lv2Config {
     /// The plugin's URI (`lathe plugins` lists them).
@@ -46,6 +49,29 @@ pub struct Lv2Config {
     /// Control inputs fixed at build, by symbol: controls that change the plugin's
     /// latency (an EQ's FIR mode) belong here, since latency is read once, at build.
     pub controls: BTreeMap<String, f32>,
+    /// The plugin's state (state extension), one property a line; restored after
+    /// instantiation, before activation; written by a live host's `save`.
+    pub state: Option<Vec<StateProperty>>,
+}
+
+impl Lv2Config {
+    /// The config as RON, with `state` in place of the file's.
+    fn text_with_state(&self, state: &[StateProperty]) -> String {
+        let mut fields = vec![format!("uri: {:?}", self.uri)];
+        if let Some(bundle) = &self.bundle {
+            fields.push(format!("bundle: {:?}", bundle.to_string_lossy()));
+        }
+        if !self.controls.is_empty() {
+            let list: Vec<String> = self
+                .controls
+                .iter()
+                .map(|(k, v)| format!("{k:?}: {v:?}"))
+                .collect();
+            fields.push(format!("controls: {{{}}}", list.join(", ")));
+        }
+        fields.push(format!("state: {}", state::state_ron(state)));
+        format!("({})", fields.join(", "))
+    }
 }
 
 pub struct Lv2Kind;
@@ -53,11 +79,13 @@ pub struct Lv2Kind;
 const DOC: &str = "\
 Hosts an LV2 plugin. Config: `uri` (required), `bundle` (a bundle folder to load, relative
 to the graph file), `controls` (control inputs fixed at build, by symbol: use it for
-controls that change the plugin's latency). Ports: `in` (the plugin's main audio inputs),
-`sidechain` (its side-chain inputs, optional), `out`. Params: the control inputs by
-symbol, with the plugin's ranges and defaults. Meters: the control outputs. Latency: what
-the plugin's latency port reports after a probe run at build. `lathe nodes lv2 --uri URI`
-describes one plugin; see docs/plugins.md.";
+controls that change the plugin's latency), `state` (the plugin's saved state, a list of
+(key, type, value), restored before activation; the live console's `save` writes it).
+Ports: `in` (the plugin's main audio inputs), `sidechain` (its side-chain inputs,
+optional), `out`. Params: the control inputs by symbol, with the plugin's ranges and
+defaults. Meters: the control outputs. Latency: what the plugin's latency port reports
+after a probe run at build. `lathe nodes lv2 --uri URI` describes one plugin; see
+docs/plugins.md.";
 
 impl NodeKind for Lv2Kind {
     fn name(&self) -> &'static str {
@@ -77,6 +105,17 @@ impl NodeKind for Lv2Kind {
         config: &NodeConfig<'_>,
         ctx: &BuildContext<'_>,
     ) -> Result<BuiltNode, ConfigError> {
+        self.build_with_control(config, ctx).map(|(node, _)| node)
+    }
+
+    /// The node, and for a plugin with the state interface the task that saves its
+    /// state into the graph (see [`crate::state_task`]).
+    fn build_with_control(
+        &self,
+        config: &NodeConfig<'_>,
+        ctx: &BuildContext<'_>,
+    ) -> Result<(BuiltNode, Option<Box<dyn ControlTask>>), ConfigError> {
+        let raw_config = config.raw().unwrap_or_default().to_string();
         let cfg: Lv2Config = config.parse()?;
         if cfg.uri.is_empty() {
             return Err(ConfigError::invalid(
@@ -109,6 +148,11 @@ impl NodeKind for Lv2Kind {
             .map_err(uri_err)?;
             (model, instance)
         };
+        let shared = instance.shared();
+        if let Some(saved) = &cfg.state {
+            state::restore(&shared, &cfg.uri, saved)
+                .map_err(|e| ConfigError::invalid("state", e.to_string()))?;
+        }
         let (plan, spec) = plan(&model, &cfg.controls);
         let mut processor = Lv2Processor::new(instance, plan, ctx.prepare.max_block_frames);
         processor.set_crash_label(crate::crash::CrashLabel::new(ctx.node_id, &cfg.uri));
@@ -119,10 +163,20 @@ impl NodeKind for Lv2Kind {
             .map(|p| processor.control(p))
             .filter(|v| v.is_finite() && *v > 0.0)
             .map_or(0, |v| v.round() as usize);
-        Ok(BuiltNode {
+        let node = BuiltNode {
             spec: spec.with_latency(latency_frames),
             processor: Box::new(processor),
-        })
+        };
+        let task = state::has_state(&shared).then(|| {
+            let fingerprint = format!("{raw_config}\n{:?}", node.spec);
+            let save = Box::new(move || {
+                let saved = state::save(&shared, &cfg.uri).map_err(|e| e.to_string())?;
+                Ok(cfg.text_with_state(&saved))
+            });
+            Box::new(crate::state_task::PluginStateTask::new(fingerprint, save))
+                as Box<dyn ControlTask>
+        });
+        Ok((node, task))
     }
 }
 

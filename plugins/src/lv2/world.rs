@@ -286,7 +286,12 @@ impl World {
                     control,
                 });
             }
-            let info = plugin_info(uri, name, bundle_path, &ports);
+            let mut info = plugin_info(uri, name, bundle_path, &ports);
+            info.reports_latency = latency_port.is_some();
+            // Without a latency port the plugin adds none: known without running it.
+            if latency_port.is_none() {
+                info.latency_frames = Some(0);
+            }
             PluginModel {
                 info,
                 ports,
@@ -432,6 +437,7 @@ fn plugin_info(uri: String, name: String, bundle_path: PathBuf, ports: &[PortMod
         params: controls(PortRole::ControlIn),
         meters: controls(PortRole::ControlOut),
         latency_frames: None,
+        reports_latency: false,
     }
 }
 

@@ -1,8 +1,9 @@
 //! One plugin instance: the `clap_plugin` callbacks and the extensions it offers
-//! (audio-ports, params, latency).
+//! (audio-ports, params, latency, and state for the fade variant).
 
 use std::cell::UnsafeCell;
 use std::ffi::{CStr, c_char, c_void};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use clap_sys::events::{
     CLAP_CORE_EVENT_SPACE_ID, CLAP_EVENT_PARAM_VALUE, clap_event_header, clap_event_param_value,
@@ -14,6 +15,7 @@ use clap_sys::ext::audio_ports::{
 };
 use clap_sys::ext::latency::{CLAP_EXT_LATENCY, clap_plugin_latency};
 use clap_sys::ext::params::{CLAP_EXT_PARAMS, clap_param_info, clap_plugin_params};
+use clap_sys::ext::state::CLAP_EXT_STATE;
 use clap_sys::host::clap_host;
 use clap_sys::id::clap_id;
 use clap_sys::plugin::{clap_plugin, clap_plugin_descriptor};
@@ -21,14 +23,17 @@ use clap_sys::process::{
     CLAP_PROCESS_CONTINUE, CLAP_PROCESS_ERROR, clap_process, clap_process_status,
 };
 
-use crate::Variant;
 use crate::params::{self, EMIT_NAN, GAIN_DB, PARAMS, POLARITY, Values};
+use crate::{FADE_FRAMES, Variant};
 
 struct Instance {
     /// First field: the host holds a pointer to it, and `plugin_data` points back here.
     plugin: clap_plugin,
     variant: &'static Variant,
     values: Values,
+    /// Frames processed in the plugin's life (restored state included): the fade
+    /// variant's state. Atomic because CLAP lets the host save while audio runs.
+    lifetime_frames: AtomicU64,
     /// Touched only by activate/deactivate/reset/process, which CLAP never runs at once.
     audio: UnsafeCell<AudioState>,
 }
@@ -62,6 +67,7 @@ pub fn create(
         },
         variant,
         values: Values::new(),
+        lifetime_frames: AtomicU64::new(0),
         audio: UnsafeCell::new(AudioState::default()),
     });
     let raw = Box::into_raw(instance);
@@ -78,6 +84,23 @@ pub fn create(
 /// `plugin` must come from [`create`] and not be destroyed.
 unsafe fn instance<'a>(plugin: *const clap_plugin) -> &'a Instance {
     unsafe { &*((*plugin).plugin_data as *const Instance) }
+}
+
+/// The fade variant's frame count of the instance behind `plugin`.
+///
+/// # Safety
+/// As for [`instance`].
+pub(crate) unsafe fn lifetime<'a>(plugin: *const clap_plugin) -> &'a AtomicU64 {
+    unsafe { &instance(plugin).lifetime_frames }
+}
+
+/// The fade-in gain at frame `n` of the plugin's life.
+fn fade_gain(n: u64) -> f32 {
+    if n >= FADE_FRAMES {
+        1.0
+    } else {
+        (n as f64 / FADE_FRAMES as f64) as f32
+    }
 }
 
 unsafe extern "C" fn init(_plugin: *const clap_plugin) -> bool {
@@ -206,6 +229,7 @@ unsafe extern "C" fn process(
     }
     let delay_len = this.variant.latency_frames as usize;
     let mut gain = current_gain(this);
+    let mut life = this.lifetime_frames.load(Ordering::Relaxed);
     for frame in 0..frames {
         if event_headers(process.in_events).any(|h| h.time as usize == frame) {
             apply_events_at(this, process.in_events, Some(frame as u32));
@@ -216,6 +240,9 @@ unsafe extern "C" fn process(
             // SAFETY: channel pointers are valid for `frames` samples (see above).
             let x = unsafe { *(*input.data32.add(ch)).add(frame) };
             let mut y = x * gain;
+            if this.variant.fades {
+                y *= fade_gain(life);
+            }
             if delay_len > 0 {
                 let line = &mut audio.delay[ch];
                 std::mem::swap(&mut line[audio.delay_pos], &mut y);
@@ -228,14 +255,13 @@ unsafe extern "C" fn process(
         if delay_len > 0 {
             audio.delay_pos = (audio.delay_pos + 1) % delay_len;
         }
+        life = life.saturating_add(1);
     }
+    this.lifetime_frames.store(life, Ordering::Relaxed);
     CLAP_PROCESS_CONTINUE
 }
 
-unsafe extern "C" fn get_extension(
-    _plugin: *const clap_plugin,
-    id: *const c_char,
-) -> *const c_void {
+unsafe extern "C" fn get_extension(plugin: *const clap_plugin, id: *const c_char) -> *const c_void {
     if id.is_null() {
         return std::ptr::null();
     }
@@ -246,6 +272,8 @@ unsafe extern "C" fn get_extension(
         (&raw const PARAMS_EXT).cast()
     } else if id == CLAP_EXT_LATENCY {
         (&raw const LATENCY).cast()
+    } else if id == CLAP_EXT_STATE && unsafe { instance(plugin) }.variant.fades {
+        (&raw const crate::state::STATE).cast()
     } else {
         std::ptr::null()
     }

@@ -10,6 +10,12 @@
 //! | `org.lathe.test.latency` | stereo in, stereo out | [`LATENCY_FRAMES`] |
 //! | `org.lathe.test.mono` | mono in, mono out | 0 |
 //! | `org.lathe.test.crash` | stereo in, stereo out | 0; its `process` writes through a null pointer, as a buggy plugin would |
+//! | `org.lathe.test.fade` | stereo in, stereo out | 0; fades in over the first [`FADE_FRAMES`] frames it ever processes, and keeps that count in its state |
+//!
+//! The fade plugin is the one with the state extension: its state is not a param but the
+//! number of frames it has processed in its life (a tape counter), which `reset` keeps.
+//! A restored plugin carries on where the saved one was, so a test sees in the audio
+//! whether its state came back: a fresh one starts silent, a restored one at full gain.
 //!
 //! Params (ids in brackets): `Gain dB` [0] -60..24, default 0, applied at the exact frame of
 //! its event with no smoothing so a host's output can be checked bit for bit;
@@ -18,6 +24,7 @@
 
 mod instance;
 mod params;
+mod state;
 
 use std::ffi::{CStr, c_char, c_void};
 
@@ -31,6 +38,10 @@ use clap_sys::version::CLAP_VERSION;
 /// reports through the latency extension.
 pub const LATENCY_FRAMES: u32 = 64;
 
+/// How long `org.lathe.test.fade` takes to fade in, in frames of its life: its gain at
+/// frame `n` of its life is `min(n / FADE_FRAMES, 1)`.
+pub const FADE_FRAMES: u64 = 4800;
+
 /// What sets one plugin of this file apart from the others.
 pub(crate) struct Variant {
     pub id: &'static CStr,
@@ -39,15 +50,18 @@ pub(crate) struct Variant {
     pub latency_frames: u32,
     /// `process` crashes the process (a segmentation fault), for the host's crash report.
     pub crashes: bool,
+    /// Fades in over its first [`FADE_FRAMES`] and offers the state extension.
+    pub fades: bool,
 }
 
-pub(crate) const VARIANTS: [Variant; 4] = [
+pub(crate) const VARIANTS: [Variant; 5] = [
     Variant {
         id: c"org.lathe.test.gain",
         name: c"lathe test gain",
         channels: 2,
         latency_frames: 0,
         crashes: false,
+        fades: false,
     },
     Variant {
         id: c"org.lathe.test.latency",
@@ -55,6 +69,7 @@ pub(crate) const VARIANTS: [Variant; 4] = [
         channels: 2,
         latency_frames: LATENCY_FRAMES,
         crashes: false,
+        fades: false,
     },
     Variant {
         id: c"org.lathe.test.mono",
@@ -62,6 +77,7 @@ pub(crate) const VARIANTS: [Variant; 4] = [
         channels: 1,
         latency_frames: 0,
         crashes: false,
+        fades: false,
     },
     Variant {
         id: c"org.lathe.test.crash",
@@ -69,6 +85,15 @@ pub(crate) const VARIANTS: [Variant; 4] = [
         channels: 2,
         latency_frames: 0,
         crashes: true,
+        fades: false,
+    },
+    Variant {
+        id: c"org.lathe.test.fade",
+        name: c"lathe test fade-in with state",
+        channels: 2,
+        latency_frames: 0,
+        crashes: false,
+        fades: true,
     },
 ];
 
@@ -98,11 +123,12 @@ const fn descriptor(variant: &Variant) -> clap_plugin_descriptor {
     }
 }
 
-static DESCRIPTORS: [clap_plugin_descriptor; 4] = [
+static DESCRIPTORS: [clap_plugin_descriptor; 5] = [
     descriptor(&VARIANTS[0]),
     descriptor(&VARIANTS[1]),
     descriptor(&VARIANTS[2]),
     descriptor(&VARIANTS[3]),
+    descriptor(&VARIANTS[4]),
 ];
 
 /// The symbol every CLAP host looks up.

@@ -20,6 +20,9 @@ pub const GAIN_ID: &str = "org.lathe.test.gain";
 pub const LATENCY_ID: &str = "org.lathe.test.latency";
 pub const MONO_ID: &str = "org.lathe.test.mono";
 pub const CRASH_ID: &str = "org.lathe.test.crash";
+/// Fades in over the first `FADE_FRAMES` frames of its life, which its state counts.
+pub const FADE_ID: &str = "org.lathe.test.fade";
+pub const FADE_FRAMES: usize = 4800;
 pub const PLUGIN_LATENCY_FRAMES: usize = 64;
 
 /// The built `.clap` file; builds it on first use. Panics (failing the test) when the
