@@ -414,7 +414,11 @@ pub struct CompareArgs {
 
 fn parse_in_range(s: &str, lo: f64, hi: f64, what: &str) -> Result<f64, String> {
     let v = if let Some((a, b)) = s.split_once('/') {
-        a.trim().parse::<f64>().ok().zip(b.trim().parse::<f64>().ok()).map(|(a, b)| a / b)
+        a.trim()
+            .parse::<f64>()
+            .ok()
+            .zip(b.trim().parse::<f64>().ok())
+            .map(|(a, b)| a / b)
     } else {
         s.trim().parse::<f64>().ok()
     };
@@ -426,7 +430,11 @@ fn parse_in_range(s: &str, lo: f64, hi: f64, what: &str) -> Result<f64, String> 
 
 fn parse_weight(s: &str) -> Result<f64, String> {
     parse_in_range(s, 0.0, 1000.0, "a weight").and_then(|w| {
-        if w > 0.0 { Ok(w) } else { Err("must be a weight above 0".into()) }
+        if w > 0.0 {
+            Ok(w)
+        } else {
+            Err("must be a weight above 0".into())
+        }
     })
 }
 
