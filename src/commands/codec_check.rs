@@ -13,67 +13,9 @@ use serde::Serialize;
 
 use crate::album::resample::resample;
 use crate::audio_io::{Audio, read_audio};
+use crate::cli::CodecCheckArgs;
 use crate::delivery::codec_measure::{self, Overs, PeakReport};
 use crate::exit::{CliError, ResultExt};
-
-/// Codecs checked when `--codec` is not given: what lathe can encode.
-pub const DEFAULT_CODECS: &str = "opus:128,mp3:320";
-/// Ceiling when `--ceiling-dbtp` is not given: the usual streaming delivery ceiling.
-pub const DEFAULT_CEILING_DBTP: f64 = -1.0;
-
-const EXAMPLES: &str = "\
-Examples:
-  lathe codec-check master.wav
-  lathe codec-check 01.wav 02.wav --codec opus:128,mp3:320 --ceiling-dbtp -1
-  lathe codec-check master.wav --codec mp3:256:vbr --json
-  lathe codec-check master.wav --plot peaks.png
-
-Codec specs are CODEC:KBPS[:MODE]: opus (6..=510 kbps, vbr default), mp3 (the MPEG-1
-bitrates 32..320, cbr default; vbr is LAME's ABR). aac is not available in this build.
-
-Exit status: 0 when every decode's true peak is at or under the ceiling, 1 when at least
-one overshoots it, 2 for bad arguments or unreadable files. See docs/delivery.md.";
-
-/// `lathe codec-check FILE...`: how a master survives lossy encoding.
-#[derive(Debug, Clone, clap::Args)]
-#[command(after_long_help = EXAMPLES)]
-pub struct CodecCheckArgs {
-    /// Audio files to check (WAV, FLAC, OGG Vorbis, MP3).
-    #[arg(required = true, value_name = "FILE")]
-    pub files: Vec<PathBuf>,
-    /// Codecs to check, comma-separated CODEC:KBPS[:MODE].
-    #[arg(long = "codec", value_name = "CODEC:KBPS,...", default_value = DEFAULT_CODECS,
-        value_parser = parse_codecs)]
-    pub codecs: CodecList,
-    /// The delivery ceiling every decode's true peak must stay at or under.
-    #[arg(long, value_name = "DBTP", default_value_t = DEFAULT_CEILING_DBTP,
-        allow_hyphen_values = true, value_parser = parse_ceiling)]
-    pub ceiling_dbtp: f64,
-    /// Print JSON instead of text.
-    #[arg(long)]
-    pub json: bool,
-    /// Draw each file's decoded true peak over time, one curve per codec, with the
-    /// ceiling, to a PNG or SVG file.
-    #[arg(long, value_name = "FILE")]
-    pub plot: Option<PathBuf>,
-}
-
-/// The parsed `--codec` list.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CodecList(pub Vec<CodecSpec>);
-
-fn parse_codecs(text: &str) -> Result<CodecList, String> {
-    lathe_codecs::parse_list(text)
-        .map(CodecList)
-        .map_err(|e| e.to_string())
-}
-
-fn parse_ceiling(text: &str) -> Result<f64, String> {
-    text.parse::<f64>()
-        .ok()
-        .filter(|v| (-20.0..=0.0).contains(v))
-        .ok_or_else(|| format!("`{text}` is not a ceiling; allowed: -20.0 ..= 0.0 dBTP"))
-}
 
 /// One decode of one file.
 #[derive(Debug, Serialize)]
