@@ -135,6 +135,9 @@ pub struct RefPlayer {
     mix_gain: Ramp,
     /// Processed minus reference loudness the gains were last set from (LU).
     diff_db: Option<f32>,
+    /// The current reference has been switched on: only then does it take part in the
+    /// matching (one loaded but never heard leaves the mix alone).
+    engaged: bool,
 }
 
 impl RefPlayer {
@@ -166,6 +169,7 @@ impl RefPlayer {
             ref_gain: Ramp::new(1.0, match_frames),
             mix_gain: Ramp::new(1.0, match_frames),
             diff_db: None,
+            engaged: false,
         }
     }
 
@@ -182,6 +186,7 @@ impl RefPlayer {
         let waiting = self.incoming.slots() > 0;
         let on = link.on.load(Ordering::Relaxed) && self.current.is_some() && !waiting;
         self.fade.set_target(if on { 1.0 } else { 0.0 });
+        self.engaged |= on;
         let ref_lufs = self
             .current
             .as_ref()
@@ -193,7 +198,7 @@ impl RefPlayer {
         {
             self.diff_db = Some(mix_lufs - ref_lufs);
         }
-        let diff = if matching {
+        let diff = if matching && self.engaged {
             self.diff_db.unwrap_or(0.0)
         } else {
             0.0
@@ -271,6 +276,7 @@ impl RefPlayer {
         self.pending_old = old;
         // A new reference is matched afresh.
         self.diff_db = None;
+        self.engaged = false;
         self.give_back_old();
     }
 

@@ -566,6 +566,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn console_osc_words_reach_the_deck() {
+        use crate::live::console::{Command, parse};
+        assert_eq!(
+            parse("monitor ref next"),
+            Ok(Some(Command::MonitorRef(RefCommand::Next)))
+        );
+        assert_eq!(
+            parse("monitor ref"),
+            Ok(Some(Command::MonitorRef(RefCommand::Switch(None))))
+        );
+        assert_eq!(
+            parse("monitor ref /music/ref.flac"),
+            Ok(Some(Command::MonitorRef(RefCommand::Load(
+                "/music/ref.flac".into()
+            ))))
+        );
+        let (_, web) =
+            crate::live::web::protocol::parse(r#"{"cmd":"monitor","switch":"ref","on":true}"#)
+                .expect("parses");
+        assert_eq!(web, Command::MonitorRef(RefCommand::Switch(Some(true))));
+    }
+
+    #[test]
     fn parses_ref_words() {
         assert_eq!(RefCommand::parse(&[]), Ok(RefCommand::Switch(None)));
         assert_eq!(
