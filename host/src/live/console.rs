@@ -136,7 +136,7 @@ pub fn parse(line: &str) -> Result<Option<Command>, String> {
             let on = rest.first().map(|w| parse_on_off(w)).transpose()?;
             Command::Monitor { switch, on }
         }
-        ("monitor", _) => return usage("monitor ab|match|mono|side|dim [on|off] | monitor ref ..."),
+        ("monitor", _) => return usage("monitor ab|match|mono|side|dim|ref [on|off]"),
         ("solo", []) => Command::Solo {
             target: None,
             on: None,

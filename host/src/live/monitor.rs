@@ -279,7 +279,8 @@ impl Monitor {
         let has_dry = in_channels == out_channels && channels > 0;
         let switch_frames = (SWITCH_RAMP_MS * 0.001 * sample_rate_hz).round() as usize;
         let match_frames = (MATCH_RAMP_MS * 0.001 * sample_rate_hz).round() as usize;
-        let reference = super::monitor_ref::RefPlayer::new(controls.clone(), channels, sample_rate_hz);
+        let reference =
+            super::monitor_ref::RefPlayer::new(controls.clone(), channels, sample_rate_hz);
         Self {
             controls,
             channels,
@@ -324,7 +325,8 @@ impl Monitor {
         self.set_match_targets();
         let c = &self.controls;
         let heard_lufs = self.wet_tracker.lufs() + lathe_engine::gain_to_db(self.wet_gain.target);
-        self.reference.begin_block(c.match_loudness.load(Ordering::Relaxed), heard_lufs);
+        self.reference
+            .begin_block(c.match_loudness.load(Ordering::Relaxed), heard_lufs);
         let flag = |f: &AtomicBool| if f.load(Ordering::Relaxed) { 1.0 } else { 0.0 };
         self.ab
             .set_target(if self.has_dry { flag(&c.ab) } else { 0.0 });

@@ -133,7 +133,10 @@ pub fn values(controller: &Controller, controls: &MonitorControls) -> String {
         }
     }
     let solo = controls.solo.load(std::sync::atomic::Ordering::Relaxed);
-    let on = controls.reference.on.load(std::sync::atomic::Ordering::Relaxed);
+    let on = controls
+        .reference
+        .on
+        .load(std::sync::atomic::Ordering::Relaxed);
     monitor.insert("ref".to_string(), Value::Bool(on));
     json!({
         "type": "values",
