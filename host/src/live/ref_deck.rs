@@ -300,7 +300,8 @@ impl RefDeck {
                 Vec::new()
             }
             Ok((audio, summary)) => {
-                let index = self.hold(&done.path, audio, summary.clone(), done.play);
+                // The first one back becomes current if none is (after a rate change).
+                let index = self.hold(&done.path, audio, summary.clone(), true);
                 if !done.play {
                     return vec![(format!("monitor: reference {summary}"), false)];
                 }
@@ -320,7 +321,8 @@ impl RefDeck {
 
     /// Holds a loaded reference (in place of one from the same path, else after the
     /// others, letting go of the oldest not playing beyond [`MAX_REFERENCES`]); returns
-    /// its index. `current` makes it current without sending it (the caller does).
+    /// its index. With `current` it becomes the current one if none is, and goes to the
+    /// player.
     fn hold(&mut self, path: &Path, audio: RefAudio, summary: String, current: bool) -> usize {
         let held = Held {
             path: path.to_path_buf(),
