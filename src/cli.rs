@@ -551,6 +551,7 @@ Examples:
   lathe run graphs/master.ron --in main=system:capture_1,system:capture_2 --out main=system:playback_1,system:playback_2
   lathe run graphs/master.ron --osc 127.0.0.1:9000 --set limit.ceiling_dbtp=-1.5
   lathe run graphs/master.ron --connect --ui        (web console on http://127.0.0.1:8420/)
+  lathe run graphs/master.ron --connect --reference ref.flac   (`monitor ref` to hear it)
 
 Type `help` on stdin for live commands (set, get, bypass, meters, monitor, save, quit).
 Needs a running JACK server (jackd, or pw-jack under PipeWire). See docs/live.md.";

@@ -3,9 +3,12 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use lathe_host::live::web::{DEFAULT_UI_ADDR, UiOptions};
 use lathe_host::live::{DEFAULT_CLIENT_NAME, RunOptions};
+
+use super::run_reference::FileReferenceDecoder;
 
 /// `lathe run GRAPH`: play a graph live as a JACK client.
 #[derive(Debug, Clone, clap::Args)]
@@ -56,6 +59,12 @@ pub struct RunArgs {
     /// token is then always required).
     #[arg(long, requires = "ui")]
     pub ui_allow_remote: bool,
+
+    /// A reference to compare against in the monitor (`monitor ref` on the console hears
+    /// it, loudness-matched); any file `lathe analyze` reads. Repeat for several
+    /// (`monitor ref next`). See docs/live.md.
+    #[arg(long = "reference", value_name = "FILE")]
+    pub references: Vec<PathBuf>,
 }
 
 impl From<RunArgs> for RunOptions {
@@ -74,6 +83,8 @@ impl From<RunArgs> for RunOptions {
                 token: a.ui_token,
                 allow_remote: a.ui_allow_remote,
             }),
+            references: a.references,
+            reference_decoder: Some(Arc::new(FileReferenceDecoder)),
         }
     }
 }

@@ -15,6 +15,7 @@ mod nodes;
 mod plot;
 mod plugins;
 mod render;
+pub mod run_reference;
 
 use std::path::Path;
 

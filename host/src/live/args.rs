@@ -3,6 +3,9 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::ref_deck::ReferenceDecoder;
 
 /// JACK client name unless another is given.
 pub const DEFAULT_CLIENT_NAME: &str = "lathe";
@@ -28,6 +31,10 @@ pub struct RunOptions {
     pub no_watch: bool,
     /// Serve the web console (`--ui`).
     pub ui: Option<super::web::UiOptions>,
+    /// Reference files for the monitor (`--reference`), loaded at start.
+    pub references: Vec<PathBuf>,
+    /// What decodes reference files (the `lathe` binary's decoders).
+    pub reference_decoder: Option<Arc<dyn ReferenceDecoder>>,
 }
 
 impl RunOptions {
@@ -43,6 +50,8 @@ impl RunOptions {
             osc: None,
             no_watch: false,
             ui: None,
+            references: Vec::new(),
+            reference_decoder: None,
         }
     }
 }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use lathe_engine::ParamValue;
 
 use super::monitor::Switch;
+use super::ref_deck::RefCommand;
 
 /// One command.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,6 +32,8 @@ pub enum Command {
         switch: Switch,
         on: Option<bool>,
     },
+    /// `monitor ref FILE|on|off|next|list`: the reference in place of the output.
+    MonitorRef(RefCommand),
     /// `target: None` with `on: None` shows what is soloed.
     Solo {
         target: Option<String>,
@@ -65,6 +68,8 @@ commands:
   save [PATH]             write the running graph with current values (default: GRAPH.saved.ron)
   monitor SWITCH [on|off] monitor section, SWITCH one of: ab (hear the unprocessed input,
                           loudness-matched), match, mono, side, dim (-20 dB); toggles without on/off
+  monitor ref FILE        load a reference and hear it in place of the output, loudness-matched;
+  monitor ref [on|off]    `monitor ref next` for the next one loaded, `monitor ref list` for all
   solo NODE[.PORT]        hear one node output instead of the graph's (a crossover band:
                           `solo bands.band2`); `solo off` / `solo on` to leave / return
   help                    this text
@@ -120,6 +125,7 @@ pub fn parse(line: &str) -> Result<Option<Command>, String> {
             path: Some(PathBuf::from(path)),
         },
         ("save", _) => return usage("save [PATH]"),
+        ("monitor", ["ref", rest @ ..]) => Command::MonitorRef(RefCommand::parse(rest)?),
         ("monitor", [switch, rest @ ..]) if rest.len() <= 1 => {
             let switch = Switch::parse(switch).ok_or_else(|| {
                 format!(
@@ -130,7 +136,7 @@ pub fn parse(line: &str) -> Result<Option<Command>, String> {
             let on = rest.first().map(|w| parse_on_off(w)).transpose()?;
             Command::Monitor { switch, on }
         }
-        ("monitor", _) => return usage("monitor ab|match|mono|side|dim [on|off]"),
+        ("monitor", _) => return usage("monitor ab|match|mono|side|dim|ref [on|off]"),
         ("solo", []) => Command::Solo {
             target: None,
             on: None,

@@ -23,6 +23,7 @@ use super::events::{Answer, Event, Reply};
 use super::messages::Messages;
 use super::meters::{MeterLine, number};
 use super::monitor::{MAX_DRY_DELAY_FRAMES, MonitorControls};
+use super::ref_deck::RefDeck;
 use super::scripts::LiveScripts;
 use super::watch::FileWatcher;
 use super::web::WebLink;
@@ -128,6 +129,8 @@ pub struct ControlLoop<B: Backend> {
     /// Hands new stages to the backend's audio side.
     stages: StageSender,
     pub controls: Arc<MonitorControls>,
+    /// The monitor's references (`monitor ref`).
+    pub references: RefDeck,
     pub watcher: Option<FileWatcher>,
     /// The running graph's control scripts.
     scripts: LiveScripts,
@@ -170,6 +173,7 @@ impl<B: Backend> ControlLoop<B> {
             file_values,
             backend,
             stages,
+            references: RefDeck::new(controls.clone()),
             controls,
             watcher: None,
             scripts,
@@ -254,6 +258,9 @@ impl<B: Backend> ControlLoop<B> {
             self.reload();
         }
         self.follow_server_format();
+        for (text, error) in self.references.poll() {
+            self.say(&text, error);
+        }
         self.controller.collect_garbage();
         self.stages.collect();
         if let Some(stage) = self.pending_stage.take() {
@@ -374,6 +381,7 @@ impl<B: Backend> ControlLoop<B> {
                 self.controls.set(switch, on);
                 Ok(Answer::Text(format!("monitor: {}", self.monitor_state())))
             }
+            Command::MonitorRef(cmd) => self.references.execute(cmd),
             Command::Solo { target, on } => self.solo(target, on).map(Answer::Text),
             Command::Help => Ok(Answer::Text(HELP.to_string())),
             Command::Quit => Ok(Answer::Quit),
@@ -404,7 +412,11 @@ impl<B: Backend> ControlLoop<B> {
 
     /// The monitor switches that are on, and the soloed output.
     fn monitor_state(&self) -> String {
-        let switches = self.controls.describe();
+        let switches = match self.references.describe() {
+            Some(r) if self.controls.describe() == "off" => r,
+            Some(r) => format!("{} {r}", self.controls.describe()),
+            None => self.controls.describe(),
+        };
         match (
             self.controls.solo.load(Ordering::Relaxed),
             self.controller.listening(),

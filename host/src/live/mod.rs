@@ -8,7 +8,8 @@
 //! for `lathe run`, [`InProcessBackend`] to run the same loop without an audio server.
 //!
 //! Modules, leaves first: `args` (what to run), `events` and `messages` (what reaches
-//! the control thread and what it prints), `monitor`, `meters`, `console` (command
+//! the control thread and what it prints), `monitor` (with `monitor_ref`, the reference
+//! player, and `ref_deck`, its control side), `meters`, `console` (command
 //! parsing), `audio` (the audio side every backend runs), `backend` (the trait),
 //! `jack_host` and `in_process` (the backends), `watch`, `osc`, `scripts`,
 //! `control_loop`, `session` (starting a run on any backend), `wiring` (JACK
@@ -25,7 +26,9 @@ pub mod jack_host;
 pub mod messages;
 mod meters;
 pub mod monitor;
+pub mod monitor_ref;
 mod osc;
+pub mod ref_deck;
 mod scripts;
 pub mod session;
 mod watch;
@@ -70,10 +73,17 @@ fn start(args: &RunOptions) -> Result<ExitCode, LiveError> {
     let mut session = Session::start(&args.graph, doc, overrides, Messages::terminal(), || {
         JackBackend::open(&args.name)
     })?;
+    if let Some(decoder) = &args.reference_decoder {
+        session.set_reference_decoder(decoder.clone());
+    }
+    let reference_lines = session.load_references(&args.references)?;
     for warning in wiring::connect(&session.control.backend, args, session.control.info()) {
         eprintln!("warning: {warning}");
     }
     println!("{}", session.banner(&args.graph));
+    for line in reference_lines {
+        println!("{line}");
+    }
     if !args.no_watch {
         session.watch();
     }

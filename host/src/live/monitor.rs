@@ -41,6 +41,8 @@ pub struct MonitorControls {
     /// Short-term loudness of the processed and unprocessed main bus (f32 bits).
     wet_lufs: AtomicU32,
     dry_lufs: AtomicU32,
+    /// The reference (`monitor ref`): its switch and its player's queues.
+    pub reference: super::monitor_ref::RefLink,
 }
 
 /// A monitor switch by name, as typed on the console and sent over OSC.
@@ -188,15 +190,15 @@ impl LoudnessTracker {
 
 /// A linear ramp towards a target, one step per sample.
 #[derive(Debug, Clone, Copy)]
-struct Ramp {
-    value: f32,
-    target: f32,
+pub(super) struct Ramp {
+    pub(super) value: f32,
+    pub(super) target: f32,
     step: f32,
     frames: f32,
 }
 
 impl Ramp {
-    fn new(value: f32, frames: usize) -> Self {
+    pub(super) fn new(value: f32, frames: usize) -> Self {
         Self {
             value,
             target: value,
@@ -205,12 +207,12 @@ impl Ramp {
         }
     }
 
-    fn set_target(&mut self, target: f32) {
+    pub(super) fn set_target(&mut self, target: f32) {
         self.set_target_over(target, self.frames);
     }
 
     /// Jumps to `target` (for a side nobody hears at the moment).
-    fn snap(&mut self, target: f32) {
+    pub(super) fn snap(&mut self, target: f32) {
         self.value = target;
         self.target = target;
         self.step = 0.0;
@@ -224,7 +226,7 @@ impl Ramp {
         }
     }
 
-    fn next(&mut self) -> f32 {
+    pub(super) fn next(&mut self) -> f32 {
         if self.value != self.target {
             self.value += self.step;
             if (self.step > 0.0 && self.value >= self.target)
@@ -261,6 +263,7 @@ pub struct Monitor {
     /// Loudness matching was engaged at the last block.
     matching: bool,
     switch_frames: f32,
+    reference: super::monitor_ref::RefPlayer,
 }
 
 impl Monitor {
@@ -276,6 +279,8 @@ impl Monitor {
         let has_dry = in_channels == out_channels && channels > 0;
         let switch_frames = (SWITCH_RAMP_MS * 0.001 * sample_rate_hz).round() as usize;
         let match_frames = (MATCH_RAMP_MS * 0.001 * sample_rate_hz).round() as usize;
+        let reference =
+            super::monitor_ref::RefPlayer::new(controls.clone(), channels, sample_rate_hz);
         Self {
             controls,
             channels,
@@ -301,6 +306,7 @@ impl Monitor {
             dry_gain: Ramp::new(1.0, match_frames),
             matching: false,
             switch_frames: switch_frames.max(1) as f32,
+            reference,
         }
     }
 
@@ -318,6 +324,9 @@ impl Monitor {
     ) {
         self.set_match_targets();
         let c = &self.controls;
+        let heard_lufs = self.wet_tracker.lufs() + lathe_engine::gain_to_db(self.wet_gain.target);
+        self.reference
+            .begin_block(c.match_loudness.load(Ordering::Relaxed), heard_lufs);
         let flag = |f: &AtomicBool| if f.load(Ordering::Relaxed) { 1.0 } else { 0.0 };
         self.ab
             .set_target(if self.has_dry { flag(&c.ab) } else { 0.0 });
@@ -372,6 +381,7 @@ impl Monitor {
             for ch in 0..n {
                 x[ch] = wet[ch] * gw * (1.0 - ab) + dry[ch] * gd * ab;
             }
+            self.reference.mix(&mut x[..n]);
             let (km, ks, dim) = (self.mono.next(), self.side.next(), self.dim.next());
             if stereo {
                 let mid = 0.5 * (x[0] + x[1]);
@@ -384,6 +394,7 @@ impl Monitor {
                 main_out[ch][i] = x[ch] * dim;
             }
         }
+        self.reference.end_block();
         c.wet_lufs
             .store(self.wet_tracker.lufs().to_bits(), Ordering::Relaxed);
         c.dry_lufs

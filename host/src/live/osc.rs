@@ -4,6 +4,7 @@
 //! - `/lathe/get <path>` replies `/lathe/value <path> <f32>` to the sender
 //! - `/lathe/bypass <node> [on]`, `/lathe/monitor <switch> [on]` (`on`: 1/0, true/false,
 //!   "on"/"off"; toggles without it)
+//! - `/lathe/monitor ref [on|off|next|list|FILE]` (see `monitor ref` on the console)
 //! - `/lathe/save [path]`
 //!
 //! A refused message replies `/lathe/error <text>`.
@@ -20,6 +21,7 @@ use lathe_engine::ParamValue;
 use super::console::{Command, parse_on_off};
 use super::events::{Answer, Event};
 use super::monitor::Switch;
+use super::ref_deck::RefCommand;
 
 /// How long a sender waits for the control loop to answer.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(2);
@@ -125,6 +127,10 @@ fn to_command(msg: &OscMessage) -> Result<Command, String> {
         "/lathe/bypass" => Command::Bypass {
             node: text(0)?,
             on: toggle(1)?,
+        },
+        "/lathe/monitor" if text(0).as_deref() == Ok("ref") => match msg.args.get(1) {
+            Some(OscType::String(s)) => Command::MonitorRef(RefCommand::parse(&[s.as_str()])?),
+            _ => Command::MonitorRef(RefCommand::Switch(toggle(1)?)),
         },
         "/lathe/monitor" => {
             let name = text(0)?;

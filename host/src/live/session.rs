@@ -3,7 +3,8 @@
 //! `lathe run` does this over JACK; tests do it over the in-process backend.
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, Sender};
 
 use lathe_engine::{GraphDoc, GraphError, PrepareInfo};
@@ -14,6 +15,7 @@ use super::control_loop::{ControlLoop, Ending, Overrides, compile_with};
 use super::events::Event;
 use super::messages::Messages;
 use super::monitor::MonitorControls;
+use super::ref_deck::ReferenceDecoder;
 use super::scripts::LiveScripts;
 use super::web::{self, Hub, UiError, UiOptions, WebLink};
 use super::{osc, watch};
@@ -22,6 +24,8 @@ use super::{osc, watch};
 pub const EXIT_FAILURE: u8 = 1;
 /// Exit code when no audio server (or no JACK library) is available.
 pub const EXIT_NO_SERVER: u8 = 2;
+/// Exit code for bad input at start (a reference file that cannot be played).
+pub const EXIT_BAD_INPUT: u8 = 2;
 
 /// Why a live run could not start.
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +41,9 @@ pub enum LiveError {
     Start(BackendError),
     #[error("lathe: {0}")]
     Ui(#[from] UiError),
+    /// A `--reference` that cannot be played (the message names the file).
+    #[error("lathe: --reference: {0}")]
+    Reference(String),
     #[error("lathe: cannot listen for OSC on {addr}: {source}")]
     Osc {
         addr: SocketAddr,
@@ -49,6 +56,7 @@ impl LiveError {
     pub fn exit_code(&self) -> u8 {
         match self {
             LiveError::Open(_) | LiveError::Ui(UiError::Bind(_)) => EXIT_NO_SERVER,
+            LiveError::Reference(_) => EXIT_BAD_INPUT,
             _ => EXIT_FAILURE,
         }
     }
@@ -106,6 +114,26 @@ impl<B: Backend> Session<B> {
             events_tx,
             events,
         })
+    }
+
+    /// Decodes `monitor ref` files with `decoder` from now on.
+    pub fn set_reference_decoder(&mut self, decoder: Arc<dyn ReferenceDecoder>) {
+        self.control.references.set_decoder(decoder);
+    }
+
+    /// Loads `--reference` files before the run goes on (the first becomes current, `ref`
+    /// stays off); returns a line per file. The first that cannot be played ends the start.
+    pub fn load_references(&mut self, paths: &[PathBuf]) -> Result<Vec<String>, LiveError> {
+        paths
+            .iter()
+            .map(|p| {
+                self.control
+                    .references
+                    .load_now(p)
+                    .map(|summary| format!("lathe: reference {summary}"))
+                    .map_err(LiveError::Reference)
+            })
+            .collect()
     }
 
     /// Where commands and file changes are sent to the control loop.

@@ -26,6 +26,7 @@ use lathe_engine::{Controller, GraphInfo, ParamValue, Unit};
 use crate::live::console::Command;
 use crate::live::events::{Answer, Reply};
 use crate::live::monitor::{MonitorControls, Switch};
+use crate::live::ref_deck::RefCommand;
 
 /// Largest message accepted from a browser.
 pub const MAX_MESSAGE_BYTES: usize = 16 * 1024;
@@ -132,6 +133,11 @@ pub fn values(controller: &Controller, controls: &MonitorControls) -> String {
         }
     }
     let solo = controls.solo.load(std::sync::atomic::Ordering::Relaxed);
+    let on = controls
+        .reference
+        .on
+        .load(std::sync::atomic::Ordering::Relaxed);
+    monitor.insert("ref".to_string(), Value::Bool(on));
     json!({
         "type": "values",
         "params": params,
@@ -237,6 +243,9 @@ pub fn parse(text: &str) -> Result<(Option<u64>, Command), String> {
             node: text_of("node")?,
             on: on()?,
         },
+        "monitor" if obj.get("switch").and_then(Value::as_str) == Some("ref") => {
+            Command::MonitorRef(RefCommand::Switch(on()?))
+        }
         "monitor" => {
             let name = text_of("switch")?;
             Command::Monitor {

@@ -291,7 +291,7 @@ function drawGraph() {
 function buildMonitor() {
   const box = $("monitor");
   if (box.childElementCount) return;
-  const names = { ab: "A/B (input)", match: "loudness match", mono: "mono", side: "side", dim: "dim" };
+  const names = { ab: "A/B (input)", match: "loudness match", mono: "mono", side: "side", dim: "dim", ref: "reference" };
   for (const [s, label] of Object.entries(names)) {
     const b = el("button", { "data-switch": s }, label);
     b.onclick = () => send("monitor", { switch: s });
