@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use lathe_engine::ParamValue;
 
 use super::monitor::Switch;
-use super::ref_deck::RefCommand;
+use super::ref_deck::command::RefCommand;
 
 /// One command.
 #[derive(Debug, Clone, PartialEq)]

@@ -8,7 +8,7 @@
 //! for `lathe run`, [`InProcessBackend`] to run the same loop without an audio server.
 //!
 //! Modules, leaves first: `args` (what to run), `events` and `messages` (what reaches
-//! the control thread and what it prints), `monitor` (with `monitor_ref`, the reference
+//! the control thread and what it prints), `monitor` (with `monitor::reference`, the reference
 //! player, and `ref_deck`, its control side), `meters`, `console` (command
 //! parsing), `audio` (the audio side every backend runs), `backend` (the trait),
 //! `jack_host` and `in_process` (the backends), `watch`, `osc`, `scripts`,
@@ -26,7 +26,6 @@ pub mod jack_host;
 pub mod messages;
 mod meters;
 pub mod monitor;
-pub mod monitor_ref;
 mod osc;
 pub mod ref_deck;
 mod scripts;

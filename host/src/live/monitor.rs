@@ -5,6 +5,8 @@
 //! The audio half ([`Monitor`]) runs in the JACK process callback: it allocates only in
 //! `new`. The control half ([`MonitorControls`]) is a set of atomics any thread may flip.
 
+pub mod reference;
+
 use lathe_nodes::dsp::bs1770::kweight::{KFilterState, KWeighting};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -42,7 +44,7 @@ pub struct MonitorControls {
     wet_lufs: AtomicU32,
     dry_lufs: AtomicU32,
     /// The reference (`monitor ref`): its switch and its player's queues.
-    pub reference: super::monitor_ref::RefLink,
+    pub reference: reference::RefLink,
 }
 
 /// A monitor switch by name, as typed on the console and sent over OSC.
@@ -263,7 +265,7 @@ pub struct Monitor {
     /// Loudness matching was engaged at the last block.
     matching: bool,
     switch_frames: f32,
-    reference: super::monitor_ref::RefPlayer,
+    reference: reference::RefPlayer,
 }
 
 impl Monitor {
@@ -279,8 +281,7 @@ impl Monitor {
         let has_dry = in_channels == out_channels && channels > 0;
         let switch_frames = (SWITCH_RAMP_MS * 0.001 * sample_rate_hz).round() as usize;
         let match_frames = (MATCH_RAMP_MS * 0.001 * sample_rate_hz).round() as usize;
-        let reference =
-            super::monitor_ref::RefPlayer::new(controls.clone(), channels, sample_rate_hz);
+        let reference = reference::RefPlayer::new(controls.clone(), channels, sample_rate_hz);
         Self {
             controls,
             channels,

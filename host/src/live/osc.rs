@@ -21,7 +21,7 @@ use lathe_engine::ParamValue;
 use super::console::{Command, parse_on_off};
 use super::events::{Answer, Event};
 use super::monitor::Switch;
-use super::ref_deck::RefCommand;
+use super::ref_deck::command::RefCommand;
 
 /// How long a sender waits for the control loop to answer.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(2);

@@ -3,7 +3,7 @@
 //! [`ReferenceDecoder`] the `lathe` binary provides: its own decoders and the album
 //! resampler), lays them out for the monitor's channels, measures their integrated
 //! loudness, keeps a few in memory and hands the current one to the audio side's
-//! [`RefPlayer`](super::monitor_ref::RefPlayer).
+//! [`RefPlayer`](super::monitor::reference::RefPlayer).
 //!
 //! Limits: a reference holds at most [`MAX_REFERENCE_BYTES`] of samples at the run's
 //! rate (a longer file plays its first part, and says so); at most [`MAX_REFERENCES`] are
@@ -16,9 +16,11 @@ use std::sync::mpsc::{self, Receiver, Sender};
 
 use lathe_nodes::dsp::bs1770::{Layout, LoudnessMeter};
 
+pub mod command;
 use super::events::{Answer, Reply};
 use super::monitor::MonitorControls;
-use super::monitor_ref::{DeckEnds, RefAudio};
+use super::monitor::reference::{DeckEnds, RefAudio};
+pub use command::RefCommand;
 
 /// Most memory one reference's samples take at the run's rate: 256 MiB, which is
 /// 12 min 25 s of stereo at 44.1 kHz, 11 min 39 s at 48 kHz, 5 min 49 s at 96 kHz.
@@ -49,37 +51,6 @@ pub trait ReferenceDecoder: Send + Sync + std::fmt::Debug {
         sample_rate_hz: u32,
         max_frames: usize,
     ) -> Result<DecodedRef, String>;
-}
-
-/// `monitor ref ...`.
-#[derive(Debug, Clone, PartialEq)]
-pub enum RefCommand {
-    /// Load a file, make it the current reference and hear it.
-    Load(PathBuf),
-    /// `on`/`off`; `None` toggles.
-    Switch(Option<bool>),
-    /// The next reference held (in loading order, round).
-    Next,
-    /// The references held, their loudness and where each is.
-    List,
-}
-
-impl RefCommand {
-    /// Parses the words after `monitor ref`. A file named like a keyword is given as
-    /// `./next`. Words after the first are joined by single spaces (a path with spaces).
-    pub fn parse(words: &[&str]) -> Result<RefCommand, String> {
-        Ok(match words {
-            [] => RefCommand::Switch(None),
-            [w] => match *w {
-                "on" | "1" | "true" => RefCommand::Switch(Some(true)),
-                "off" | "0" | "false" => RefCommand::Switch(Some(false)),
-                "next" => RefCommand::Next,
-                "list" => RefCommand::List,
-                path => RefCommand::Load(PathBuf::from(path)),
-            },
-            _ => RefCommand::Load(PathBuf::from(words.join(" "))),
-        })
-    }
 }
 
 /// A reference held: where it came from and its samples.

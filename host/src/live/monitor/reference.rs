@@ -22,7 +22,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use super::monitor::{MATCH_RAMP_MS, MonitorControls, Ramp, SWITCH_RAMP_MS};
+use super::{MATCH_RAMP_MS, MonitorControls, Ramp, SWITCH_RAMP_MS};
 
 /// References in flight to one player (a swap waits for the fade-out before the next).
 const QUEUE: usize = 4;
