@@ -56,6 +56,11 @@ pub struct RunArgs {
     /// token is then always required).
     #[arg(long, requires = "ui")]
     pub ui_allow_remote: bool,
+
+    /// Exit (code 1) when the JACK server goes away, instead of waiting for it to come
+    /// back and reconnecting (for scripts and supervisors that restart lathe themselves).
+    #[arg(long)]
+    pub exit_on_server_loss: bool,
 }
 
 impl From<RunArgs> for RunOptions {
@@ -74,11 +79,13 @@ impl From<RunArgs> for RunOptions {
                 token: a.ui_token,
                 allow_remote: a.ui_allow_remote,
             }),
+            exit_on_server_loss: a.exit_on_server_loss,
         }
     }
 }
 
-/// Runs until `quit` or server loss; the live host decides the exit code.
+/// Runs until `quit` (or server loss with --exit-on-server-loss); the live host decides
+/// the exit code.
 pub fn run(args: RunArgs) -> ExitCode {
     lathe_host::live::run(args.into())
 }

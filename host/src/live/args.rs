@@ -28,6 +28,8 @@ pub struct RunOptions {
     pub no_watch: bool,
     /// Serve the web console (`--ui`).
     pub ui: Option<super::web::UiOptions>,
+    /// End the run (exit 1) when the JACK server goes away, instead of waiting for it.
+    pub exit_on_server_loss: bool,
 }
 
 impl RunOptions {
@@ -43,6 +45,7 @@ impl RunOptions {
             osc: None,
             no_watch: false,
             ui: None,
+            exit_on_server_loss: false,
         }
     }
 }
