@@ -154,7 +154,8 @@ fn run_survives_a_server_restart() {
     );
     let back = console.wait("server", 5 * SECOND, |v| v["running"] == true);
     assert!(back["text"].as_str().unwrap_or("").contains("reconnected"));
-    console.wait("graph", 5 * SECOND, |_| true);
+    // Meter frames flow again.
+    console.wait("meters", 5 * SECOND, |_| true);
 
     let mut ports = ports_of("lr:");
     ports.sort();
