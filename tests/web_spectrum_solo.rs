@@ -94,7 +94,9 @@ fn console_spectrum_and_solo_from_the_drawing() {
     page.goto(&url);
     let (live, conn) = page.wait_text("#conn", 10 * SECOND, |t| t == "live");
     assert!(live, "page did not connect: {conn}");
-    let (shown, source) = page.wait_text("#spectrum-source", 10 * SECOND, |t| t == "main output");
+    let (shown, source) = page.wait_text("#spectrum-source", 10 * SECOND, |t| {
+        t.eq_ignore_ascii_case("main output")
+    });
     assert!(shown, "spectrum source: {source}");
     // Nothing plays yet: no band has a level.
     std::thread::sleep(SECOND);
