@@ -63,7 +63,10 @@ fn wait_bands(b: &Browser, what: &str, pred: impl Fn(&[(String, Option<f64>)]) -
         if pred(&bands) {
             return;
         }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}: {bands:?}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}: {bands:?}"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
 }
@@ -145,7 +148,9 @@ fn console_spectrum_and_solo_from_the_drawing() {
     page.click(r#"#graph circle.port[data-solo="bands.band1"]"#);
     let (off, t) = page.wait_text("#solo", 5 * SECOND, |t| t == "off");
     assert!(off, "solo still {t}");
-    wait_bands(&page, "the high tone back", |b| band(b, "5000") > high_before - 3.0);
+    wait_bands(&page, "the high tone back", |b| {
+        band(b, "5000") > high_before - 3.0
+    });
 
     // A click on a node with one output solos it: comp_high passes the high tone only.
     page.click(r#"#graph g:has(> rect.box[data-id="comp_high"])"#);
