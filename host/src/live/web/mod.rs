@@ -93,10 +93,7 @@ impl WebLink {
             // no console spectrum, and nothing else changes.
             self.analyser = spectrum::ConsoleSpectrum::new(rate_hz).ok();
         }
-        let labels = self
-            .analyser
-            .as_ref()
-            .map_or_else(Vec::new, |a| a.labels());
+        let labels = self.analyser.as_ref().map_or_else(Vec::new, |a| a.labels());
         self.hub.publish(
             Kind::Graph,
             protocol::graph(controller.info(), graph_path, &labels),

@@ -73,7 +73,8 @@ impl ConsoleSpectrum {
         let doc = GraphDoc::parse(std::path::Path::new("console-spectrum.ron"), ANALYSER_GRAPH)
             .map_err(|e| e.to_string())?;
         let options = CompileOptions::new(PrepareInfo::new(sample_rate_hz, BLOCK_FRAMES));
-        let compiled = lathe_engine::compile(&doc, &registry, &options).map_err(|e| e.to_string())?;
+        let compiled =
+            lathe_engine::compile(&doc, &registry, &options).map_err(|e| e.to_string())?;
         let (controller, engine) = lathe_engine::engine(compiled);
         Ok(Self {
             controller,
@@ -202,7 +203,7 @@ mod tests {
     /// Nobody reading: the ring fills and drops frames, and the writer goes on.
     #[test]
     fn full_ring_drops_frames() {
-        let (mut writer, mut reader) = spectrum_ring();
+        let (mut writer, reader) = spectrum_ring();
         let block = vec![0.5f32; 4096];
         for _ in 0..(CAPACITY_FRAMES / 4096 + 3) {
             writer.write(&block, &block);
