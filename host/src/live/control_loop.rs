@@ -232,7 +232,10 @@ impl<B: Backend> ControlLoop<B> {
     /// One turn of the loop: due script ticks, at most one event (waiting until the next
     /// tick or [`TICK`]), then the housekeeping. `Some` when the run is over.
     pub fn turn(&mut self, events: &Receiver<Event>) -> Option<Ending> {
-        self.tick_scripts();
+        if !self.server_lost() {
+            // Scripts steer audio; with none playing they wait (and start afresh after).
+            self.tick_scripts();
+        }
         let tick = match &mut self.web {
             // Meter frames for the browsers are due more often than the tick.
             Some(web) => web.tick(
