@@ -824,7 +824,8 @@ fn solo_plays_one_crossover_band() {
     assert!(max_step < 0.07, "step {max_step}");
 }
 
-/// Killing the server makes lathe print why and exit non-zero within 2 s.
+/// With `--exit-on-server-loss`, killing the server makes lathe print why and exit
+/// non-zero within 2 s (without it lathe waits for the server: tests/jack_restart.rs).
 #[test]
 fn server_loss_exits_nonzero_quickly() {
     let Some(mut server) = JackServer::start() else {
@@ -832,7 +833,7 @@ fn server_loss_exits_nonzero_quickly() {
     };
     let dir = TempDir::new();
     let graph = dir.write("g.ron", &gain_graph(0.0));
-    let mut lathe = Lathe::start(&server, &graph, &["--name", "lt"]);
+    let mut lathe = Lathe::start(&server, &graph, &["--name", "lt", "--exit-on-server-loss"]);
     server.kill();
     let (status, took) = lathe.wait_exit(2 * SECOND).unwrap_or_else(|| {
         panic!(

@@ -65,6 +65,10 @@ pub struct RunArgs {
     /// (`monitor ref next`). See docs/live.md.
     #[arg(long = "reference", value_name = "FILE")]
     pub references: Vec<PathBuf>,
+    /// Exit (code 1) when the JACK server goes away, instead of waiting for it to come
+    /// back and reconnecting (for scripts and supervisors that restart lathe themselves).
+    #[arg(long)]
+    pub exit_on_server_loss: bool,
 }
 
 impl From<RunArgs> for RunOptions {
@@ -85,11 +89,13 @@ impl From<RunArgs> for RunOptions {
             }),
             references: a.references,
             reference_decoder: Some(Arc::new(FileReferenceDecoder)),
+            exit_on_server_loss: a.exit_on_server_loss,
         }
     }
 }
 
-/// Runs until `quit` or server loss; the live host decides the exit code.
+/// Runs until `quit` (or server loss with --exit-on-server-loss); the live host decides
+/// the exit code.
 pub fn run(args: RunArgs) -> ExitCode {
     lathe_host::live::run(args.into())
 }

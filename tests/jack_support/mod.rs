@@ -98,6 +98,32 @@ impl JackServer {
     }
 }
 
+impl JackServer {
+    /// Starts the server again under the same name after [`JackServer::kill`], and waits
+    /// until it answers: a server restart as a user would do it.
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "the server is still running");
+        let child = Command::new("jackd")
+            .args(["--no-realtime", "-n", &self.name, "-d", "dummy", "-r"])
+            .arg(RATE.to_string())
+            .arg("-p")
+            .arg(PERIOD.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("jackd starts again");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if jack::Client::new("probe", jack::ClientOptions::NO_START_SERVER).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("jackd did not come back within 10 s");
+    }
+}
+
 impl Drop for JackServer {
     fn drop(&mut self) {
         self.kill();

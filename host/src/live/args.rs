@@ -35,6 +35,8 @@ pub struct RunOptions {
     pub references: Vec<PathBuf>,
     /// What decodes reference files (the `lathe` binary's decoders).
     pub reference_decoder: Option<Arc<dyn ReferenceDecoder>>,
+    /// End the run (exit 1) when the JACK server goes away, instead of waiting for it.
+    pub exit_on_server_loss: bool,
 }
 
 impl RunOptions {
@@ -52,6 +54,7 @@ impl RunOptions {
             ui: None,
             references: Vec::new(),
             reference_decoder: None,
+            exit_on_server_loss: false,
         }
     }
 }

@@ -18,6 +18,7 @@ use lathe_engine::{BusInfo, Engine, GraphInfo};
 
 use super::monitor::{MAX_MONITOR_CHANNELS, Monitor, MonitorControls};
 use super::web::scope::{ScopeReader, ScopeWriter, scope_ring};
+use super::web::spectrum::{SpectrumReader, SpectrumWriter, spectrum_ring};
 
 /// Stages in flight between the control thread and the audio side.
 const STAGE_QUEUE: usize = 2;
@@ -214,6 +215,8 @@ pub struct AudioSide {
     status: Arc<AudioStatus>,
     /// The main output's left/right pairs for the web console's goniometer.
     scope: ScopeWriter,
+    /// Every frame of the main output's left/right pair, for the web console's spectrum.
+    spectrum: SpectrumWriter,
 }
 
 /// The control thread's end: hands new stages to the audio side and frees old ones.
@@ -222,6 +225,8 @@ pub struct StageSender {
     old_stages: rtrb::Consumer<Box<Stage>>,
     /// The goniometer ring's reading end, until the web console takes it.
     pub scope: Option<ScopeReader>,
+    /// The spectrum ring's reading end, until the web console takes it.
+    pub spectrum: Option<SpectrumReader>,
 }
 
 /// The two ends for a graph with `info`'s buses, starting with `stage`.
@@ -233,6 +238,7 @@ pub fn audio_side(
     let (stage_tx, stage_rx) = rtrb::RingBuffer::new(STAGE_QUEUE);
     let (old_tx, old_rx) = rtrb::RingBuffer::new(STAGE_QUEUE + 1);
     let (scope_tx, scope_rx) = scope_ring();
+    let (spectrum_tx, spectrum_rx) = spectrum_ring();
     let audio = AudioSide {
         stage,
         pending_old: None,
@@ -242,11 +248,13 @@ pub fn audio_side(
         main_out: main_bus(&info.outputs).map_or(0..0, |(_, r)| r),
         status,
         scope: scope_tx,
+        spectrum: spectrum_tx,
     };
     let sender = StageSender {
         stages: stage_tx,
         old_stages: old_rx,
         scope: Some(scope_rx),
+        spectrum: Some(spectrum_rx),
     };
     (audio, sender)
 }
@@ -261,6 +269,7 @@ impl AudioSide {
         self.stage.process(ins, outs, main, frames);
         if let [left, right] = outs.get(self.main_out.clone()).unwrap_or(&[]) {
             self.scope.write(&left[..frames], &right[..frames]);
+            self.spectrum.write(&left[..frames], &right[..frames]);
         }
         let rate = u64::from(self.status.sample_rate.load(Ordering::Relaxed)).max(1);
         let spent_ns = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);

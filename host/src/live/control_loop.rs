@@ -24,6 +24,7 @@ use super::messages::Messages;
 use super::meters::{MeterLine, number};
 use super::monitor::{MAX_DRY_DELAY_FRAMES, MonitorControls};
 use super::ref_deck::RefDeck;
+use super::restart::{Reconnect, ServerWatch, start_audio};
 use super::scripts::LiveScripts;
 use super::watch::FileWatcher;
 use super::web::WebLink;
@@ -111,7 +112,8 @@ impl LoadStats {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ending {
     Quit,
-    /// The audio side stopped by itself (the JACK server went away).
+    /// The audio side stopped by itself (the JACK server went away) and the run was not
+    /// asked to wait for it.
     ServerGone,
 }
 
@@ -146,6 +148,8 @@ pub struct ControlLoop<B: Backend> {
     /// The period size last announced: the engine keeps its prepared block whatever the
     /// server's period (it splits longer periods), so only a rate change recompiles.
     period_frames: u32,
+    /// Waits for a lost server and reconnects (`None`: the run ends when it goes).
+    server: Option<ServerWatch<B>>,
 }
 
 impl<B: Backend> ControlLoop<B> {
@@ -186,7 +190,19 @@ impl<B: Backend> ControlLoop<B> {
             load: LoadStats::default(),
             started: Instant::now(),
             period_frames,
+            server: None,
         }
+    }
+
+    /// Keeps the session when the server goes away: waits for it and reconnects with
+    /// `reconnect` instead of ending the run.
+    pub fn survive_server_loss(&mut self, reconnect: Box<dyn Reconnect<B> + Send>) {
+        self.server = Some(ServerWatch::new(reconnect));
+    }
+
+    /// The server went away and has not come back yet.
+    pub fn server_lost(&self) -> bool {
+        self.server.as_ref().is_some_and(|w| w.lost_since.is_some())
     }
 
     /// Sends the control loop's messages somewhere else than the terminal (a test reads
@@ -199,6 +215,7 @@ impl<B: Backend> ControlLoop<B> {
     pub fn set_web(&mut self, mut link: WebLink) {
         link.graph(&self.controller, &self.graph_path);
         link.scope = self.stages.scope.take();
+        link.spectrum_ring = self.stages.spectrum.take();
         self.web = Some(link);
     }
 
@@ -219,7 +236,10 @@ impl<B: Backend> ControlLoop<B> {
     /// One turn of the loop: due script ticks, at most one event (waiting until the next
     /// tick or [`TICK`]), then the housekeeping. `Some` when the run is over.
     pub fn turn(&mut self, events: &Receiver<Event>) -> Option<Ending> {
-        self.tick_scripts();
+        if !self.server_lost() {
+            // Scripts steer audio; with none playing they wait (and start afresh after).
+            self.tick_scripts();
+        }
         let tick = match &mut self.web {
             // Meter frames for the browsers are due more often than the tick.
             Some(web) => web.tick(
@@ -251,11 +271,23 @@ impl<B: Backend> ControlLoop<B> {
             Err(RecvTimeoutError::Disconnected) => std::thread::sleep(TICK),
         }
         if self.backend.status().shutdown.load(Ordering::Acquire) {
-            return Some(Ending::ServerGone);
+            let Some(watch) = self.server.as_mut() else {
+                return Some(Ending::ServerGone);
+            };
+            if watch.lost() {
+                self.on_server_lost();
+            }
+            if self.server.as_mut().is_some_and(ServerWatch::poll_due) {
+                self.reconnect();
+            }
         }
         if self.pending_reload.is_some_and(|t| Instant::now() >= t) {
             self.pending_reload = None;
             self.reload();
+        }
+        if self.server_lost() {
+            // Nothing runs the engine: its queues are left alone until the new one starts.
+            return None;
         }
         self.follow_server_format();
         for (text, error) in self.references.poll() {
@@ -564,6 +596,17 @@ impl<B: Backend> ControlLoop<B> {
                 Err(e) => return self.reload_failed(&e),
             }
         };
+        if self.server_lost() {
+            // No engine runs: the new graph starts when the server is back.
+            self.doc = doc;
+            self.file_values = file_values;
+            self.watch_files();
+            let msg = format!(
+                "reloaded {}; it starts when the JACK server is back",
+                self.graph_path.display()
+            );
+            return self.say(&msg, false);
+        }
         let scripts = LiveScripts::new(compiled.take_control_tasks());
         if self.install(compiled, scripts) {
             self.doc = doc;
@@ -652,6 +695,89 @@ impl<B: Backend> ControlLoop<B> {
             let _ = self.controller.listen(Some(&path));
         }
         Ok(())
+    }
+
+    /// Says that the server went away, here and on the web console.
+    fn on_server_lost(&mut self) {
+        let text = format!(
+            "lathe: JACK server gone, waiting for it (looking every {:.1} s); the session, \
+             its values and its controls stay",
+            super::restart::POLL_PERIOD.as_secs_f64()
+        );
+        self.say(&text, true);
+        if let Some(web) = &self.web {
+            web.server(false, &text);
+        }
+    }
+
+    /// Looks for the server once; when it answers, starts the graph on a new client with
+    /// every live value kept, and wires it as at start.
+    fn reconnect(&mut self) {
+        let Some(mut watch) = self.server.take() else {
+            return;
+        };
+        self.reconnect_with(&mut watch);
+        self.server = Some(watch);
+    }
+
+    fn reconnect_with(&mut self, watch: &mut ServerWatch<B>) {
+        let Ok(mut backend) = watch.reconnect.open() else {
+            return; // not back yet
+        };
+        let started = match start_audio(
+            &mut backend,
+            &self.doc,
+            &self.registry,
+            &self.overrides,
+            &self.controls,
+        ) {
+            Ok(s) => s,
+            Err(e) => {
+                let text =
+                    format!("lathe: the JACK server is back but the graph cannot start on it: {e}");
+                return self.say(&text, true);
+            }
+        };
+        let xruns = self.backend.status().xruns.load(Ordering::Relaxed);
+        backend.status().xruns.fetch_add(xruns, Ordering::Relaxed);
+        std::mem::replace(&mut self.backend, backend).stop(true);
+        let listening = self.controller.listening().map(str::to_string);
+        self.controller = started.controller;
+        if let Some(path) = listening {
+            let _ = self.controller.listen(Some(&path));
+        }
+        self.stages = started.stages;
+        self.scripts = started.scripts;
+        self.file_values = started.file_values;
+        self.pending_stage = None;
+        self.period_frames = self.backend.status().format().1;
+        self.meter_line = MeterLine::new(self.controller.info());
+        if let Some(web) = &mut self.web {
+            web.scope = self.stages.scope.take();
+            web.spectrum_ring = self.stages.spectrum.take();
+            web.graph(&self.controller, &self.graph_path);
+        }
+        self.set_latency(self.controller.info().latency_frames);
+        let away = watch
+            .lost_since
+            .take()
+            .map_or(0.0, |t| t.elapsed().as_secs_f64());
+        watch.reconnects += 1;
+        for problem in watch.reconnect.wire(&self.backend, self.controller.info()) {
+            self.say(&format!("warning: {problem}"), true);
+        }
+        let info = self.controller.info();
+        let text = format!(
+            "lathe: JACK server back after {away:.1} s; reconnected as {} ({} Hz, {} frames), \
+             ports and connections restored",
+            self.backend.describe(),
+            info.prepare.sample_rate_hz,
+            info.prepare.max_block_frames,
+        );
+        self.say(&text, false);
+        if let Some(web) = &self.web {
+            web.server(true, &text);
+        }
     }
 
     /// Follows the server's format. A new period size keeps the running engine, its

@@ -12,8 +12,9 @@
 //! player, and `ref_deck`, its control side), `meters`, `console` (command
 //! parsing), `audio` (the audio side every backend runs), `backend` (the trait),
 //! `jack_host` and `in_process` (the backends), `watch`, `osc`, `scripts`,
-//! `control_loop`, `session` (starting a run on any backend), `wiring` (JACK
-//! connections), `web` (the browser console).
+//! `control_loop`, `session` (starting a run on any backend), `restart` (waiting for a
+//! lost server and starting again on it), `wiring` (JACK connections), `web` (the
+//! browser console).
 
 pub mod args;
 pub mod audio;
@@ -28,6 +29,7 @@ mod meters;
 pub mod monitor;
 mod osc;
 pub mod ref_deck;
+pub mod restart;
 mod scripts;
 pub mod session;
 mod watch;
@@ -49,8 +51,9 @@ pub use jack_host::JackBackend;
 pub use messages::{Message, Messages};
 pub use session::{LiveError, Session};
 
-/// Runs `lathe run` as a JACK client until `quit` (exit 0) or the server goes away
-/// (exit 1). Exits 2 without a JACK server.
+/// Runs `lathe run` as a JACK client until `quit` (exit 0). When the server goes away the
+/// run waits for it and reconnects, unless `--exit-on-server-loss` asks to end (exit 1).
+/// Exits 2 without a JACK server at start.
 pub fn run(args: RunOptions) -> ExitCode {
     match start(&args) {
         Ok(code) => code,
@@ -78,6 +81,10 @@ fn start(args: &RunOptions) -> Result<ExitCode, LiveError> {
     let reference_lines = session.load_references(&args.references)?;
     for warning in wiring::connect(&session.control.backend, args, session.control.info()) {
         eprintln!("warning: {warning}");
+    }
+    if !args.exit_on_server_loss {
+        let reconnect = JackReconnect { args: args.clone() };
+        session.control.survive_server_loss(Box::new(reconnect));
     }
     println!("{}", session.banner(&args.graph));
     for line in reference_lines {
@@ -113,6 +120,26 @@ fn start(args: &RunOptions) -> Result<ExitCode, LiveError> {
             eprintln!("lathe: the JACK server has stopped; exiting");
             Ok(ExitCode::from(session::EXIT_FAILURE))
         }
+    }
+}
+
+/// A new JACK client of the same name on a server that came back, wired by the same
+/// `--connect`, `--in` and `--out` rules as at start.
+struct JackReconnect {
+    args: RunOptions,
+}
+
+impl restart::Reconnect<JackBackend> for JackReconnect {
+    fn open(&mut self) -> Result<JackBackend, BackendError> {
+        // libjack prints four lines for every failed look: quiet while looking.
+        jack::set_logger(jack::LoggerType::None);
+        let opened = JackBackend::open(&self.args.name);
+        jack::set_logger(jack::LoggerType::Stdio);
+        opened
+    }
+
+    fn wire(&mut self, backend: &JackBackend, info: &lathe_engine::GraphInfo) -> Vec<String> {
+        wiring::connect(backend, &self.args, info)
     }
 }
 

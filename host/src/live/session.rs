@@ -7,16 +7,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, Sender};
 
-use lathe_engine::{GraphDoc, GraphError, PrepareInfo};
+use lathe_engine::{GraphDoc, GraphError};
 
-use super::audio::{Stage, audio_side};
 use super::backend::{Backend, BackendError};
-use super::control_loop::{ControlLoop, Ending, Overrides, compile_with};
+use super::control_loop::{ControlLoop, Ending, Overrides};
 use super::events::Event;
 use super::messages::Messages;
 use super::monitor::MonitorControls;
 use super::ref_deck::ReferenceDecoder;
-use super::scripts::LiveScripts;
+use super::restart::{StartError, start_audio};
 use super::web::{self, Hub, UiError, UiOptions, WebLink};
 use super::{osc, watch};
 
@@ -82,29 +81,24 @@ impl<B: Backend> Session<B> {
     ) -> Result<Self, LiveError> {
         let registry = crate::registry();
         let mut backend = open().map_err(LiveError::Open)?;
-        let (rate, block) = backend.status().format();
-        let prepare = PrepareInfo::new(f64::from(rate), block as usize);
-        let (file_values, mut compiled) = compile_with(&doc, &registry, prepare, &overrides)?;
-        let scripts = LiveScripts::new(compiled.take_control_tasks());
         let controls = MonitorControls::new();
-        let (controller, engine) = lathe_engine::engine(compiled);
-        let stage = Stage::with_monitor(engine, controller.info(), &controls);
-        let (audio, stages) =
-            audio_side(Box::new(stage), controller.info(), backend.status().clone());
-        backend
-            .start(controller.info(), audio)
-            .map_err(LiveError::Start)?;
+        let started = start_audio(&mut backend, &doc, &registry, &overrides, &controls).map_err(
+            |e| match e {
+                StartError::Graph(e) => LiveError::Graph(e),
+                StartError::Backend(e) => LiveError::Start(e),
+            },
+        )?;
         let mut control = ControlLoop::new(
             graph.to_path_buf(),
             registry,
             doc,
-            controller,
+            started.controller,
             overrides,
-            file_values,
+            started.file_values,
             backend,
-            stages,
+            started.stages,
             controls,
-            scripts,
+            started.scripts,
         );
         control.set_messages(messages);
         control.set_latency(control.info().latency_frames);

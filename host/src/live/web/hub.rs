@@ -85,6 +85,7 @@ struct Snapshot {
     graph: Option<Arc<str>>,
     values: Option<Arc<str>>,
     status: Option<Arc<str>>,
+    server: Option<Arc<str>>,
 }
 
 /// Shared between the control loop (publisher) and the server threads.
@@ -100,6 +101,8 @@ pub enum Kind {
     Graph,
     Values,
     Status,
+    /// Whether the audio server is there.
+    Server,
     /// Not kept: a message, a reply.
     Event,
 }
@@ -119,7 +122,7 @@ impl Hub {
         let queue = Arc::new(ClientQueue::default());
         {
             let snap = lock(&self.snapshot);
-            for msg in [&snap.graph, &snap.values, &snap.status]
+            for msg in [&snap.graph, &snap.values, &snap.status, &snap.server]
                 .into_iter()
                 .flatten()
             {
@@ -147,6 +150,7 @@ impl Hub {
                 Kind::Graph => snap.graph = Some(msg.clone()),
                 Kind::Values => snap.values = Some(msg.clone()),
                 Kind::Status => snap.status = Some(msg.clone()),
+                Kind::Server => snap.server = Some(msg.clone()),
                 Kind::Event => {}
             }
         }

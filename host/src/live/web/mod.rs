@@ -23,6 +23,7 @@ mod hub;
 pub mod protocol;
 pub mod scope;
 mod server;
+pub mod spectrum;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -66,6 +67,10 @@ pub struct WebLink {
     last_values: String,
     /// The goniometer's samples from the audio thread.
     pub scope: Option<scope::ScopeReader>,
+    /// The main output's every frame from the audio thread, for the console's spectrum.
+    pub spectrum_ring: Option<spectrum::SpectrumReader>,
+    /// The console's own analyser (built for the running graph's sample rate).
+    analyser: Option<spectrum::ConsoleSpectrum>,
 }
 
 impl WebLink {
@@ -75,13 +80,24 @@ impl WebLink {
             next_frame: Instant::now(),
             last_values: String::new(),
             scope: None,
+            spectrum_ring: None,
+            analyser: None,
         }
     }
 
     /// The graph now running (at start and after every reload).
     pub fn graph(&mut self, controller: &Controller, graph_path: &Path) {
-        self.hub
-            .publish(Kind::Graph, protocol::graph(controller.info(), graph_path));
+        let rate_hz = controller.info().prepare.sample_rate_hz;
+        if self.analyser.as_ref().map(|a| a.sample_rate_hz()) != Some(rate_hz) {
+            // Only a broken build of the fixed analyser graph fails: the page then shows
+            // no console spectrum, and nothing else changes.
+            self.analyser = spectrum::ConsoleSpectrum::new(rate_hz).ok();
+        }
+        let labels = self.analyser.as_ref().map_or_else(Vec::new, |a| a.labels());
+        self.hub.publish(
+            Kind::Graph,
+            protocol::graph(controller.info(), graph_path, &labels),
+        );
         self.last_values.clear();
     }
 
@@ -89,6 +105,12 @@ impl WebLink {
     pub fn say(&self, text: &str, error: bool) {
         self.hub
             .publish(Kind::Status, protocol::message(text, error));
+    }
+
+    /// Whether the audio server is there (`running`) or gone, with what was said.
+    pub fn server(&self, running: bool, text: &str) {
+        self.hub
+            .publish(Kind::Server, protocol::server(running, text));
     }
 
     /// Sends a meter frame, and the values when they changed, once a frame is due.
@@ -114,12 +136,20 @@ impl WebLink {
             .scope
             .as_mut()
             .map_or_else(Vec::new, |s| s.drain(SCOPE_PAIRS_PER_FRAME));
+        let spectrum = match (&mut self.analyser, &mut self.spectrum_ring) {
+            (Some(a), Some(ring)) => {
+                a.feed(ring);
+                a.levels_db()
+            }
+            _ => Vec::new(),
+        };
         self.hub.publish_meters(protocol::meters(
             controller,
             controls,
             dsp_load_percent,
             xruns,
             &pairs,
+            &spectrum,
         ));
         FRAME_PERIOD
     }

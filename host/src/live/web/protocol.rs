@@ -7,8 +7,11 @@
 //! - `values`: every param's current value and the monitor switches, sent on connect and
 //!   whenever something changed them (from any console, OSC, a script or a browser);
 //! - `meters`: about 30 a second, every meter of the graph in the order `graph` lists
-//!   them, the monitor's loudness, DSP load, xruns and goniometer points;
+//!   them, the monitor's loudness, DSP load, xruns, goniometer points and the console's
+//!   own 1/3-octave spectrum of the main output (bands named in `graph`);
 //! - `message`: what the control loop says (reloads, reload errors with file:line:col);
+//! - `server`: the JACK server went away (`running: false`) or is back (`true`), sent
+//!   when that happens and on connect once it happened;
 //! - `reply`: the answer to one command, by its `id`;
 //! - `error`: a message that could not be understood.
 //!
@@ -52,7 +55,7 @@ fn unit_kind(u: Unit) -> &'static str {
 }
 
 /// `graph`: what the page draws and which controls it offers.
-pub fn graph(info: &GraphInfo, graph_path: &Path) -> String {
+pub fn graph(info: &GraphInfo, graph_path: &Path, spectrum_bands: &[String]) -> String {
     let nodes: Vec<Value> = info
         .nodes
         .iter()
@@ -110,6 +113,7 @@ pub fn graph(info: &GraphInfo, graph_path: &Path) -> String {
         "nodes": nodes,
         "links": links,
         "meters": info.meter_paths(),
+        "spectrum_bands": spectrum_bands,
     })
     .to_string()
 }
@@ -155,6 +159,7 @@ pub fn meters(
     dsp_load_percent: f32,
     xruns: u64,
     scope: &[[f32; 2]],
+    spectrum_db: &[f32],
 ) -> String {
     let values: Vec<Value> = (0..controller.info().meter_count)
         .map(|i| num(controller.meter_index(i)))
@@ -171,6 +176,7 @@ pub fn meters(
             .iter()
             .flat_map(|p| p.iter().map(|&v| (f64::from(v) * 1000.0).round() / 1000.0))
             .collect::<Vec<f64>>(),
+        "spectrum": spectrum_db.iter().map(|&v| num(v)).collect::<Vec<Value>>(),
     })
     .to_string()
 }
@@ -178,6 +184,11 @@ pub fn meters(
 /// `message`: a line the control loop said.
 pub fn message(text: &str, error: bool) -> String {
     json!({"type": "message", "text": text, "error": error}).to_string()
+}
+
+/// `server`: whether the audio server is there, and what the control loop said about it.
+pub fn server(running: bool, text: &str) -> String {
+    json!({"type": "server", "running": running, "text": text}).to_string()
 }
 
 /// `error`: an unusable message from the browser.

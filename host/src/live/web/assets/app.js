@@ -75,7 +75,7 @@ const handlers = {
       if (b) b.classList.toggle("on", on);
     }
     $("solo").textContent = msg.solo || "off";
-    for (const b of document.querySelectorAll("button[data-solo]")) {
+    for (const b of document.querySelectorAll("button[data-solo], #graph circle.port")) {
       b.classList.toggle("on", b.dataset.solo === msg.solo);
     }
     for (const r of document.querySelectorAll("#graph rect.box")) {
@@ -95,7 +95,18 @@ const handlers = {
     if (done) done(msg);
   },
   error(msg) { showStatus("error: " + msg.error, true); },
+  server(msg) { showServer(msg); },
 };
+
+// The JACK server went away (lathe waits for it) or came back.
+function showServer(msg) {
+  const b = $("server");
+  b.hidden = false;
+  b.textContent = msg.running ? "JACK reconnected" : "JACK server gone, waiting";
+  b.className = msg.running ? "badge" : "badge off";
+  b.title = msg.text;
+  showStatus(msg.text, !msg.running);
+}
 
 // ---- nodes and their controls ----
 
@@ -282,8 +293,41 @@ function drawGraph() {
     g.append(r, t);
     g.style.cursor = "pointer";
     g.onclick = () => { const box = document.getElementById("node-" + id); if (box) box.scrollIntoView({ behavior: "smooth" }); };
+    soloInDrawing(g, id, pos[id], W, H);
     svg.append(g);
   }
+}
+
+// Solo from the drawing: a click on a node with one output solos it, a click on one of
+// the output dots of a node with several (a crossover's bands) solos that output; a
+// second click, or a click on `out`, goes back to the whole output.
+function soloInDrawing(g, id, at, W, H) {
+  const ns = "http://www.w3.org/2000/svg";
+  const toggle = (target) => (ev) => {
+    ev.stopPropagation();
+    send("solo", graphSoloIs(target) ? { on: false } : { target });
+  };
+  if (id === "out") { g.onclick = () => send("solo", { on: false }); return; }
+  const node = graph.nodes.find((n) => n.id === id);
+  if (!node || !node.outputs.length) return;
+  if (node.outputs.length === 1) {
+    g.onclick = toggle(`${id}.${node.outputs[0]}`);
+    g.querySelector("rect").dataset.solo = `${id}.${node.outputs[0]}`;
+    return;
+  }
+  node.outputs.forEach((port, k) => {
+    const c = document.createElementNS(ns, "circle");
+    c.setAttribute("class", "port");
+    c.setAttribute("cx", at.x + W - 5);
+    c.setAttribute("cy", at.y + H * (k + 1) / (node.outputs.length + 1));
+    c.setAttribute("r", 3.5);
+    c.dataset.solo = `${id}.${port}`;
+    const title = document.createElementNS(ns, "title");
+    title.textContent = `solo ${id}.${port}`;
+    c.append(title);
+    c.onclick = toggle(`${id}.${port}`);
+    g.append(c);
+  });
 }
 
 // ---- monitor ----
@@ -424,23 +468,35 @@ function drawGonio(pairs) {
   }
 }
 
-// The 1/3-octave band meters of a `spectrum` node, with a peak hold that falls back
-// after PEAK_HOLD_MS at PEAK_FALL_DB_PER_S.
+// The 1/3-octave band meters of the graph's first `spectrum` node, else the console's
+// own analysis of the main output, with a peak hold that falls back after PEAK_HOLD_MS
+// at PEAK_FALL_DB_PER_S.
 const PEAK_HOLD_MS = 2000, PEAK_FALL_DB_PER_S = 12;
 let peaks = [];
 function spectrumBands() {
   const out = [];
   for (const [path, i] of Object.entries(meterIndex)) {
-    const m = path.match(/\.band_([0-9_k]+)hz_db$/);
-    if (m) out.push({ label: m[1].replace("_", "."), index: i });
+    const m = path.match(/^(.*)\.band_([0-9_k]+)hz_db$/);
+    if (m && (!out.length || out[0].node === m[1])) out.push({ node: m[1], label: m[2].replace("_", "."), index: i });
   }
   return out;
 }
+function spectrumSource(msg) {
+  const own = spectrumBands();
+  if (own.length) return { name: `node ${own[0].node}`, bands: own.map((b) => ({ label: b.label, db: msg.m[b.index] })) };
+  const labels = graph.spectrum_bands || [], levels = msg.spectrum || [];
+  if (!labels.length) return null;
+  return { name: "main output", bands: labels.map((l, k) => ({ label: l.replace("_", "."), db: levels[k] ?? null })) };
+}
 function drawSpectrum(msg) {
-  const bands = spectrumBands();
-  $("spectrum-box").hidden = bands.length === 0;
-  if (!bands.length) return;
+  const src = spectrumSource(msg);
+  $("spectrum-box").hidden = !src;
+  if (!src) return;
+  const bands = src.bands;
+  $("spectrum-source").textContent = src.name;
   const c = $("spectrum"), g = c.getContext("2d");
+  c.dataset.levels = JSON.stringify(bands.map((b) => b.db));
+  c.dataset.labels = JSON.stringify(bands.map((b) => b.label));
   const lo = -90, hi = 0, now = performance.now();
   const y = (db) => c.height * (hi - Math.max(lo, Math.min(hi, db))) / (hi - lo);
   const w = c.width / bands.length;
@@ -448,8 +504,7 @@ function drawSpectrum(msg) {
   g.clearRect(0, 0, c.width, c.height);
   g.font = "9px sans-serif";
   bands.forEach((b, k) => {
-    const v = msg.m[b.index];
-    const db = v === null ? lo : v;
+    const db = b.db === null ? lo : b.db;
     const p = peaks[k];
     if (db >= p.db) { p.db = db; p.at = now; }
     else if (now - p.at > PEAK_HOLD_MS) p.db = Math.max(db, p.db - PEAK_FALL_DB_PER_S / 30);
