@@ -4,6 +4,8 @@
 //! through a [`Backend`] and the [`StageSender`], so it runs the same on JACK and
 //! in-process.
 
+pub mod restart;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -24,10 +26,10 @@ use super::messages::Messages;
 use super::meters::{MeterLine, number};
 use super::monitor::{MAX_DRY_DELAY_FRAMES, MonitorControls};
 use super::ref_deck::RefDeck;
-use super::restart::{Reconnect, ServerWatch, start_audio};
 use super::scripts::LiveScripts;
 use super::watch::FileWatcher;
 use super::web::WebLink;
+use restart::{Reconnect, ServerWatch, start_audio};
 
 /// How often the control thread wakes up when nothing happens.
 const TICK: Duration = Duration::from_millis(50);
@@ -702,7 +704,7 @@ impl<B: Backend> ControlLoop<B> {
         let text = format!(
             "lathe: JACK server gone, waiting for it (looking every {:.1} s); the session, \
              its values and its controls stay",
-            super::restart::POLL_PERIOD.as_secs_f64()
+            restart::POLL_PERIOD.as_secs_f64()
         );
         self.say(&text, true);
         if let Some(web) = &self.web {

@@ -12,7 +12,7 @@
 //! player, and `ref_deck`, its control side), `meters`, `console` (command
 //! parsing), `audio` (the audio side every backend runs), `backend` (the trait),
 //! `jack_host` and `in_process` (the backends), `watch`, `osc`, `scripts`,
-//! `control_loop`, `session` (starting a run on any backend), `restart` (waiting for a
+//! `control_loop`, `session` (starting a run on any backend), `control_loop::restart` (waiting for a
 //! lost server and starting again on it), `wiring` (JACK connections), `web` (the
 //! browser console).
 
@@ -29,7 +29,6 @@ mod meters;
 pub mod monitor;
 mod osc;
 pub mod ref_deck;
-pub mod restart;
 mod scripts;
 pub mod session;
 mod watch;
@@ -129,7 +128,7 @@ struct JackReconnect {
     args: RunOptions,
 }
 
-impl restart::Reconnect<JackBackend> for JackReconnect {
+impl control_loop::restart::Reconnect<JackBackend> for JackReconnect {
     fn open(&mut self) -> Result<JackBackend, BackendError> {
         // libjack prints four lines for every failed look: quiet while looking.
         jack::set_logger(jack::LoggerType::None);

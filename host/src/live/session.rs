@@ -10,12 +10,12 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use lathe_engine::{GraphDoc, GraphError};
 
 use super::backend::{Backend, BackendError};
+use super::control_loop::restart::{StartError, start_audio};
 use super::control_loop::{ControlLoop, Ending, Overrides};
 use super::events::Event;
 use super::messages::Messages;
 use super::monitor::MonitorControls;
 use super::ref_deck::ReferenceDecoder;
-use super::restart::{StartError, start_audio};
 use super::web::{self, Hub, UiError, UiOptions, WebLink};
 use super::{osc, watch};
 

@@ -15,11 +15,11 @@ use std::time::{Duration, Instant};
 
 use lathe_engine::{Controller, GraphDoc, GraphError, GraphInfo, PrepareInfo, Registry};
 
-use super::audio::{Stage, StageSender, audio_side};
-use super::backend::{Backend, BackendError};
-use super::control_loop::{Overrides, Values, compile_with};
-use super::monitor::MonitorControls;
-use super::scripts::LiveScripts;
+use super::{Overrides, Values, compile_with};
+use crate::live::audio::{Stage, StageSender, audio_side};
+use crate::live::backend::{Backend, BackendError};
+use crate::live::monitor::MonitorControls;
+use crate::live::scripts::LiveScripts;
 
 /// How often a lost server is looked for: quick enough that audio is back within about
 /// half a second of the server, rare enough to cost nothing while waiting.
