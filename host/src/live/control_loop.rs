@@ -256,6 +256,7 @@ impl<B: Backend> ControlLoop<B> {
         self.follow_server_format();
         self.controller.collect_garbage();
         self.stages.collect();
+        self.controls.codec.collect();
         if let Some(stage) = self.pending_stage.take() {
             self.pending_stage = self.stages.send(stage).err();
         }

@@ -108,6 +108,13 @@ impl CodecControl {
         Ok(())
     }
 
+    /// Frees the codecs the audio thread has given back (their worker threads end).
+    pub fn collect(&self) {
+        if let Some(port) = self.lock().port.as_mut() {
+            while port.retired.pop().is_ok() {}
+        }
+    }
+
     /// A new monitor's queues replace the old ones; the codec listened to is reopened for
     /// it (by the control thread, [`CodecControl::listen`] with [`CodecControl::spec`]).
     fn attach(&self, port: ControlPort) {
