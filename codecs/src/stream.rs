@@ -136,7 +136,7 @@ fn probe_lag_frames(
             *s = match probe {
                 Probe::Noise => noise,
                 Probe::Silence => 0.0,
-                Probe::Bursts if (n / burst_frames) % 2 == 0 => noise,
+                Probe::Bursts if (n / burst_frames).is_multiple_of(2) => noise,
                 Probe::Bursts => noise * 0.001,
             };
         }

@@ -82,6 +82,7 @@ fn node_plays_roundtrip_at_its_latency(spec: &str) {
     let output = render(&mut node, &input, 100, &[], &meters);
     let parsed: CodecSpec = spec.parse().expect("valid");
     let reference = roundtrip(parsed, &[&input[0], &input[1]], RATE_HZ).expect("roundtrip");
+    #[allow(clippy::needless_range_loop)] // c indexes three parallel buffers
     for c in 0..2 {
         // Silence until the decoded stream starts; its first `delay` frames are the
         // decoder's rendering of the time before the input.

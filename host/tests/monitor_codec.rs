@@ -131,7 +131,7 @@ fn monitor_codec_plays_the_decoded_output_matched_and_click_free() {
     }
     let mut live = Live::start();
     let frames = RATE * 3;
-    let input = vec![music(frames, 1), music(frames, 2)];
+    let input = [music(frames, 1), music(frames, 2)];
     let wet: Vec<Vec<f32>> = input
         .iter()
         .map(|c| c.iter().map(|x| x * 10f32.powf(-6.0 / 20.0)).collect())
@@ -156,7 +156,7 @@ fn monitor_codec_plays_the_decoded_output_matched_and_click_free() {
     }
     let start = at;
     // The worker needs real time to encode: play the switch period by period.
-    let mut heard = vec![Vec::new(), Vec::new()];
+    let mut heard = [Vec::new(), Vec::new()];
     while at < start + RATE * 2 {
         let out = play(&mut live, &mut at, PERIOD as usize);
         for (h, o) in heard.iter_mut().zip(out) {

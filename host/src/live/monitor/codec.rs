@@ -181,10 +181,10 @@ impl MonitorCodec {
     /// feeds the codec `wet` (`frames` ≤ [`CODEC_CHUNK_FRAMES`] frames of the graph's
     /// output) and sets the ramps' targets for this chunk.
     pub fn prepare(&mut self, controls: &MonitorControls, wet: &[&mut [f32]], frames: usize) {
-        if let Ok(codec) = self.receive.pop() {
-            if let Some(old) = self.pending.replace(codec) {
-                self.give_back(old);
-            }
+        if let Ok(codec) = self.receive.pop()
+            && let Some(old) = self.pending.replace(codec)
+        {
+            self.give_back(old);
         }
         if self.pending.is_some() && (self.current.is_none() || self.mix.value == 0.0) {
             if let Some(old) = self.current.take() {
