@@ -95,6 +95,23 @@ impl NodeKind for CodecKind {
         }
         let prepare = ctx.prepare;
         let rate_hz = prepare.sample_rate_hz.round() as u32;
+        if crate::coded_rate_hz(spec.codec, rate_hz) != rate_hz {
+            // The node does not resample: say so rather than the file encoder's wording.
+            let rates: &[u32] = match spec.codec {
+                crate::Codec::Opus => &crate::opus::RATES_HZ,
+                _ => &crate::mp3::RATES_HZ,
+            };
+            let rates: Vec<String> = rates.iter().map(u32::to_string).collect();
+            return Err(ConfigError::invalid(
+                "codec",
+                format!(
+                    "{} cannot run at the graph's {rate_hz} Hz; allowed rates: {} \
+                     (the node does not resample: resample the input first)",
+                    spec.codec,
+                    rates.join(", ")
+                ),
+            ));
+        }
         let codec_error = |e: CodecError| ConfigError::invalid("codec", e.to_string());
         let latency_frames = node_latency_frames(spec, channels, &prepare).map_err(codec_error)?;
         let run = if prepare.offline {
