@@ -6,13 +6,20 @@
 //! the codec's delay (Opus pre-skip, LAME's encoder delay plus the MP3 decoder's), so the
 //! decoded audio lines up with the source to the sample and is exactly as long: what
 //! `lathe codec-check` measures is what a listener's decoder plays.
+//!
+//! [`stream`] runs a codec block by block at a fixed latency, [`realtime`] puts that on a
+//! worker thread behind lock-free rings for the audio thread, and [`node`] is the `codec`
+//! node kind built on both.
 
 mod library;
 pub mod mp3;
 pub mod mp3_file;
+pub mod node;
 pub mod opus;
+pub mod realtime;
 mod roundtrip;
 pub mod spec;
+pub mod stream;
 
 pub use roundtrip::{Roundtrip, roundtrip};
 pub use spec::{Codec, CodecSpec, Mode, SpecError, parse_list};

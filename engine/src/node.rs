@@ -19,6 +19,11 @@ pub struct PrepareInfo {
     pub sample_rate_hz: f64,
     /// The largest block `process` will ever be called with. Hosts split larger blocks.
     pub max_block_frames: usize,
+    /// The host renders offline: `process` may take as long as it needs, and must give
+    /// the same output on every run. A kind whose work cannot be real-time safe (a codec)
+    /// does it inline then, and on a worker thread otherwise (as a plugin's offline
+    /// render mode). False unless the host says so.
+    pub offline: bool,
 }
 
 impl PrepareInfo {
@@ -26,7 +31,14 @@ impl PrepareInfo {
         Self {
             sample_rate_hz,
             max_block_frames,
+            offline: false,
         }
+    }
+
+    /// The same, for an offline render (see [`PrepareInfo::offline`]).
+    pub fn for_offline(mut self) -> Self {
+        self.offline = true;
+        self
     }
 
     /// Converts a duration in milliseconds to whole frames at this rate (rounded).

@@ -17,10 +17,12 @@ use lathe_engine::Registry;
 pub use load::{LoadError, LoadedGraph, RENDER_CHUNK_FRAMES, load};
 
 /// Every node kind lathe knows: the DSP kinds of `lathe-nodes`, the control kinds of
-/// `lathe-scripting` and the plugin kinds of `lathe-plugins`.
+/// `lathe-scripting`, the plugin kinds of `lathe-plugins` and the `codec` kind of
+/// `lathe-codecs`.
 pub fn registry() -> Registry {
     let mut registry = lathe_nodes::registry();
     lathe_scripting::register_all(&mut registry);
     lathe_plugins::register_all(&mut registry);
+    lathe_codecs::node::register(&mut registry);
     registry
 }

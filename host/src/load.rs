@@ -80,7 +80,7 @@ pub fn load(
     block_frames: usize,
 ) -> Result<LoadedGraph, LoadError> {
     let doc = GraphDoc::load(path).map_err(GraphError::one)?;
-    let options = CompileOptions::new(PrepareInfo::new(sample_rate_hz, block_frames))
+    let options = CompileOptions::new(PrepareInfo::new(sample_rate_hz, block_frames).for_offline())
         .with_overrides(overrides.to_vec());
     let compiled = compile(&doc, registry, &options)?;
     let info = &compiled.info;

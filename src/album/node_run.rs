@@ -14,7 +14,7 @@ const BLOCK_FRAMES: usize = 4096;
 /// `audio` through a node of `kind` built with the RON `config`; the node's latency is
 /// compensated (the output is aligned with the input and as long).
 pub fn run_node(kind: &dyn NodeKind, config: &str, audio: &Audio) -> Result<Audio, String> {
-    let prepare = PrepareInfo::new(f64::from(audio.sample_rate_hz), BLOCK_FRAMES);
+    let prepare = PrepareInfo::new(f64::from(audio.sample_rate_hz), BLOCK_FRAMES).for_offline();
     let ctx = BuildContext {
         prepare,
         node_id: kind.name(),

@@ -16,6 +16,7 @@ use crate::exit::{CliError, ResultExt};
 const DESCRIBE_PREPARE: PrepareInfo = PrepareInfo {
     sample_rate_hz: 48_000.0,
     max_block_frames: 512,
+    offline: false,
 };
 
 pub fn run(args: &NodesArgs) -> Result<(), CliError> {

@@ -101,7 +101,8 @@ impl Chain {
         let doc = GraphDoc::parse(Path::new("match.ron"), &text)
             .map_err(|e| anyhow::anyhow!("the match graph does not parse: {e}"))?;
         let rate_hz = f64::from(mix.sample_rate_hz);
-        let options = CompileOptions::new(PrepareInfo::new(rate_hz, RENDER_BLOCK_FRAMES));
+        let options =
+            CompileOptions::new(PrepareInfo::new(rate_hz, RENDER_BLOCK_FRAMES).for_offline());
         let compiled = compile(&doc, &lathe_host::registry(), &options)
             .map_err(|e| anyhow::anyhow!("the match graph does not compile: {e}"))?;
         let mut render = GraphRender::new(compiled, lathe_host::RENDER_CHUNK_FRAMES);

@@ -34,6 +34,10 @@ pub enum Command {
     },
     /// `monitor ref FILE|on|off|next|list`: the reference in place of the output.
     MonitorRef(RefCommand),
+    /// `monitor codec SPEC|off`: `spec: None` stops codec listening.
+    MonitorCodec {
+        spec: Option<lathe_codecs::CodecSpec>,
+    },
     /// `target: None` with `on: None` shows what is soloed.
     Solo {
         target: Option<String>,
@@ -44,6 +48,18 @@ pub enum Command {
 }
 
 impl Command {
+    /// `monitor codec WORD`: `off`, or a codec spec (`opus:128`).
+    pub fn monitor_codec(word: &str) -> Result<Command, String> {
+        let spec = match word {
+            "off" => None,
+            spec => Some(
+                spec.parse()
+                    .map_err(|e: lathe_codecs::SpecError| e.to_string())?,
+            ),
+        };
+        Ok(Command::MonitorCodec { spec })
+    }
+
     /// `solo WORD`: `on`/`off`, or the node output to solo.
     pub fn solo(word: &str) -> Command {
         match parse_on_off(word) {
@@ -70,6 +86,7 @@ commands:
                           loudness-matched), match, mono, side, dim (-20 dB); toggles without on/off
   monitor ref FILE        load a reference and hear it in place of the output, loudness-matched;
   monitor ref [on|off]    `monitor ref next` for the next one loaded, `monitor ref list` for all
+  monitor codec SPEC|off  hear the output through a codec (`opus:128`, `mp3:320`), loudness-matched
   solo NODE[.PORT]        hear one node output instead of the graph's (a crossover band:
                           `solo bands.band2`); `solo off` / `solo on` to leave / return
   help                    this text
@@ -126,6 +143,8 @@ pub fn parse(line: &str) -> Result<Option<Command>, String> {
         },
         ("save", _) => return usage("save [PATH]"),
         ("monitor", ["ref", rest @ ..]) => Command::MonitorRef(RefCommand::parse(rest)?),
+        ("monitor", ["codec", word]) => Command::monitor_codec(word)?,
+        ("monitor", ["codec", ..]) => return usage("monitor codec opus:128|mp3:320|off"),
         ("monitor", [switch, rest @ ..]) if rest.len() <= 1 => {
             let switch = Switch::parse(switch).ok_or_else(|| {
                 format!(
@@ -136,7 +155,9 @@ pub fn parse(line: &str) -> Result<Option<Command>, String> {
             let on = rest.first().map(|w| parse_on_off(w)).transpose()?;
             Command::Monitor { switch, on }
         }
-        ("monitor", _) => return usage("monitor ab|match|mono|side|dim|ref [on|off]"),
+        ("monitor", _) => {
+            return usage("monitor ab|match|mono|side|dim|ref [on|off] | monitor codec SPEC|off");
+        }
         ("solo", []) => Command::Solo {
             target: None,
             on: None,

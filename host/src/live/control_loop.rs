@@ -297,6 +297,7 @@ impl<B: Backend> ControlLoop<B> {
         }
         self.controller.collect_garbage();
         self.stages.collect();
+        self.controls.codec.collect();
         if let Some(stage) = self.pending_stage.take() {
             self.pending_stage = self.stages.send(stage).err();
         }
@@ -416,6 +417,15 @@ impl<B: Backend> ControlLoop<B> {
                 Ok(Answer::Text(format!("monitor: {}", self.monitor_state())))
             }
             Command::MonitorRef(cmd) => self.references.execute(cmd),
+            Command::MonitorCodec { spec } => {
+                let block = self.controller.info().prepare.max_block_frames;
+                self.controls.codec.listen(spec, block)?;
+                if spec.is_some() {
+                    // Compare at equal loudness from then on, as `ab on` does.
+                    self.controls.set(super::monitor::Switch::Match, true);
+                }
+                Ok(Answer::Text(format!("monitor: {}", self.monitor_state())))
+            }
             Command::Solo { target, on } => self.solo(target, on).map(Answer::Text),
             Command::Help => Ok(Answer::Text(HELP.to_string())),
             Command::Quit => Ok(Answer::Quit),
@@ -446,11 +456,23 @@ impl<B: Backend> ControlLoop<B> {
 
     /// The monitor switches that are on, and the soloed output.
     fn monitor_state(&self) -> String {
-        let switches = match self.references.describe() {
+        let mut switches = match self.references.describe() {
             Some(r) if self.controls.describe() == "off" => r,
             Some(r) => format!("{} {r}", self.controls.describe()),
             None => self.controls.describe(),
         };
+        if let Some(spec) = self.controls.codec.spec() {
+            let late = self.controls.codec.late_frames.load(Ordering::Relaxed);
+            let codec = match late {
+                0 => format!("codec {spec}"),
+                n => format!("codec {spec} ({n} frames late)"),
+            };
+            switches = if switches == "off" {
+                codec
+            } else {
+                format!("{switches} {codec}")
+            };
+        }
         match (
             self.controls.solo.load(Ordering::Relaxed),
             self.controller.listening(),
@@ -691,6 +713,14 @@ impl<B: Backend> ControlLoop<B> {
         let (controller, engine) = lathe_engine::engine(compiled);
         let stage = Stage::with_monitor(engine, controller.info(), &self.controls);
         self.pending_stage = self.stages.send(Box::new(stage)).err();
+        // The new monitor listens through the same codec, opened for its rate.
+        if let Some(spec) = self.controls.codec.spec() {
+            let block = controller.info().prepare.max_block_frames;
+            if let Err(e) = self.controls.codec.listen(Some(spec), block) {
+                self.say(&format!("monitor codec off: {e}"), true);
+                let _ = self.controls.codec.listen(None, block);
+            }
+        }
         let listening = self.controller.listening().map(str::to_string);
         self.controller = controller;
         if let Some(path) = listening {

@@ -4,6 +4,9 @@
 //!
 //! The audio half ([`Monitor`]) runs in the JACK process callback: it allocates only in
 //! `new`. The control half ([`MonitorControls`]) is a set of atomics any thread may flip.
+//! Codec listening is in [`codec`].
+
+pub mod codec;
 
 pub mod reference;
 
@@ -40,6 +43,8 @@ pub struct MonitorControls {
     pub solo: AtomicBool,
     /// Graph latency, so the unprocessed input lines up with the processed output.
     pub latency_frames: AtomicU32,
+    /// Codec listening (`monitor codec opus:128`).
+    pub codec: codec::CodecControl,
     /// Short-term loudness of the processed and unprocessed main bus (f32 bits).
     wet_lufs: AtomicU32,
     dry_lufs: AtomicU32,
@@ -266,6 +271,7 @@ pub struct Monitor {
     matching: bool,
     switch_frames: f32,
     reference: reference::RefPlayer,
+    codec: codec::MonitorCodec,
 }
 
 impl Monitor {
@@ -282,6 +288,13 @@ impl Monitor {
         let switch_frames = (SWITCH_RAMP_MS * 0.001 * sample_rate_hz).round() as usize;
         let match_frames = (MATCH_RAMP_MS * 0.001 * sample_rate_hz).round() as usize;
         let reference = reference::RefPlayer::new(controls.clone(), channels, sample_rate_hz);
+        let codec = codec::MonitorCodec::new(
+            &controls,
+            channels,
+            sample_rate_hz,
+            switch_frames,
+            match_frames,
+        );
         Self {
             controls,
             channels,
@@ -308,6 +321,7 @@ impl Monitor {
             matching: false,
             switch_frames: switch_frames.max(1) as f32,
             reference,
+            codec,
         }
     }
 
@@ -317,6 +331,40 @@ impl Monitor {
     /// A/B and the other switches. Loudness matching keeps measuring the graph's output.
     /// Real-time safe.
     pub fn process(
+        &mut self,
+        main_in: &[&[f32]],
+        main_out: &mut [&mut [f32]],
+        solo: &[&[f32]],
+        frames: usize,
+    ) {
+        // The codec takes chunks of at most CODEC_CHUNK_FRAMES; cut longer blocks up.
+        let (i_n, o_n, s_n) = (
+            main_in.len().min(MAX_MONITOR_CHANNELS),
+            main_out.len().min(MAX_MONITOR_CHANNELS),
+            solo.len().min(MAX_MONITOR_CHANNELS),
+        );
+        let mut done = 0;
+        while done < frames {
+            let n = (frames - done).min(codec::CODEC_CHUNK_FRAMES);
+            let mut ins: [&[f32]; MAX_MONITOR_CHANNELS] = [&[]; MAX_MONITOR_CHANNELS];
+            for (slot, ch) in ins.iter_mut().zip(main_in) {
+                *slot = ch.get(done..done + n).unwrap_or(&[]);
+            }
+            let mut solos: [&[f32]; MAX_MONITOR_CHANNELS] = [&[]; MAX_MONITOR_CHANNELS];
+            for (slot, ch) in solos.iter_mut().zip(solo) {
+                *slot = ch.get(done..done + n).unwrap_or(&[]);
+            }
+            let mut outs: [&mut [f32]; MAX_MONITOR_CHANNELS] =
+                std::array::from_fn(|_| Default::default());
+            for (slot, ch) in outs.iter_mut().zip(main_out.iter_mut()) {
+                *slot = ch.get_mut(done..done + n).unwrap_or_default();
+            }
+            self.process_chunk(&ins[..i_n], &mut outs[..o_n], &solos[..s_n], n);
+            done += n;
+        }
+    }
+
+    fn process_chunk(
         &mut self,
         main_in: &[&[f32]],
         main_out: &mut [&mut [f32]],
@@ -353,24 +401,32 @@ impl Monitor {
             .chain(main_in.iter().take(n).map(|ch| ch.len()))
             .chain(solo.iter().map(|ch| ch.len()))
             .fold(frames, usize::min);
+        self.codec
+            .prepare(c, &main_out[..n.min(main_out.len())], frames);
+        let coded_delay = (delay + self.codec.latency_frames()).min(MAX_DRY_DELAY_FRAMES - 1);
         let mut wet = [0.0f32; MAX_MONITOR_CHANNELS];
         let mut dry = [0.0f32; MAX_MONITOR_CHANNELS];
         for i in 0..frames {
             for ch in 0..n {
                 wet[ch] = main_out[ch][i];
             }
+            let coded = self.codec.next_mix();
             if self.has_dry {
                 let read = (self.write + MAX_DRY_DELAY_FRAMES - delay) % MAX_DRY_DELAY_FRAMES;
+                // While the codec is heard, the unprocessed side is read as late as it.
+                let read_coded =
+                    (self.write + MAX_DRY_DELAY_FRAMES - coded_delay) % MAX_DRY_DELAY_FRAMES;
                 for ch in 0..n {
                     let line =
                         &mut self.dry_delay[ch * MAX_DRY_DELAY_FRAMES..][..MAX_DRY_DELAY_FRAMES];
                     line[self.write] = main_in[ch][i];
-                    dry[ch] = line[read];
+                    dry[ch] = line[read] * (1.0 - coded) + line[read_coded] * coded;
                 }
                 self.write = (self.write + 1) % MAX_DRY_DELAY_FRAMES;
                 self.dry_tracker.push(&dry[..n]);
             }
             self.wet_tracker.push(&wet[..n]);
+            self.codec.apply(&mut wet[..n], i, coded);
             let s = self.solo.next();
             if s > 0.0 && !solo.is_empty() {
                 for ch in 0..n {

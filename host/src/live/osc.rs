@@ -3,7 +3,7 @@
 //! - `/lathe/set <path> <number>` replies `/lathe/value <path> <f32>` (the value applied)
 //! - `/lathe/get <path>` replies `/lathe/value <path> <f32>` to the sender
 //! - `/lathe/bypass <node> [on]`, `/lathe/monitor <switch> [on]` (`on`: 1/0, true/false,
-//!   "on"/"off"; toggles without it)
+//!   "on"/"off"; toggles without it); `/lathe/monitor codec <spec|"off">`
 //! - `/lathe/monitor ref [on|off|next|list|FILE]` (see `monitor ref` on the console)
 //! - `/lathe/save [path]`
 //!
@@ -134,6 +134,9 @@ fn to_command(msg: &OscMessage) -> Result<Command, String> {
         },
         "/lathe/monitor" => {
             let name = text(0)?;
+            if name == "codec" {
+                return Command::monitor_codec(&text(1)?);
+            }
             Command::Monitor {
                 switch: Switch::parse(&name)
                     .ok_or_else(|| format!("unknown monitor switch `{name}`"))?,

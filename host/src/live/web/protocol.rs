@@ -16,7 +16,8 @@
 //! - `error`: a message that could not be understood.
 //!
 //! Browser to server: `{"id": 7, "cmd": "set", "path": "trim.gain_db", "value": -3}`,
-//! and likewise `get`, `bypass` (`node`, `on`), `monitor` (`switch`, `on`), `solo`
+//! and likewise `get`, `bypass` (`node`, `on`), `monitor` (`switch`, `on`; or `switch`
+//! `"codec"` with `codec`: a spec such as `"opus:128"`, or `"off"`), `solo`
 //! (`target` or `on`), `save` (`path`, optional). `on` left out toggles, as on the
 //! console. These become the console's own commands.
 
@@ -146,6 +147,7 @@ pub fn values(controller: &Controller, controls: &MonitorControls) -> String {
         "type": "values",
         "params": params,
         "monitor": monitor,
+        "codec": controls.codec.spec().map(|s| s.to_string()),
         "solo": solo.then(|| controller.listening()).flatten(),
         "modified": modified,
     })
@@ -259,6 +261,9 @@ pub fn parse(text: &str) -> Result<(Option<u64>, Command), String> {
         }
         "monitor" => {
             let name = text_of("switch")?;
+            if name == "codec" {
+                return Ok((id, Command::monitor_codec(&text_of("codec")?)?));
+            }
             Command::Monitor {
                 switch: Switch::parse(&name).ok_or_else(|| {
                     format!(

@@ -75,6 +75,8 @@ const handlers = {
       if (b) b.classList.toggle("on", on);
     }
     $("solo").textContent = msg.solo || "off";
+    const codec = document.querySelector("select[data-switch=codec]");
+    if (codec) codec.value = msg.codec || "off";
     for (const b of document.querySelectorAll("button[data-solo], #graph circle.port")) {
       b.classList.toggle("on", b.dataset.solo === msg.solo);
     }
@@ -341,6 +343,10 @@ function buildMonitor() {
     b.onclick = () => send("monitor", { switch: s });
     box.append(b, " ");
   }
+  const codec = el("select", { "data-switch": "codec", title: "hear the output through a codec" });
+  for (const c of ["off", "opus:128", "opus:96", "mp3:320", "mp3:128"]) codec.append(el("option", { value: c }, c === "off" ? "codec off" : c));
+  codec.onchange = () => send("monitor", { switch: "codec", codec: codec.value });
+  box.append(codec);
 }
 $("solo-off").onclick = () => send("solo", { on: false });
 
