@@ -839,8 +839,8 @@ fn play_through_switches(
     (rig.finish(), switched_at)
 }
 
-/// Frames after a buffer-size request where the server's own switch falls (about 2048
-/// frames after the request on the dummy driver).
+/// Frames after a buffer-size request where the server's own switch falls (1300-3300 frames
+/// after the request in the runs measured on the dummy driver).
 const SWITCH_WINDOW: usize = 6000;
 
 /// Largest sample-to-sample step on any channel over trusted frames for which `keep` is
@@ -865,7 +865,7 @@ fn max_step_where(
 /// plays through graphs/master.ron leave no hole and no click of lathe's own. First a
 /// plain pass-through client takes the same switches: what it shows is the server's doing.
 /// On jackd2's dummy driver that is no run of zeros but, at some switches, a jump in the
-/// audio about 2048 frames after the request (a period skipped or repeated: a step of 0.53
+/// audio 1300-3300 frames after the request (a period skipped or repeated: a step near 0.5
 /// in a signal whose own steps stay under 0.11). Lathe is allowed exactly that much: no
 /// run of zeros longer than the pass-through's longest (none), and no sample-to-sample
 /// step larger than the largest step of the offline render of the same signal through the
