@@ -236,6 +236,25 @@ fn hot_swap_of_a_param_keeps_state_and_glides() {
     assert_steps_no_larger_than_the_sine(&out, 440.0);
 }
 
+/// Frames a rebuilt node (or a new graph) of `latency_frames` runs unheard before its
+/// crossfade at 48 kHz: its latency plus `SWAP_SETTLE_MS`.
+fn warmup(latency_frames: usize) -> usize {
+    latency_frames + (lathe_engine::exec::SWAP_SETTLE_MS * 48.0).round() as usize
+}
+
+/// Frames of a swap crossfade at 48 kHz (`SWAP_CROSSFADE_MS`).
+fn fade_frames() -> usize {
+    (lathe_engine::exec::SWAP_CROSSFADE_MS * 48.0).round() as usize
+}
+
+/// Frame `t` of a sine of amplitude 0.5 (as `sine`), zero before the start.
+fn sine_at(t: isize, freq_hz: f64) -> f32 {
+    if t < 0 {
+        return 0.0;
+    }
+    (0.5 * (2.0 * std::f64::consts::PI * freq_hz * t as f64 / RATE_HZ).sin()) as f32
+}
+
 //  before:  in -> g(scale 1) -> out
 //  after:   in -> g(scale 0.25) -> out    (a config edit: node-level crossfade)
 #[test]
@@ -243,17 +262,71 @@ fn hot_swap_of_a_config_crossfades_the_node() {
     let before =
         r#"(nodes: [(id: "g", kind: "tdelay", config: (scale: 1.0))], links: ["in -> g -> out"])"#;
     let after = before.replace("scale: 1.0", "scale: 0.25");
-    let input = sine(2, 4800, 440.0);
+    let input = sine(2, 14_400, 440.0);
     let out = render_with_swap(before, &after, &input);
-    assert!(
-        (out[2400 + 1] - input[0][2401]).abs() < 0.01,
-        "starts from the old node"
+    let (swap, w) = (7200, warmup(0));
+    assert_eq!(
+        out[swap + w],
+        input[0][swap + w],
+        "the old node until the fade"
     );
+    let end = swap + w + fade_frames();
     assert!(
-        (out[2400 + 500] - 0.25 * input[0][2900]).abs() < 1e-6,
+        (out[end] - 0.25 * input[0][end]).abs() < 1e-6,
         "ends on the new node"
     );
     assert_steps_no_larger_than_the_sine(&out, 440.0);
+}
+
+//  before:  in -> keep(lat 48) -> g(lat 96)               -> tail(lat 32) -> out
+//  after:   in -> keep(lat 48) -> g(lat 192, scale 0.5)   -> tail(lat 32) -> out
+/// A config edit that changes the node's latency crossfades that node only, and only once
+/// the new processor has filled its latency: before the fix the fresh `g` put out 192
+/// frames of silence into the first 40% of the fade (a dip and a click). `keep` and
+/// `tail` carry their delay lines, so the output is exactly the documented mix at `g`'s
+/// output, delayed by `tail`: the old `g` alone for its warm-up (the new latency plus
+/// `SWAP_SETTLE_MS`), then a 10 ms raised cosine to the new `g`.
+#[test]
+fn a_rebuilt_node_fills_its_latency_before_its_crossfade() {
+    let before = r#"(nodes: [(id: "keep", kind: "tdelay", config: (latency: 48)),
+                             (id: "g", kind: "tdelay", config: (latency: 96)),
+                             (id: "tail", kind: "tdelay", config: (latency: 32))],
+                    links: ["in -> keep -> g -> tail -> out"])"#;
+    let after = before.replace("(latency: 96)", "(latency: 192, scale: 0.5)");
+    let freq_hz = 440.0;
+    let input = sine(2, 14_400, freq_hz);
+    let out = render_with_swap(before, &after, &input);
+    let swap = 7200;
+    let (w, f) = (warmup(192), fade_frames());
+    for (t, &y) in out.iter().enumerate() {
+        // At g's output (t - 32): the old g (latency 96) and the new one (latency 192,
+        // started empty at the swap).
+        let at_g = t as isize - 32;
+        let old = sine_at(at_g - 48 - 96, freq_hz);
+        let new = if at_g - 192 >= swap as isize {
+            0.5 * sine_at(at_g - 48 - 192, freq_hz)
+        } else {
+            0.0
+        };
+        let want = if at_g < swap as isize {
+            old
+        } else {
+            let pos = at_g as usize - swap;
+            if pos <= w {
+                old
+            } else {
+                let g = lathe_engine::exec::runtime::crossfade_gain(pos - w, f);
+                new * g + old * (1.0 - g)
+            }
+        };
+        assert!((y - want).abs() <= 1e-6, "frame {t}: {y} vs {want}");
+    }
+    // A 96-frame jump back in time through a 10 ms raised cosine: the steps stay those of
+    // the sine plus the fade's own slope (at most pi / 2F per frame) times the largest
+    // difference of the two sides (0.5 + 0.25).
+    let bound = 2.0 * std::f32::consts::PI * 0.5 * freq_hz as f32 / 48_000.0
+        + 0.75 * std::f32::consts::PI / (2.0 * f as f32);
+    assert!(max_step(&out) <= bound, "step {} > {bound}", max_step(&out));
 }
 
 //  before:  in -> a -> out
@@ -307,18 +380,27 @@ fn structural_edits_keep_every_unchanged_nodes_state() {
 }
 
 //  before:  in -> a -> out
-//  after:   in -> z(gain -1) -> out     (nothing in common: whole-graph crossfade)
+//  after:   in -> z(lat 96, gain -1) -> out     (nothing in common: whole-graph crossfade)
+/// The new graph runs unheard for its latency plus `SWAP_SETTLE_MS`, then the whole output
+/// crossfades: never into the silence the fresh graph holds for its first 96 frames.
 #[test]
 fn hot_swap_to_an_unrelated_graph_crossfades_the_graph() {
     let before = r#"(nodes: [(id: "a", kind: "tdelay")], links: ["in -> a -> out"])"#;
-    let after =
-        r#"(nodes: [(id: "z", kind: "tdelay", params: {"gain": -1})], links: ["in -> z -> out"])"#;
-    let input = sine(2, 4800, 100.0);
+    let after = r#"(nodes: [(id: "z", kind: "tdelay", config: (latency: 96), params: {"gain": -1})],
+                    links: ["in -> z -> out"])"#;
+    let input = sine(2, 14_400, 100.0);
     let out = render_with_swap(before, after, &input);
-    assert!(
-        (out[2400 + 500] + input[0][2900]).abs() < 1e-6,
-        "inverted after the fade"
-    );
+    let (swap, w, f) = (7200, warmup(96), fade_frames());
+    for (t, &y) in out.iter().enumerate() {
+        let old = input[0][t];
+        let want = if t < swap || t - swap <= w {
+            old
+        } else {
+            let g = lathe_engine::exec::runtime::crossfade_gain(t - swap - w, f);
+            -sine_at(t as isize - 96, 100.0) * g + old * (1.0 - g)
+        };
+        assert!((y - want).abs() <= 1e-6, "frame {t}: {y} vs {want}");
+    }
     // A polarity flip through a 10 ms raised cosine: no step beyond the fade's own slope.
     let bound = 2.0 * 0.5 * std::f32::consts::PI / 480.0
         + 2.0 * 0.5 * 2.0 * std::f32::consts::PI * 100.0 / 48_000.0;

@@ -88,6 +88,9 @@ fn a_tap_copies_one_node_output_exactly_and_follows_swaps() {
     let edited = GRAPH.replace("scale: 0.25", "scale: 0.75");
     ctl.swap(compile_text(&edited, 128).expect("valid"))
         .expect("swap");
+    // The rebuilt node warms up for 100 ms (4800 frames) before its 10 ms crossfade.
+    let (_, _, tapped) = run(&mut engine, &input);
+    assert_eq!(tapped, 2);
     let (_, tap, tapped) = run(&mut engine, &input);
     assert_eq!(tapped, 2);
     let tail = FRAMES - 100;

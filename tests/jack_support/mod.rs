@@ -612,3 +612,81 @@ pub fn noise(frames: usize, seed: u64, amp: f32) -> Vec<f32> {
         })
         .collect()
 }
+
+/// A plain JACK client that copies `main_in_N` to `main_out_N`: what the server itself does
+/// to audio passing through a client (at a buffer-size change, say), for comparison with
+/// lathe.
+pub struct PassThrough {
+    _client: jack::AsyncClient<(), PassThroughProcess>,
+}
+
+pub struct PassThroughProcess {
+    ins: Vec<jack::Port<jack::AudioIn>>,
+    outs: Vec<jack::Port<jack::AudioOut>>,
+}
+
+impl jack::ProcessHandler for PassThroughProcess {
+    fn process(&mut self, _: &jack::Client, ps: &jack::ProcessScope) -> jack::Control {
+        for (i, o) in self.ins.iter().zip(self.outs.iter_mut()) {
+            o.as_mut_slice(ps).copy_from_slice(i.as_slice(ps));
+        }
+        jack::Control::Continue
+    }
+
+    fn buffer_size(&mut self, _: &jack::Client, _: jack::Frames) -> jack::Control {
+        jack::Control::Continue
+    }
+}
+
+impl PassThrough {
+    /// Opens client `name` with `channels` ports each way, named as lathe's main bus.
+    pub fn start(name: &str, channels: usize) -> PassThrough {
+        let (client, _) =
+            jack::Client::new(name, jack::ClientOptions::NO_START_SERVER).expect("client");
+        let ins = (1..=channels)
+            .map(|c| {
+                client
+                    .register_port(&format!("main_in_{c}"), jack::AudioIn::default())
+                    .expect("port")
+            })
+            .collect();
+        let outs = (1..=channels)
+            .map(|c| {
+                client
+                    .register_port(&format!("main_out_{c}"), jack::AudioOut::default())
+                    .expect("port")
+            })
+            .collect();
+        let client = client
+            .activate_async((), PassThroughProcess { ins, outs })
+            .expect("activate");
+        PassThrough { _client: client }
+    }
+}
+
+/// Runs of exact digital silence on every channel of `take` (start, frames), from the
+/// first trusted non-silent frame on, counting only trusted frames; runs of one frame are
+/// left out (a signal crosses zero).
+pub fn zero_runs(take: &Take) -> Vec<(usize, usize)> {
+    let x = &take.channels;
+    let len = x[0].len();
+    let silent = |i: usize| x.iter().all(|c| c[i] == 0.0);
+    let Some(first) = (0..len).position(|i| take.trusted(i) && !silent(i)) else {
+        return Vec::new();
+    };
+    let mut runs = Vec::new();
+    let mut i = first;
+    while i < len {
+        if take.trusted(i) && silent(i) {
+            let start = i;
+            while i < len && take.trusted(i) && silent(i) {
+                i += 1;
+            }
+            if i - start > 1 {
+                runs.push((start, i - start));
+            }
+        }
+        i += 1;
+    }
+    runs
+}

@@ -244,7 +244,7 @@ pub fn plan(
         meters,
         scratch: vec![0.0; stride].into_boxed_slice(),
         position_frames: 0,
-        handover: crate::exec::runtime::Handover::Crossfade,
+        handover: crate::exec::runtime::Handover::Crossfade { warmup_frames: 0 },
         carry_delays: Box::new([]),
         fades: Box::new([]),
         tap: crate::exec::tap::TapBuffer::new(stride),

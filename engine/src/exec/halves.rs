@@ -9,13 +9,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crate::compiled::{BusInfo, GraphInfo};
 use crate::control::{ControlError, ControlSurface};
 use crate::exec::runtime::{
-    CompiledGraph, Handover, NodeFade, Runtime, RuntimeStats, SilentProcessor, crossfade_gain,
+    CompiledGraph, Handover, NodeFade, Runtime, RuntimeStats, SilentProcessor, fade_from,
 };
 use crate::exec::tap::{TapPoint, TapSelection};
 use crate::meter::MeterBank;
 
 /// How long a graph swap crossfades from the old graph to the new one.
 pub const SWAP_CROSSFADE_MS: f64 = 10.0;
+/// How long a rebuilt node (config changed), or a whole new graph, runs unheard beside
+/// the old one after filling its latency, before the crossfade starts: a fresh
+/// processor starts from rest, and a low filter (a 30 Hz high-pass settles with a
+/// time constant of about 7.5 ms) would otherwise be heard starting up as a thump.
+pub const SWAP_SETTLE_MS: f64 = 100.0;
 /// Param changes that can wait for the next block.
 pub const PARAM_QUEUE_CAPACITY: usize = 4096;
 /// Most host channels on one side.
@@ -87,6 +92,7 @@ pub fn engine(compiled: CompiledGraph) -> (Controller, Engine) {
         current: runtime,
         fading: None,
         fade_pos: 0,
+        fade_warmup: 0,
         fade_frames,
         fade_scratch: vec![0.0; out_channels * max_block].into_boxed_slice(),
         pending_trash: None,
@@ -104,6 +110,9 @@ pub struct Engine {
     current: Box<Runtime>,
     fading: Option<Box<Runtime>>,
     fade_pos: usize,
+    /// Frames the outgoing graph is heard alone before the crossfade (see
+    /// [`SWAP_SETTLE_MS`]).
+    fade_warmup: usize,
     fade_frames: usize,
     fade_scratch: Box<[f32]>,
     pending_trash: Option<Box<Runtime>>,
@@ -180,8 +189,9 @@ impl Engine {
         if tapped == usize::MAX { 0 } else { tapped }
     }
 
-    /// Runs the outgoing graph on the same input and fades from it to the new one with a
-    /// raised cosine (gains sum to one: unchanged paths pass through untouched).
+    /// Runs the outgoing graph on the same input, heard alone while the new one warms up,
+    /// then fades from it to the new one with a raised cosine (gains sum to one: unchanged
+    /// paths pass through untouched).
     fn crossfade(&mut self, ins: &[&[f32]], outs: &mut [&mut [f32]], n: usize) {
         let Some(old) = self.fading.as_mut() else {
             return;
@@ -201,12 +211,11 @@ impl Engine {
         for (ch, out) in outs.iter_mut().enumerate() {
             let old_out = &self.fade_scratch[ch * max_block..ch * max_block + n];
             for (i, (y, &o)) in out.iter_mut().zip(old_out).enumerate() {
-                let g_new = crossfade_gain(self.fade_pos + i, self.fade_frames);
-                *y = *y * g_new + o * (1.0 - g_new);
+                *y = fade_from(o, *y, self.fade_pos + i, self.fade_warmup, self.fade_frames);
             }
         }
         self.fade_pos += n;
-        if self.fade_pos >= self.fade_frames {
+        if self.fade_pos >= self.fade_warmup + self.fade_frames {
             self.pending_trash = self.fading.take();
             self.fade_pos = 0;
         }
@@ -224,9 +233,10 @@ impl Engine {
         {
             let whole_fade = new.take_over(&mut self.current);
             let old = std::mem::replace(&mut self.current, new);
-            if whole_fade {
+            if let Some(warmup) = whole_fade {
                 self.fading = Some(old);
                 self.fade_pos = 0;
+                self.fade_warmup = warmup;
             } else {
                 self.pending_trash = Some(old); // freed off this thread
             }
@@ -257,6 +267,7 @@ impl Engine {
 fn plan_handover(old: &GraphInfo, new: &GraphInfo, runtime: &mut Runtime) -> Handover {
     let fade_frames =
         ((SWAP_CROSSFADE_MS * 0.001 * new.prepare.sample_rate_hz).round() as usize).max(1);
+    let settle_frames = (SWAP_SETTLE_MS * 0.001 * new.prepare.sample_rate_hz).round() as usize;
     let old_index: HashMap<(&str, &str), usize> = old
         .nodes
         .iter()
@@ -282,6 +293,7 @@ fn plan_handover(old: &GraphInfo, new: &GraphInfo, runtime: &mut Runtime) -> Han
                 scratch: vec![0.0; n.spec.output_channels().max(1) * new.prepare.max_block_frames]
                     .into_boxed_slice(),
                 pos: 0,
+                warmup: n.spec.latency_frames + settle_frames,
                 frames: fade_frames,
                 active: false,
             });
@@ -290,7 +302,9 @@ fn plan_handover(old: &GraphInfo, new: &GraphInfo, runtime: &mut Runtime) -> Han
         }
     }
     if moves.is_empty() && fades.is_empty() && !new.nodes.is_empty() {
-        return Handover::Crossfade;
+        return Handover::Crossfade {
+            warmup_frames: new.latency_frames + settle_frames,
+        };
     }
     runtime.fades = slots.into_boxed_slice();
     Handover::Nodes {
@@ -362,12 +376,15 @@ impl Controller {
     ///   state (the processor is moved, not copied: envelopes, meters' histories) and
     ///   glides to the new param values, whatever nodes or links were added, removed or
     ///   rerouted around it;
-    /// - a node whose config changed crossfades from its old processor to the new one
-    ///   over [`SWAP_CROSSFADE_MS`];
+    /// - a node whose config changed is rebuilt: the new processor runs unheard beside
+    ///   the old one on the same input for its latency plus [`SWAP_SETTLE_MS`] (it fills
+    ///   its lookahead, its filters settle), then the node's output crossfades from the
+    ///   old processor to the new one over [`SWAP_CROSSFADE_MS`];
     /// - a new node starts fresh, fully bypassed, and glides in over its bypass
     ///   smoothing time, so inserting a stage is heard as that stage fading in;
     /// - a removed node stops at the swap (bypass it first to fade it out);
-    /// - a graph with no node in common with the running one crossfades as a whole.
+    /// - a graph with no node in common with the running one crossfades as a whole, after
+    ///   the same warm-up (the new graph's latency plus [`SWAP_SETTLE_MS`]).
     ///
     /// Delay lines of the same edge keep their audio, re-primed from the old line when
     /// their length changed.

@@ -7,7 +7,7 @@ pub mod runtime;
 pub mod tap;
 
 pub use halves::{
-    Controller, Engine, MAX_HOST_CHANNELS, PARAM_QUEUE_CAPACITY, SWAP_CROSSFADE_MS, SwapError,
-    engine,
+    Controller, Engine, MAX_HOST_CHANNELS, PARAM_QUEUE_CAPACITY, SWAP_CROSSFADE_MS, SWAP_SETTLE_MS,
+    SwapError, engine,
 };
 pub use runtime::CompiledGraph;

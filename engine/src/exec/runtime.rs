@@ -58,13 +58,19 @@ pub struct Bypass {
 }
 
 /// A node whose config changed in a swap: its old processor keeps running beside the
-/// new one for a short crossfade, on the same inputs.
+/// new one on the same inputs, heard alone while the new one warms up (a fresh
+/// processor holds silence in its lookahead and its filters start from rest), then
+/// crossfaded to the new one.
 pub struct NodeFade {
     /// Holds a placeholder until the swap moves the old processor in.
     pub old: Box<dyn Processor>,
     /// Old processor's output, `channels * max_block`.
     pub scratch: Box<[f32]>,
+    /// Frames since the swap.
     pub pos: usize,
+    /// Frames the new processor runs unheard before the crossfade starts.
+    pub warmup: usize,
+    /// Length of the crossfade.
     pub frames: usize,
     pub active: bool,
 }
@@ -96,8 +102,9 @@ pub enum Handover {
         /// glide to their bypass value.
         fresh: Box<[u32]>,
     },
-    /// Nothing in common: run both runtimes and crossfade the whole output.
-    Crossfade,
+    /// Nothing in common: run both runtimes, the old one heard alone for `warmup_frames`
+    /// while the new one fills its latency and settles, then crossfade the whole output.
+    Crossfade { warmup_frames: usize },
 }
 
 /// A node on the audio side.
@@ -186,9 +193,10 @@ impl Runtime {
     }
 
     /// Takes over from `old` as planned in `handover`: moves processors, arms node fades,
-    /// carries delay-line audio. Returns true when the whole output must crossfade from
-    /// `old` (which then keeps running); otherwise `old` is finished. No allocation.
-    pub fn take_over(&mut self, old: &mut Runtime) -> bool {
+    /// carries delay-line audio. Returns `Some(warmup_frames)` when the whole output must
+    /// crossfade from `old` (which then keeps running); otherwise `old` is finished. No
+    /// allocation.
+    pub fn take_over(&mut self, old: &mut Runtime) -> Option<usize> {
         for &(new_i, old_i) in self.carry_delays.iter() {
             if let (Some(d), Some(od)) = (
                 self.delays.get_mut(new_i as usize),
@@ -198,13 +206,13 @@ impl Runtime {
             }
         }
         self.position_frames = old.position_frames;
-        let Handover::Nodes {
-            moves,
-            fades,
-            fresh,
-        } = &self.handover
-        else {
-            return true;
+        let (moves, fades, fresh) = match &self.handover {
+            Handover::Nodes {
+                moves,
+                fades,
+                fresh,
+            } => (moves, fades, fresh),
+            Handover::Crossfade { warmup_frames } => return Some(*warmup_frames),
         };
         for &new_i in fresh.iter() {
             if let Some(n) = self.nodes.get_mut(new_i as usize) {
@@ -243,7 +251,7 @@ impl Runtime {
             fade.pos = 0;
             fade.active = true;
         }
-        false
+        None
     }
 
     fn max_block(&self) -> usize {
@@ -368,8 +376,9 @@ impl Runtime {
     }
 }
 
-/// Runs a changed node's old processor on the same inputs and fades from its output to
-/// the new processor's (raised cosine: the gains sum to one).
+/// Runs a changed node's old processor on the same inputs; its output is heard alone
+/// until the new processor has warmed up, then faded to the new processor's (raised
+/// cosine: the gains sum to one).
 fn run_node_fade<'a>(
     fade: &mut NodeFade,
     n: &RtNode,
@@ -400,14 +409,26 @@ fn run_node_fade<'a>(
         let new = chan_mut(b);
         let old = &fade.scratch[ch * stride..ch * stride + frames];
         for (i, (y, &o)) in new.iter_mut().zip(old).enumerate() {
-            let g = crossfade_gain(fade.pos + i, fade.frames);
-            *y = *y * g + o * (1.0 - g);
+            *y = fade_from(o, *y, fade.pos + i, fade.warmup, fade.frames);
         }
     }
     fade.pos += frames;
-    if fade.pos >= fade.frames {
+    if fade.pos >= fade.warmup + fade.frames {
         fade.active = false;
     }
+}
+
+/// Frame `pos` (counted from the swap) of a fade from `old` to `new` that starts after
+/// `warmup` frames of `old` alone and lasts `frames` frames. Until the fade starts the
+/// new side is not even multiplied in, so whatever a warming-up processor outputs
+/// (non-finite values included) is never heard.
+#[inline]
+pub fn fade_from(old: f32, new: f32, pos: usize, warmup: usize, frames: usize) -> f32 {
+    if pos <= warmup {
+        return old;
+    }
+    let g = crossfade_gain(pos - warmup, frames);
+    new * g + old * (1.0 - g)
 }
 
 /// Gain of the incoming side at frame `pos` of a raised-cosine fade of `frames` frames.
