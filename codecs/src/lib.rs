@@ -8,9 +8,12 @@
 //! `lathe codec-check` measures is what a listener's decoder plays.
 
 mod library;
+pub mod lossy_file;
 pub mod mp3;
 pub mod mp3_file;
+pub mod ogg;
 pub mod opus;
+pub mod opus_file;
 mod roundtrip;
 pub mod spec;
 
