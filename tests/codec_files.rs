@@ -372,6 +372,10 @@ fn bad_lossy_combinations_exit_2_naming_the_allowed_values() {
         &["no output is one"],
     );
     render(
+        &["a.wav", "-o", "x.opus", "--plot", "p.png"],
+        &["reads no Opus", "x.opus"],
+    );
+    render(
         &["cd.wav", "-o", "x.opus"],
         &["8000, 12000, 16000, 24000, 48000 Hz", "44100 Hz"],
     );
@@ -382,7 +386,14 @@ fn bad_lossy_combinations_exit_2_naming_the_allowed_values() {
         ],
         &["44100 Hz", "8000, 12000, 16000, 24000, 48000 Hz"],
     );
-    for name in ["x.opus", "x.mp3", "x.wav"] {
+    assert_usage_error(
+        d,
+        &[
+            "album", "g.ron", "a.wav", "-o", "out", "--format", "opus", "--plot", "p.png",
+        ],
+        &["reads no Opus"],
+    );
+    for name in ["x.opus", "x.mp3", "x.wav", "p.png"] {
         assert!(!d.join(name).exists(), "{name} written");
     }
 }

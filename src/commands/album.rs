@@ -225,6 +225,15 @@ impl Job {
             preset.codec_safe = vec![list.clone()];
         }
         codec_safe_specs(&preset).map_err(|e| usage(&format!("--codec-safe: {e}")))?;
+        if args.format == DeliveryFormat::Opus
+            && let Some(plot) = &args.plot
+        {
+            return Err(usage(&format!(
+                "--plot `{}` draws the delivered files read back, and lathe reads no Opus; \
+                 plot a WAV, FLAC or MP3 delivery",
+                plot.display()
+            )));
+        }
         if let (Some(codec), Some(rate)) = (args.format.codec(), preset.sample_rate_hz)
             && !lossy_output::takes_rate(codec, rate)
         {

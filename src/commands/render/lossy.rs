@@ -65,6 +65,22 @@ pub fn check_codec_used(outputs: &[&Path], codec: Option<CodecSpec>) -> Result<(
     }
 }
 
+/// Refuses `--plot` when the first output (the one plotted, read back) is Opus: lathe
+/// writes Ogg Opus but reads no Opus (its decoder, symphonia, has none).
+pub fn check_plot(first_output: Option<&Path>, plot: Option<&Path>) -> Result<(), CliError> {
+    match (first_output, plot) {
+        (Some(out), Some(plot)) if Container::of(out) == Container::Opus => {
+            Err(CliError::user(anyhow!(
+                "--plot `{}` draws the first output read back, and lathe reads no Opus \
+                 (`{}`); put a .wav, .flac or .mp3 output first",
+                plot.display(),
+                out.display()
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Refuses a lossy output the codec cannot take as it is: a rate it does not code at
 /// (render does not resample; `lathe album` does) or more than two channels.
 pub fn check_bus(path: &Path, channels: usize, sample_rate_hz: u32) -> Result<(), CliError> {

@@ -279,6 +279,7 @@ fn check_output_paths(args: &RenderArgs, bits: SampleFormat) -> Result<(), CliEr
     }
     let output_paths: Vec<&Path> = args.outputs.iter().map(|o| o.path.as_path()).collect();
     lossy::check_codec_used(&output_paths, args.codec)?;
+    lossy::check_plot(output_paths.first().copied(), args.plot.as_deref())?;
     for output in &args.outputs {
         check_output_extension(&output.path)?;
         lossy::check_output(&output.path, args.bits, args.codec)?;
