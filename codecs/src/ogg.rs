@@ -159,8 +159,11 @@ impl OggWriter {
 mod tests {
     use super::*;
 
-    /// Reads the pages back: (flags, granule, sequence, segment table, body).
-    fn pages(mut bytes: &[u8]) -> Vec<(u8, u64, u32, Vec<u8>, Vec<u8>)> {
+    /// A page read back: (flags, granule, sequence, segment table, body).
+    type Page = (u8, u64, u32, Vec<u8>, Vec<u8>);
+
+    /// Reads the pages back, checking each CRC.
+    fn pages(mut bytes: &[u8]) -> Vec<Page> {
         let mut out = Vec::new();
         while !bytes.is_empty() {
             assert_eq!(&bytes[..4], b"OggS");
