@@ -160,9 +160,23 @@ pub enum DeliveryFormat {
     Wav,
     /// FLAC with the tags and the loudness as Vorbis comments.
     Flac,
-    /// MP3 (LAME, 320 kbps CBR) with ReplayGain 2.0 track tags (ID3v2 `TXXX`) and a LAME
-    /// tag for gapless playback.
+    /// MP3 (LAME, 320 kbps CBR) with ReplayGain 2.0 track and album tags (ID3v2 `TXXX`)
+    /// and a LAME tag for gapless playback.
     Mp3,
+    /// Ogg Opus (libopus, 160 kbps VBR, 48 kHz) with `R128_TRACK_GAIN` and
+    /// `R128_ALBUM_GAIN` (RFC 7845).
+    Opus,
+}
+
+impl DeliveryFormat {
+    /// The lossy codec of this format, if it is lossy.
+    pub fn codec(self) -> Option<lathe_codecs::Codec> {
+        match self {
+            DeliveryFormat::Mp3 => Some(lathe_codecs::Codec::Mp3),
+            DeliveryFormat::Opus => Some(lathe_codecs::Codec::Opus),
+            DeliveryFormat::Wav | DeliveryFormat::Flac => None,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -188,6 +202,12 @@ pub struct AlbumArgs {
     /// (CODEC:KBPS,..., e.g. opus:128,mp3:320); replaces the preset's `codec_safe`.
     #[arg(long, value_name = "CODEC:KBPS,...")]
     pub codec_safe: Option<String>,
+
+    /// Preview each streaming platform's loudness normalisation of every delivered track
+    /// and of the album, in the report and the table (the built-in table
+    /// presets/platforms.ron, or `--platforms=FILE` for your own).
+    #[arg(long, value_name = "FILE", num_args = 0..=1, require_equals = true)]
+    pub platforms: Option<Option<PathBuf>>,
 
     /// album: one gain for the whole album; track: every track to the target.
     #[arg(long, value_enum, default_value_t = AlbumMode::Album)]
@@ -574,8 +594,8 @@ pub struct RenderArgs {
     #[arg(value_name = "INPUT", value_parser = parse_input, required_unless_present = "demo")]
     pub inputs: Vec<InputArg>,
 
-    /// Output WAV or FLAC file, by extension (BUS=PATH per output bus when there are
-    /// several).
+    /// Output WAV, FLAC, Opus or MP3 file, by extension (BUS=PATH per output bus when
+    /// there are several).
     ///
     /// Written atomically (a failed render leaves no partial file) and never over an
     /// input file or the graph file. Repeat -o for several output buses.
@@ -600,6 +620,15 @@ pub struct RenderArgs {
     /// bytes) and clamped to full scale; 32f is IEEE float and keeps overs.
     #[arg(long, value_name = "BITS", value_parser = parse_bits)]
     pub bits: Option<SampleFormat>,
+
+    /// Codec setting of the .opus and .mp3 outputs: CODEC:KBPS[:MODE], e.g. opus:128 or
+    /// mp3:256:vbr (default opus:160, mp3:320).
+    ///
+    /// The codec must be the one the output's extension names. Lossy outputs are encoded
+    /// from the float samples (no --bits) and tagged with their loudness: R128_TRACK_GAIN
+    /// in Opus, ReplayGain 2.0 in MP3.
+    #[arg(long, value_name = "CODEC:KBPS", value_parser = parse_codec)]
+    pub codec: Option<lathe_codecs::CodecSpec>,
 
     /// Master to this integrated loudness, in LUFS (overrides the preset's).
     ///
@@ -919,6 +948,11 @@ fn parse_codecs(text: &str) -> Result<CodecList, String> {
     lathe_codecs::parse_list(text)
         .map(CodecList)
         .map_err(|e| e.to_string())
+}
+
+fn parse_codec(text: &str) -> Result<lathe_codecs::CodecSpec, String> {
+    text.parse()
+        .map_err(|e: lathe_codecs::SpecError| e.to_string())
 }
 
 fn parse_ceiling(text: &str) -> Result<f64, String> {

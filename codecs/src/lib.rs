@@ -12,10 +12,13 @@
 //! node kind built on both.
 
 mod library;
+pub mod lossy_file;
 pub mod mp3;
 pub mod mp3_file;
 pub mod node;
+pub mod ogg;
 pub mod opus;
+pub mod opus_file;
 pub mod realtime;
 mod roundtrip;
 pub mod spec;

@@ -17,31 +17,61 @@ pub fn encode_file(
     sample_rate_hz: u32,
     tags: &[(String, String)],
 ) -> Result<Vec<u8>, CodecError> {
-    let mut encoder = LameEncoder::with_lame_tag(spec, sample_rate_hz, channels.len())?;
+    let mut writer = Mp3FileWriter::new(spec, sample_rate_hz, channels.len())?;
     let frames = channels.first().map_or(0, |c| c.len());
-    let mut packets: Vec<Packet> = Vec::new();
-    let mut interleaved = Vec::with_capacity(CHUNK_FRAMES * channels.len());
     for start in (0..frames).step_by(CHUNK_FRAMES) {
         let end = (start + CHUNK_FRAMES).min(frames);
-        interleaved.clear();
-        for i in start..end {
-            interleaved.extend(channels.iter().map(|c| c[i]));
+        let chunk: Vec<&[f32]> = channels.iter().map(|c| &c[start..end]).collect();
+        writer.write(&chunk)?;
+    }
+    writer.finish(tags)
+}
+
+/// An MP3 file being encoded. The frames are kept (compressed) until
+/// [`Mp3FileWriter::finish`], because the ID3v2 tag comes first in the file and its
+/// values (the loudness of the whole track) are known only at the end.
+pub struct Mp3FileWriter {
+    encoder: LameEncoder,
+    packets: Vec<Packet>,
+    interleaved: Vec<f32>,
+}
+
+impl Mp3FileWriter {
+    pub fn new(spec: CodecSpec, sample_rate_hz: u32, channels: usize) -> Result<Self, CodecError> {
+        Ok(Self {
+            encoder: LameEncoder::with_lame_tag(spec, sample_rate_hz, channels)?,
+            packets: Vec::new(),
+            interleaved: Vec::new(),
+        })
+    }
+
+    /// Encodes the next frames: one slice per channel, all the same length.
+    pub fn write(&mut self, planes: &[&[f32]]) -> Result<(), CodecError> {
+        let frames = planes.first().map_or(0, |p| p.len());
+        self.interleaved.clear();
+        for i in 0..frames {
+            self.interleaved.extend(planes.iter().map(|p| p[i]));
         }
-        encoder.encode(&interleaved, &mut packets)?;
+        self.encoder.encode(&self.interleaved, &mut self.packets)
     }
-    encoder.finish(&mut packets)?;
-    // LAME wrote an empty frame first, to be replaced by the finished LAME tag.
-    let tag_frame = encoder.lame_tag_frame()?;
-    let mut out = id3v2_tag(tags);
-    let mut audio = packets.into_iter();
-    if !tag_frame.is_empty() {
-        audio.next();
-        out.extend_from_slice(&tag_frame);
+
+    /// Flushes the encoder and returns the whole file with `tags` (description, value)
+    /// as ID3v2.4 `TXXX` frames.
+    pub fn finish(mut self, tags: &[(String, String)]) -> Result<Vec<u8>, CodecError> {
+        self.encoder.finish(&mut self.packets)?;
+        // LAME wrote an empty frame first, to be replaced by the finished LAME tag.
+        let tag_frame = self.encoder.lame_tag_frame()?;
+        let mut out = id3v2_tag(tags);
+        let mut audio = self.packets.into_iter();
+        if !tag_frame.is_empty() {
+            audio.next();
+            out.extend_from_slice(&tag_frame);
+        }
+        for packet in audio {
+            out.extend_from_slice(&packet.data);
+        }
+        Ok(out)
     }
-    for packet in audio {
-        out.extend_from_slice(&packet.data);
-    }
-    Ok(out)
 }
 
 /// A 28-bit size as ID3v2 writes it: seven bits a byte.

@@ -38,18 +38,29 @@ pub use sample_format::SampleFormat;
 pub use wav_writer::{WavChunk, WavHeader, WavLayout, wav_header};
 
 /// The file format an output path asks for, by its extension (case-insensitive):
-/// `.flac` is FLAC, anything else WAV.
+/// `.flac` is FLAC, `.opus` Ogg Opus, `.mp3` MP3, anything else WAV.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Container {
     Wav,
     Flac,
+    Opus,
+    Mp3,
 }
 
 impl Container {
     pub fn of(path: &std::path::Path) -> Self {
-        match path.extension() {
-            Some(e) if e.eq_ignore_ascii_case("flac") => Container::Flac,
-            _ => Container::Wav,
+        let is = |name: &str| {
+            path.extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case(name))
+        };
+        if is("flac") {
+            Container::Flac
+        } else if is("opus") {
+            Container::Opus
+        } else if is("mp3") {
+            Container::Mp3
+        } else {
+            Container::Wav
         }
     }
 
@@ -57,6 +68,17 @@ impl Container {
         match self {
             Container::Wav => "WAV",
             Container::Flac => "FLAC",
+            Container::Opus => "Opus",
+            Container::Mp3 => "MP3",
+        }
+    }
+
+    /// The lossy codec of this container, if it is lossy.
+    pub fn codec(self) -> Option<lathe_codecs::Codec> {
+        match self {
+            Container::Opus => Some(lathe_codecs::Codec::Opus),
+            Container::Mp3 => Some(lathe_codecs::Codec::Mp3),
+            Container::Wav | Container::Flac => None,
         }
     }
 
@@ -69,13 +91,21 @@ impl Container {
 }
 
 /// Writes `audio` to `path` in `format`, as FLAC (no tags) where the path ends in
-/// `.flac` and as WAV otherwise; integer formats get the same TPDF dither either way.
+/// `.flac`, Opus or MP3 (the delivery bitrate, loudness tags; `format` unused) for
+/// `.opus` and `.mp3`, and as WAV otherwise; integer formats get the same TPDF dither
+/// either way.
 pub fn write_audio(
     path: &std::path::Path,
     audio: &Audio,
     format: SampleFormat,
 ) -> Result<(), EncodeError> {
     match Container::of(path) {
+        Container::Opus | Container::Mp3 => {
+            let mut writer =
+                AudioWriter::create(path, format, audio.channel_count(), audio.sample_rate_hz)?;
+            writer.write_audio(audio)?;
+            writer.finish()
+        }
         Container::Wav => write_wav(path, audio, format),
         Container::Flac => write_flac(
             path,

@@ -8,10 +8,13 @@
 
 use std::path::{Path, PathBuf};
 
+use lathe_codecs::CodecSpec;
+
 use super::Audio;
 use super::dither::{Quantizer, exact_pcm};
 use super::encode_error::EncodeError;
 use super::flac::{FLAC_MAX_CHANNELS, FlacError, FlacWriter, Quantisation};
+use super::lossy_output::{self, LossyWriter};
 use super::sample_format::SampleFormat;
 use super::wav_writer::{WavLayout, WavWriteError, WavWriter};
 use crate::atomic_file::AtomicFile;
@@ -32,6 +35,7 @@ pub struct AudioWriter {
 enum ContainerWriter {
     Wav(WavWriter),
     Flac(Box<FlacWriter>),
+    Lossy(Box<LossyWriter>),
 }
 
 /// How `f32` samples become the file's samples.
@@ -85,15 +89,23 @@ impl Written<'_> {
 }
 
 impl AudioWriter {
-    /// An output at `path` in `format`: FLAC where the path ends in `.flac`, WAV
-    /// otherwise; integer formats get the same TPDF dither either way.
+    /// An output at `path` in `format`: FLAC where the path ends in `.flac`, Opus or MP3
+    /// at the delivery bitrate for `.opus` and `.mp3` (`format` unused: the encoder takes
+    /// the samples as they are), WAV otherwise; integer formats get the same TPDF dither
+    /// either way.
     pub fn create(
         path: &Path,
         format: SampleFormat,
         channels: usize,
         sample_rate_hz: u32,
     ) -> Result<Self, EncodeError> {
+        let lossy = |codec| {
+            let spec = lossy_output::default_spec(codec);
+            Self::create_lossy(path, spec, channels, sample_rate_hz)
+        };
         match super::Container::of(path) {
+            super::Container::Opus => lossy(lathe_codecs::Codec::Opus),
+            super::Container::Mp3 => lossy(lathe_codecs::Codec::Mp3),
             super::Container::Wav => Self::create_wav(path, format, channels, sample_rate_hz),
             super::Container::Flac => Self::create_flac(
                 path,
@@ -187,6 +199,42 @@ impl AudioWriter {
         })
     }
 
+    /// A lossy output encoded with `spec` (Ogg Opus or MP3), tagged with the loudness of
+    /// what was written. The samples go to the encoder as they are (no dither); the
+    /// rate must be one the codec takes as it is and there must be 1 or 2 channels.
+    pub fn create_lossy(
+        path: &Path,
+        spec: CodecSpec,
+        channels: usize,
+        sample_rate_hz: u32,
+    ) -> Result<Self, EncodeError> {
+        if !lossy_output::takes_rate(spec.codec, sample_rate_hz) {
+            return Err(unsupported(
+                path,
+                format!(
+                    "{} is written at {} Hz, not {sample_rate_hz} Hz",
+                    spec.codec,
+                    lossy_output::allowed_rates(spec.codec)
+                ),
+            ));
+        }
+        if !(1..=2).contains(&channels) {
+            return Err(unsupported(
+                path,
+                format!("{} holds 1 or 2 channels, found {channels}", spec.codec),
+            ));
+        }
+        let lossy = LossyWriter::new(spec, sample_rate_hz, channels)
+            .map_err(|e| unsupported(path, e.to_string()))?;
+        let file = AtomicFile::create(path).map_err(|e| io_error(path, e))?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            file,
+            container: ContainerWriter::Lossy(Box::new(lossy)),
+            samples: Samples::Float,
+        })
+    }
+
     /// Appends one chunk: one slice per channel, all the same length.
     pub fn write(&mut self, chunk: &[&[f32]]) -> Result<(), EncodeError> {
         let path = &self.path;
@@ -199,6 +247,9 @@ impl AudioWriter {
                 path,
                 "FLAC holds integer samples, not floats".to_string(),
             )),
+            (Samples::Float, ContainerWriter::Lossy(lossy)) => lossy
+                .write(chunk)
+                .map_err(|e| unsupported(path, e.to_string())),
             (
                 Samples::Int {
                     bits,
@@ -231,6 +282,10 @@ impl AudioWriter {
                     ContainerWriter::Flac(flac) => flac
                         .write(out, planes, *frames)
                         .map_err(|e| flac_error(path, e)),
+                    ContainerWriter::Lossy(_) => Err(unsupported(
+                        path,
+                        "a lossy file is encoded from float samples".to_string(),
+                    )),
                 }
             }
         }
@@ -283,6 +338,12 @@ impl AudioWriter {
         match self.container {
             ContainerWriter::Wav(wav) => wav.finish(out).map_err(|e| io_error(&path, e))?,
             ContainerWriter::Flac(flac) => flac.finish(out).map_err(|e| flac_error(&path, e))?,
+            ContainerWriter::Lossy(lossy) => {
+                let bytes = lossy
+                    .finish(&[])
+                    .map_err(|e| unsupported(&path, e.to_string()))?;
+                std::io::Write::write_all(out, &bytes).map_err(|e| io_error(&path, e))?;
+            }
         }
         self.file.commit().map_err(|e| io_error(&path, e))
     }

@@ -182,6 +182,7 @@ pub fn plan(opts: &PlanOptions<'_>) -> Result<Plan, PlanError> {
         DeliveryFormat::Wav => "wav",
         DeliveryFormat::Flac => "flac",
         DeliveryFormat::Mp3 => "mp3",
+        DeliveryFormat::Opus => "opus",
     };
     let out_dir = normalise(opts.out_dir);
     let protected: Vec<(&str, u64)> = opts

@@ -43,6 +43,7 @@ use crate::atomic_file::{ensure_not_overwriting, write_atomically};
 use crate::audio_io::{Audio, Quantisation, lossy_output, read_audio, replaygain, write_flac};
 use crate::cli::{AlbumArgs, AlbumMode, DeliveryFormat, ParamSet};
 use crate::delivery::codec_safe::{self, CodecSafe};
+use crate::delivery::platforms::{self, Platform, Preview};
 use crate::exit::{CliError, ResultExt};
 use crate::progress::Progress;
 
@@ -102,6 +103,8 @@ struct Job {
     outputs: Vec<(PathBuf, PathBuf)>,
     /// Written into the delivered files when set (catalogues).
     provenance: Option<Provenance>,
+    /// The platform table of `--platforms`, when asked for.
+    platforms: Option<Vec<Platform>>,
 }
 
 /// A track that can go through the graph: where it is and what it measured. Its audio
@@ -136,6 +139,9 @@ struct TrackReport {
     before: FileAnalysis,
     after: FileAnalysis,
     tags: TrackTags,
+    /// What each streaming platform will do to the delivered track (`--platforms`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    platforms: Option<Vec<Preview>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -174,6 +180,10 @@ struct AlbumReport {
     failed: Vec<Failure>,
     album_before: Option<FileAnalysis>,
     album_after: Option<FileAnalysis>,
+    /// What each streaming platform will do to the album played as one programme
+    /// (platforms with album normalisation apply one gain to every track).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    album_platforms: Option<Vec<Preview>>,
     spread: Spread,
 }
 
@@ -215,6 +225,26 @@ impl Job {
             preset.codec_safe = vec![list.clone()];
         }
         codec_safe_specs(&preset).map_err(|e| usage(&format!("--codec-safe: {e}")))?;
+        if args.format == DeliveryFormat::Opus
+            && let Some(plot) = &args.plot
+        {
+            return Err(usage(&format!(
+                "--plot `{}` draws the delivered files read back, and lathe reads no Opus; \
+                 plot a WAV, FLAC or MP3 delivery",
+                plot.display()
+            )));
+        }
+        if let (Some(codec), Some(rate)) = (args.format.codec(), preset.sample_rate_hz)
+            && !lossy_output::takes_rate(codec, rate)
+        {
+            return Err(usage(&format!(
+                "--format {codec}: preset `{}` delivers at {rate} Hz, and {codec} is written at \
+                 {} Hz; use a preset with one of those rates, or none (the input's rate is \
+                 then resampled to one)",
+                preset.name,
+                lossy_output::allowed_rates(codec)
+            )));
+        }
         let mut manifest = match &args.manifest {
             Some(path) => Manifest::load(path).map_err(|e| usage(&e))?,
             None => Manifest::default(),
@@ -234,6 +264,10 @@ impl Job {
             manifest,
             outputs: Vec::new(),
             provenance: None,
+            platforms: match &args.platforms {
+                Some(table) => Some(platforms::load(table.as_deref()).user_fault()?),
+                None => None,
+            },
         };
         job.check_outputs(args)?;
         Ok(job)
@@ -249,6 +283,7 @@ impl Job {
             DeliveryFormat::Wav => ".wav",
             DeliveryFormat::Flac => ".flac",
             DeliveryFormat::Mp3 => ".mp3",
+            DeliveryFormat::Opus => ".opus",
         });
         self.out_dir.join(name)
     }
@@ -327,6 +362,9 @@ impl Job {
                 Ok(r) => reports.push(r),
                 Err(f) => failed.push(f),
             }
+        }
+        if self.album_tags() {
+            failed.extend(self.write_with_album_tags(&tracks, &mut reports, secs)?);
         }
         let report = self.report(&tracks, reports, failed, passes);
         if !args.quiet {
@@ -524,8 +562,18 @@ impl Job {
         let audio = rendered.outputs.remove(0);
         // Loudness is measured at the delivery rate: resampling drops the band above the
         // new Nyquist, which K-weighting counts.
-        let rate = self.preset.sample_rate_hz.unwrap_or(audio.sample_rate_hz);
+        let rate = self.delivery_rate_hz(audio.sample_rate_hz);
         resample(&audio, rate).map_err(|e| CliError::runtime(anyhow!(e)))
+    }
+
+    /// The rate tracks are delivered at: the preset's or the input's, moved to a rate
+    /// the codec takes for a lossy format (Opus: 48 kHz; MP3: 44.1 or 48 kHz).
+    fn delivery_rate_hz(&self, input_rate_hz: u32) -> u32 {
+        let rate = self.preset.sample_rate_hz.unwrap_or(input_rate_hz);
+        match self.format.codec() {
+            Some(codec) => lathe_codecs::coded_rate_hz(codec, rate),
+            None => rate,
+        }
     }
 
     /// Renders and delivers `track` at `gain_db` when it is in this run's shard.
@@ -658,21 +706,86 @@ impl Job {
             return Ok(None);
         }
         let chosen = codec_safe::search(audio, &specs, self.preset.ceiling_dbtp)?;
-        if chosen.gain_db != 0.0 {
-            let g = 10f64.powf(chosen.gain_db / 20.0) as f32;
-            audio.channels.iter_mut().flatten().for_each(|s| *s *= g);
-        }
+        apply_gain(audio, chosen.gain_db);
         Ok(Some(chosen))
     }
 
-    /// Keeps the ceiling, dithers, tags and writes one track (already at the delivery rate).
+    /// Whether the files carry album loudness tags (ReplayGain album fields, R128 album
+    /// gain): FLAC, MP3 and Opus deliveries of a whole album (a shard knows only its own
+    /// tracks). They are written after every track has been delivered and measured.
+    fn album_tags(&self) -> bool {
+        self.format != DeliveryFormat::Wav && self.shard == Shard::ALL
+    }
+
+    /// Writes every delivered track again with the album's loudness tags: the album is
+    /// measured as one programme (BS.1770 gated over every delivered track together, as
+    /// ReplayGain 2.0 album gain), then each track is rendered once more at its gain
+    /// (renders are deterministic: the same samples) and written. Tracks whose second
+    /// write fails move from `reports` to the returned failures.
+    fn write_with_album_tags(
+        &self,
+        tracks: &[Track],
+        reports: &mut Vec<TrackReport>,
+        secs: u64,
+    ) -> Result<Vec<Failure>, CliError> {
+        let Some(album) = album_of(reports.iter().map(|r| &r.after_state)) else {
+            return Ok(Vec::new());
+        };
+        let results: Vec<Result<(), Failure>> = reports
+            .par_iter()
+            .map(|report| {
+                let Some(track) = tracks.iter().find(|t| t.index == report.index) else {
+                    return Ok(Ok(()));
+                };
+                let audio = self.render(track, report.gain_db)?;
+                let written = self
+                    .prepare(track, report.gain_db, audio, report.codec_safe.as_ref())
+                    .and_then(|(audio, _)| self.write_track(&audio, report, secs, Some(&album)));
+                Ok(written.map_err(|(error, write_failed)| Failure {
+                    input: track.path.display().to_string(),
+                    error,
+                    write_failed,
+                }))
+            })
+            .collect::<Result<_, CliError>>()?;
+        let mut failed = Vec::new();
+        let mut kept = Vec::new();
+        for (report, result) in std::mem::take(reports).into_iter().zip(results) {
+            match result {
+                Ok(()) => kept.push(report),
+                Err(f) => failed.push(f),
+            }
+        }
+        *reports = kept;
+        Ok(failed)
+    }
+
+    /// Keeps the ceiling, dithers, tags and writes one track (already at the delivery
+    /// rate). With album tags to come, the file is written later
+    /// ([`Job::write_with_album_tags`]) and only measured here.
     fn deliver(
         &self,
         track: &Track,
         gain_db: f64,
-        mut audio: Audio,
+        audio: Audio,
         secs: u64,
     ) -> Result<TrackReport, (String, bool)> {
+        let (audio, report) = self.prepare(track, gain_db, audio, None)?;
+        if !self.album_tags() {
+            self.write_track(&audio, &report, secs, None)?;
+        }
+        Ok(report)
+    }
+
+    /// The delivered samples of one track and what the report says of them: the safety
+    /// gain, the codec-safe gain (searched, or `known` from an earlier pass) and dither.
+    fn prepare(
+        &self,
+        track: &Track,
+        gain_db: f64,
+        mut audio: Audio,
+        known: Option<&CodecSafe>,
+    ) -> Result<(Audio, TrackReport), (String, bool)> {
         let not_written = |e: String| (e, false);
         let ceiling = self.preset.ceiling_dbtp;
         let peak = measure(&audio).analysis().true_peak_dbtp;
@@ -684,7 +797,13 @@ impl Job {
             let g = 10f64.powf(safety_gain_db / 20.0) as f32;
             audio.channels.iter_mut().flatten().for_each(|s| *s *= g);
         }
-        let codec_safe = self.codec_safe(&mut audio).map_err(not_written)?;
+        let codec_safe = match known {
+            Some(chosen) => {
+                apply_gain(&mut audio, chosen.gain_db);
+                Some(chosen.clone())
+            }
+            None => self.codec_safe(&mut audio).map_err(not_written)?,
+        };
         let config = format!(
             "(channels: {}, bits: {}, shaping: \"{}\", seed: {})",
             audio.channel_count(),
@@ -700,9 +819,37 @@ impl Job {
         if let Some(isrc) = &tags.isrc {
             tags.isrc = Some(check_isrc(isrc).map_err(not_written)?);
         }
+        let report = TrackReport {
+            index: track.index,
+            after_state,
+            input: track.path.display().to_string(),
+            output: self.output_path(&track.path).display().to_string(),
+            gain_db,
+            safety_gain_db,
+            codec_safe,
+            before: track.before.analysis(),
+            after,
+            tags,
+            platforms: None,
+        };
+        Ok((audio, report))
+    }
+
+    /// Writes one delivered track with its tags (and the album's loudness tags when
+    /// `album` is given), atomically.
+    fn write_track(
+        &self,
+        audio: &Audio,
+        report: &TrackReport,
+        secs: u64,
+        album: Option<&FileAnalysis>,
+    ) -> Result<(), (String, bool)> {
+        let not_written = |e: String| (e, false);
+        let after = &report.after;
+        let tags = &report.tags;
         let (date, time) = bext_date_time(secs);
         let mut description = format!("Mastered by lathe, preset {}", self.preset.name);
-        if let Some(c) = &codec_safe {
+        if let Some(c) = &report.codec_safe {
             description.push_str(&codec_safe_note(c));
         }
         let loudness = BextLoudness {
@@ -712,7 +859,7 @@ impl Job {
             momentary_max_lufs: after.momentary_max_lufs,
             short_term_max_lufs: after.short_term_max_lufs,
         };
-        let out = self.output_path(&track.path);
+        let out = Path::new(&report.output);
         match self.format {
             DeliveryFormat::Wav => {
                 let mut bext = bext_chunk(&description, &date, &time, &loudness);
@@ -724,42 +871,32 @@ impl Job {
                     );
                     bext.extend_from_slice(history.as_bytes());
                 }
-                write_pcm_wav(&out, &audio, self.preset.bits, &bext, &info_chunk(&tags))
+                write_pcm_wav(out, audio, self.preset.bits, &bext, &info_chunk(tags))
                     .map_err(|e| (e.to_string(), true))?;
             }
             DeliveryFormat::Flac => {
-                let mut comments = vorbis_comments(&tags, &description, &loudness);
+                let mut comments = vorbis_comments(tags, &description, &loudness);
                 comments.extend(self.provenance.iter().flat_map(Provenance::vorbis_comments));
-                comments.extend(replaygain::replaygain_track_tags(&after));
-                write_flac(
-                    &out,
-                    &audio,
-                    self.preset.bits,
-                    Quantisation::Exact,
-                    &comments,
-                )
-                .map_err(|e| (e.to_string(), true))?;
+                comments.extend(replaygain::replaygain_track_tags(after));
+                comments.extend(
+                    album
+                        .map(replaygain::replaygain_album_tags)
+                        .unwrap_or_default(),
+                );
+                write_flac(out, audio, self.preset.bits, Quantisation::Exact, &comments)
+                    .map_err(|e| (e.to_string(), true))?;
             }
-            DeliveryFormat::Mp3 => {
-                let mut id3 = vec![("DESCRIPTION".to_string(), description.clone())];
-                id3.extend(replaygain::replaygain_track_tags(&after));
-                let bytes = lossy_output::encode_mp3(&audio, &id3).map_err(not_written)?;
-                write_atomically(&out, |w| std::io::Write::write_all(w, &bytes))
+            DeliveryFormat::Mp3 | DeliveryFormat::Opus => {
+                let codec = self.format.codec().unwrap_or(lathe_codecs::Codec::Mp3);
+                let spec = lossy_output::default_spec(codec);
+                let described = [("DESCRIPTION".to_string(), description.clone())];
+                let bytes = lossy_output::encode_lossy(spec, audio, &described, after, album)
+                    .map_err(|e| not_written(e.to_string()))?;
+                write_atomically(out, |w| std::io::Write::write_all(w, &bytes))
                     .map_err(|e| (e.to_string(), true))?;
             }
         }
-        Ok(TrackReport {
-            index: track.index,
-            after_state,
-            input: track.path.display().to_string(),
-            output: out.display().to_string(),
-            gain_db,
-            safety_gain_db,
-            codec_safe,
-            before: track.before.analysis(),
-            after,
-            tags,
-        })
+        Ok(())
     }
 
     fn report(
@@ -796,6 +933,14 @@ impl Job {
                 })
                 .reduce(f64::max)
         };
+        let preview = |a: &FileAnalysis| {
+            (self.platforms.as_deref()).and_then(|t| super::analyze::platform_previews(t, a))
+        };
+        let mut reports = reports;
+        for r in &mut reports {
+            r.platforms = preview(&r.after);
+        }
+        let album_platforms = album_after.as_ref().and_then(preview);
         AlbumReport {
             graph: self.graph.display().to_string(),
             mode: self.mode,
@@ -817,6 +962,7 @@ impl Job {
             shard: format!("{}/{}", self.shard.index, self.shard.count),
             album_before,
             album_after,
+            album_platforms,
             spread: Spread {
                 before_lu: spread(before_lufs),
                 after_lu: spread(after_lufs),
@@ -825,6 +971,14 @@ impl Job {
             tracks: reports,
             failed,
         }
+    }
+}
+
+/// Multiplies every sample by `gain_db` (nothing at exactly 0 dB).
+fn apply_gain(audio: &mut Audio, gain_db: f64) {
+    if gain_db != 0.0 {
+        let g = 10f64.powf(gain_db / 20.0) as f32;
+        audio.channels.iter_mut().flatten().for_each(|s| *s *= g);
     }
 }
 
@@ -896,6 +1050,16 @@ fn table(report: &AlbumReport) -> String {
         figure(report.spread.after_lu),
         figure(report.spread.max_relative_change_lu)
     );
+    for t in &report.tracks {
+        if let Some(previews) = &t.platforms {
+            let _ = writeln!(out, "{}: on streaming platforms", t.output);
+            out.push_str(&platforms::table(previews));
+        }
+    }
+    if let Some(previews) = &report.album_platforms {
+        let _ = writeln!(out, "album (one programme): on streaming platforms");
+        out.push_str(&platforms::table(previews));
+    }
     for t in &report.tracks {
         if let Some(c) = &t.codec_safe {
             let _ = writeln!(

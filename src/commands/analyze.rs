@@ -86,7 +86,10 @@ pub fn run(args: &AnalyzeArgs) -> Result<(), CliError> {
 }
 
 /// What each platform does to a file (none for silence, which has no loudness).
-fn platform_previews(table: &[platforms::Platform], a: &FileAnalysis) -> Option<Vec<Preview>> {
+pub(crate) fn platform_previews(
+    table: &[platforms::Platform],
+    a: &FileAnalysis,
+) -> Option<Vec<Preview>> {
     let master = platforms::Master {
         integrated_lufs: a.integrated_lufs?,
         true_peak_dbtp: a.true_peak_dbtp?,

@@ -296,6 +296,7 @@ fn format_name(format: DeliveryFormat) -> &'static str {
         DeliveryFormat::Wav => "wav",
         DeliveryFormat::Flac => "flac",
         DeliveryFormat::Mp3 => "mp3",
+        DeliveryFormat::Opus => "opus",
     }
 }
 

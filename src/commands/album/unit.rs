@@ -87,6 +87,7 @@ pub(crate) fn master_unit(spec: UnitSpec) -> Result<UnitOutcome, String> {
             .map(|t| (t.input.clone(), t.output.clone()))
             .collect(),
         provenance: Some(spec.provenance),
+        platforms: None,
     };
     let inputs: Vec<PathBuf> = spec.tracks.iter().map(|t| t.input.clone()).collect();
     let (tracks, failed) = job.decode(&inputs, &[]).map_err(|e| e.to_string())?;
@@ -97,9 +98,8 @@ pub(crate) fn master_unit(spec: UnitSpec) -> Result<UnitOutcome, String> {
             .collect::<Vec<_>>()
             .join("\n"));
     }
-    let (finished, passes) = job
-        .solve(&tracks, origination_secs())
-        .map_err(|e| e.to_string())?;
+    let secs = origination_secs();
+    let (finished, passes) = job.solve(&tracks, secs).map_err(|e| e.to_string())?;
     let mut reports = Vec::with_capacity(finished.len());
     let mut errors = Vec::new();
     for result in finished {
@@ -107,6 +107,12 @@ pub(crate) fn master_unit(spec: UnitSpec) -> Result<UnitOutcome, String> {
             Ok(r) => reports.push(r),
             Err(f) => errors.push(format!("{}: {}", f.input, f.error)),
         }
+    }
+    if job.album_tags() {
+        let failed = job
+            .write_with_album_tags(&tracks, &mut reports, secs)
+            .map_err(|e| e.to_string())?;
+        errors.extend(failed.iter().map(|f| format!("{}: {}", f.input, f.error)));
     }
     if !errors.is_empty() {
         return Err(errors.join("\n"));

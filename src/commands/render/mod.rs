@@ -11,6 +11,7 @@
 
 mod inputs;
 mod level;
+mod lossy;
 mod stream;
 
 use std::collections::BTreeSet;
@@ -56,6 +57,9 @@ pub fn run(args: &RenderArgs) -> Result<(), CliError> {
     check_graph_reads(args, &graph.info().read_files)?;
     let sources = assign_inputs(&graph.inputs, sources)?;
     let outputs = assign_outputs(&graph.outputs, &args.outputs)?;
+    for (path, bus) in outputs.iter().zip(&graph.outputs) {
+        lossy::check_bus(path, bus.channels, rate)?;
+    }
     let leveling = if delivery.leveled {
         Some(level::find(&delivery, |gain_db| {
             measuring_pass(args, gain_db)
@@ -87,9 +91,16 @@ pub fn run(args: &RenderArgs) -> Result<(), CliError> {
     let mut writers = Vec::with_capacity(outputs.len());
     for (path, bus) in outputs.iter().zip(&output_buses) {
         writers.push(
-            OutputBus::create(path, delivery.bits, bus.channels, rate, wants_report)
-                .runtime_fault()?
-                .with_gain_db(safety_gain_db),
+            OutputBus::create(
+                path,
+                delivery.bits,
+                lossy::spec_of(path, args.codec),
+                bus.channels,
+                rate,
+                wants_report,
+            )
+            .runtime_fault()?
+            .with_gain_db(safety_gain_db),
         );
     }
     let streamed =
@@ -266,8 +277,12 @@ fn check_output_paths(args: &RenderArgs, bits: SampleFormat) -> Result<(), CliEr
             )));
         }
     }
+    let output_paths: Vec<&Path> = args.outputs.iter().map(|o| o.path.as_path()).collect();
+    lossy::check_codec_used(&output_paths, args.codec)?;
+    lossy::check_plot(output_paths.first().copied(), args.plot.as_deref())?;
     for output in &args.outputs {
         check_output_extension(&output.path)?;
+        lossy::check_output(&output.path, args.bits, args.codec)?;
         if let Some(reason) = Container::of(&output.path).refuses(bits) {
             return Err(CliError::user(anyhow!(
                 "cannot write `{}`: {reason}",
@@ -279,7 +294,7 @@ fn check_output_paths(args: &RenderArgs, bits: SampleFormat) -> Result<(), CliEr
 }
 
 /// The file name extensions render writes: the container follows the extension.
-const OUTPUT_EXTENSIONS: [&str; 3] = ["wav", "wave", "flac"];
+const OUTPUT_EXTENSIONS: [&str; 5] = ["wav", "wave", "flac", "opus", "mp3"];
 
 /// Refuses an output whose extension promises a format lathe does not write (an
 /// `out.mp3` would otherwise hold WAV bytes). A name without extension is written as WAV.
@@ -294,8 +309,8 @@ fn check_output_extension(path: &Path) -> Result<(), CliError> {
         return Ok(());
     }
     Err(CliError::user(anyhow!(
-        "cannot write `{}`: lathe writes WAV (.wav) and FLAC (.flac), not .{}; \
-         convert the WAV afterwards (e.g. with ffmpeg) for other formats",
+        "cannot write `{}`: lathe writes WAV (.wav), FLAC (.flac), Opus (.opus) and MP3 \
+         (.mp3), not .{}; convert the WAV afterwards (e.g. with ffmpeg) for other formats",
         path.display(),
         ext.to_string_lossy()
     )))
@@ -508,17 +523,28 @@ fn quieter_hint(before: &[Measurement], after: &[Measurement]) -> String {
     }
 }
 
-/// E.g. "24-bit integer FLAC, TPDF dither"; outputs of both containers name both.
+/// E.g. "24-bit integer FLAC, TPDF dither"; outputs of both containers name both, and
+/// lossy outputs their codec setting ("Opus opus:160").
 fn output_format_name(args: &RenderArgs, bits: SampleFormat) -> String {
-    let mut containers: Vec<&str> = args
-        .outputs
-        .iter()
-        .map(|o| Container::of(&o.path).name())
-        .collect();
-    containers.dedup();
-    let container = containers.join("/");
-    match bits {
-        SampleFormat::Float32 => format!("32-bit float {container}"),
-        other => format!("{}-bit integer {container}, TPDF dither", other.bits()),
+    let mut containers: Vec<&str> = Vec::new();
+    let mut lossy: Vec<String> = Vec::new();
+    for o in &args.outputs {
+        let container = Container::of(&o.path);
+        match lossy::spec_of(&o.path, args.codec) {
+            Some(spec) => lossy.push(format!("{} {spec}", container.name())),
+            None => containers.push(container.name()),
+        }
     }
+    containers.dedup();
+    lossy.dedup();
+    let mut parts = Vec::new();
+    if !containers.is_empty() {
+        let container = containers.join("/");
+        parts.push(match bits {
+            SampleFormat::Float32 => format!("32-bit float {container}"),
+            other => format!("{}-bit integer {container}, TPDF dither", other.bits()),
+        });
+    }
+    parts.extend(lossy);
+    parts.join("; ")
 }

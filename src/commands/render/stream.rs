@@ -59,14 +59,19 @@ pub struct OutputBus {
 
 impl OutputBus {
     /// Opens the temporary file of `path`; `measure` measures it as written.
+    /// `codec` is the setting of a lossy output (`None` for WAV and FLAC).
     pub fn create(
         path: &Path,
         format: SampleFormat,
+        codec: Option<lathe_codecs::CodecSpec>,
         channels: usize,
         sample_rate_hz: u32,
         measure: bool,
     ) -> Result<Self, EncodeError> {
-        let writer = AudioWriter::create(path, format, channels, sample_rate_hz)?;
+        let writer = match codec {
+            Some(spec) => AudioWriter::create_lossy(path, spec, channels, sample_rate_hz)?,
+            None => AudioWriter::create(path, format, channels, sample_rate_hz)?,
+        };
         Ok(Self {
             writer: Some(writer),
             measure: measure.then(|| {
