@@ -47,8 +47,50 @@ pub fn open(
     cell: &'static OnceLock<Result<SharedLibrary, String>>,
     spec: &LibrarySpec,
 ) -> Result<&'static SharedLibrary, CodecError> {
+    open_first(cell, spec, None)
+}
+
+/// Like [`open`], but the path in the environment variable `env_var`, when it is set, is
+/// tried first: for a library built outside the system's search path.
+pub fn open_with_env(
+    cell: &'static OnceLock<Result<SharedLibrary, String>>,
+    spec: &LibrarySpec,
+    env_var: &str,
+) -> Result<&'static SharedLibrary, CodecError> {
+    let path = std::env::var_os(env_var).filter(|p| !p.is_empty());
+    open_first(cell, spec, path.as_deref()).map_err(|e| match (e, &path) {
+        (
+            CodecError::LibraryMissing {
+                what,
+                sonames,
+                package,
+                reason,
+            },
+            Some(p),
+        ) => CodecError::LibraryMissing {
+            what,
+            sonames: format!("{} ({env_var}), {sonames}", p.to_string_lossy()),
+            package,
+            reason,
+        },
+        (other, _) => other,
+    })
+}
+
+fn open_first(
+    cell: &'static OnceLock<Result<SharedLibrary, String>>,
+    spec: &LibrarySpec,
+    path: Option<&std::ffi::OsStr>,
+) -> Result<&'static SharedLibrary, CodecError> {
     cell.get_or_init(|| {
         let mut reasons = Vec::new();
+        if let Some(path) = path {
+            // SAFETY: as below; the user named this file as the codec library.
+            match unsafe { Library::new(path) } {
+                Ok(library) => return Ok(SharedLibrary { library }),
+                Err(e) => reasons.push(e.to_string()),
+            }
+        }
         for name in spec.sonames {
             // SAFETY: these are codec libraries whose initialisers have no preconditions.
             match unsafe { Library::new(name) } {
