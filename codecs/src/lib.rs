@@ -9,6 +9,7 @@
 //! `lathe codec-check` measures is what a listener's decoder plays.
 
 pub mod aac;
+pub mod adts;
 mod library;
 pub mod mp3;
 pub mod mp3_file;
