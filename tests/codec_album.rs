@@ -153,7 +153,7 @@ fn codec_safe_aac_from_the_preset_decodes_under_the_ceiling_in_ffmpeg() {
     if aac_missing(&check) {
         return;
     }
-    // White noise loses its top octave in FDK's low-pass and decodes quieter; music-like
+    // FDK leaves out much of white noise's top octaves, so it decodes quieter; music-like
     // material, limited to -1 dBTP, decodes over it.
     write_wav_f32(&d.join("m.wav"), 48_000, &music_like(48_000 * 5));
     // The preset's codec list, not the command line, asks for AAC here.
@@ -202,6 +202,33 @@ fn codec_safe_aac_from_the_preset_decodes_under_the_ceiling_in_ffmpeg() {
         tp <= -1.0,
         "ffmpeg decodes lathe's AAC of the delivery at {tp} dBTP"
     );
+}
+
+#[test]
+fn a_missing_codec_library_stops_the_album_before_any_render() {
+    let dir = setup();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lathe"))
+        .args([
+            "album",
+            "master.ron",
+            "t.wav",
+            "-o",
+            "out",
+            "--codec-safe",
+            "aac:256",
+        ])
+        .current_dir(dir.path())
+        .env("LATHE_FDK_AAC", dir.path().join("no-such-libfdk-aac.so.2"))
+        .output()
+        .expect("the lathe binary runs");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("--codec-safe: libfdk-aac is not installed")
+            && err.contains("scripts/build-fdk-aac.sh"),
+        "{err}"
+    );
+    assert!(!dir.path().join("out/t.wav").exists());
 }
 
 #[test]

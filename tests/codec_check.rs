@@ -269,6 +269,27 @@ fn a_minus_1_dbtp_master_overshoots_through_aac() {
 }
 
 #[test]
+fn a_wrong_libfdk_aac_path_is_named_with_the_way_to_install_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lathe"))
+        .args(["codec-check", "a.wav", "--codec", "aac:256"])
+        .current_dir(dir.path())
+        .env("LATHE_FDK_AAC", dir.path().join("no-such-libfdk-aac.so.2"))
+        .output()
+        .expect("the lathe binary runs");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    for needle in [
+        "libfdk-aac is not installed",
+        "no-such-libfdk-aac.so.2 (named by LATHE_FDK_AAC",
+        "scripts/build-fdk-aac.sh",
+        "libfdk-aac2",
+    ] {
+        assert!(err.contains(needle), "`{needle}` not in: {err}");
+    }
+}
+
+#[test]
 fn a_quiet_file_passes_with_exit_0() {
     let dir = tempfile::tempdir().expect("temp dir");
     let quiet: Vec<Vec<f32>> = limited_master(RATE_HZ as usize)

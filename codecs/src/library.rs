@@ -50,8 +50,9 @@ pub fn open(
     open_first(cell, spec, None)
 }
 
-/// Like [`open`], but the path in the environment variable `env_var`, when it is set, is
-/// tried first: for a library built outside the system's search path.
+/// Like [`open`], but when the environment variable `env_var` is set, the file it names is
+/// the only one tried: for a library built outside the system's search path, and so that a
+/// wrong path is an error rather than a quiet fallback to another copy.
 pub fn open_with_env(
     cell: &'static OnceLock<Result<SharedLibrary, String>>,
     spec: &LibrarySpec,
@@ -69,7 +70,10 @@ pub fn open_with_env(
             Some(p),
         ) => CodecError::LibraryMissing {
             what,
-            sonames: format!("{} ({env_var}), {sonames}", p.to_string_lossy()),
+            sonames: format!(
+                "{} (named by {env_var}; unset it to search {sonames})",
+                p.to_string_lossy()
+            ),
             package,
             reason,
         },
@@ -83,14 +87,13 @@ fn open_first(
     path: Option<&std::ffi::OsStr>,
 ) -> Result<&'static SharedLibrary, CodecError> {
     cell.get_or_init(|| {
-        let mut reasons = Vec::new();
         if let Some(path) = path {
             // SAFETY: as below; the user named this file as the codec library.
-            match unsafe { Library::new(path) } {
-                Ok(library) => return Ok(SharedLibrary { library }),
-                Err(e) => reasons.push(e.to_string()),
-            }
+            return unsafe { Library::new(path) }
+                .map(|library| SharedLibrary { library })
+                .map_err(|e| e.to_string());
         }
+        let mut reasons = Vec::new();
         for name in spec.sonames {
             // SAFETY: these are codec libraries whose initialisers have no preconditions.
             match unsafe { Library::new(name) } {
