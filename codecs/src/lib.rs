@@ -4,7 +4,8 @@
 //! encode, symphonia to decode) behind one small pair of traits, [`Encoder`] and
 //! [`Decoder`], set up from a [`CodecSpec`] in delivery terms (`opus:128`, `mp3:320`,
 //! `aac:256`). [`roundtrip`] encodes and decodes a whole signal and removes
-//! the codec's delay (Opus pre-skip, LAME's encoder delay plus the MP3 decoder's), so the
+//! the codec's delay (Opus pre-skip, LAME's encoder delay plus the MP3 decoder's, FDK's
+//! encoder delay), so the
 //! decoded audio lines up with the source to the sample and is exactly as long: what
 //! `lathe codec-check` measures is what a listener's decoder plays.
 

@@ -92,8 +92,8 @@ pub fn run(args: &CodecCheckArgs) -> Result<(), CliError> {
 }
 
 fn check(paths: &[PathBuf], codecs: &[CodecSpec], ceiling_dbtp: f64) -> Result<Report, CliError> {
-    // An unusable codec is found before any file is read (in stereo: a rate that only
-    // mono cannot carry is refused per file).
+    // An unusable codec is found before any file is read (tried in stereo; a rate mono
+    // cannot carry is refused when a mono file comes).
     for &spec in codecs {
         roundtrip(
             spec,
