@@ -199,7 +199,7 @@ pub struct AlbumArgs {
     pub format: DeliveryFormat,
 
     /// Turn each track down until these codecs decode it at or under the ceiling
-    /// (CODEC:KBPS,..., e.g. opus:128,mp3:320); replaces the preset's `codec_safe`.
+    /// (CODEC:KBPS,..., e.g. opus:128,mp3:320,aac:256); replaces the preset's `codec_safe`.
     #[arg(long, value_name = "CODEC:KBPS,...")]
     pub codec_safe: Option<String>,
 
@@ -908,10 +908,13 @@ Examples:
   lathe codec-check master.wav
   lathe codec-check 01.wav 02.wav --codec opus:128,mp3:320 --ceiling-dbtp -1
   lathe codec-check master.wav --codec mp3:256:vbr --json
+  lathe codec-check master.wav --codec opus:128,aac:256
   lathe codec-check master.wav --plot peaks.png
 
 Codec specs are CODEC:KBPS[:MODE]: opus (6..=510 kbps, vbr default), mp3 (the MPEG-1
-bitrates 32..320, cbr default; vbr is LAME's ABR). aac is not available in this build.
+bitrates 32..320, cbr default; vbr is LAME's ABR), aac (AAC-LC, 8..=320 kbps, cbr default;
+vbr is the FDK VBR mode nearest the rate; needs libfdk-aac, which
+scripts/build-fdk-aac.sh builds and installs).
 
 Exit status: 0 when every decode's true peak is at or under the ceiling, 1 when at least
 one overshoots it, 2 for bad arguments or unreadable files. See docs/delivery.md.";

@@ -1,8 +1,10 @@
 //! `lathe album --codec-safe`: a loud, limited master that overshoots -1 dBTP through Opus
 //! and MP3 is turned down until both decode at or under the ceiling, as lathe's
 //! codec-check and ffmpeg (decoding lathe's MP3 stream, and encoding Opus itself with
-//! libopus) both measure. Skips where the codec libraries or ffmpeg are missing, unless
-//! LATHE_REQUIRE_CODECS=1 / LATHE_REQUIRE_FFMPEG=1.
+//! libopus) both measure; the same through AAC (libfdk-aac), asked for by the preset's
+//! codec list, decoded by ffmpeg's native AAC decoder. Skips where the codec libraries or
+//! ffmpeg are missing, unless LATHE_REQUIRE_CODECS=1 / LATHE_REQUIRE_AAC=1 /
+//! LATHE_REQUIRE_FFMPEG=1.
 
 mod codec_support;
 mod common;
@@ -10,8 +12,8 @@ mod common;
 use std::path::Path;
 
 use codec_support::{
-    codecs_required, ffmpeg_available, ffmpeg_encode, ffmpeg_true_peak_dbtp, mp3_stream,
-    read_f32_wav,
+    aac_adts_stream, aac_missing, codecs_required, ffmpeg_available, ffmpeg_encode,
+    ffmpeg_true_peak_dbtp, mp3_stream, music_like, read_f32_wav,
 };
 use common::{assert_usage_error, lathe_in, stderr, write_wav_f32, xorshift32};
 
@@ -141,6 +143,92 @@ fn codec_safe_brings_every_decode_under_the_ceiling() {
         tp <= -1.0,
         "ffmpeg's Opus of the delivery decodes at {tp} dBTP"
     );
+}
+
+#[test]
+fn codec_safe_aac_from_the_preset_decodes_under_the_ceiling_in_ffmpeg() {
+    let dir = setup();
+    let d = dir.path();
+    let check = lathe_in(d, &["codec-check", "t.wav", "--codec", "aac:256"]);
+    if aac_missing(&check) {
+        return;
+    }
+    // FDK leaves out much of white noise's top octaves, so it decodes quieter; music-like
+    // material, limited to -1 dBTP, decodes over it.
+    write_wav_f32(&d.join("m.wav"), 48_000, &music_like(48_000 * 5));
+    // The preset's codec list, not the command line, asks for AAC here.
+    let preset = PRESET.replace(
+        r#"shaping: "none")"#,
+        r#"shaping: "none", codec_safe: ["aac:256"])"#,
+    );
+    std::fs::write(d.join("aac.ron"), preset).expect("preset");
+    let safe = lathe_in(
+        d,
+        &[
+            "album",
+            "master.ron",
+            "m.wav",
+            "-o",
+            "safe",
+            "--preset",
+            "aac.ron",
+            "-q",
+            "--report",
+            "r.json",
+        ],
+    );
+    assert_eq!(safe.status.code(), Some(0), "{}", stderr(&safe));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("r.json")).expect("report"))
+            .expect("JSON");
+    let chosen = &report["tracks"][0]["codec_safe"];
+    assert!(chosen["gain_db"].as_f64().expect("gain") < 0.0, "{chosen}");
+    assert_eq!(chosen["decoded"][0]["codec"], "aac:256");
+    assert!(chosen["decoded"][0]["true_peak_dbtp"].as_f64().expect("tp") <= -1.0);
+    let out = lathe_in(d, &["codec-check", "safe/m.wav", "--codec", "aac:256"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    if !ffmpeg_available() {
+        return;
+    }
+    // ffmpeg's native AAC decoder reads lathe's AAC stream of the delivery (ADTS) at or
+    // under the ceiling.
+    let delivered = read_f32_wav(&d.join("safe/m.wav"));
+    let planes: Vec<&[f32]> = delivered.iter().map(Vec::as_slice).collect();
+    let (stream, _) = aac_adts_stream("aac:256", &planes);
+    std::fs::write(d.join("safe.aac"), stream).expect("write aac");
+    let tp = ffmpeg_true_peak_dbtp(d, "safe.aac");
+    assert!(
+        tp <= -1.0,
+        "ffmpeg decodes lathe's AAC of the delivery at {tp} dBTP"
+    );
+}
+
+#[test]
+fn a_missing_codec_library_stops_the_album_before_any_render() {
+    let dir = setup();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lathe"))
+        .args([
+            "album",
+            "master.ron",
+            "t.wav",
+            "-o",
+            "out",
+            "--codec-safe",
+            "aac:256",
+        ])
+        .current_dir(dir.path())
+        .env("LATHE_FDK_AAC", dir.path().join("no-such-libfdk-aac.so.2"))
+        .output()
+        .expect("the lathe binary runs");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("--codec-safe: libfdk-aac is not installed")
+            && err.contains("scripts/build-fdk-aac.sh"),
+        "{err}"
+    );
+    assert!(!dir.path().join("out/t.wav").exists());
 }
 
 #[test]

@@ -1,17 +1,17 @@
 //! `lathe codec-check` with the real encoders: a master limited to -1 dBTP with dense
-//! high-frequency content decodes over -1 dBTP through Opus and MP3, as lathe reports
-//! and as ffmpeg (an independent encoder and decoder) measures; bad codec specs are
-//! usage errors naming the allowed values.
+//! high-frequency content decodes over -1 dBTP through Opus, MP3 and AAC, as lathe
+//! reports and as ffmpeg (an independent encoder and decoder) measures; bad codec specs
+//! are usage errors naming the allowed values.
 //!
-//! Skips with a notice where libopus/LAME (LATHE_REQUIRE_CODECS=1) or ffmpeg
-//! (LATHE_REQUIRE_FFMPEG=1) are missing.
+//! Skips with a notice where libopus/LAME (LATHE_REQUIRE_CODECS=1), libfdk-aac
+//! (LATHE_REQUIRE_AAC=1) or ffmpeg (LATHE_REQUIRE_FFMPEG=1) are missing.
 
 mod codec_support;
 mod common;
 
 use codec_support::{
-    best_lag, codecs_required, ffmpeg_available, ffmpeg_encode, ffmpeg_true_peak_dbtp, mp3_stream,
-    read_f32_wav,
+    aac_adts_stream, aac_missing, best_lag, codecs_required, ffmpeg_available, ffmpeg_encode,
+    ffmpeg_true_peak_dbtp, mp3_stream, music_like, read_f32_wav,
 };
 use common::{assert_usage_error, lathe_in, stderr, stdout, write_wav_f32, xorshift32};
 use lathe_nodes::dsp::analysis::analyze;
@@ -154,6 +154,141 @@ fn a_minus_1_dbtp_master_overshoots_through_opus_and_mp3() {
     );
 }
 
+/// `music_like` mastered loud by lathe's own true-peak limiter at -1 dBTP (an album at
+/// -5.5 LUFS), delivered as `lim/master.wav`.
+fn limited_by_lathe(dir: &std::path::Path) {
+    write_wav_f32(
+        &dir.join("master.wav"),
+        RATE_HZ,
+        &music_like(RATE_HZ as usize * 6),
+    );
+    let graph = r#"(nodes: [(id: "limit", kind: "limiter", params: {"ceiling_dbtp": -1.0})],
+        links: ["in -> limit -> out"])"#;
+    let preset = r#"(name: "loud", description: "loud", target_lufs: Some(-5.5),
+        tolerance_lu: 2.0, ceiling_dbtp: -1.0, sample_rate_hz: None, bits: 24, shaping: "none")"#;
+    std::fs::write(dir.join("limit.ron"), graph).expect("graph");
+    std::fs::write(dir.join("loud.ron"), preset).expect("preset");
+    let out = lathe_in(
+        dir,
+        &[
+            "album",
+            "limit.ron",
+            "master.wav",
+            "-o",
+            "lim",
+            "--preset",
+            "loud.ron",
+            "-q",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+#[test]
+fn a_minus_1_dbtp_master_overshoots_through_aac() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let check = lathe_in(
+        dir.path(),
+        &["codec-check", "nothing.wav", "--codec", "aac:256"],
+    );
+    if aac_missing(&check) {
+        return;
+    }
+    limited_by_lathe(dir.path());
+    let out = lathe_in(
+        dir.path(),
+        &[
+            "codec-check",
+            "lim/master.wav",
+            "--codec",
+            "aac:256",
+            "--json",
+        ],
+    );
+    if aac_missing(&out) {
+        return;
+    }
+    eprintln!("DEBUG {}", stdout(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON");
+    let file = &report["files"][0];
+    assert!(file["source_true_peak_dbtp"].as_f64().expect("source TP") <= CEILING_DBTP);
+    let codec = &file["codecs"][0];
+    assert_eq!(codec["codec"], "aac:256");
+    let lathe_tp = codec["true_peak_dbtp"].as_f64().expect("decoded TP");
+    assert!(lathe_tp > CEILING_DBTP, "{codec}");
+    assert_eq!(codec["exceeds_ceiling"], true);
+    assert!(codec["overs_ceiling"]["count"].as_u64().expect("count") > 0);
+    assert!(codec["loudness_change_lu"].as_f64().expect("change").abs() < 1.0);
+
+    // A rate mono cannot carry is a usage error naming the rates it can.
+    let mono: Vec<Vec<f32>> = vec![limited_master(RATE_HZ as usize).swap_remove(0)];
+    write_wav_f32(&dir.path().join("mono.wav"), RATE_HZ, &mono);
+    assert_usage_error(
+        dir.path(),
+        &["codec-check", "mono.wav", "--codec", "aac:320"],
+        &[
+            "aac:320",
+            "1 channel(s) at 48000 Hz",
+            "allowed kbps here: 12 ..= 288",
+        ],
+    );
+
+    if !ffmpeg_available() {
+        return;
+    }
+    // lathe's AAC stream as an ADTS file, decoded by ffmpeg's own (native, float) AAC
+    // decoder: over the ceiling by what lathe found, within 0.2 dB (two decoders and two
+    // true-peak meters), and delayed by exactly the priming lathe removes.
+    let master = read_f32_wav(&dir.path().join("lim/master.wav"));
+    let planes: Vec<&[f32]> = master.iter().map(Vec::as_slice).collect();
+    let (stream, delay_frames) = aac_adts_stream("aac:256", &planes);
+    std::fs::write(dir.path().join("lathe.aac"), stream).expect("write aac");
+    let tp = ffmpeg_true_peak_dbtp(dir.path(), "lathe.aac");
+    assert!(
+        tp > CEILING_DBTP,
+        "ffmpeg measures lathe's AAC at {tp} dBTP"
+    );
+    assert!(
+        (tp - lathe_tp).abs() < 0.2,
+        "ffmpeg {tp} dBTP, lathe {lathe_tp} dBTP"
+    );
+    ffmpeg_encode(
+        dir.path(),
+        "lathe.aac",
+        &["-c:a", "pcm_f32le"],
+        "ffmpeg-decoded.wav",
+    );
+    let decoded = read_f32_wav(&dir.path().join("ffmpeg-decoded.wav"));
+    let lag = best_lag(&master[0], &decoded[0], delay_frames, 200);
+    assert!(
+        lag.abs_diff(delay_frames) <= 1,
+        "ffmpeg's decode is {lag} frames late, lathe removes {delay_frames}"
+    );
+    assert!(decoded[0].len() >= master[0].len() + delay_frames);
+}
+
+#[test]
+fn a_wrong_libfdk_aac_path_is_named_with_the_way_to_install_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lathe"))
+        .args(["codec-check", "a.wav", "--codec", "aac:256"])
+        .current_dir(dir.path())
+        .env("LATHE_FDK_AAC", dir.path().join("no-such-libfdk-aac.so.2"))
+        .output()
+        .expect("the lathe binary runs");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    for needle in [
+        "libfdk-aac is not installed",
+        "no-such-libfdk-aac.so.2 (named by LATHE_FDK_AAC",
+        "scripts/build-fdk-aac.sh",
+        "libfdk-aac2",
+    ] {
+        assert!(err.contains(needle), "`{needle}` not in: {err}");
+    }
+}
+
 #[test]
 fn a_quiet_file_passes_with_exit_0() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -221,7 +356,8 @@ fn bad_codec_specs_are_usage_errors_naming_the_allowed_values() {
     run("mp3:300", &["bitrate `300`", "32, 40, 48", "256, 320"]);
     run("opus:9000", &["6 ..= 510"]);
     run("opus:128:abr", &["cbr and vbr"]);
-    run("aac:256", &["aac has no encoder in this build"]);
+    run("aac:400", &["bitrate `400`", "aac", "8 ..= 320"]);
+    run("aac:256:abr", &["cbr and vbr"]);
     assert_usage_error(
         dir.path(),
         &["codec-check", "a.wav", "--ceiling-dbtp", "3"],

@@ -1,9 +1,11 @@
 //! lathe-codecs: the lossy codecs a master is heard through, in process.
 //!
-//! Opus (libopus) and MP3 (LAME to encode, symphonia to decode) behind one small pair of
-//! traits, [`Encoder`] and [`Decoder`], set up from a [`CodecSpec`] in delivery terms
-//! (`opus:128`, `mp3:320`). [`roundtrip`] encodes and decodes a whole signal and removes
-//! the codec's delay (Opus pre-skip, LAME's encoder delay plus the MP3 decoder's), so the
+//! Opus (libopus), MP3 (LAME to encode, symphonia to decode) and AAC-LC (libfdk-aac to
+//! encode, symphonia to decode) behind one small pair of traits, [`Encoder`] and
+//! [`Decoder`], set up from a [`CodecSpec`] in delivery terms (`opus:128`, `mp3:320`,
+//! `aac:256`). [`roundtrip`] encodes and decodes a whole signal and removes
+//! the codec's delay (Opus pre-skip, LAME's encoder delay plus the MP3 decoder's, FDK's
+//! encoder delay), so the
 //! decoded audio lines up with the source to the sample and is exactly as long: what
 //! `lathe codec-check` measures is what a listener's decoder plays.
 //!
@@ -11,6 +13,8 @@
 //! worker thread behind lock-free rings for the audio thread, and [`node`] is the `codec`
 //! node kind built on both.
 
+pub mod aac;
+pub mod adts;
 mod library;
 pub mod lossy_file;
 pub mod mp3;
@@ -74,7 +78,18 @@ pub enum CodecError {
     },
     #[error("{codec} encodes 1 or 2 channels, not {found}")]
     Channels { codec: Codec, found: usize },
-    #[error("{codec} has no encoder in this build (lathe encodes opus and mp3)")]
+    #[error(
+        "{spec} cannot be coded with {channels} channel(s) at {sample_rate_hz} Hz; allowed kbps \
+         here: {min_kbps} ..= {max_kbps}"
+    )]
+    BitrateRange {
+        spec: CodecSpec,
+        channels: usize,
+        sample_rate_hz: u32,
+        min_kbps: u32,
+        max_kbps: u32,
+    },
+    #[error("{codec} has no encoder in this build (lathe encodes opus, mp3 and aac)")]
     Unavailable { codec: Codec },
     #[error("{codec} {operation} failed: {reason}")]
     Library {
@@ -111,12 +126,17 @@ pub fn open(
             Box::new(mp3::LameEncoder::new(spec, sample_rate_hz, channels)?),
             Box::new(mp3::Mp3Decoder::new(sample_rate_hz, channels)?),
         )),
-        Codec::Aac => Err(CodecError::Unavailable { codec: spec.codec }),
+        Codec::Aac => {
+            let encoder = aac::FdkAacEncoder::new(spec, sample_rate_hz, channels)?;
+            let decoder = aac::AacDecoder::new(encoder.audio_specific_config())?;
+            Ok((Box::new(encoder), Box::new(decoder)))
+        }
     }
 }
 
 /// The rate a codec's decoder plays `sample_rate_hz` source audio at: Opus runs at 48 kHz
-/// (and a few lower rates), MP3 keeps its MPEG-1 rates. Callers resample to this first.
+/// (and a few lower rates), MP3 keeps its MPEG-1 rates, AAC its rates up to 48 kHz.
+/// Callers resample to this first.
 pub fn coded_rate_hz(codec: Codec, sample_rate_hz: u32) -> u32 {
     match codec {
         Codec::Opus if opus::RATES_HZ.contains(&sample_rate_hz) => sample_rate_hz,
@@ -124,6 +144,10 @@ pub fn coded_rate_hz(codec: Codec, sample_rate_hz: u32) -> u32 {
         Codec::Mp3 if mp3::RATES_HZ.contains(&sample_rate_hz) => sample_rate_hz,
         Codec::Mp3 if sample_rate_hz > 48_000 => 48_000,
         Codec::Mp3 => 44_100,
-        Codec::Aac => sample_rate_hz,
+        Codec::Aac if aac::RATES_HZ.contains(&sample_rate_hz) && sample_rate_hz <= 48_000 => {
+            sample_rate_hz
+        }
+        Codec::Aac if sample_rate_hz > 48_000 => 48_000,
+        Codec::Aac => 44_100,
     }
 }

@@ -47,7 +47,52 @@ pub fn open(
     cell: &'static OnceLock<Result<SharedLibrary, String>>,
     spec: &LibrarySpec,
 ) -> Result<&'static SharedLibrary, CodecError> {
+    open_first(cell, spec, None)
+}
+
+/// Like [`open`], but when the environment variable `env_var` is set, the file it names is
+/// the only one tried: for a library built outside the system's search path, and so that a
+/// wrong path is an error rather than a quiet fallback to another copy.
+pub fn open_with_env(
+    cell: &'static OnceLock<Result<SharedLibrary, String>>,
+    spec: &LibrarySpec,
+    env_var: &str,
+) -> Result<&'static SharedLibrary, CodecError> {
+    let path = std::env::var_os(env_var).filter(|p| !p.is_empty());
+    open_first(cell, spec, path.as_deref()).map_err(|e| match (e, &path) {
+        (
+            CodecError::LibraryMissing {
+                what,
+                sonames,
+                package,
+                reason,
+            },
+            Some(p),
+        ) => CodecError::LibraryMissing {
+            what,
+            sonames: format!(
+                "{} (named by {env_var}; unset it to search {sonames})",
+                p.to_string_lossy()
+            ),
+            package,
+            reason,
+        },
+        (other, _) => other,
+    })
+}
+
+fn open_first(
+    cell: &'static OnceLock<Result<SharedLibrary, String>>,
+    spec: &LibrarySpec,
+    path: Option<&std::ffi::OsStr>,
+) -> Result<&'static SharedLibrary, CodecError> {
     cell.get_or_init(|| {
+        if let Some(path) = path {
+            // SAFETY: as below; the user named this file as the codec library.
+            return unsafe { Library::new(path) }
+                .map(|library| SharedLibrary { library })
+                .map_err(|e| e.to_string());
+        }
         let mut reasons = Vec::new();
         for name in spec.sonames {
             // SAFETY: these are codec libraries whose initialisers have no preconditions.

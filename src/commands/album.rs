@@ -224,7 +224,12 @@ impl Job {
         if let Some(list) = &args.codec_safe {
             preset.codec_safe = vec![list.clone()];
         }
-        codec_safe_specs(&preset).map_err(|e| usage(&format!("--codec-safe: {e}")))?;
+        let specs = codec_safe_specs(&preset).map_err(|e| usage(&format!("--codec-safe: {e}")))?;
+        // A codec whose library is missing is found before any track renders.
+        for spec in specs {
+            lathe_codecs::open(spec, lathe_codecs::coded_rate_hz(spec.codec, 48_000), 2)
+                .map_err(|e| usage(&format!("--codec-safe: {e}")))?;
+        }
         if args.format == DeliveryFormat::Opus
             && let Some(plot) = &args.plot
         {

@@ -92,11 +92,12 @@ pub fn run(args: &CodecCheckArgs) -> Result<(), CliError> {
 }
 
 fn check(paths: &[PathBuf], codecs: &[CodecSpec], ceiling_dbtp: f64) -> Result<Report, CliError> {
-    // An unusable codec is found before any file is read.
+    // An unusable codec is found before any file is read (tried in stereo; a rate mono
+    // cannot carry is refused when a mono file comes).
     for &spec in codecs {
         roundtrip(
             spec,
-            &[&[0.0; 16]],
+            &[&[0.0; 16], &[0.0; 16]],
             lathe_codecs::coded_rate_hz(spec.codec, 48_000),
         )
         .map_err(codec_fault)?;
@@ -126,7 +127,8 @@ fn codec_fault(e: CodecError) -> CliError {
     match e {
         CodecError::LibraryMissing { .. }
         | CodecError::Unavailable { .. }
-        | CodecError::Channels { .. } => CliError::user(e),
+        | CodecError::Channels { .. }
+        | CodecError::BitrateRange { .. } => CliError::user(e),
         e => CliError::runtime(e),
     }
 }
