@@ -307,6 +307,43 @@ fn browser_drives_the_console() {
     });
     a.click(r#"button[data-switch="mono"]"#);
 
+    // Codec listening from the page's menu: the engine says it listens through Opus, and
+    // the second page follows. Needs libopus (required by `.ci/run`).
+    let opus = "opus:128".parse::<lathe_codecs::CodecSpec>().expect("spec");
+    if lathe_codecs::open(opus, RATE as u32, 2).is_ok() {
+        let pick = |page: &web_support::Browser, value: &str| {
+            page.js(
+                "const s = document.querySelector('select[data-switch=codec]'); \
+                 s.value = arguments[0]; s.dispatchEvent(new Event('change')); return s.value;",
+                json!([value]),
+            )
+        };
+        let shown = |page: &web_support::Browser| {
+            page.js(
+                "return document.querySelector('select[data-switch=codec]').value;",
+                json!([]),
+            )
+        };
+        assert_eq!(pick(&a, "opus:128"), json!("opus:128"));
+        wait_until("the second page shows the codec", 10 * SECOND, || {
+            shown(&b) == json!("opus:128")
+        });
+        lathe.send("solo");
+        assert!(
+            lathe.wait_stdout(|l| l.contains("codec opus:128"), 5 * SECOND),
+            "{}",
+            lathe.stdout_text()
+        );
+        pick(&a, "off");
+        wait_until("both pages show codec off", 10 * SECOND, || {
+            shown(&a) == json!("off") && shown(&b) == json!("off")
+        });
+    } else if std::env::var("LATHE_REQUIRE_CODECS").as_deref() == Ok("1") {
+        panic!("libopus is required (LATHE_REQUIRE_CODECS=1) but does not load");
+    } else {
+        println!("skipping the codec menu: libopus is not installed");
+    }
+
     // A broken edit: the error with its place shows on the page, the audio goes on.
     let broken = original.replacen(
         r#"(id: "width", kind: "width""#,
