@@ -15,10 +15,10 @@
 use std::ffi::{c_int, c_uint, c_void};
 use std::sync::OnceLock;
 
-use symphonia::core::audio::SampleBuffer;
-use symphonia::core::codecs::{CODEC_TYPE_AAC, CodecParameters, DecoderOptions};
+use symphonia::core::codecs::{CODEC_TYPE_AAC, CodecParameters};
 
 use crate::library::{self, LibrarySpec, SharedLibrary};
+use crate::symphonia_decode::PacketDecoder;
 use crate::{Codec, CodecError, CodecSpec, Decoder, Encoder, Mode, Packet};
 
 /// The rates the FDK encoder takes for AAC-LC.
@@ -485,9 +485,7 @@ impl Drop for FdkAacEncoder {
 
 /// symphonia's AAC-LC decoder fed one raw access unit at a time.
 pub struct AacDecoder {
-    decoder: Box<dyn symphonia::core::codecs::Decoder>,
-    samples: Option<SampleBuffer<f32>>,
-    next_ts: u64,
+    inner: PacketDecoder,
 }
 
 impl AacDecoder {
@@ -497,45 +495,15 @@ impl AacDecoder {
         params
             .for_codec(CODEC_TYPE_AAC)
             .with_extra_data(audio_specific_config.into());
-        let decoder = symphonia::default::get_codecs()
-            .make(&params, &DecoderOptions::default())
-            .map_err(|e| CodecError::Decode {
-                codec: Codec::Aac,
-                reason: e.to_string(),
-            })?;
         Ok(Self {
-            decoder,
-            samples: None,
-            next_ts: 0,
+            inner: PacketDecoder::new(Codec::Aac, &params, FRAME_FRAMES)?,
         })
     }
 }
 
 impl Decoder for AacDecoder {
     fn decode(&mut self, packet: &Packet, out: &mut Vec<f32>) -> Result<(), CodecError> {
-        let input = symphonia::core::formats::Packet::new_from_slice(
-            0,
-            self.next_ts,
-            FRAME_FRAMES as u64,
-            &packet.data,
-        );
-        self.next_ts += FRAME_FRAMES as u64;
-        let decoded = self
-            .decoder
-            .decode(&input)
-            .map_err(|e| CodecError::Decode {
-                codec: Codec::Aac,
-                reason: e.to_string(),
-            })?;
-        let spec = *decoded.spec();
-        let capacity = decoded.capacity();
-        let samples = match &mut self.samples {
-            Some(s) if s.capacity() >= capacity * spec.channels.count() => s,
-            slot => slot.insert(SampleBuffer::new(capacity as u64, spec)),
-        };
-        samples.copy_interleaved_ref(decoded);
-        out.extend_from_slice(samples.samples());
-        Ok(())
+        self.inner.decode(packet, out)
     }
 }
 

@@ -27,6 +27,7 @@ pub mod realtime;
 mod roundtrip;
 pub mod spec;
 pub mod stream;
+mod symphonia_decode;
 
 pub use roundtrip::{Roundtrip, roundtrip};
 pub use spec::{Codec, CodecSpec, Mode, SpecError, parse_list};

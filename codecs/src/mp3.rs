@@ -6,11 +6,11 @@
 use std::ffi::{c_int, c_uchar, c_void};
 use std::sync::OnceLock;
 
-use symphonia::core::audio::SampleBuffer;
-use symphonia::core::codecs::{CODEC_TYPE_MP3, CodecParameters, DecoderOptions};
+use symphonia::core::codecs::{CODEC_TYPE_MP3, CodecParameters};
 
 use crate::library::{self, LibrarySpec, SharedLibrary};
 use crate::spec::MP3_BITRATES_KBPS;
+use crate::symphonia_decode::PacketDecoder;
 use crate::{Codec, CodecError, CodecSpec, Decoder, Encoder, Mode, Packet};
 
 /// The MPEG-1 rates lathe encodes at.
@@ -344,9 +344,7 @@ impl Drop for LameEncoder {
 
 /// symphonia's MP3 decoder fed one frame at a time.
 pub struct Mp3Decoder {
-    decoder: Box<dyn symphonia::core::codecs::Decoder>,
-    samples: Option<SampleBuffer<f32>>,
-    next_ts: u64,
+    inner: PacketDecoder,
 }
 
 impl Mp3Decoder {
@@ -355,44 +353,14 @@ impl Mp3Decoder {
         params
             .for_codec(CODEC_TYPE_MP3)
             .with_sample_rate(sample_rate_hz);
-        let decoder = symphonia::default::get_codecs()
-            .make(&params, &DecoderOptions::default())
-            .map_err(|e| CodecError::Decode {
-                codec: Codec::Mp3,
-                reason: e.to_string(),
-            })?;
         Ok(Self {
-            decoder,
-            samples: None,
-            next_ts: 0,
+            inner: PacketDecoder::new(Codec::Mp3, &params, FRAME_FRAMES)?,
         })
     }
 }
 
 impl Decoder for Mp3Decoder {
     fn decode(&mut self, packet: &Packet, out: &mut Vec<f32>) -> Result<(), CodecError> {
-        let input = symphonia::core::formats::Packet::new_from_slice(
-            0,
-            self.next_ts,
-            FRAME_FRAMES as u64,
-            &packet.data,
-        );
-        self.next_ts += FRAME_FRAMES as u64;
-        let decoded = self
-            .decoder
-            .decode(&input)
-            .map_err(|e| CodecError::Decode {
-                codec: Codec::Mp3,
-                reason: e.to_string(),
-            })?;
-        let spec = *decoded.spec();
-        let capacity = decoded.capacity() as u64;
-        let samples = match &mut self.samples {
-            Some(s) if s.capacity() >= capacity as usize * spec.channels.count() => s,
-            slot => slot.insert(SampleBuffer::new(capacity, spec)),
-        };
-        samples.copy_interleaved_ref(decoded);
-        out.extend_from_slice(samples.samples());
-        Ok(())
+        self.inner.decode(packet, out)
     }
 }
