@@ -517,12 +517,23 @@ fn class8_interrupted_renders_leave_no_temporary_file() {
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_lathe"))
+            let mut render = std::process::Command::new(env!("CARGO_BIN_EXE_lathe"));
+            render
                 .args(["render", "master.ron", "long.wav", "-o", "out.wav", "-q"])
                 .current_dir(d)
-                .stderr(std::process::Stdio::null())
-                .spawn()
-                .unwrap();
+                .stderr(std::process::Stdio::null());
+            // A shell that started the tests in the background leaves SIGINT ignored, and
+            // lathe keeps an ignored signal ignored (as `nohup` asks): give the render the
+            // default dispositions, as an interactive user's render has.
+            // SAFETY: `signal` is async-signal-safe, as `pre_exec` requires.
+            unsafe {
+                std::os::unix::process::CommandExt::pre_exec(&mut render, || {
+                    libc::signal(libc::SIGINT, libc::SIG_DFL);
+                    libc::signal(libc::SIGTERM, libc::SIG_DFL);
+                    Ok(())
+                });
+            }
+            let mut child = render.spawn().unwrap();
             let pid = child.id() as libc::pid_t;
             let start = Instant::now();
             while !has_temp(d) && start.elapsed() < Duration::from_secs(30) {
