@@ -127,10 +127,19 @@ fn an_output_extension_lathe_cannot_write_is_refused() {
     let graph = repo().join("graphs/master.ron");
     assert_usage_error(
         dir.path(),
-        &["render", graph.to_str().unwrap(), "--demo", "-o", "out.mp3"],
-        &["out.mp3", "WAV (.wav) and FLAC (.flac)"],
+        &[
+            "render",
+            graph.to_str().unwrap(),
+            "--demo",
+            "-o",
+            "out.aiff",
+        ],
+        &[
+            "out.aiff",
+            "WAV (.wav), FLAC (.flac), Opus (.opus) and MP3 (.mp3)",
+        ],
     );
-    assert!(!dir.path().join("out.mp3").exists());
+    assert!(!dir.path().join("out.aiff").exists());
 }
 
 #[test]
