@@ -70,26 +70,6 @@ impl Console {
     }
 }
 
-/// The web console's port, from the line `lathe run --ui` prints.
-fn console_port(lathe: &Lathe) -> u16 {
-    assert!(
-        lathe.wait_stdout(|l| l.contains("web console on"), 5 * SECOND),
-        "{}",
-        lathe.stderr_text()
-    );
-    let text = lathe.stdout_text();
-    let url = text
-        .lines()
-        .find(|l| l.contains("web console on"))
-        .and_then(|l| l.split_whitespace().last())
-        .expect("url");
-    url.trim_start_matches("http://")
-        .trim_end_matches('/')
-        .rsplit_once(':')
-        .and_then(|(_, p)| p.parse().ok())
-        .expect("port")
-}
-
 /// Lines of lathe's stdout that contain `text`.
 fn count_stdout(lathe: &Lathe, text: &str) -> usize {
     let lines = lathe.stdout.lock().unwrap();
@@ -113,7 +93,7 @@ fn run_survives_a_server_restart() {
         &graph,
         &["--name", "lr", "--connect", "--ui", "127.0.0.1:0"],
     );
-    let port = console_port(&lathe);
+    let port = lathe.web_console_port();
     lathe.send("set trim.gain_db -6");
     assert!(lathe.wait_stdout(|l| l == "trim.gain_db = -6", 5 * SECOND));
     let mut console = Console::connect(port);

@@ -20,21 +20,6 @@ const SECOND: Duration = Duration::from_secs(1);
 const LOW_HZ: f32 = 100.0;
 const HIGH_HZ: f32 = 5000.0;
 
-/// The console's URL, from the line `lathe run --ui` prints.
-fn console_url(lathe: &Lathe) -> String {
-    assert!(
-        lathe.wait_stdout(|l| l.contains("web console on"), 5 * SECOND),
-        "{}",
-        lathe.stderr_text()
-    );
-    let text = lathe.stdout_text();
-    let line = text
-        .lines()
-        .find(|l| l.contains("web console on"))
-        .expect("line");
-    line.split_whitespace().last().expect("url").to_string()
-}
-
 /// The spectrum bands the page draws now: label -> level in dB (None: no level yet).
 fn page_bands(b: &Browser) -> Vec<(String, Option<f64>)> {
     let v = b.js(
@@ -92,7 +77,7 @@ fn console_spectrum_and_solo_from_the_drawing() {
         &std::fs::read_to_string(&master).expect("master.ron"),
     );
     let mut lathe = Lathe::start(&server, &graph, &["--name", "ls", "--ui", "127.0.0.1:0"]);
-    let url = console_url(&lathe);
+    let url = lathe.web_console_url();
     let page = driver.browser("spectrum");
     page.goto(&url);
     let (live, conn) = page.wait_text("#conn", 10 * SECOND, |t| t == "live");

@@ -69,31 +69,6 @@ fn audio_side_with_scope_ring_is_real_time_safe() {
     assert_eq!(&pairs[..last_out.len()], &last_out[..]);
 }
 
-/// The console's URL, from the line `lathe run --ui` prints.
-fn console_url(lathe: &Lathe) -> String {
-    assert!(
-        lathe.wait_stdout(|l| l.contains("web console on"), 5 * SECOND),
-        "no console line: {}\n{}",
-        lathe.stdout_text(),
-        lathe.stderr_text()
-    );
-    let text = lathe.stdout_text();
-    let line = text
-        .lines()
-        .find(|l| l.contains("web console on"))
-        .expect("line");
-    line.split_whitespace().last().expect("url").to_string()
-}
-
-fn port_of(url: &str) -> u16 {
-    url.trim_start_matches("http://")
-        .split(['/', '?'])
-        .next()
-        .and_then(|hp| hp.rsplit_once(':'))
-        .and_then(|(_, p)| p.parse().ok())
-        .expect("port in url")
-}
-
 /// `get PATH` on lathe's console: the value it prints.
 fn console_get(lathe: &mut Lathe, path: &str) -> f32 {
     let prefix = format!("{path} = ");
@@ -198,7 +173,7 @@ fn browser_drives_the_console() {
             "desk-1",
         ],
     );
-    let url = console_url(&lathe);
+    let url = lathe.web_console_url();
     assert!(url.ends_with("?token=desk-1"), "{url}");
     let rig = Rig::start("lw", programme(), true, RATE);
 
@@ -479,9 +454,9 @@ fn console_refuses_foreign_origins_hosts_and_missing_tokens() {
             "s3cret",
         ],
     );
-    let url = console_url(&lathe);
+    let url = lathe.web_console_url();
     assert!(url.ends_with("/?token=s3cret"), "{url}");
-    let port = port_of(&url);
+    let port = lathe.web_console_port();
     let host = format!("127.0.0.1:{port}");
     let get = |path: &str, extra: &str| {
         raw_status(

@@ -250,6 +250,33 @@ impl Lathe {
         self.stderr.lock().unwrap().join("\n")
     }
 
+    /// The web console's URL, from the line `lathe run --ui` prints (waits up to 5 s).
+    pub fn web_console_url(&self) -> String {
+        assert!(
+            self.wait_stdout(|l| l.contains("web console on"), Duration::from_secs(5)),
+            "no console line: {}\n{}",
+            self.stdout_text(),
+            self.stderr_text()
+        );
+        let text = self.stdout_text();
+        let line = text
+            .lines()
+            .find(|l| l.contains("web console on"))
+            .expect("line");
+        line.split_whitespace().last().expect("url").to_string()
+    }
+
+    /// The web console's port, from [`Self::web_console_url`].
+    pub fn web_console_port(&self) -> u16 {
+        self.web_console_url()
+            .trim_start_matches("http://")
+            .split(['/', '?'])
+            .next()
+            .and_then(|hp| hp.rsplit_once(':'))
+            .and_then(|(_, p)| p.parse().ok())
+            .expect("port in url")
+    }
+
     /// Waits for the process to exit; its status and how long it took.
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<(std::process::ExitStatus, Duration)> {
         let start = Instant::now();
