@@ -7,21 +7,15 @@
 
 mod jack_support;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::mpsc::{self, Receiver, Sender};
 use std::time::{Duration, Instant};
 
 use lathe::audio_io::{Audio, SampleFormat, write_wav};
 use lathe::commands::run_reference::FileReferenceDecoder;
-use lathe_engine::GraphDoc;
-use lathe_host::live::console;
 use lathe_host::live::ref_deck::{RefCommand, RefDeck};
-use lathe_host::live::{
-    Answer, Backend, ControlLoop, Ending, Event, InProcessBackend, InProcessDriver, Message,
-    Messages, Reply, Session,
-};
+use lathe_host::live::testing::TestRun;
+use lathe_host::live::{Ending, Message};
 use lathe_nodes::dsp::bs1770::{Layout, LoudnessMeter};
 
 // The audio side's real-time check: any allocation inside `assert_no_alloc` counts.
@@ -94,67 +88,15 @@ fn peak(x: &[f32]) -> f32 {
 
 /// A live run over the in-process backend with lathe's reference decoder; the test
 /// plays the audio.
-struct Live {
-    events: Sender<Event>,
-    messages: Receiver<Message>,
-    driver: InProcessDriver,
-    control: Option<std::thread::JoinHandle<Ending>>,
-}
+struct Live(TestRun<()>);
 
 impl Live {
     fn start(graph: &Path) -> Live {
-        let (backend, mut driver) = InProcessBackend::new("ref", RATE as u32, PERIOD);
-        let (msg_tx, messages) = mpsc::channel();
-        let (ready_tx, ready) = mpsc::channel();
-        let path = graph.to_path_buf();
-        let control = std::thread::spawn(move || {
-            let doc = GraphDoc::load(&path).expect("graph loads");
-            let mut session = match Session::start(
-                &path,
-                doc,
-                BTreeMap::new(),
-                Messages::Channel(msg_tx),
-                || Ok(backend),
-            ) {
-                Ok(s) => s,
-                Err(e) => panic!("start: {e}"),
-            };
+        let mut run = TestRun::start("ref", graph, RATE as u32, PERIOD, |session| {
             session.set_reference_decoder(Arc::new(FileReferenceDecoder));
-            ready_tx.send(session.events()).expect("test waits");
-            let (ending, control) = session.run();
-            let ControlLoop { backend, .. } = control;
-            backend.stop(false);
-            ending
         });
-        let events = ready.recv().expect("the run starts");
-        assert!(driver.is_started());
-        Live {
-            events,
-            messages,
-            driver,
-            control: Some(control),
-        }
-    }
-
-    fn cmd(&self, line: &str) -> Reply {
-        let cmd = console::parse(line)
-            .unwrap_or_else(|e| panic!("`{line}`: {e}"))
-            .expect("a command");
-        let (tx, rx) = mpsc::channel();
-        self.events
-            .send(Event::Command {
-                cmd,
-                reply: Some(tx),
-            })
-            .expect("control loop running");
-        rx.recv_timeout(2 * SECOND).expect("an answer")
-    }
-
-    fn text(&self, line: &str) -> String {
-        match self.cmd(line) {
-            Ok(Answer::Text(t)) => t,
-            other => panic!("`{line}`: {other:?}"),
-        }
+        assert!(run.driver.is_started());
+        Live(run)
     }
 
     /// Waits for a message containing `part`.
@@ -176,14 +118,20 @@ impl Live {
     }
 
     fn quit(mut self) {
-        assert_eq!(self.cmd("quit"), Ok(Answer::Quit));
-        let ending = self
-            .control
-            .take()
-            .expect("running")
-            .join()
-            .expect("no panic");
-        assert_eq!(ending, Ending::Quit);
+        assert_eq!(self.0.quit().0, Ending::Quit);
+    }
+}
+
+impl std::ops::Deref for Live {
+    type Target = TestRun<()>;
+    fn deref(&self) -> &TestRun<()> {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Live {
+    fn deref_mut(&mut self) -> &mut TestRun<()> {
+        &mut self.0
     }
 }
 

@@ -7,15 +7,8 @@
 #[path = "../../plugins/tests/support/test_plugin.rs"]
 mod test_plugin;
 
-use std::collections::BTreeMap;
-use std::sync::mpsc;
-use std::time::Duration;
-
-use lathe_engine::GraphDoc;
-use lathe_host::live::console;
-use lathe_host::live::{
-    Answer, Backend, ControlLoop, Event, InProcessBackend, Message, Messages, Session,
-};
+use lathe_host::live::Answer;
+use lathe_host::live::testing::TestRun;
 use test_plugin::{FADE_FRAMES, FADE_ID, LATENCY_ID, PLUGIN_LATENCY_FRAMES, test_plugin};
 
 const RATE: usize = 48_000;
@@ -72,77 +65,34 @@ fn run_and_reload(rebuild: bool) -> f32 {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("g.ron");
     std::fs::write(&path, graph(0.0, false)).expect("write graph");
-    let (backend, mut driver) = InProcessBackend::new("clap", RATE as u32, PERIOD);
-    let (msg_tx, messages) = mpsc::channel::<Message>();
-    let (ready_tx, ready) = mpsc::channel();
-    let watched = path.clone();
-    let control = std::thread::spawn(move || {
-        let doc = GraphDoc::load(&watched).expect("graph loads");
-        let mut session = Session::start(
-            &watched,
-            doc,
-            BTreeMap::new(),
-            Messages::Channel(msg_tx),
-            || Ok(backend),
-        )
-        .unwrap_or_else(|e| panic!("start: {e}"));
-        session.watch();
-        ready_tx.send(session.events()).expect("test waits");
-        let (ending, control) = session.run();
-        let ControlLoop { backend, .. } = control;
-        backend.stop(false);
-        ending
-    });
-    let events = ready.recv().expect("the run starts");
-    let cmd = |line: &str| {
-        let (tx, rx) = mpsc::channel();
-        let cmd = console::parse(line).expect("parses").expect("a command");
-        events
-            .send(Event::Command {
-                cmd,
-                reply: Some(tx),
-            })
-            .expect("control loop running");
-        rx.recv_timeout(Duration::from_secs(2)).expect("an answer")
-    };
-    let mut play_dc = |frames: usize| driver.run(&[vec![0.5; frames], vec![0.5; frames]], frames);
+    let mut live = Live::start(&path, "clap");
 
     // Live: the console's set reaches the plugin through a param event.
-    match cmd("set plug.gain_db -6") {
+    match live.cmd("set plug.gain_db -6") {
         Ok(Answer::Value { value, .. }) => assert_eq!(value, -6.0),
         other => panic!("set: {other:?}"),
     }
-    let out = play_dc(RATE / 10);
+    let out = live.play_dc(RATE / 10);
     let expected = 0.5 * db(-6.0);
     assert!(
-        (out[0][RATE / 10 - 1] - expected).abs() < 1e-6,
+        (out[RATE / 10 - 1] - expected).abs() < 1e-6,
         "{} vs {expected}",
-        out[0][RATE / 10 - 1]
+        out[RATE / 10 - 1]
     );
 
     // Reload with `trim` changed. Unless its config changed too, the plugin keeps
     // running; a new instance would start with an empty delay line.
     std::fs::write(&path, graph(-1.0, rebuild)).expect("edit");
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    loop {
-        let m = messages
-            .recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()))
-            .expect("a reload message");
-        assert!(!m.error, "{}", m.text);
-        if m.text.starts_with("reloaded") {
-            break;
-        }
-    }
-    let after = play_dc(RATE / 5);
+    live.wait_for_reload();
+    let after = live.play_dc(RATE / 5);
     // `trim` glides by a few 1e-5 a frame. A rebuilt plugin would be crossfaded in
     // with an empty delay line: its output jumps from silence when the line fills.
-    let mut joined = vec![out[0][RATE / 10 - 1]];
-    joined.extend_from_slice(&after[0]);
+    let mut joined = vec![out[RATE / 10 - 1]];
+    joined.extend_from_slice(&after);
     let step = max_step(&joined);
     let settled = 0.5 * db(-1.0) * db(-6.0);
-    assert!((after[0][RATE / 5 - 1] - settled).abs() < 1e-5);
-    assert_eq!(cmd("quit"), Ok(Answer::Quit));
-    control.join().expect("control loop ends cleanly");
+    assert!((after[RATE / 5 - 1] - settled).abs() < 1e-5);
+    live.quit();
     step
 }
 
@@ -157,55 +107,14 @@ fn fade_graph(trim_db: f64) -> String {
     )
 }
 
-/// A live run of the graph file `path` on the in-process backend.
-struct Live {
-    events: mpsc::Sender<Event>,
-    messages: mpsc::Receiver<Message>,
-    driver: lathe_host::live::InProcessDriver,
-    control: std::thread::JoinHandle<()>,
-}
+/// A live run of the graph file `path` on the in-process backend, watched.
+struct Live(TestRun<()>);
 
 impl Live {
-    fn start(path: &std::path::Path) -> Live {
-        let (backend, driver) = InProcessBackend::new("clap-state", RATE as u32, PERIOD);
-        let (msg_tx, messages) = mpsc::channel::<Message>();
-        let (ready_tx, ready) = mpsc::channel();
-        let watched = path.to_path_buf();
-        let control = std::thread::spawn(move || {
-            let doc = GraphDoc::load(&watched).expect("graph loads");
-            let mut session = Session::start(
-                &watched,
-                doc,
-                BTreeMap::new(),
-                Messages::Channel(msg_tx),
-                || Ok(backend),
-            )
-            .unwrap_or_else(|e| panic!("start: {e}"));
-            session.watch();
-            ready_tx.send(session.events()).expect("test waits");
-            let (_, control) = session.run();
-            let ControlLoop { backend, .. } = control;
-            backend.stop(false);
-        });
-        let events = ready.recv().expect("the run starts");
-        Live {
-            events,
-            messages,
-            driver,
-            control,
-        }
-    }
-
-    fn cmd(&self, line: &str) -> Result<Answer, String> {
-        let (tx, rx) = mpsc::channel();
-        let cmd = console::parse(line).expect("parses").expect("a command");
-        self.events
-            .send(Event::Command {
-                cmd,
-                reply: Some(tx),
-            })
-            .expect("control loop running");
-        rx.recv_timeout(Duration::from_secs(5)).expect("an answer")
+    fn start(path: &std::path::Path, name: &str) -> Live {
+        Live(TestRun::start(name, path, RATE as u32, PERIOD, |s| {
+            s.watch()
+        }))
     }
 
     /// Plays `frames` of a constant 0.5 and returns the left output.
@@ -216,23 +125,21 @@ impl Live {
         out[0].clone()
     }
 
-    fn wait_for_reload(&self) {
-        let deadline = std::time::Instant::now() + Duration::from_secs(5);
-        loop {
-            let m = self
-                .messages
-                .recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()))
-                .expect("a reload message");
-            assert!(!m.error, "{}", m.text);
-            if m.text.starts_with("reloaded") {
-                break;
-            }
-        }
+    fn quit(mut self) {
+        self.0.quit();
     }
+}
 
-    fn quit(self) {
-        assert_eq!(self.cmd("quit"), Ok(Answer::Quit));
-        self.control.join().expect("control loop ends cleanly");
+impl std::ops::Deref for Live {
+    type Target = TestRun<()>;
+    fn deref(&self) -> &TestRun<()> {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Live {
+    fn deref_mut(&mut self) -> &mut TestRun<()> {
+        &mut self.0
     }
 }
 
@@ -241,7 +148,7 @@ fn console_save_writes_the_plugins_state_and_the_saved_graph_restores_it() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("g.ron");
     std::fs::write(&path, fade_graph(0.0)).expect("write graph");
-    let mut live = Live::start(&path);
+    let mut live = Live::start(&path, "clap-state");
     // A fresh plugin fades in from silence over FADE_FRAMES.
     let first = live.play_dc(FADE_FRAMES + RATE / 10);
     assert_eq!(first[0], 0.0);
@@ -263,7 +170,7 @@ fn console_save_writes_the_plugins_state_and_the_saved_graph_restores_it() {
     assert!(text.contains("state: \""), "{text}");
 
     // The saved graph starts where the plugin was: at full gain from its first frame.
-    let mut again = Live::start(&saved);
+    let mut again = Live::start(&saved, "clap-state");
     let out = again.play_dc(RATE / 10);
     let trimmed = 0.5 * db(-6.0);
     assert!(

@@ -5,15 +5,10 @@
 //! Where liblilv or dpl is missing the test skips with a notice; `LATHE_REQUIRE_LV2=1`
 //! (set by `.ci/run`) turns that into a failure.
 
-use std::collections::BTreeMap;
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use lathe_engine::GraphDoc;
-use lathe_host::live::console;
-use lathe_host::live::{
-    Answer, Backend, ControlLoop, Event, InProcessBackend, Message, Messages, Session,
-};
+use lathe_host::live::Answer;
+use lathe_host::live::testing::TestRun;
 
 const RATE: usize = 48_000;
 const PERIOD: u32 = 256;
@@ -73,39 +68,11 @@ fn script_and_console_reach_an_lv2_plugin_and_a_reload_keeps_its_instance() {
     let path = dir.path().join("g.ron");
     std::fs::write(dir.path().join("boost.rhai"), SCRIPT).expect("write script");
     std::fs::write(&path, graph(0.0)).expect("write graph");
-    let (backend, mut driver) = InProcessBackend::new("lv2", RATE as u32, PERIOD);
-    let (msg_tx, messages) = mpsc::channel::<Message>();
-    let (ready_tx, ready) = mpsc::channel();
-    let watched = path.clone();
-    let control = std::thread::spawn(move || {
-        let doc = GraphDoc::load(&watched).expect("graph loads");
-        let mut session = Session::start(
-            &watched,
-            doc,
-            BTreeMap::new(),
-            Messages::Channel(msg_tx),
-            || Ok(backend),
-        )
-        .unwrap_or_else(|e| panic!("start: {e}"));
-        session.watch();
-        ready_tx.send(session.events()).expect("test waits");
-        let (_, control) = session.run();
-        let ControlLoop { backend, .. } = control;
-        backend.stop(false);
-    });
-    let events = ready.recv().expect("the run starts");
-    let cmd = |line: &str| {
-        let (tx, rx) = mpsc::channel();
-        let cmd = console::parse(line).expect("parses").expect("a command");
-        events
-            .send(Event::Command {
-                cmd,
-                reply: Some(tx),
-            })
-            .expect("control loop running");
-        rx.recv_timeout(Duration::from_secs(5)).expect("an answer")
+    let mut live = TestRun::start("lv2", &path, RATE as u32, PERIOD, |s| s.watch());
+    let play_dc = |live: &mut TestRun<()>, frames: usize| {
+        live.driver
+            .run(&[vec![DC; frames], vec![DC; frames]], frames)
     };
-    let mut play_dc = |frames: usize| driver.run(&[vec![DC; frames], vec![DC; frames]], frames);
     let settled = |out: &[Vec<f32>]| *out[0].last().expect("frames");
 
     // The script's set reached dpl: the output settles at the input times its gain.
@@ -113,7 +80,7 @@ fn script_and_console_reach_an_lv2_plugin_and_a_reload_keeps_its_instance() {
     let deadline = Instant::now() + Duration::from_secs(5);
     let wanted = DC * db(SCRIPT_GAIN_DB);
     loop {
-        let out = play_dc(RATE / 5);
+        let out = play_dc(&mut live, RATE / 5);
         if (settled(&out) - wanted).abs() < 1e-4 {
             break;
         }
@@ -126,11 +93,11 @@ fn script_and_console_reach_an_lv2_plugin_and_a_reload_keeps_its_instance() {
     }
 
     // The console's set reaches it too.
-    match cmd("set limit.gain 6") {
+    match live.cmd("set limit.gain 6") {
         Ok(Answer::Value { value, .. }) => assert_eq!(value, 6.0),
         other => panic!("set: {other:?}"),
     }
-    let out = play_dc(RATE / 5);
+    let out = play_dc(&mut live, RATE / 5);
     let wanted = DC * db(6.0);
     assert!(
         (settled(&out) - wanted).abs() < 1e-4,
@@ -141,17 +108,8 @@ fn script_and_console_reach_an_lv2_plugin_and_a_reload_keeps_its_instance() {
     // Reload with `trim` changed. An unchanged dpl node keeps running; a new instance
     // would start with an empty lookahead, its output jumping from silence.
     std::fs::write(&path, graph(-1.0)).expect("edit");
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let m = messages
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            .expect("a reload message");
-        assert!(!m.error, "{}", m.text);
-        if m.text.starts_with("reloaded") {
-            break;
-        }
-    }
-    let after = play_dc(RATE / 5);
+    live.wait_for_reload();
+    let after = play_dc(&mut live, RATE / 5);
     let mut joined = vec![settled(&out)];
     joined.extend_from_slice(&after[0]);
     let step = max_step(&joined);
@@ -165,6 +123,5 @@ fn script_and_console_reach_an_lv2_plugin_and_a_reload_keeps_its_instance() {
         "after the reload: output {} instead of {wanted} (the console's gain stays)",
         settled(&after)
     );
-    assert_eq!(cmd("quit"), Ok(Answer::Quit));
-    control.join().expect("control loop ends cleanly");
+    live.quit();
 }

@@ -4,16 +4,11 @@
 //! more than the signal itself does. Skips with a notice where libopus is missing, unless
 //! LATHE_REQUIRE_CODECS=1.
 
-use std::collections::BTreeMap;
-use std::sync::mpsc::{self, Sender};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
-use lathe_engine::GraphDoc;
 use lathe_host::live::console::{self, Command};
-use lathe_host::live::{
-    Answer, ControlLoop, Ending, Event, InProcessBackend, InProcessDriver, Messages, Reply, Session,
-};
+use lathe_host::live::testing::TestRun;
+use lathe_host::live::{Answer, Ending};
 
 const RATE: usize = 48_000;
 const PERIOD: u32 = 256;
@@ -54,9 +49,7 @@ fn energy(x: &[f32]) -> f64 {
 /// A live run whose control loop runs on its own thread; the test plays the audio.
 struct Live {
     _dir: tempfile::TempDir,
-    events: Sender<Event>,
-    driver: InProcessDriver,
-    control: Option<JoinHandle<Ending>>,
+    run: TestRun<()>,
 }
 
 impl Live {
@@ -64,53 +57,25 @@ impl Live {
         let dir = tempfile::tempdir().expect("temp dir");
         let graph = dir.path().join("g.ron");
         std::fs::write(&graph, GRAPH).expect("graph written");
-        let (backend, driver) = InProcessBackend::new("codec", RATE as u32, PERIOD);
-        let (msg_tx, _messages) = mpsc::channel();
-        let (ready_tx, ready) = mpsc::channel();
-        let control = std::thread::spawn(move || {
-            let doc = GraphDoc::load(&graph).expect("graph loads");
-            let session = Session::start(
-                &graph,
-                doc,
-                BTreeMap::new(),
-                Messages::Channel(msg_tx),
-                || Ok(backend),
-            )
-            .unwrap_or_else(|e| panic!("start: {e}"));
-            ready_tx.send(session.events()).expect("test waits");
-            let (ending, control) = session.run();
-            let ControlLoop { backend, .. } = control;
-            use lathe_host::live::Backend;
-            backend.stop(false);
-            ending
-        });
-        let events = ready.recv().expect("the run starts");
-        Live {
-            _dir: dir,
-            events,
-            driver,
-            control: Some(control),
-        }
-    }
-
-    fn cmd(&self, line: &str) -> Reply {
-        let cmd: Command = console::parse(line)
-            .unwrap_or_else(|e| panic!("`{line}`: {e}"))
-            .expect("a command");
-        let (tx, rx) = mpsc::channel();
-        self.events
-            .send(Event::Command {
-                cmd,
-                reply: Some(tx),
-            })
-            .expect("control loop running");
-        rx.recv_timeout(Duration::from_secs(5)).expect("an answer")
+        let run = TestRun::start("codec", &graph, RATE as u32, PERIOD, |_| ());
+        Live { _dir: dir, run }
     }
 
     fn quit(mut self) {
-        assert_eq!(self.cmd("quit"), Ok(Answer::Quit));
-        let control = self.control.take().expect("running");
-        assert_eq!(control.join().expect("control loop ends"), Ending::Quit);
+        assert_eq!(self.run.quit().0, Ending::Quit);
+    }
+}
+
+impl std::ops::Deref for Live {
+    type Target = TestRun<()>;
+    fn deref(&self) -> &TestRun<()> {
+        &self.run
+    }
+}
+
+impl std::ops::DerefMut for Live {
+    fn deref_mut(&mut self) -> &mut TestRun<()> {
+        &mut self.run
     }
 }
 

@@ -31,6 +31,8 @@ mod osc;
 pub mod ref_deck;
 mod scripts;
 pub mod session;
+#[cfg(feature = "harness")]
+pub mod testing;
 mod watch;
 pub mod web;
 mod wiring;
