@@ -1225,6 +1225,33 @@ fn server_loss_exits_nonzero_quickly() {
     );
 }
 
+/// SIGINT and SIGTERM end the run as `quit` does: exit 0 with the summary, and lathe's
+/// client leaves the server in order (its ports are gone, and the server then stops on
+/// SIGTERM, which a server cleaning up after a killed client may not).
+#[test]
+fn signals_end_the_run_as_quit_does() {
+    let Some(mut server) = JackServer::start() else {
+        return;
+    };
+    let dir = TempDir::new();
+    let graph = dir.write("g.ron", &gain_graph(0.0));
+    for (signal, name) in [(libc::SIGINT, "SIGINT"), (libc::SIGTERM, "SIGTERM")] {
+        let mut lathe = Lathe::start(&server, &graph, &["--name", "lt"]);
+        assert_eq!(jack_support::ports_of("lt:").len(), 4);
+        lathe.signal(signal);
+        let (status, took) = lathe
+            .wait_exit(5 * SECOND)
+            .unwrap_or_else(|| panic!("still running 5 s after {name}"));
+        println!("{name}: {status} after {took:?}");
+        assert!(status.success(), "{name}: {status} {}", lathe.stderr_text());
+        let out = lathe.stdout_text();
+        assert!(out.contains(&format!("lathe: {name}, stopping")), "{out}");
+        assert!(out.contains("xruns"), "the summary: {out}");
+        assert_eq!(jack_support::ports_of("lt:"), Vec::<String>::new());
+    }
+    assert!(server.kill(), "the server stops on SIGTERM");
+}
+
 /// Without a server, `lathe run` exits 2 and says how to start one.
 #[test]
 fn no_server_exits_2_with_help() {

@@ -19,10 +19,24 @@ pub const PERIOD: usize = 256;
 static SERIAL: Mutex<()> = Mutex::new(());
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
-/// A `jackd` started for one test; killed on drop (also when the test fails).
+/// Server names tried, `lathe-test-0` first. JACK keeps a registry of eight servers per
+/// machine (/dev/shm/jack-shm-registry) and takes back the entry of a server that died
+/// without leaving it (SIGKILL, a crash) only for a new server of the same name: a few
+/// names used again and again keep the registry from filling up with dead entries, which
+/// would stop every later server from starting ("Too many servers already active").
+const SERVER_NAMES: usize = 32;
+
+/// How long a server gets to come up, and to go after SIGTERM; generous for a loaded CI
+/// machine.
+const SERVER_START: Duration = Duration::from_secs(20);
+const SERVER_STOP: Duration = Duration::from_secs(10);
+
+/// A `jackd` started for one test; stopped on drop (also when the test fails).
 pub struct JackServer {
     pub name: String,
     child: Option<Child>,
+    /// jackd's output, kept to explain a server that would not start.
+    log: PathBuf,
     _serial: MutexGuard<'static, ()>,
 }
 
@@ -33,6 +47,76 @@ fn jackd_available() -> bool {
         .stderr(Stdio::null())
         .status()
         .is_ok()
+}
+
+/// How a try to start a server of one name went.
+enum Started {
+    Up(Child),
+    /// jackd ended at once: the name is taken by a live server, or the registry is full.
+    Refused(String),
+}
+
+fn spawn_jackd(name: &str, log: &Path) -> Started {
+    let out = std::fs::File::create(log).expect("jackd log file");
+    let mut child = Command::new("jackd")
+        .args(["--no-realtime", "-n", name, "-d", "dummy", "-r"])
+        .arg(RATE.to_string())
+        .arg("-p")
+        .arg(PERIOD.to_string())
+        .stdout(out.try_clone().expect("log file"))
+        .stderr(out)
+        .spawn()
+        .expect("jackd starts");
+    let deadline = Instant::now() + SERVER_START;
+    while Instant::now() < deadline {
+        if let Ok(Some(status)) = child.try_wait() {
+            let text = std::fs::read_to_string(log).unwrap_or_default();
+            let tail: Vec<&str> = text.lines().rev().take(3).collect();
+            return Started::Refused(format!("{status}: {}", tail.join(" / ")));
+        }
+        // SAFETY: tests run one at a time under SERIAL; nothing else reads the
+        // environment concurrently.
+        unsafe { std::env::set_var("JACK_DEFAULT_SERVER", name) };
+        if jack::Client::new("probe", jack::ClientOptions::NO_START_SERVER).is_ok() {
+            return Started::Up(child);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    stop_jackd(child);
+    panic!(
+        "jackd {name} did not come up within {SERVER_START:?}: {}",
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
+}
+
+/// SIGTERM, so that the server leaves JACK's registry; SIGKILL if it has not gone after
+/// [`SERVER_STOP`].
+fn stop_jackd(mut child: Child) -> bool {
+    let stopped = stop_child(&mut child, SERVER_STOP);
+    if !stopped {
+        eprintln!("notice: jackd did not stop within {SERVER_STOP:?} of SIGTERM; killed");
+    }
+    stopped
+}
+
+/// Ends a child process: SIGTERM, then SIGKILL if it is still there after `grace`.
+/// True when SIGTERM was enough (or it had already gone).
+pub fn stop_child(child: &mut Child, grace: Duration) -> bool {
+    if let Ok(Some(_)) = child.try_wait() {
+        return true; // already gone (and reaped: its pid may be another's now)
+    }
+    // SAFETY: signalling our own child, which has not been reaped.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let deadline = Instant::now() + grace;
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    false
 }
 
 impl JackServer {
@@ -47,86 +131,52 @@ impl JackServer {
             eprintln!("notice: jackd not found; skipping this live JACK test (install jackd2)");
             return None;
         }
-        // Stable names: JACK keeps a small registry of servers and reuses an entry of the
-        // same name left behind by a server that died, but never one of another name.
-        let name = format!("lathe-test-{}", COUNTER.fetch_add(1, Ordering::Relaxed));
-        let child = Command::new("jackd")
-            .args(["--no-realtime", "-n", &name, "-d", "dummy", "-r"])
-            .arg(RATE.to_string())
-            .arg("-p")
-            .arg(PERIOD.to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("jackd starts");
-        // SAFETY: tests run one at a time under SERIAL; nothing else reads the
-        // environment concurrently.
-        unsafe { std::env::set_var("JACK_DEFAULT_SERVER", &name) };
-        let server = JackServer {
-            name,
-            child: Some(child),
-            _serial: serial,
-        };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if jack::Client::new("probe", jack::ClientOptions::NO_START_SERVER).is_ok() {
-                return Some(server);
+        let log = std::env::temp_dir().join(format!("lathe-jackd-{}.log", std::process::id()));
+        let mut refusals = Vec::new();
+        for k in 0..SERVER_NAMES {
+            let name = format!("lathe-test-{k}");
+            match spawn_jackd(&name, &log) {
+                Started::Up(child) => {
+                    return Some(JackServer {
+                        name,
+                        child: Some(child),
+                        log,
+                        _serial: serial,
+                    });
+                }
+                Started::Refused(why) => refusals.push(format!("{name}: {why}")),
             }
-            std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("jackd did not come up within 10 s");
+        let _ = std::fs::remove_file(&log);
+        panic!(
+            "no JACK server would start under any of {SERVER_NAMES} names. If every entry of \
+             JACK's registry belongs to a server that died, remove /dev/shm/jack-shm-registry \
+             while no jackd runs.\n{}",
+            refusals.join("\n")
+        );
     }
 
-    /// Stops the server now (SIGTERM, so that it leaves JACK's server registry; SIGKILL
-    /// if it has not gone after 3 s).
-    pub fn kill(&mut self) {
-        let Some(mut c) = self.child.take() else {
-            return;
-        };
-        let _ = Command::new("kill")
-            .args(["-TERM", &c.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(3);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = c.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let _ = c.kill();
-        let _ = c.wait();
+    /// Stops the server now: SIGTERM, SIGKILL if it has not gone after [`SERVER_STOP`].
+    /// True when SIGTERM was enough, so the server left JACK's registry.
+    pub fn kill(&mut self) -> bool {
+        self.child.take().is_none_or(stop_jackd)
     }
-}
 
-impl JackServer {
     /// Starts the server again under the same name after [`JackServer::kill`], and waits
     /// until it answers: a server restart as a user would do it.
     pub fn restart(&mut self) {
         assert!(self.child.is_none(), "the server is still running");
-        let child = Command::new("jackd")
-            .args(["--no-realtime", "-n", &self.name, "-d", "dummy", "-r"])
-            .arg(RATE.to_string())
-            .arg("-p")
-            .arg(PERIOD.to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("jackd starts again");
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if jack::Client::new("probe", jack::ClientOptions::NO_START_SERVER).is_ok() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        match spawn_jackd(&self.name, &self.log) {
+            Started::Up(child) => self.child = Some(child),
+            Started::Refused(why) => panic!("jackd {} did not start again: {why}", self.name),
         }
-        panic!("jackd did not come back within 10 s");
     }
 }
 
 impl Drop for JackServer {
     fn drop(&mut self) {
         self.kill();
+        let _ = std::fs::remove_file(&self.log);
     }
 }
 
@@ -277,6 +327,13 @@ impl Lathe {
             .expect("port in url")
     }
 
+    /// Sends `signal` to the process.
+    pub fn signal(&self, signal: libc::c_int) {
+        // SAFETY: signalling our own child, which has not been reaped (`wait_exit` reaps
+        // it, and a signal after that is a test's mistake this assert catches).
+        assert_eq!(unsafe { libc::kill(self.child.id() as i32, signal) }, 0);
+    }
+
     /// Waits for the process to exit; its status and how long it took.
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<(std::process::ExitStatus, Duration)> {
         let start = Instant::now();
@@ -291,9 +348,11 @@ impl Lathe {
 }
 
 impl Drop for Lathe {
+    /// SIGTERM first: lathe then leaves the JACK server in order, as on `quit`. A client
+    /// killed outright while its server is being stopped can hang the server's stop (jackd
+    /// waits for a graph change that its stopped driver never makes).
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        stop_child(&mut self.child, Duration::from_secs(5));
     }
 }
 

@@ -434,8 +434,9 @@ impl Feeder {
 pub struct KillOnDrop(pub Child);
 
 impl Drop for KillOnDrop {
+    /// SIGTERM first (see [`crate::jack_support::stop_child`]): a `lathe run` leaves its
+    /// JACK server in order.
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        crate::jack_support::stop_child(&mut self.0, std::time::Duration::from_secs(5));
     }
 }

@@ -14,7 +14,7 @@
 //! `jack_host` and `in_process` (the backends), `watch`, `osc`, `scripts`,
 //! `control_loop`, `session` (starting a run on any backend), `control_loop::restart` (waiting for a
 //! lost server and starting again on it), `wiring` (JACK connections), `web` (the
-//! browser console).
+//! browser console), `stop_signals` (SIGINT, SIGTERM and SIGHUP as `quit`).
 
 pub mod args;
 pub mod audio;
@@ -31,6 +31,7 @@ mod osc;
 pub mod ref_deck;
 mod scripts;
 pub mod session;
+mod stop_signals;
 #[cfg(feature = "harness")]
 pub mod testing;
 mod watch;
@@ -52,7 +53,7 @@ pub use jack_host::JackBackend;
 pub use messages::{Message, Messages};
 pub use session::{LiveError, Session};
 
-/// Runs `lathe run` as a JACK client until `quit` (exit 0). When the server goes away the
+/// Runs `lathe run` as a JACK client until `quit`, SIGINT, SIGTERM or SIGHUP (exit 0). When the server goes away the
 /// run waits for it and reconnects, unless `--exit-on-server-loss` asks to end (exit 1).
 /// Exits 2 without a JACK server at start.
 pub fn run(args: RunOptions) -> ExitCode {
@@ -105,6 +106,7 @@ fn start(args: &RunOptions) -> Result<ExitCode, LiveError> {
             None => println!("lathe: web console on http://{bound}/"),
         }
     }
+    stop_signals::install(session.events());
     spawn_console(session.events());
     let (ending, control) = session.run();
     let summary = control.summary();
