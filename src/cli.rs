@@ -166,6 +166,10 @@ pub enum DeliveryFormat {
     /// Ogg Opus (libopus, 160 kbps VBR, 48 kHz) with `R128_TRACK_GAIN` and
     /// `R128_ALBUM_GAIN` (RFC 7845).
     Opus,
+    /// AAC-LC in `.m4a` (libfdk-aac, 256 kbps CBR) with ReplayGain 2.0 track and album
+    /// tags (iTunes freeform items) and an edit list for gapless playback.
+    #[value(alias = "aac")]
+    M4a,
 }
 
 impl DeliveryFormat {
@@ -174,7 +178,19 @@ impl DeliveryFormat {
         match self {
             DeliveryFormat::Mp3 => Some(lathe_codecs::Codec::Mp3),
             DeliveryFormat::Opus => Some(lathe_codecs::Codec::Opus),
+            DeliveryFormat::M4a => Some(lathe_codecs::Codec::Aac),
             DeliveryFormat::Wav | DeliveryFormat::Flac => None,
+        }
+    }
+
+    /// The file name extension of delivered files (without the dot).
+    pub fn extension(self) -> &'static str {
+        match self {
+            DeliveryFormat::Wav => "wav",
+            DeliveryFormat::Flac => "flac",
+            DeliveryFormat::Mp3 => "mp3",
+            DeliveryFormat::Opus => "opus",
+            DeliveryFormat::M4a => "m4a",
         }
     }
 }
@@ -197,6 +213,11 @@ pub struct AlbumArgs {
     /// Delivery file format (bit depth and rate come from the preset).
     #[arg(long, value_enum, default_value_t = DeliveryFormat::Wav)]
     pub format: DeliveryFormat,
+
+    /// Codec setting of a lossy --format: CODEC:KBPS[:MODE], e.g. opus:128, mp3:256:vbr
+    /// or aac:192; its codec must be the format's (default: opus:160, mp3:320, aac:256).
+    #[arg(long, value_name = "CODEC:KBPS", value_parser = parse_codec)]
+    pub codec: Option<lathe_codecs::CodecSpec>,
 
     /// Turn each track down until these codecs decode it at or under the ceiling
     /// (CODEC:KBPS,..., e.g. opus:128,mp3:320,aac:256); replaces the preset's `codec_safe`.
@@ -621,12 +642,12 @@ pub struct RenderArgs {
     #[arg(long, value_name = "BITS", value_parser = parse_bits)]
     pub bits: Option<SampleFormat>,
 
-    /// Codec setting of the .opus and .mp3 outputs: CODEC:KBPS[:MODE], e.g. opus:128 or
-    /// mp3:256:vbr (default opus:160, mp3:320).
+    /// Codec setting of the .opus, .mp3 and .m4a outputs: CODEC:KBPS[:MODE], e.g.
+    /// opus:128, mp3:256:vbr or aac:192 (default opus:160, mp3:320, aac:256).
     ///
     /// The codec must be the one the output's extension names. Lossy outputs are encoded
     /// from the float samples (no --bits) and tagged with their loudness: R128_TRACK_GAIN
-    /// in Opus, ReplayGain 2.0 in MP3.
+    /// in Opus, ReplayGain 2.0 in MP3 and M4A.
     #[arg(long, value_name = "CODEC:KBPS", value_parser = parse_codec)]
     pub codec: Option<lathe_codecs::CodecSpec>,
 

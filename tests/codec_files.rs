@@ -6,10 +6,15 @@
 //! - `lathe album --format opus|mp3|flac`: every track carries the album gain computed
 //!   by hand from the album's loudness (within 0.01 dB), and `--platforms` previews every
 //!   platform per track and for the album, as computed by hand;
+//! - `render -o x.m4a` and `album --format m4a --codec aac:192`: AAC in MP4 that lathe
+//!   decodes to exactly the source length and ffmpeg to the source plus at most one
+//!   access unit's padding (it ignores the end of the edit list), both aligned with the
+//!   source within one sample (the edit list removes the encoder delay), with ReplayGain
+//!   2.0 track and album tags ffprobe reads, at the bitrate asked for;
 //! - bad format, bitrate and rate combinations exit 2 naming the allowed values.
 //!
-//! Skips where libopus, LAME or ffmpeg are missing, unless LATHE_REQUIRE_CODECS=1 /
-//! LATHE_REQUIRE_FFMPEG=1.
+//! Skips where libopus, LAME, libfdk-aac or ffmpeg are missing, unless
+//! LATHE_REQUIRE_CODECS=1 / LATHE_REQUIRE_AAC=1 / LATHE_REQUIRE_FFMPEG=1.
 
 mod codec_support;
 mod common;
@@ -17,7 +22,9 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use codec_support::{best_lag, codecs_required, ffmpeg_available, ffmpeg_encode, read_f32_wav};
+use codec_support::{
+    aac_missing, best_lag, codecs_required, ffmpeg_available, ffmpeg_encode, read_f32_wav,
+};
 use common::{assert_usage_error, lathe_in, lathe_ok, stderr, write_wav_f32, xorshift32};
 
 const GRAPH: &str = r#"(
@@ -339,6 +346,145 @@ fn album_files_carry_the_album_gain_and_the_report_previews_the_platforms() {
     }
 }
 
+/// The stream's bit rate as ffprobe reads it, in bits per second.
+fn ffprobe_bit_rate(dir: &Path, file: &str) -> f64 {
+    let probe = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=bit_rate",
+            "-of",
+            "csv=p=0",
+            file,
+        ])
+        .current_dir(dir)
+        .output()
+        .expect("ffprobe runs");
+    let text = String::from_utf8_lossy(&probe.stdout);
+    text.trim()
+        .trim_end_matches(',')
+        .parse()
+        .unwrap_or_else(|_| panic!("{file}: bit rate `{text}`"))
+}
+
+#[test]
+fn aac_in_m4a_from_render_and_album_decodes_aligned_with_replaygain_tags() {
+    if !ffmpeg_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    write_wav_f32(&d.join("a.wav"), 48_000, &track(48_000 * 3 + 321, 0.5, 7));
+    // The album is at 44.1 kHz, a rate AAC codes as it is.
+    write_wav_f32(&d.join("c.wav"), 44_100, &track(44_100 * 3, 0.5, 3));
+    write_wav_f32(&d.join("b.wav"), 44_100, &track(44_100 * 2 + 99, 0.12, 5));
+    std::fs::write(d.join("g.ron"), GRAPH).expect("graph");
+    let unity = r#"(nodes: [(id: "g", kind: "gain", params: {"gain_db": 0.0})], links: ["in -> g -> out"])"#;
+    std::fs::write(d.join("unity.ron"), unity).expect("graph");
+    let render = lathe_in(d, &["render", "g.ron", "a.wav", "-o", "a.m4a", "-q"]);
+    if aac_missing(&render) {
+        return;
+    }
+    assert_eq!(render.status.code(), Some(0), "{}", stderr(&render));
+    lathe_ok(
+        d,
+        &[
+            "render", "g.ron", "a.wav", "-o", "ref.wav", "--bits", "32f", "-q",
+        ],
+    );
+    let source = read_f32_wav(&d.join("ref.wav"));
+    let (lufs, _) = analyze(d, &["ref.wav"]);
+
+    let tags = ffprobe_tags(d, "a.m4a");
+    let gain = replaygain_db(tag(&tags, "REPLAYGAIN_TRACK_GAIN"));
+    assert!(
+        (gain - (-18.0 - lufs[0])).abs() <= 0.011,
+        "REPLAYGAIN_TRACK_GAIN {gain} dB for {} LUFS",
+        lufs[0]
+    );
+    assert!(
+        !tags.contains_key("REPLAYGAIN_ALBUM_GAIN"),
+        "a render is no album"
+    );
+    // The delivery default, aac:256 CBR, within 1 %.
+    let rate = ffprobe_bit_rate(d, "a.m4a");
+    assert!((rate / 256_000.0 - 1.0).abs() < 0.01, "bit rate {rate}");
+    // ffmpeg (5.1) honours the start of the edit list, not its end: it plays on through
+    // the encoder's padding of the last access unit. lathe's own reader stops at the end.
+    let mut decoded = ffmpeg_decode(d, "a.m4a");
+    let padding = decoded[0].len() - source[0].len();
+    assert!(padding < 1024, "{padding} frames after the source");
+    for channel in &mut decoded {
+        channel.truncate(source[0].len());
+    }
+    assert_aligned("m4a in ffmpeg", &source, &decoded);
+    lathe_ok(
+        d,
+        &[
+            "render",
+            "unity.ron",
+            "a.m4a",
+            "-o",
+            "back.wav",
+            "--bits",
+            "32f",
+            "-q",
+        ],
+    );
+    assert_aligned("m4a in lathe", &source, &read_f32_wav(&d.join("back.wav")));
+
+    lathe_ok(
+        d,
+        &[
+            "album",
+            "g.ron",
+            "c.wav",
+            "b.wav",
+            "-o",
+            "m4a",
+            "--format",
+            "m4a",
+            "--codec",
+            "aac:192",
+            "--target-lufs",
+            "-12",
+            "--report",
+            "m4a.json",
+        ],
+    );
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("m4a.json")).expect("report"))
+            .expect("JSON");
+    assert_eq!(r["codec"], "aac:192");
+    let album_lufs = r["album_after"]["integrated_lufs"].as_f64().expect("album");
+    for (k, name) in ["c", "b"].iter().enumerate() {
+        let file = format!("m4a/{name}.m4a");
+        let tags = ffprobe_tags(d, &file);
+        let album_gain = replaygain_db(tag(&tags, "REPLAYGAIN_ALBUM_GAIN"));
+        assert!(
+            (album_gain - (-18.0 - album_lufs)).abs() <= 0.006,
+            "{file}: {album_gain} for {album_lufs} LUFS"
+        );
+        let track_lufs = r["tracks"][k]["after"]["integrated_lufs"]
+            .as_f64()
+            .expect("track");
+        let track_gain = replaygain_db(tag(&tags, "REPLAYGAIN_TRACK_GAIN"));
+        assert!((track_gain - (-18.0 - track_lufs)).abs() <= 0.006, "{file}");
+        let rate = ffprobe_bit_rate(d, &file);
+        assert!((rate / 192_000.0 - 1.0).abs() < 0.02, "{file}: {rate}");
+        // Delivered at the source rate (AAC codes 44.1 kHz): its length, plus in ffmpeg
+        // the padding of the last access unit.
+        let frames = (r["tracks"][k]["after"]["duration_s"].as_f64().expect("s") * 44_100.0).round()
+            as usize;
+        let decoded = ffmpeg_decode(d, &file)[0].len();
+        assert!(
+            decoded >= frames && decoded < frames + 1024,
+            "{file}: {decoded} frames"
+        );
+    }
+}
+
 #[test]
 fn bad_lossy_combinations_exit_2_naming_the_allowed_values() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -393,7 +539,26 @@ fn bad_lossy_combinations_exit_2_naming_the_allowed_values() {
         ],
         &["reads no Opus"],
     );
-    for name in ["x.opus", "x.mp3", "x.wav", "p.png"] {
+    assert_usage_error(
+        d,
+        &[
+            "album", "g.ron", "a.wav", "-o", "out", "--format", "m4a", "--codec", "opus:128",
+        ],
+        &["--format m4a is coded with aac", "aac:KBPS (8 ..= 320)"],
+    );
+    assert_usage_error(
+        d,
+        &[
+            "album", "g.ron", "a.wav", "-o", "out", "--format", "flac", "--codec", "aac:256",
+        ],
+        &["lossy --format (opus, mp3, m4a)", "--format is flac"],
+    );
+    render(
+        &["a.wav", "-o", "x.m4a", "--codec", "mp3:320"],
+        &["a .m4a file is aac", "8 ..= 320"],
+    );
+    assert!(!d.join("out").exists(), "no album was delivered");
+    for name in ["x.opus", "x.mp3", "x.m4a", "x.wav", "p.png"] {
         assert!(!d.join(name).exists(), "{name} written");
     }
 }

@@ -136,7 +136,7 @@ fn an_output_extension_lathe_cannot_write_is_refused() {
         ],
         &[
             "out.aiff",
-            "WAV (.wav), FLAC (.flac), Opus (.opus) and MP3 (.mp3)",
+            "WAV (.wav), FLAC (.flac), Opus (.opus), MP3 (.mp3) and AAC (.m4a)",
         ],
     );
     assert!(!dir.path().join("out.aiff").exists());

@@ -26,8 +26,28 @@ fn music(frames: usize, seed: u32) -> Vec<f32> {
         .collect()
 }
 
-fn energy(x: &[f32]) -> f64 {
-    x.iter().map(|&v| f64::from(v) * f64::from(v)).sum()
+/// The runs of consecutive trusted frames in `range` at least `min_frames` long.
+fn trusted_runs(
+    take: &jack_support::Take,
+    range: std::ops::Range<usize>,
+    min_frames: usize,
+) -> Vec<std::ops::Range<usize>> {
+    let mut runs = Vec::new();
+    let mut start = None;
+    for i in range.clone().chain([range.end]) {
+        let ok = i < range.end && take.trusted(i);
+        match (ok, start) {
+            (true, None) => start = Some(i),
+            (false, Some(s)) => {
+                if i - s >= min_frames {
+                    runs.push(s..i);
+                }
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    runs
 }
 
 /// Heard through `monitor codec opus:128`: the graph's output (a -6 dB gain) `L` frames
@@ -77,38 +97,60 @@ fn monitor_codec_is_heard_decoded_matched_and_click_free() {
         lathe_codecs::stream::stream_latency_frames(spec.parse().expect("valid"), 48_000, 2)
             .expect("latency")
             + lathe_codecs::realtime::worker_headroom_frames(48_000, PERIOD);
-    // The last second before `off`: coded.
-    let range = coded_end - RATE..coded_end - RATE / 20;
-    let trusted: Vec<usize> = range.filter(|&i| take.trusted(i)).collect();
-    assert!(trusted.len() > RATE / 2, "too few trusted frames");
-    // The lag of the coded output: the codec's latency, plus one period for every cycle lathe
-    // missed while the player went on (a server without real-time scheduling on a loaded
-    // machine drops cycles; the codec's delay line then falls that much further behind).
-    let snr_at = |c: usize, lag: usize| {
-        let out: Vec<f32> = trusted.iter().map(|&i| x[c][i]).collect();
-        let r: Vec<f32> = trusted.iter().map(|&i| wet_at(c, i - lag)).collect();
-        let e: Vec<f32> = out.iter().zip(&r).map(|(a, b)| a - b).collect();
-        (
-            10.0 * (energy(&r) / energy(&e)).log10(),
-            10.0 * (energy(&out) / energy(&r)).log10(),
-        )
-    };
-    let lag = (latency..latency + RATE / 4)
-        .max_by(|&a, &b| snr_at(0, a).0.total_cmp(&snr_at(0, b).0))
-        .unwrap_or(latency);
-    println!(
-        "coded output lags by {lag} frames (codec latency {latency}, {} missed periods), {} xruns",
-        (lag - latency) / PERIOD,
+    // The last two seconds before `off`: coded. Measured in the runs of trusted frames
+    // between xruns, each at its own lag: the codec's latency plus one period for every
+    // cycle lathe missed so far while the player went on (a server without real-time
+    // scheduling on a loaded machine drops cycles; the codec's delay line then falls that
+    // much further behind).
+    let segments = trusted_runs(&take, coded_end - 2 * RATE..coded_end - RATE / 20, RATE / 8);
+    let measured: usize = segments.iter().map(|r| r.len()).sum();
+    assert!(
+        measured > RATE / 2,
+        "too few trusted frames: {measured} in {} runs, {} xruns",
+        segments.len(),
         take.xruns.len()
     );
-    assert_eq!(
-        (lag - latency) % PERIOD,
-        0,
-        "lag {lag} is not the latency plus whole periods"
+    // Error and reference energy of channel `c` over `frames` against the wet signal
+    // `lag` frames earlier, and the output's energy.
+    let energies = |c: usize, frames: std::ops::Range<usize>, lag: usize| {
+        let (mut err, mut reference, mut out) = (0.0, 0.0, 0.0);
+        for i in frames {
+            let (o, r) = (f64::from(x[c][i]), f64::from(wet_at(c, i - lag)));
+            err += (o - r) * (o - r);
+            reference += r * r;
+            out += o * o;
+        }
+        (err, reference, out)
+    };
+    let max_missed = RATE / 4 / PERIOD;
+    let mut lags = Vec::new();
+    for run in &segments {
+        let lag = (0..=max_missed)
+            .map(|k| latency + k * PERIOD)
+            .min_by(|&a, &b| {
+                let ea = energies(0, run.clone(), a).0;
+                ea.total_cmp(&energies(0, run.clone(), b).0)
+            })
+            .expect("lags");
+        lags.push(lag);
+    }
+    println!(
+        "coded output lags by {lags:?} frames in {} runs (codec latency {latency}), {} xruns",
+        segments.len(),
+        take.xruns.len()
     );
     for c in 0..2 {
-        let (snr_db, gain_db) = snr_at(c, lag);
-        let (snr_now_db, _) = snr_at(c, 0);
+        let (mut err, mut reference, mut out, mut err_now) = (0.0, 0.0, 0.0, 0.0);
+        for (run, &lag) in segments.iter().zip(&lags) {
+            let (e, r, o) = energies(c, run.clone(), lag);
+            err += e;
+            reference += r;
+            out += o;
+            err_now += energies(c, run.clone(), 0).0;
+        }
+        let snr_db = 10.0 * (reference / err).log10();
+        let snr_now_db = 10.0 * (reference / err_now).log10();
+        let gain_db = 10.0 * (out / reference).log10();
         println!(
             "channel {c}: {snr_db:.1} dB SNR to the delayed output, {snr_now_db:.1} dB to the undelayed, level {gain_db:+.2} dB"
         );

@@ -19,6 +19,7 @@ mod library;
 pub mod lossy_file;
 pub mod mp3;
 pub mod mp3_file;
+pub mod mp4_file;
 pub mod node;
 pub mod ogg;
 pub mod opus;
@@ -90,8 +91,6 @@ pub enum CodecError {
         min_kbps: u32,
         max_kbps: u32,
     },
-    #[error("{codec} has no encoder in this build (lathe encodes opus, mp3 and aac)")]
-    Unavailable { codec: Codec },
     #[error("{codec} {operation} failed: {reason}")]
     Library {
         codec: Codec,

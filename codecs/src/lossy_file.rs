@@ -1,15 +1,18 @@
-//! A lossy delivery file of either codec, written chunk by chunk: Ogg Opus
-//! ([`crate::opus_file`]) or MP3 ([`crate::mp3_file`]). The tags are given at the end,
+//! A lossy delivery file of any codec, written chunk by chunk: Ogg Opus
+//! ([`crate::opus_file`]), MP3 ([`crate::mp3_file`]) or AAC in `.m4a`
+//! ([`crate::mp4_file`]). The tags are given at the end,
 //! when the whole track has been measured.
 
 use crate::mp3_file::Mp3FileWriter;
+use crate::mp4_file::M4aFileWriter;
 use crate::opus_file::OpusFileWriter;
 use crate::{Codec, CodecError, CodecSpec};
 
-/// An Opus or MP3 file being encoded.
+/// An Opus, MP3 or AAC file being encoded.
 pub enum LossyFileWriter {
     Opus(OpusFileWriter),
     Mp3(Box<Mp3FileWriter>),
+    Aac(Box<M4aFileWriter>),
 }
 
 impl LossyFileWriter {
@@ -27,7 +30,11 @@ impl LossyFileWriter {
                 sample_rate_hz,
                 channels,
             )?))),
-            Codec::Aac => Err(CodecError::Unavailable { codec: spec.codec }),
+            Codec::Aac => Ok(Self::Aac(Box::new(M4aFileWriter::new(
+                spec,
+                sample_rate_hz,
+                channels,
+            )?))),
         }
     }
 
@@ -36,14 +43,17 @@ impl LossyFileWriter {
         match self {
             Self::Opus(w) => w.write(planes),
             Self::Mp3(w) => w.write(planes),
+            Self::Aac(w) => w.write(planes),
         }
     }
 
-    /// The finished file, with `tags` (field, value): Opus comments or ID3v2 `TXXX`.
+    /// The finished file, with `tags` (field, value): Opus comments, ID3v2 `TXXX` or
+    /// iTunes `ilst` items.
     pub fn finish(self, tags: &[(String, String)]) -> Result<Vec<u8>, CodecError> {
         match self {
             Self::Opus(w) => w.finish(tags),
             Self::Mp3(w) => w.finish(tags),
+            Self::Aac(w) => w.finish(tags),
         }
     }
 }

@@ -1,4 +1,4 @@
-//! Lossy delivery files: Ogg Opus and MP3 through lathe-codecs, tagged for players'
+//! Lossy delivery files: Ogg Opus, MP3 and AAC (`.m4a`) through lathe-codecs, tagged for players'
 //! loudness normalisation (the fields come from [`super::replaygain`]).
 //!
 //! [`LossyWriter`] takes the audio a chunk at a time (a render), measures it as it goes
@@ -19,6 +19,9 @@ pub const MP3_DELIVERY: &str = "mp3:320";
 /// 160 kbps VBR, transparent for most music and what streaming services use at their
 /// high settings.
 pub const OPUS_DELIVERY: &str = "opus:160";
+/// The codec `--format m4a` delivers with, and a `.m4a` render without `--codec`: what
+/// Apple Music distributes (AAC-LC at 256 kbps).
+pub const AAC_DELIVERY: &str = "aac:256";
 /// Frames handed to the encoder per call when a whole track is encoded.
 const CHUNK_FRAMES: usize = 1 << 14;
 
@@ -26,7 +29,8 @@ const CHUNK_FRAMES: usize = 1 << 14;
 pub fn default_spec(codec: Codec) -> CodecSpec {
     let text = match codec {
         Codec::Opus => OPUS_DELIVERY,
-        _ => MP3_DELIVERY,
+        Codec::Mp3 => MP3_DELIVERY,
+        Codec::Aac => AAC_DELIVERY,
     };
     text.parse()
         .expect("the delivery defaults are valid codec specs")
@@ -36,10 +40,12 @@ pub fn default_spec(codec: Codec) -> CodecSpec {
 pub fn allowed_rates(codec: Codec) -> String {
     let rates: &[u32] = match codec {
         Codec::Opus => &lathe_codecs::opus::RATES_HZ,
-        _ => &lathe_codecs::mp3::RATES_HZ,
+        Codec::Mp3 => &lathe_codecs::mp3::RATES_HZ,
+        Codec::Aac => &lathe_codecs::aac::RATES_HZ,
     };
     rates
         .iter()
+        .filter(|&&rate| takes_rate(codec, rate))
         .map(u32::to_string)
         .collect::<Vec<_>>()
         .join(", ")

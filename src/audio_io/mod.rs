@@ -38,13 +38,15 @@ pub use sample_format::SampleFormat;
 pub use wav_writer::{WavChunk, WavHeader, WavLayout, wav_header};
 
 /// The file format an output path asks for, by its extension (case-insensitive):
-/// `.flac` is FLAC, `.opus` Ogg Opus, `.mp3` MP3, anything else WAV.
+/// `.flac` is FLAC, `.opus` Ogg Opus, `.mp3` MP3, `.m4a` AAC, anything else WAV.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Container {
     Wav,
     Flac,
     Opus,
     Mp3,
+    /// AAC-LC in an MP4 file.
+    M4a,
 }
 
 impl Container {
@@ -59,6 +61,8 @@ impl Container {
             Container::Opus
         } else if is("mp3") {
             Container::Mp3
+        } else if is("m4a") {
+            Container::M4a
         } else {
             Container::Wav
         }
@@ -70,6 +74,7 @@ impl Container {
             Container::Flac => "FLAC",
             Container::Opus => "Opus",
             Container::Mp3 => "MP3",
+            Container::M4a => "M4A",
         }
     }
 
@@ -78,6 +83,7 @@ impl Container {
         match self {
             Container::Opus => Some(lathe_codecs::Codec::Opus),
             Container::Mp3 => Some(lathe_codecs::Codec::Mp3),
+            Container::M4a => Some(lathe_codecs::Codec::Aac),
             Container::Wav | Container::Flac => None,
         }
     }
@@ -91,8 +97,8 @@ impl Container {
 }
 
 /// Writes `audio` to `path` in `format`, as FLAC (no tags) where the path ends in
-/// `.flac`, Opus or MP3 (the delivery bitrate, loudness tags; `format` unused) for
-/// `.opus` and `.mp3`, and as WAV otherwise; integer formats get the same TPDF dither
+/// `.flac`, Opus, MP3 or AAC (the delivery bitrate, loudness tags; `format` unused) for
+/// `.opus`, `.mp3` and `.m4a`, and as WAV otherwise; integer formats get the same TPDF dither
 /// either way.
 pub fn write_audio(
     path: &std::path::Path,
@@ -100,7 +106,7 @@ pub fn write_audio(
     format: SampleFormat,
 ) -> Result<(), EncodeError> {
     match Container::of(path) {
-        Container::Opus | Container::Mp3 => {
+        Container::Opus | Container::Mp3 | Container::M4a => {
             let mut writer =
                 AudioWriter::create(path, format, audio.channel_count(), audio.sample_rate_hz)?;
             writer.write_audio(audio)?;

@@ -89,8 +89,8 @@ impl Written<'_> {
 }
 
 impl AudioWriter {
-    /// An output at `path` in `format`: FLAC where the path ends in `.flac`, Opus or MP3
-    /// at the delivery bitrate for `.opus` and `.mp3` (`format` unused: the encoder takes
+    /// An output at `path` in `format`: FLAC where the path ends in `.flac`, Opus, MP3 or
+    /// AAC at the delivery bitrate for `.opus`, `.mp3` and `.m4a` (`format` unused: the encoder takes
     /// the samples as they are), WAV otherwise; integer formats get the same TPDF dither
     /// either way.
     pub fn create(
@@ -106,6 +106,7 @@ impl AudioWriter {
         match super::Container::of(path) {
             super::Container::Opus => lossy(lathe_codecs::Codec::Opus),
             super::Container::Mp3 => lossy(lathe_codecs::Codec::Mp3),
+            super::Container::M4a => lossy(lathe_codecs::Codec::Aac),
             super::Container::Wav => Self::create_wav(path, format, channels, sample_rate_hz),
             super::Container::Flac => Self::create_flac(
                 path,

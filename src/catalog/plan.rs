@@ -178,12 +178,7 @@ pub fn plan(opts: &PlanOptions<'_>) -> Result<Plan, PlanError> {
         problems: vec![e.to_string()],
         more: 0,
     })?;
-    let ext = match opts.format {
-        DeliveryFormat::Wav => "wav",
-        DeliveryFormat::Flac => "flac",
-        DeliveryFormat::Mp3 => "mp3",
-        DeliveryFormat::Opus => "opus",
-    };
+    let ext = opts.format.extension();
     let out_dir = normalise(opts.out_dir);
     let protected: Vec<(&str, u64)> = opts
         .protected

@@ -68,7 +68,6 @@ pub fn run(args: &AlbumArgs) -> Result<(), CliError> {
     pool.install(|| job.run(args))
 }
 
-/// Everything fixed before the first render.
 /// The preset's codec-safe list, parsed.
 fn codec_safe_specs(preset: &Preset) -> Result<Vec<CodecSpec>, String> {
     let mut specs = Vec::new();
@@ -76,6 +75,41 @@ fn codec_safe_specs(preset: &Preset) -> Result<Vec<CodecSpec>, String> {
         specs.extend(lathe_codecs::parse_list(list).map_err(|e| e.to_string())?);
     }
     Ok(specs)
+}
+
+/// The codec setting of a lossy `format`: `--codec` when given (its codec must be the
+/// format's, and the encoder must take its bitrate), else the format's delivery default;
+/// `None` for WAV and FLAC, where `--codec` is refused.
+fn lossy_spec(
+    format: DeliveryFormat,
+    codec: Option<CodecSpec>,
+    preset_rate_hz: Option<u32>,
+) -> Result<Option<CodecSpec>, CliError> {
+    let Some(wanted) = format.codec() else {
+        return match codec {
+            Some(spec) => Err(CliError::user(anyhow!(
+                "--codec {spec} sets the codec of a lossy --format (opus, mp3, m4a), and \
+                 --format is {}",
+                format.extension()
+            ))),
+            None => Ok(None),
+        };
+    };
+    let Some(spec) = codec else {
+        return Ok(Some(lossy_output::default_spec(wanted)));
+    };
+    if spec.codec != wanted {
+        return Err(CliError::user(anyhow!(
+            "--codec {spec}: --format {} is coded with {wanted}; give {wanted}:KBPS ({})",
+            format.extension(),
+            wanted.allowed_bitrates()
+        )));
+    }
+    // A bitrate the encoder refuses is found before any track renders (stereo at the
+    // delivery rate; a mono track is checked again when it is encoded).
+    let rate_hz = lathe_codecs::coded_rate_hz(wanted, preset_rate_hz.unwrap_or(48_000));
+    lathe_codecs::open(spec, rate_hz, 2).map_err(|e| CliError::user(anyhow!("--codec: {e}")))?;
+    Ok(Some(spec))
 }
 
 /// The codec check as the delivered file's description records it.
@@ -95,6 +129,8 @@ struct Job {
     out_dir: PathBuf,
     mode: AlbumMode,
     format: DeliveryFormat,
+    /// The codec setting of a lossy format; `None` for WAV and FLAC.
+    lossy: Option<lathe_codecs::CodecSpec>,
     preset: Preset,
     target: Option<f64>,
     shard: Shard,
@@ -167,6 +203,9 @@ struct AlbumReport {
     graph: String,
     mode: AlbumMode,
     format: DeliveryFormat,
+    /// The codec setting of a lossy format, e.g. "aac:256".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    codec: Option<String>,
     preset: String,
     target_lufs: Option<f64>,
     tolerance_lu: f64,
@@ -243,9 +282,10 @@ impl Job {
             && !lossy_output::takes_rate(codec, rate)
         {
             return Err(usage(&format!(
-                "--format {codec}: preset `{}` delivers at {rate} Hz, and {codec} is written at \
+                "--format {}: preset `{}` delivers at {rate} Hz, and {codec} is written at \
                  {} Hz; use a preset with one of those rates, or none (the input's rate is \
                  then resampled to one)",
+                args.format.extension(),
                 preset.name,
                 lossy_output::allowed_rates(codec)
             )));
@@ -264,6 +304,7 @@ impl Job {
             out_dir,
             mode: args.mode,
             format: args.format,
+            lossy: lossy_spec(args.format, args.codec, preset.sample_rate_hz)?,
             preset,
             shard: args.shard.unwrap_or(Shard::ALL),
             manifest,
@@ -284,12 +325,8 @@ impl Job {
         }
         let stem = track.file_stem().unwrap_or(track.as_os_str());
         let mut name = stem.to_os_string();
-        name.push(match self.format {
-            DeliveryFormat::Wav => ".wav",
-            DeliveryFormat::Flac => ".flac",
-            DeliveryFormat::Mp3 => ".mp3",
-            DeliveryFormat::Opus => ".opus",
-        });
+        name.push(".");
+        name.push(self.format.extension());
         self.out_dir.join(name)
     }
 
@@ -716,7 +753,7 @@ impl Job {
     }
 
     /// Whether the files carry album loudness tags (ReplayGain album fields, R128 album
-    /// gain): FLAC, MP3 and Opus deliveries of a whole album (a shard knows only its own
+    /// gain): FLAC, MP3, Opus and M4A deliveries of a whole album (a shard knows only its own
     /// tracks). They are written after every track has been delivered and measured.
     fn album_tags(&self) -> bool {
         self.format != DeliveryFormat::Wav && self.shard == Shard::ALL
@@ -891,9 +928,11 @@ impl Job {
                 write_flac(out, audio, self.preset.bits, Quantisation::Exact, &comments)
                     .map_err(|e| (e.to_string(), true))?;
             }
-            DeliveryFormat::Mp3 | DeliveryFormat::Opus => {
+            DeliveryFormat::Mp3 | DeliveryFormat::Opus | DeliveryFormat::M4a => {
                 let codec = self.format.codec().unwrap_or(lathe_codecs::Codec::Mp3);
-                let spec = lossy_output::default_spec(codec);
+                let spec = self
+                    .lossy
+                    .unwrap_or_else(|| lossy_output::default_spec(codec));
                 let described = [("DESCRIPTION".to_string(), description.clone())];
                 let bytes = lossy_output::encode_lossy(spec, audio, &described, after, album)
                     .map_err(|e| not_written(e.to_string()))?;
@@ -950,6 +989,7 @@ impl Job {
             graph: self.graph.display().to_string(),
             mode: self.mode,
             format: self.format,
+            codec: self.lossy.map(|spec| spec.to_string()),
             preset: self.preset.name.clone(),
             target_lufs: self.target,
             tolerance_lu: self.preset.tolerance_lu,

@@ -264,7 +264,7 @@ fn still_done(
         && record.preset == unit.preset
         && record.target_lufs == unit.target_lufs.or(unit.preset.target_lufs)
         && record.mode == mode_name(ctx.args.mode)
-        && record.format == format_name(ctx.args.format)
+        && record.format == ctx.args.format.extension()
         && record.tracks.len() == unit.tracks.len()
         && record
             .tracks
@@ -291,15 +291,6 @@ fn mode_name(mode: AlbumMode) -> &'static str {
     }
 }
 
-fn format_name(format: DeliveryFormat) -> &'static str {
-    match format {
-        DeliveryFormat::Wav => "wav",
-        DeliveryFormat::Flac => "flac",
-        DeliveryFormat::Mp3 => "mp3",
-        DeliveryFormat::Opus => "opus",
-    }
-}
-
 fn process_unit(
     ctx: &Context<'_>,
     unit: &Unit,
@@ -319,7 +310,7 @@ fn process_unit(
         "{:016x}",
         crate::catalog::shard::key_hash(&unit.key)
     ));
-    let ext = format_name(ctx.args.format);
+    let ext = ctx.args.format.extension();
     let staged: Vec<PathBuf> = (0..unit.tracks.len())
         .map(|k| unit_dir.join(format!("{k:04}.{ext}")))
         .collect();

@@ -122,11 +122,10 @@ fn check(paths: &[PathBuf], codecs: &[CodecSpec], ceiling_dbtp: f64) -> Result<R
     })
 }
 
-/// A missing library or a codec without an encoder is the setup's problem (exit 2).
+/// A missing library, a channel count or a bitrate the codec refuses is the setup's problem (exit 2).
 fn codec_fault(e: CodecError) -> CliError {
     match e {
         CodecError::LibraryMissing { .. }
-        | CodecError::Unavailable { .. }
         | CodecError::Channels { .. }
         | CodecError::BitrateRange { .. } => CliError::user(e),
         e => CliError::runtime(e),

@@ -77,6 +77,10 @@ pub(crate) fn master_unit(spec: UnitSpec) -> Result<UnitOutcome, String> {
         out_dir: PathBuf::new(),
         mode: spec.mode,
         format: spec.format,
+        lossy: spec
+            .format
+            .codec()
+            .map(crate::audio_io::lossy_output::default_spec),
         target: spec.target_lufs.or(spec.preset.target_lufs),
         preset: spec.preset,
         shard: Shard::ALL,

@@ -1,4 +1,4 @@
-//! Lossy render outputs (`.opus`, `.mp3`): which codec setting each gets and the
+//! Lossy render outputs (`.opus`, `.mp3`, `.m4a`): which codec setting each gets and the
 //! combinations refused before anything is rendered (a bit depth, a `--codec` of the
 //! other codec, a rate or channel count the codec does not take), each naming the
 //! allowed values.
@@ -58,7 +58,7 @@ pub fn check_codec_used(outputs: &[&Path], codec: Option<CodecSpec>) -> Result<(
     match codec {
         Some(spec) if !outputs.iter().any(|p| Container::of(p).codec().is_some()) => {
             Err(CliError::user(anyhow!(
-                "--codec {spec} sets the codec of .opus and .mp3 outputs, and no output is one"
+                "--codec {spec} sets the codec of .opus, .mp3 and .m4a outputs, and no output is one"
             )))
         }
         _ => Ok(()),
@@ -72,7 +72,7 @@ pub fn check_plot(first_output: Option<&Path>, plot: Option<&Path>) -> Result<()
         (Some(out), Some(plot)) if Container::of(out) == Container::Opus => {
             Err(CliError::user(anyhow!(
                 "--plot `{}` draws the first output read back, and lathe reads no Opus \
-                 (`{}`); put a .wav, .flac or .mp3 output first",
+                 (`{}`); put a .wav, .flac, .mp3 or .m4a output first",
                 plot.display(),
                 out.display()
             )))

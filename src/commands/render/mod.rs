@@ -294,7 +294,7 @@ fn check_output_paths(args: &RenderArgs, bits: SampleFormat) -> Result<(), CliEr
 }
 
 /// The file name extensions render writes: the container follows the extension.
-const OUTPUT_EXTENSIONS: [&str; 5] = ["wav", "wave", "flac", "opus", "mp3"];
+const OUTPUT_EXTENSIONS: [&str; 6] = ["wav", "wave", "flac", "opus", "mp3", "m4a"];
 
 /// Refuses an output whose extension promises a format lathe does not write (an
 /// `out.mp3` would otherwise hold WAV bytes). A name without extension is written as WAV.
@@ -309,8 +309,8 @@ fn check_output_extension(path: &Path) -> Result<(), CliError> {
         return Ok(());
     }
     Err(CliError::user(anyhow!(
-        "cannot write `{}`: lathe writes WAV (.wav), FLAC (.flac), Opus (.opus) and MP3 \
-         (.mp3), not .{}; convert the WAV afterwards (e.g. with ffmpeg) for other formats",
+        "cannot write `{}`: lathe writes WAV (.wav), FLAC (.flac), Opus (.opus), MP3 (.mp3) \
+         and AAC (.m4a), not .{}; convert the WAV afterwards (e.g. with ffmpeg) for other formats",
         path.display(),
         ext.to_string_lossy()
     )))
