@@ -24,6 +24,7 @@ pub mod node;
 pub mod ogg;
 pub mod opus;
 pub mod opus_file;
+pub mod rate_bridge;
 pub mod realtime;
 mod roundtrip;
 pub mod spec;
@@ -99,6 +100,8 @@ pub enum CodecError {
     },
     #[error("{codec} decoder: {reason}")]
     Decode { codec: Codec, reason: String },
+    #[error("resampling around the codec: {reason}")]
+    Resampler { reason: String },
 }
 
 /// An encoder and the decoder for its packets.

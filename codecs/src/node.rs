@@ -22,9 +22,10 @@ pub const DEFAULT_CHANNELS: usize = 2;
 
 const DOC: &str = "\
 Encodes its input with a lossy codec and decodes it again, as a listener's player would.
-Config: `codec` (required: CODEC:KBPS[:MODE], e.g. \"opus:128\", \"mp3:320\", \"mp3:256:vbr\"),
-`channels` (1 or 2, default 2). The rate must be one the codec takes (Opus 48000, 24000,
-16000, 12000, 8000; MP3 48000, 44100, 32000). Ports: `in`, `out`. Meters: `late_frames`.
+Config: `codec` (required: CODEC:KBPS[:MODE], e.g. \"opus:128\", \"mp3:320\", \"mp3:256:vbr\",
+\"aac:256\"), `channels` (1 or 2, default 2). At a rate the codec does not code at (Opus at
+44100, MP3 above 48000) the node resamples to the codec's rate and back, as a streaming
+service and a player do. Ports: `in`, `out`. Meters: `late_frames`.
 Latency: the codec's delay and buffering (measured once when built: at 48 kHz opus:128 takes
 2231 frames, mp3:320 4784) plus one block and 10 ms for the worker thread that runs the codec live.
 Offline renders run the codec inline (the same output every run); live, the audio
@@ -64,7 +65,7 @@ impl NodeKind for CodecKind {
     }
 
     fn summary(&self) -> &'static str {
-        "A lossy codec (Opus, MP3) encoding and decoding the signal, latency declared."
+        "A lossy codec (Opus, MP3, AAC) encoding and decoding the signal, latency declared."
     }
 
     fn doc(&self) -> &'static str {
@@ -80,7 +81,7 @@ impl NodeKind for CodecKind {
         let text = cfg.codec.ok_or_else(|| {
             ConfigError::invalid(
                 "codec",
-                "name the codec, e.g. `(codec: \"opus:128\")`; codecs: opus, mp3",
+                "name the codec, e.g. `(codec: \"opus:128\")`; codecs: opus, mp3, aac",
             )
         })?;
         let spec: CodecSpec = text
@@ -95,23 +96,6 @@ impl NodeKind for CodecKind {
         }
         let prepare = ctx.prepare;
         let rate_hz = prepare.sample_rate_hz.round() as u32;
-        if crate::coded_rate_hz(spec.codec, rate_hz) != rate_hz {
-            // The node does not resample: say so rather than the file encoder's wording.
-            let rates: &[u32] = match spec.codec {
-                crate::Codec::Opus => &crate::opus::RATES_HZ,
-                _ => &crate::mp3::RATES_HZ,
-            };
-            let rates: Vec<String> = rates.iter().map(u32::to_string).collect();
-            return Err(ConfigError::invalid(
-                "codec",
-                format!(
-                    "{} cannot run at the graph's {rate_hz} Hz; allowed rates: {} \
-                     (the node does not resample: resample the input first)",
-                    spec.codec,
-                    rates.join(", ")
-                ),
-            ));
-        }
         let codec_error = |e: CodecError| ConfigError::invalid("codec", e.to_string());
         let latency_frames = node_latency_frames(spec, channels, &prepare).map_err(codec_error)?;
         let run = if prepare.offline {

@@ -11,6 +11,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, OnceLock};
 
+use crate::rate_bridge::RateBridge;
 use crate::{CodecError, CodecPair, CodecSpec, Packet};
 
 /// How long the probe that measures a codec's buffering runs, in seconds of audio.
@@ -22,19 +23,43 @@ const PROBE_S: u32 = 2;
 pub struct CodecStream {
     spec: CodecSpec,
     channels: usize,
+    /// The rate of the frames going in and coming out.
+    sample_rate_hz: u32,
     pair: CodecPair,
     packets: Vec<Packet>,
+    /// Resampling around the codec when it does not code at `sample_rate_hz`.
+    bridge: Option<Bridged>,
+}
+
+/// A [`RateBridge`] and its scratch buffers of codec-rate frames.
+struct Bridged {
+    bridge: RateBridge,
+    coded_in: Vec<f32>,
+    coded_out: Vec<f32>,
 }
 
 impl CodecStream {
-    /// Opens the codec for `channels` channels at `sample_rate_hz` (a rate the codec takes,
-    /// see [`crate::coded_rate_hz`]).
+    /// Opens the codec for `channels` channels of frames at `sample_rate_hz`. At a rate
+    /// the codec does not code at (see [`crate::coded_rate_hz`]) the frames are resampled
+    /// to the codec's rate and back ([`RateBridge`]).
     pub fn open(spec: CodecSpec, sample_rate_hz: u32, channels: usize) -> Result<Self, CodecError> {
+        let codec_rate_hz = crate::coded_rate_hz(spec.codec, sample_rate_hz);
+        let bridge = if codec_rate_hz == sample_rate_hz {
+            None
+        } else {
+            Some(Bridged {
+                bridge: RateBridge::new(sample_rate_hz, codec_rate_hz, channels)?,
+                coded_in: Vec::new(),
+                coded_out: Vec::new(),
+            })
+        };
         Ok(Self {
             spec,
             channels,
-            pair: crate::open(spec, sample_rate_hz, channels)?,
+            sample_rate_hz,
+            pair: crate::open(spec, codec_rate_hz, channels)?,
             packets: Vec::new(),
+            bridge,
         })
     }
 
@@ -46,21 +71,51 @@ impl CodecStream {
         self.channels
     }
 
+    /// The rate of the frames going in and coming out.
+    pub fn sample_rate_hz(&self) -> u32 {
+        self.sample_rate_hz
+    }
+
     /// Frames of the decoded stream before the one that renders the first input frame.
     pub fn delay_frames(&self) -> usize {
-        self.pair.0.delay_frames()
+        let codec_delay = self.pair.0.delay_frames();
+        match &self.bridge {
+            Some(b) => b.bridge.delay_frames(codec_delay),
+            None => codec_delay,
+        }
     }
 
     /// Encodes `interleaved` and appends whatever the decoder can return so far to
     /// `decoded`. Allocates.
     pub fn push(&mut self, interleaved: &[f32], decoded: &mut Vec<f32>) -> Result<(), CodecError> {
-        let (encoder, decoder) = &mut self.pair;
-        encoder.encode(interleaved, &mut self.packets)?;
-        for packet in self.packets.drain(..) {
-            decoder.decode(&packet, decoded)?;
-        }
-        Ok(())
+        let Some(b) = &mut self.bridge else {
+            return code(&mut self.pair, &mut self.packets, interleaved, decoded);
+        };
+        b.coded_in.clear();
+        b.bridge.to_codec(interleaved, &mut b.coded_in)?;
+        b.coded_out.clear();
+        code(
+            &mut self.pair,
+            &mut self.packets,
+            &b.coded_in,
+            &mut b.coded_out,
+        )?;
+        b.bridge.from_codec(&b.coded_out, decoded)
     }
+}
+
+/// Encodes `interleaved` and decodes every packet that completes.
+fn code(
+    (encoder, decoder): &mut CodecPair,
+    packets: &mut Vec<Packet>,
+    interleaved: &[f32],
+    decoded: &mut Vec<f32>,
+) -> Result<(), CodecError> {
+    encoder.encode(interleaved, packets)?;
+    for packet in packets.drain(..) {
+        decoder.decode(&packet, decoded)?;
+    }
+    Ok(())
 }
 
 /// The latency at which a stream of `spec` can always play input frame `t - latency` at
@@ -267,7 +322,7 @@ impl InlineCodec {
     /// Starts again from silence with a fresh codec.
     pub fn reset(&mut self) -> Result<(), CodecError> {
         let s = &self.stream;
-        let stream = CodecStream::open(s.spec, s.pair.0.sample_rate_hz(), s.channels)?;
+        let stream = CodecStream::open(s.spec, s.sample_rate_hz, s.channels)?;
         *self = Self::new(stream, self.latency_frames);
         Ok(())
     }

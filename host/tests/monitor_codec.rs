@@ -1,7 +1,8 @@
 //! Codec listening in the monitor (`monitor codec opus:128`) over the in-process backend:
 //! the listener hears the graph's output as Opus decodes it, later by the codec's latency,
 //! at the uncoded output's loudness, and the switches in and out never step the output
-//! more than the signal itself does. Skips with a notice where libopus is missing, unless
+//! more than the signal itself does; the same at 44.1 kHz, where the codec runs behind a
+//! resampler. Skips with a notice where libopus is missing, unless
 //! LATHE_REQUIRE_CODECS=1.
 
 use std::time::Duration;
@@ -10,7 +11,6 @@ use lathe_host::live::console::{self, Command};
 use lathe_host::live::testing::TestRun;
 use lathe_host::live::{Answer, Ending};
 
-const RATE: usize = 48_000;
 const PERIOD: u32 = 256;
 
 const GRAPH: &str = "(\n    inputs: {\"main\": 2},\n    outputs: {\"main\": 2},\n    \
@@ -26,7 +26,7 @@ fn music(frames: usize, seed: u32) -> Vec<f32> {
     let mut state = seed;
     (0..frames)
         .map(|i| {
-            let t = i as f64 / RATE as f64;
+            let t = i as f64 / 48_000.0;
             state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
             let noise = (state >> 8) as f64 / f64::from(1u32 << 24) - 0.5;
             let tone = (2.0 * std::f64::consts::PI * 220.0 * t).sin() * 0.3
@@ -53,11 +53,11 @@ struct Live {
 }
 
 impl Live {
-    fn start() -> Live {
+    fn start(rate_hz: u32) -> Live {
         let dir = tempfile::tempdir().expect("temp dir");
         let graph = dir.path().join("g.ron");
         std::fs::write(&graph, GRAPH).expect("graph written");
-        let run = TestRun::start("codec", &graph, RATE as u32, PERIOD, |_| ());
+        let run = TestRun::start("codec", &graph, rate_hz, PERIOD, |_| ());
         Live { _dir: dir, run }
     }
 
@@ -88,14 +88,25 @@ impl std::ops::DerefMut for Live {
 /// 20 ms crossfade between the two can add).
 #[test]
 fn monitor_codec_plays_the_decoded_output_matched_and_click_free() {
+    plays_decoded_matched_and_click_free(48_000);
+}
+
+/// The same in a 44.1 kHz session, where Opus does not code: the monitor resamples to
+/// 48 kHz and back around the codec.
+#[test]
+fn monitor_codec_at_44100_hz_resamples_around_the_codec() {
+    plays_decoded_matched_and_click_free(44_100);
+}
+
+fn plays_decoded_matched_and_click_free(rate: usize) {
     let spec = "opus:128";
-    if let Err(e) = lathe_codecs::open(spec.parse().expect("valid"), RATE as u32, 2) {
+    if let Err(e) = lathe_codecs::open(spec.parse().expect("valid"), 48_000, 2) {
         assert!(!require(), "{e}");
         eprintln!("skipping: {e}");
         return;
     }
-    let mut live = Live::start();
-    let frames = RATE * 3;
+    let mut live = Live::start(rate as u32);
+    let frames = rate * 3;
     let input = [music(frames, 1), music(frames, 2)];
     let wet: Vec<Vec<f32>> = input
         .iter()
@@ -108,7 +119,7 @@ fn monitor_codec_plays_the_decoded_output_matched_and_click_free() {
         *at += n;
         live.driver.run(&part, n)
     };
-    let before = play(&mut live, &mut at, RATE / 2);
+    let before = play(&mut live, &mut at, rate / 2);
     assert!(
         before[0]
             .iter()
@@ -122,19 +133,19 @@ fn monitor_codec_plays_the_decoded_output_matched_and_click_free() {
     let start = at;
     // The worker needs real time to encode: play the switch period by period.
     let mut heard = [Vec::new(), Vec::new()];
-    while at < start + RATE * 2 {
+    while at < start + rate * 2 {
         let out = play(&mut live, &mut at, PERIOD as usize);
         for (h, o) in heard.iter_mut().zip(out) {
             h.extend(o);
         }
-        std::thread::sleep(Duration::from_micros(5_333));
+        std::thread::sleep(Duration::from_secs_f64(f64::from(PERIOD) / rate as f64));
     }
     let latency =
-        lathe_codecs::stream::stream_latency_frames(spec.parse().expect("valid"), 48_000, 2)
+        lathe_codecs::stream::stream_latency_frames(spec.parse().expect("valid"), rate as u32, 2)
             .expect("latency")
-            + lathe_codecs::realtime::worker_headroom_frames(48_000, PERIOD as usize);
+            + lathe_codecs::realtime::worker_headroom_frames(rate as u32, PERIOD as usize);
     // The last half second: the decoded output, `latency` frames late.
-    let tail = RATE / 2;
+    let tail = rate / 2;
     let from = heard[0].len() - tail;
     for c in 0..2 {
         let out = &heard[c][from..];
@@ -162,11 +173,11 @@ fn monitor_codec_plays_the_decoded_output_matched_and_click_free() {
     // periods to spare). After it, the coded output alone, which steps more than the
     // source (the codec's noise is broadband): each side's own largest step is allowed.
     let switch =
-        latency + lathe_host::live::monitor::codec::SETTLE_FRAMES + RATE / 25 + 4 * PERIOD as usize;
+        latency + lathe_host::live::monitor::codec::SETTLE_FRAMES + rate / 25 + 4 * PERIOD as usize;
     let own_step = max_step(&wet[0]).max(max_step(&heard[0][switch..]));
     let peak = wet[0].iter().fold(0.0f32, |m, x| m.max(x.abs()));
     // A crossfade adds at most the difference of its two sides per frame of its ramp.
-    let allowed = own_step + 2.0 * peak / (0.02 * RATE as f32);
+    let allowed = own_step + 2.0 * peak / (0.02 * rate as f32);
     let switch_step = max_step(&heard[0][..switch]);
     assert!(
         switch_step <= allowed,
@@ -176,15 +187,15 @@ fn monitor_codec_plays_the_decoded_output_matched_and_click_free() {
         Ok(Answer::Text(t)) => assert!(!t.contains("codec"), "{t}"),
         other => panic!("{other:?}"),
     }
-    let back = play(&mut live, &mut at, RATE / 4);
+    let back = play(&mut live, &mut at, rate / 4);
     assert!(
         max_step(&back[0]) <= allowed,
         "switch out: step {}",
         max_step(&back[0])
     );
-    let settled = RATE / 8;
-    let base = at - RATE / 4;
-    for i in settled..RATE / 4 {
+    let settled = rate / 8;
+    let base = at - rate / 4;
+    for i in settled..rate / 4 {
         assert!(
             (back[0][i] - wet[0][base + i]).abs() < 1e-6,
             "uncoded again at {i}"
