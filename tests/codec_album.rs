@@ -267,3 +267,97 @@ fn a_bad_codec_safe_list_is_a_usage_error() {
         &["unknown codec `ogg`", "opus, mp3 and aac"],
     );
 }
+
+/// In album mode (one gain for the album) the codec-safe gain is the album's too: every
+/// track is turned down as far as the one whose decode overshoots most needs, so a quiet
+/// track that does not overshoot at all goes down with the loud one and the tracks keep
+/// their relative loudness (within 0.05 LU of the same album without --codec-safe). In
+/// track mode each track finds its own (the quiet one none).
+#[test]
+fn album_mode_turns_every_track_down_by_the_loudest_decodes_need() {
+    let dir = setup();
+    let d = dir.path();
+    let tones: Vec<Vec<f32>> = (0..2)
+        .map(|_| {
+            (0..48_000 * 5)
+                .map(|i| {
+                    let t = i as f32 / 48_000.0;
+                    0.1 * (2.0 * std::f32::consts::PI * 440.0 * t).sin()
+                        + 0.05 * (2.0 * std::f32::consts::PI * 1_000.0 * t).sin()
+                })
+                .collect()
+        })
+        .collect();
+    write_wav_f32(&d.join("q.wav"), 48_000, &tones);
+    let album = |name: &str, extra: &[&str]| -> Option<serde_json::Value> {
+        let report = format!("{name}.json");
+        let mut args = vec![
+            "album",
+            "master.ron",
+            "t.wav",
+            "q.wav",
+            "-o",
+            name,
+            "--preset",
+            "loud.ron",
+            "-q",
+            "--report",
+            &report,
+        ];
+        args.extend(extra);
+        let out = lathe_in(d, &args);
+        if out.status.code() == Some(2) && stderr(&out).contains("is not installed") {
+            assert!(!codecs_required(), "{}", stderr(&out));
+            eprintln!("notice: skipping: {}", stderr(&out));
+            return None;
+        }
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let text = std::fs::read_to_string(d.join(report)).expect("report");
+        Some(serde_json::from_str(&text).expect("JSON"))
+    };
+    let lufs = |r: &serde_json::Value, k: usize| {
+        r["tracks"][k]["after"]["integrated_lufs"]
+            .as_f64()
+            .expect("loudness")
+    };
+    let codec_gain = |r: &serde_json::Value, k: usize| {
+        r["tracks"][k]["codec_safe"]["gain_db"]
+            .as_f64()
+            .expect("codec-safe gain")
+    };
+    let Some(plain) = album("plain", &[]) else {
+        return;
+    };
+    let Some(safe) = album("safe", &["--codec-safe", "opus:128"]) else {
+        return;
+    };
+    let album_db = safe["codec_safe_album_db"].as_f64().expect("album gain");
+    assert!(album_db < -0.1, "the loud track overshoots: {album_db}");
+    for k in 0..2 {
+        assert!(
+            (codec_gain(&safe, k) - album_db).abs() < 0.02,
+            "track {k}: {} against the album's {album_db}",
+            codec_gain(&safe, k)
+        );
+        for decoded in safe["tracks"][k]["codec_safe"]["decoded"]
+            .as_array()
+            .expect("decoded")
+        {
+            assert!(decoded["true_peak_dbtp"].as_f64().expect("tp") <= -1.0);
+        }
+    }
+    let relative = |r: &serde_json::Value| lufs(r, 0) - lufs(r, 1);
+    assert!(
+        (relative(&safe) - relative(&plain)).abs() < 0.05,
+        "relative loudness {} with codec-safe, {} without",
+        relative(&safe),
+        relative(&plain)
+    );
+
+    let Some(own) = album("own", &["--codec-safe", "opus:128", "--mode", "track"]) else {
+        return;
+    };
+    assert!(own.get("codec_safe_album_db").is_none());
+    assert!(codec_gain(&own, 0) < -0.1, "the loud track goes down");
+    assert_eq!(codec_gain(&own, 1), 0.0, "the quiet track does not");
+}

@@ -68,6 +68,27 @@ pub fn run(args: &AlbumArgs) -> Result<(), CliError> {
     pool.install(|| job.run(args))
 }
 
+/// What [`Job::solve`] delivered (in track order), its number of passes and the album's
+/// codec-safe gain in dB (`None` when each track found its own).
+type Solved = (Vec<Result<TrackReport, Failure>>, usize, Option<f64>);
+
+/// How a track's codec-safe gain is found.
+#[derive(Clone, Copy)]
+enum CodecGain<'a> {
+    /// Searched from this gain down: 0 dB, or the album's codec-safe gain.
+    SearchFrom(f64),
+    /// Found when the track was first delivered: applied as it is (the album-tag pass).
+    Known(&'a CodecSafe),
+}
+
+/// The codec-safe gain a second write of `report`'s track applies: the one found first.
+fn known_codec_gain(report: &TrackReport) -> CodecGain<'_> {
+    match &report.codec_safe {
+        Some(chosen) => CodecGain::Known(chosen),
+        None => CodecGain::SearchFrom(0.0),
+    }
+}
+
 /// The preset's codec-safe list, parsed.
 fn codec_safe_specs(preset: &Preset) -> Result<Vec<CodecSpec>, String> {
     let mut specs = Vec::new();
@@ -214,6 +235,10 @@ struct AlbumReport {
     bits: u32,
     dither: String,
     passes: usize,
+    /// The album's codec-safe gain (album mode with `--codec-safe`): every track at least
+    /// this far down, so the album keeps its relative levels.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    codec_safe_album_db: Option<f64>,
     shard: String,
     tracks: Vec<TrackReport>,
     failed: Vec<Failure>,
@@ -397,7 +422,7 @@ impl Job {
             .collect();
         let (tracks, mut failed) = self.decode(&args.tracks, &also_written)?;
         let secs = origination_secs();
-        let (finished, passes) = self.solve(&tracks, secs)?;
+        let (finished, passes, codec_album_db) = self.solve(&tracks, secs)?;
         let mut reports = Vec::new();
         for result in finished {
             match result {
@@ -408,7 +433,7 @@ impl Job {
         if self.album_tags() {
             failed.extend(self.write_with_album_tags(&tracks, &mut reports, secs)?);
         }
-        let report = self.report(&tracks, reports, failed, passes);
+        let report = self.report(&tracks, reports, failed, passes, codec_album_db);
         if !args.quiet {
             print!("{}", table(&report));
         }
@@ -618,28 +643,37 @@ impl Job {
         }
     }
 
-    /// Renders and delivers `track` at `gain_db` when it is in this run's shard.
+    /// Renders and delivers `track` at `gain_db` when it is in this run's shard, its
+    /// codec-safe search starting at `codec_from_db`.
     fn render_and_deliver(
         &self,
         track: &Track,
         gain_db: f64,
+        codec_from_db: f64,
         secs: u64,
     ) -> Result<Option<Result<TrackReport, Failure>>, CliError> {
         if !self.shard.contains(track.index) {
             return Ok(None);
         }
         let audio = self.render(track, gain_db)?;
-        Ok(Some(self.deliver_or_fail(track, gain_db, audio, secs)))
+        Ok(Some(self.deliver_or_fail(
+            track,
+            gain_db,
+            codec_from_db,
+            audio,
+            secs,
+        )))
     }
 
     fn deliver_or_fail(
         &self,
         track: &Track,
         gain_db: f64,
+        codec_from_db: f64,
         audio: Audio,
         secs: u64,
     ) -> Result<TrackReport, Failure> {
-        self.deliver(track, gain_db, audio, secs)
+        self.deliver(track, gain_db, codec_from_db, audio, secs)
             .map_err(|(error, write_failed)| Failure {
                 input: track.path.display().to_string(),
                 error,
@@ -649,18 +683,16 @@ impl Job {
 
     /// Finds the pre-gain of every track by the fixed iteration of
     /// [`crate::album::plan`] and delivers the tracks of the shard; returns what was
-    /// delivered (in track order) and the number of passes.
-    fn solve(
-        &self,
-        tracks: &[Track],
-        secs: u64,
-    ) -> Result<(Vec<Result<TrackReport, Failure>>, usize), CliError> {
+    /// delivered (in track order), the number of passes and the album's codec-safe gain
+    /// ([`Job::album_codec_gain_db`]).
+    fn solve(&self, tracks: &[Track], secs: u64) -> Result<Solved, CliError> {
         let Some(target) = self.target else {
+            let codec_db = self.album_codec_gain_db(tracks, &vec![0.0; tracks.len()])?;
             let finished: Vec<Option<_>> = tracks
                 .par_iter()
-                .map(|t| self.render_and_deliver(t, 0.0, secs))
+                .map(|t| self.render_and_deliver(t, 0.0, codec_db.unwrap_or(0.0), secs))
                 .collect::<Result<_, CliError>>()?;
-            return Ok((finished.into_iter().flatten().collect(), 1));
+            return Ok((finished.into_iter().flatten().collect(), 1, codec_db));
         };
         match self.mode {
             AlbumMode::Track => {
@@ -678,22 +710,24 @@ impl Job {
                             let audio = self.render(t, gain)?;
                             let after = measure(&audio).analysis().integrated_lufs;
                             if search.step(after) || pass == MAX_PASSES {
-                                return Ok((self.deliver_or_fail(t, gain, audio, secs), pass));
+                                let delivered = self.deliver_or_fail(t, gain, 0.0, audio, secs);
+                                return Ok((delivered, pass));
                             }
                         }
                     })
                     .collect::<Result<_, CliError>>()?;
                 let passes = results.iter().map(|r| r.1).max().unwrap_or(0);
-                Ok((results.into_iter().map(|r| r.0).collect(), passes))
+                Ok((results.into_iter().map(|r| r.0).collect(), passes, None))
             }
             AlbumMode::Album => {
                 let (gains, passes) = self.solve_album(tracks, target)?;
+                let codec_db = self.album_codec_gain_db(tracks, &gains)?;
                 let finished: Vec<Option<_>> = tracks
                     .par_iter()
                     .zip(gains.par_iter())
-                    .map(|(t, &g)| self.render_and_deliver(t, g, secs))
+                    .map(|(t, &g)| self.render_and_deliver(t, g, codec_db.unwrap_or(0.0), secs))
                     .collect::<Result<_, CliError>>()?;
-                Ok((finished.into_iter().flatten().collect(), passes))
+                Ok((finished.into_iter().flatten().collect(), passes, codec_db))
             }
         }
     }
@@ -741,15 +775,44 @@ impl Job {
     }
 
     /// With codecs to keep safe, turns `audio` down until each decodes at or under the
-    /// ceiling, and says what it chose.
-    fn codec_safe(&self, audio: &mut Audio) -> Result<Option<CodecSafe>, String> {
+    /// ceiling, starting from `from_db` (0, or the album's codec-safe gain), and says what
+    /// it chose.
+    fn codec_safe(&self, audio: &mut Audio, from_db: f64) -> Result<Option<CodecSafe>, String> {
         let specs = codec_safe_specs(&self.preset)?;
         if specs.is_empty() {
             return Ok(None);
         }
-        let chosen = codec_safe::search(audio, &specs, self.preset.ceiling_dbtp)?;
+        let chosen = codec_safe::search_from(audio, &specs, self.preset.ceiling_dbtp, from_db)?;
         apply_gain(audio, chosen.gain_db);
         Ok(Some(chosen))
+    }
+
+    /// The album's codec-safe gain, in album mode with codecs to keep safe and every
+    /// track in this run: each track's own codec-safe gain is searched (at its album gain,
+    /// after its safety gain) and the lowest is the album's, so every track is turned
+    /// down as far as the one whose decode overshoots most and the album keeps its
+    /// relative levels. `None` otherwise (each track then finds its own, from 0 dB). A
+    /// track whose search fails is left to fail when it is delivered.
+    fn album_codec_gain_db(
+        &self,
+        tracks: &[Track],
+        gains: &[f64],
+    ) -> Result<Option<f64>, CliError> {
+        let specs = codec_safe_specs(&self.preset).map_err(|e| CliError::user(anyhow!(e)))?;
+        if specs.is_empty() || self.mode != AlbumMode::Album || self.shard != Shard::ALL {
+            return Ok(None);
+        }
+        let own: Vec<Option<f64>> = tracks
+            .par_iter()
+            .zip(gains.par_iter())
+            .map(|(t, &g)| {
+                let mut audio = self.render(t, g)?;
+                self.safety_gain(&mut audio);
+                let found = codec_safe::search(&audio, &specs, self.preset.ceiling_dbtp);
+                Ok(found.ok().map(|c| c.gain_db))
+            })
+            .collect::<Result<_, CliError>>()?;
+        Ok(Some(own.into_iter().flatten().fold(0.0, f64::min)))
     }
 
     /// Whether the files carry album loudness tags (ReplayGain album fields, R128 album
@@ -781,7 +844,7 @@ impl Job {
                 };
                 let audio = self.render(track, report.gain_db)?;
                 let written = self
-                    .prepare(track, report.gain_db, audio, report.codec_safe.as_ref())
+                    .prepare(track, report.gain_db, audio, known_codec_gain(report))
                     .and_then(|(audio, _)| self.write_track(&audio, report, secs, Some(&album)));
                 Ok(written.map_err(|(error, write_failed)| Failure {
                     input: track.path.display().to_string(),
@@ -809,28 +872,23 @@ impl Job {
         &self,
         track: &Track,
         gain_db: f64,
+        codec_from_db: f64,
         audio: Audio,
         secs: u64,
     ) -> Result<TrackReport, (String, bool)> {
-        let (audio, report) = self.prepare(track, gain_db, audio, None)?;
+        let (audio, report) =
+            self.prepare(track, gain_db, audio, CodecGain::SearchFrom(codec_from_db))?;
         if !self.album_tags() {
             self.write_track(&audio, &report, secs, None)?;
         }
         Ok(report)
     }
 
-    /// The delivered samples of one track and what the report says of them: the safety
-    /// gain, the codec-safe gain (searched, or `known` from an earlier pass) and dither.
-    fn prepare(
-        &self,
-        track: &Track,
-        gain_db: f64,
-        mut audio: Audio,
-        known: Option<&CodecSafe>,
-    ) -> Result<(Audio, TrackReport), (String, bool)> {
-        let not_written = |e: String| (e, false);
+    /// Turns `audio` down when its true peak is within half the safety margin of the
+    /// ceiling (or over it), to the margin under it; the gain applied, in dB.
+    fn safety_gain(&self, audio: &mut Audio) -> f64 {
         let ceiling = self.preset.ceiling_dbtp;
-        let peak = measure(&audio).analysis().true_peak_dbtp;
+        let peak = measure(audio).analysis().true_peak_dbtp;
         let safety_gain_db = match peak {
             Some(p) if p > ceiling - SAFETY_MARGIN_DB / 2.0 => ceiling - SAFETY_MARGIN_DB - p,
             _ => 0.0,
@@ -839,12 +897,28 @@ impl Job {
             let g = 10f64.powf(safety_gain_db / 20.0) as f32;
             audio.channels.iter_mut().flatten().for_each(|s| *s *= g);
         }
-        let codec_safe = match known {
-            Some(chosen) => {
+        safety_gain_db
+    }
+
+    /// The delivered samples of one track and what the report says of them: the safety
+    /// gain, the codec-safe gain (searched, or known from an earlier pass) and dither.
+    fn prepare(
+        &self,
+        track: &Track,
+        gain_db: f64,
+        mut audio: Audio,
+        codec_gain: CodecGain<'_>,
+    ) -> Result<(Audio, TrackReport), (String, bool)> {
+        let not_written = |e: String| (e, false);
+        let safety_gain_db = self.safety_gain(&mut audio);
+        let codec_safe = match codec_gain {
+            CodecGain::Known(chosen) => {
                 apply_gain(&mut audio, chosen.gain_db);
                 Some(chosen.clone())
             }
-            None => self.codec_safe(&mut audio).map_err(not_written)?,
+            CodecGain::SearchFrom(from_db) => {
+                self.codec_safe(&mut audio, from_db).map_err(not_written)?
+            }
         };
         let config = format!(
             "(channels: {}, bits: {}, shaping: \"{}\", seed: {})",
@@ -949,6 +1023,7 @@ impl Job {
         reports: Vec<TrackReport>,
         failed: Vec<Failure>,
         passes: usize,
+        codec_safe_album_db: Option<f64>,
     ) -> AlbumReport {
         let spread = |v: Vec<f64>| {
             let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
@@ -1004,6 +1079,7 @@ impl Job {
                 self.preset.shaping
             ),
             passes,
+            codec_safe_album_db,
             shard: format!("{}/{}", self.shard.index, self.shard.count),
             album_before,
             album_after,
@@ -1104,6 +1180,13 @@ fn table(report: &AlbumReport) -> String {
     if let Some(previews) = &report.album_platforms {
         let _ = writeln!(out, "album (one programme): on streaming platforms");
         out.push_str(&platforms::table(previews));
+    }
+    if let Some(gain_db) = report.codec_safe_album_db {
+        let _ = writeln!(
+            out,
+            "codec-safe for the album: {gain_db:+.2} dB on every track (what the track whose \
+             decode overshoots most needs), so the tracks keep their relative levels"
+        );
     }
     for t in &report.tracks {
         if let Some(c) = &t.codec_safe {

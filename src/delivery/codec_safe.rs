@@ -65,7 +65,19 @@ fn scaled(audio: &Audio, gain_db: f64) -> Audio {
 /// The gain (0 dB or lower) at which every codec in `codecs` decodes `audio` at or
 /// under `ceiling_dbtp`, within the stated tolerance and [`MAX_PASSES`] passes.
 pub fn search(audio: &Audio, codecs: &[CodecSpec], ceiling_dbtp: f64) -> Result<CodecSafe, String> {
-    let mut gain_db = 0.0;
+    search_from(audio, codecs, ceiling_dbtp, 0.0)
+}
+
+/// [`search`] starting at `start_gain_db` (0 or lower) instead of 0 dB: the gain found is
+/// `start_gain_db` when every codec decodes under the ceiling there (one pass), else lower.
+/// An album turns every track down by its loudest decode's need this way.
+pub fn search_from(
+    audio: &Audio,
+    codecs: &[CodecSpec],
+    ceiling_dbtp: f64,
+    start_gain_db: f64,
+) -> Result<CodecSafe, String> {
+    let mut gain_db = start_gain_db;
     for pass in 1..=MAX_PASSES {
         let trial = scaled(audio, gain_db);
         let decoded = codecs

@@ -103,7 +103,7 @@ pub(crate) fn master_unit(spec: UnitSpec) -> Result<UnitOutcome, String> {
             .join("\n"));
     }
     let secs = origination_secs();
-    let (finished, passes) = job.solve(&tracks, secs).map_err(|e| e.to_string())?;
+    let (finished, passes, codec_album_db) = job.solve(&tracks, secs).map_err(|e| e.to_string())?;
     let mut reports = Vec::with_capacity(finished.len());
     let mut errors = Vec::new();
     for result in finished {
@@ -121,7 +121,7 @@ pub(crate) fn master_unit(spec: UnitSpec) -> Result<UnitOutcome, String> {
     if !errors.is_empty() {
         return Err(errors.join("\n"));
     }
-    let report = job.report(&tracks, reports, Vec::new(), passes);
+    let report = job.report(&tracks, reports, Vec::new(), passes, codec_album_db);
     Ok(UnitOutcome {
         tracks: report
             .tracks
