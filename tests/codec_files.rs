@@ -203,21 +203,7 @@ fn render_writes_opus_and_mp3_that_decode_to_the_source_length_with_loudness_tag
     );
     assert_aligned("mp3", &source, &ffmpeg_decode(d, "a.mp3"));
     // The bitrate asked for: 256 kbps CBR.
-    let probe = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-show_entries",
-            "stream=bit_rate",
-            "-of",
-            "csv=p=0",
-        ])
-        .arg("a.mp3")
-        .current_dir(d)
-        .output()
-        .expect("ffprobe runs");
-    let bit_rate = String::from_utf8_lossy(&probe.stdout);
-    assert_eq!(bit_rate.trim().trim_end_matches(','), "256000");
+    assert_eq!(ffprobe_bit_rate(d, "a.mp3"), 256_000.0);
 }
 
 #[test]

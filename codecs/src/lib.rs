@@ -24,6 +24,7 @@ pub mod node;
 pub mod ogg;
 pub mod opus;
 pub mod opus_file;
+mod packets;
 pub mod rate_bridge;
 pub mod realtime;
 mod roundtrip;

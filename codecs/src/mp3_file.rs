@@ -4,7 +4,8 @@
 //! audio frames.
 
 use crate::mp3::LameEncoder;
-use crate::{CodecError, CodecSpec, Encoder, Packet};
+use crate::packets::PacketSink;
+use crate::{CodecError, CodecSpec};
 
 /// Frames handed to the encoder per call.
 const CHUNK_FRAMES: usize = 4096;
@@ -31,38 +32,29 @@ pub fn encode_file(
 /// [`Mp3FileWriter::finish`], because the ID3v2 tag comes first in the file and its
 /// values (the loudness of the whole track) are known only at the end.
 pub struct Mp3FileWriter {
-    encoder: LameEncoder,
-    packets: Vec<Packet>,
-    interleaved: Vec<f32>,
+    sink: PacketSink<LameEncoder>,
 }
 
 impl Mp3FileWriter {
     pub fn new(spec: CodecSpec, sample_rate_hz: u32, channels: usize) -> Result<Self, CodecError> {
         Ok(Self {
-            encoder: LameEncoder::with_lame_tag(spec, sample_rate_hz, channels)?,
-            packets: Vec::new(),
-            interleaved: Vec::new(),
+            sink: PacketSink::new(LameEncoder::with_lame_tag(spec, sample_rate_hz, channels)?),
         })
     }
 
     /// Encodes the next frames: one slice per channel, all the same length.
     pub fn write(&mut self, planes: &[&[f32]]) -> Result<(), CodecError> {
-        let frames = planes.first().map_or(0, |p| p.len());
-        self.interleaved.clear();
-        for i in 0..frames {
-            self.interleaved.extend(planes.iter().map(|p| p[i]));
-        }
-        self.encoder.encode(&self.interleaved, &mut self.packets)
+        self.sink.write(planes)
     }
 
     /// Flushes the encoder and returns the whole file with `tags` (description, value)
     /// as ID3v2.4 `TXXX` frames.
     pub fn finish(mut self, tags: &[(String, String)]) -> Result<Vec<u8>, CodecError> {
-        self.encoder.finish(&mut self.packets)?;
+        self.sink.finish()?;
         // LAME wrote an empty frame first, to be replaced by the finished LAME tag.
-        let tag_frame = self.encoder.lame_tag_frame()?;
+        let tag_frame = self.sink.encoder.lame_tag_frame()?;
         let mut out = id3v2_tag(tags);
-        let mut audio = self.packets.into_iter();
+        let mut audio = self.sink.packets.into_iter();
         if !tag_frame.is_empty() {
             audio.next();
             out.extend_from_slice(&tag_frame);

@@ -15,7 +15,8 @@
 //! loudness of the whole track) are known only at the end. 256 kbps is 1.9 MB a minute.
 
 use crate::aac::FdkAacEncoder;
-use crate::{CodecError, CodecSpec, Encoder, Packet};
+use crate::packets::PacketSink;
+use crate::{CodecError, CodecSpec, Encoder};
 
 /// Frames in one AAC-LC access unit.
 const FRAMES_PER_AU: u32 = 1024;
@@ -34,12 +35,9 @@ const LANGUAGE_UND: u16 =
 
 /// An AAC `.m4a` file being encoded.
 pub struct M4aFileWriter {
-    encoder: FdkAacEncoder,
+    sink: PacketSink<FdkAacEncoder>,
     channels: usize,
     sample_rate_hz: u32,
-    packets: Vec<Packet>,
-    frames_in: u64,
-    interleaved: Vec<f32>,
 }
 
 impl M4aFileWriter {
@@ -53,38 +51,30 @@ impl M4aFileWriter {
             });
         }
         Ok(Self {
-            encoder: FdkAacEncoder::new(spec, sample_rate_hz, channels)?,
+            sink: PacketSink::new(FdkAacEncoder::new(spec, sample_rate_hz, channels)?),
             channels,
             sample_rate_hz,
-            packets: Vec::new(),
-            frames_in: 0,
-            interleaved: Vec::new(),
         })
     }
 
     /// Encodes the next frames: one slice per channel, all the same length.
     pub fn write(&mut self, planes: &[&[f32]]) -> Result<(), CodecError> {
-        let frames = planes.first().map_or(0, |p| p.len());
-        self.interleaved.clear();
-        for i in 0..frames {
-            self.interleaved.extend(planes.iter().map(|p| p[i]));
-        }
-        self.frames_in += frames as u64;
-        self.encoder.encode(&self.interleaved, &mut self.packets)
+        self.sink.write(planes)
     }
 
     /// Flushes the encoder and returns the whole file with `tags` (field, value).
     pub fn finish(mut self, tags: &[(String, String)]) -> Result<Vec<u8>, CodecError> {
-        self.encoder.finish(&mut self.packets)?;
+        self.sink.finish()?;
+        let sink = &self.sink;
         let track = Track {
             sample_rate_hz: self.sample_rate_hz,
             channels: self.channels as u16,
-            delay_frames: self.encoder.delay_frames() as u64,
-            frames: self.frames_in,
-            config: self.encoder.audio_specific_config(),
-            sizes: self.packets.iter().map(|p| p.data.len() as u32).collect(),
+            delay_frames: sink.encoder.delay_frames() as u64,
+            frames: sink.frames_in,
+            config: sink.encoder.audio_specific_config(),
+            sizes: sink.packets.iter().map(|p| p.data.len() as u32).collect(),
         };
-        let payload: usize = self.packets.iter().map(|p| p.data.len()).sum();
+        let payload: usize = sink.packets.iter().map(|p| p.data.len()).sum();
         let ftyp = ftyp();
         let mdat_header = mdat_header(payload);
         // `moov` holds the offset of the audio, which comes after `moov`: its size does
@@ -96,7 +86,7 @@ impl M4aFileWriter {
         out.extend_from_slice(&ftyp);
         out.extend_from_slice(&moov);
         out.extend_from_slice(&mdat_header);
-        for packet in &self.packets {
+        for packet in &sink.packets {
             out.extend_from_slice(&packet.data);
         }
         Ok(out)

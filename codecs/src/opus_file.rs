@@ -9,7 +9,8 @@
 
 use crate::ogg::OggWriter;
 use crate::opus::{OpusEncoder, PACKET_MS};
-use crate::{CodecError, CodecSpec, Encoder, Packet};
+use crate::packets::PacketSink;
+use crate::{CodecError, CodecSpec, Encoder};
 
 /// The rate every Opus granule position and the pre-skip count in.
 const GRANULE_RATE_HZ: u32 = 48_000;
@@ -31,14 +32,11 @@ pub fn q78(gain_db: f64) -> i16 {
 
 /// An Ogg Opus file being encoded.
 pub struct OpusFileWriter {
-    encoder: OpusEncoder,
+    sink: PacketSink<OpusEncoder>,
     channels: usize,
     sample_rate_hz: u32,
     /// Granule units (48 kHz frames) per encoded frame.
     granule_per_frame: u64,
-    packets: Vec<Packet>,
-    frames_in: u64,
-    interleaved: Vec<f32>,
 }
 
 impl OpusFileWriter {
@@ -53,32 +51,23 @@ impl OpusFileWriter {
         }
         let encoder = OpusEncoder::new(spec, sample_rate_hz, channels)?;
         Ok(Self {
-            encoder,
+            sink: PacketSink::new(encoder),
             channels,
             sample_rate_hz,
             granule_per_frame: u64::from(GRANULE_RATE_HZ / sample_rate_hz),
-            packets: Vec::new(),
-            frames_in: 0,
-            interleaved: Vec::new(),
         })
     }
 
     /// Encodes the next frames: one slice per channel, all the same length.
     pub fn write(&mut self, planes: &[&[f32]]) -> Result<(), CodecError> {
-        let frames = planes.first().map_or(0, |p| p.len());
-        self.interleaved.clear();
-        for i in 0..frames {
-            self.interleaved.extend(planes.iter().map(|p| p[i]));
-        }
-        self.frames_in += frames as u64;
-        self.encoder.encode(&self.interleaved, &mut self.packets)
+        self.sink.write(planes)
     }
 
     /// Flushes the encoder and returns the whole file, with `comments` (field, value) in
     /// its `OpusTags`.
     pub fn finish(mut self, comments: &[(String, String)]) -> Result<Vec<u8>, CodecError> {
-        self.encoder.finish(&mut self.packets)?;
-        let pre_skip = self.encoder.delay_frames() as u64 * self.granule_per_frame;
+        self.sink.finish()?;
+        let pre_skip = self.sink.encoder.delay_frames() as u64 * self.granule_per_frame;
         let mut ogg = OggWriter::new(SERIAL);
         ogg.packet(&self.opus_head(pre_skip), 0);
         ogg.flush();
@@ -88,9 +77,9 @@ impl OpusFileWriter {
             u64::from(self.sample_rate_hz * PACKET_MS / 1000) * self.granule_per_frame;
         // The end: every source frame after the pre-skip, and not one more (the last
         // page's granule trims the padding of the last packet, RFC 7845 section 4.4).
-        let end = pre_skip + self.frames_in * self.granule_per_frame;
-        let count = self.packets.len();
-        for (k, packet) in self.packets.iter().enumerate() {
+        let end = pre_skip + self.sink.frames_in * self.granule_per_frame;
+        let count = self.sink.packets.len();
+        for (k, packet) in self.sink.packets.iter().enumerate() {
             if ogg.pending_bytes() + packet.data.len() > PAGE_BYTES && k + 1 < count {
                 ogg.flush();
             }
