@@ -13,7 +13,7 @@ cd "$(dirname "$0")"
 secs=${1:-30}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(graph_compile wav_reader audio_decode preset_parse script_sandbox)
+[ ${#targets[@]} -gt 0 ] || targets=(graph_compile wav_reader audio_decode preset_parse catalog_parse script_sandbox)
 
 export CARGO_TARGET_DIR=${FUZZ_TARGET_DIR:-$PWD/target}
 export RUSTFLAGS="-Cpasses=sancov-module \
@@ -33,6 +33,7 @@ seeds() {
         graph_compile) echo ../graphs/*.ron ../tests/bad_graphs/*.ron ;;
         script_sandbox) echo ../graphs/*.rhai ;;
         preset_parse) echo ../presets/*.ron ;;
+        catalog_parse) echo seeds/catalog/* ;;
         wav_reader) echo seeds/audio/*.wav ;;
         audio_decode) echo seeds/audio/* ;;
     esac

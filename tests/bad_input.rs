@@ -358,7 +358,66 @@ fn class5_graph_referenced_files_are_read_with_limits() {
         &["pipe.wav", "not a regular file"],
     );
     tried += 2;
+    tried += catalogue_reads_are_bounded(d);
     println!("class 5: {tried} unbounded or blocking reads refused");
+}
+
+/// The catalogue of `lathe catalog` is streamed and may be huge, but it must be a regular
+/// file, and each row is read with at most 1 MiB in memory. Returns the cases tried.
+#[cfg(unix)]
+fn catalogue_reads_are_bounded(d: &Path) -> usize {
+    std::os::unix::fs::symlink("/dev/zero", d.join("zero.jsonl")).unwrap();
+    let fifo = std::ffi::CString::new(d.join("pipe.csv").to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo on a path we own.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+    let long = "x".repeat(2 * 1024 * 1024);
+    // A JSON Lines row past the limit is an error at its line; the rows after it are read.
+    std::fs::write(
+        d.join("long.jsonl"),
+        format!(
+            "{{\"path\": \"a.wav\", \"album\": \"A\"}}\n{{\"path\": \"{long}\"}}\n{{\"path\": \"b.wav\", \"album\": \"A\", \"track\": 0}}\n"
+        ),
+    )
+    .unwrap();
+    // A quoted CSV field that never closes: the rows end at its line.
+    std::fs::write(
+        d.join("long.csv"),
+        format!("path,album\na.wav,A\n\"{long}\nb.wav,A\n"),
+    )
+    .unwrap();
+    let status =
+        |catalogue: &str| ["catalog", "status", catalogue, "-o", "delivery"].map(String::from);
+    let cases: [(&str, &[&str]); 4] = [
+        (
+            "zero.jsonl",
+            &["zero.jsonl", "a character device, not a regular file"],
+        ),
+        (
+            "pipe.csv",
+            &["pipe.csv", "a FIFO (named pipe), not a regular file"],
+        ),
+        (
+            "long.jsonl",
+            &[
+                "long.jsonl:2: the row is longer than 1048576 bytes",
+                "long.jsonl:3: track 0",
+            ],
+        ),
+        (
+            "long.csv",
+            &["long.csv:3: the row is longer than 1048576 bytes"],
+        ),
+    ];
+    for (catalogue, needles) in cases {
+        let args = status(catalogue);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        refused(d, &args, 2, needles);
+        assert!(
+            !d.join("delivery").exists(),
+            "{catalogue}: a folder was made"
+        );
+    }
+    cases.len()
 }
 
 #[test]

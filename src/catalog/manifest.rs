@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::io::{BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use lathe_nodes::dsp::analysis::FileAnalysis;
@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::album::preset::Preset;
 use crate::album::shard::Shard;
+use crate::catalog::bounded_read::{Line, MAX_MANIFEST_RECORD_BYTES, read_line_bounded};
 
 /// Whether a unit was delivered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -150,7 +151,8 @@ impl ManifestWriter {
 }
 
 /// Every record of every `*.jsonl` manifest in `dir`, the latest per unit (by
-/// `finished_at`), and the number of lines that could not be read (torn by a kill).
+/// `finished_at`), and the number of lines that could not be read (torn by a kill, or
+/// longer than [`MAX_MANIFEST_RECORD_BYTES`]).
 pub fn read_latest(dir: &Path) -> std::io::Result<(HashMap<String, UnitRecord>, usize)> {
     let mut latest: HashMap<String, UnitRecord> = HashMap::new();
     let mut torn = 0;
@@ -162,15 +164,26 @@ pub fn read_latest(dir: &Path) -> std::io::Result<(HashMap<String, UnitRecord>, 
     let mut files: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        // Only lathe's own files: a FIFO would block the reader, a device never end.
+        .filter(|p| std::fs::metadata(p).is_ok_and(|m| m.is_file()))
         .collect();
     files.sort();
+    let mut line = Vec::new();
     for path in files {
-        for line in BufReader::new(File::open(&path)?).lines() {
-            let line = line?;
-            if line.trim().is_empty() {
+        let mut reader = BufReader::new(File::open(&path)?);
+        loop {
+            match read_line_bounded(&mut reader, &mut line, MAX_MANIFEST_RECORD_BYTES)? {
+                Line::End => break,
+                Line::TooLong => {
+                    torn += 1;
+                    continue;
+                }
+                Line::Read => {}
+            }
+            if line.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
-            match serde_json::from_str::<UnitRecord>(&line) {
+            match serde_json::from_slice::<UnitRecord>(&line) {
                 Ok(r) => {
                     let newer = latest
                         .get(&r.unit)

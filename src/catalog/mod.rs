@@ -4,6 +4,7 @@
 //! a [`template`]; every finished unit is one durable line of the task's [`manifest`],
 //! which reruns read to skip what is done; [`report`] merges the manifests.
 
+pub mod bounded_read;
 pub mod manifest;
 pub mod plan;
 pub mod report;

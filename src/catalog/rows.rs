@@ -6,10 +6,14 @@
 //! optional. Unknown columns are errors (a misspelt `titel` would silently drop titles).
 
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+
+use crate::catalog::bounded_read::{
+    Line, MAX_ROW_BYTES, RowBudget, is_row_too_long, read_line_bounded,
+};
 
 /// Every column a catalogue may have.
 pub const COLUMNS: [&str; 10] = [
@@ -105,6 +109,11 @@ pub enum RowsError {
     )]
     Extension { path: PathBuf },
     #[error(
+        "catalogue `{}`: it is {what}, not a regular file; give the path of a .csv or .jsonl file",
+        path.display()
+    )]
+    NotRegular { path: PathBuf, what: &'static str },
+    #[error(
         "{}:1: unknown column `{column}`; columns: {}",
         path.display(),
         COLUMNS.join(", ")
@@ -121,14 +130,23 @@ pub enum RowsError {
 }
 
 enum Source {
-    Csv(csv::DeserializeRecordsIntoIter<BufReader<File>, Row>),
-    Lines(std::io::Lines<BufReader<File>>, u64),
+    Csv(csv::DeserializeRecordsIntoIter<RowBudget<File>, Row>),
+    Lines {
+        reader: BufReader<File>,
+        line_no: u64,
+        line: Vec<u8>,
+    },
 }
 
 /// The rows of a catalogue file in order, each with its line number.
+///
+/// Each row is read with at most [`MAX_ROW_BYTES`] in memory. A JSON Lines row past it is
+/// an error at its line and reading goes on; a CSV record past it ends the rows there
+/// (where a quoted field that never closes would end is unknown).
 pub struct Rows {
     path: PathBuf,
     source: Source,
+    ended: bool,
 }
 
 impl Rows {
@@ -137,15 +155,29 @@ impl Rows {
             path: path.to_path_buf(),
             source,
         };
-        let file = BufReader::new(File::open(path).map_err(read)?);
         let ext = path
             .extension()
             .map(|e| e.to_string_lossy().to_ascii_lowercase());
+        if !matches!(ext.as_deref(), Some("csv" | "jsonl" | "ndjson")) {
+            return Err(RowsError::Extension {
+                path: path.to_path_buf(),
+            });
+        }
+        // Checked before opening: opening a FIFO blocks until somebody writes to it, and a
+        // device such as /dev/zero never ends.
+        let meta = std::fs::metadata(path).map_err(read)?;
+        if !meta.is_file() {
+            return Err(RowsError::NotRegular {
+                path: path.to_path_buf(),
+                what: lathe_engine::graph::source_file::file_type_name(&meta.file_type()),
+            });
+        }
+        let file = File::open(path).map_err(read)?;
         let source = match ext.as_deref() {
             Some("csv") => {
                 let mut reader = csv::ReaderBuilder::new()
                     .trim(csv::Trim::All)
-                    .from_reader(file);
+                    .from_reader(RowBudget::new(file, MAX_ROW_BYTES));
                 let headers = reader.headers().map_err(|e| RowsError::Row {
                     path: path.to_path_buf(),
                     line: 1,
@@ -165,18 +197,19 @@ impl Rows {
                         });
                     }
                 }
+                reader.get_mut().mark();
                 Source::Csv(reader.into_deserialize())
             }
-            Some("jsonl" | "ndjson") => Source::Lines(file.lines(), 0),
-            _ => {
-                return Err(RowsError::Extension {
-                    path: path.to_path_buf(),
-                });
-            }
+            _ => Source::Lines {
+                reader: BufReader::new(file),
+                line_no: 0,
+                line: Vec::new(),
+            },
         };
         Ok(Self {
             path: path.to_path_buf(),
             source,
+            ended: false,
         })
     }
 
@@ -193,45 +226,89 @@ impl Iterator for Rows {
     type Item = Result<(u64, Row), RowsError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        match &mut self.source {
-            Source::Csv(records) => {
-                let result = records.next()?;
-                Some(match result {
-                    Ok(row) => {
-                        // The reader has just passed the record: its line is the one before.
-                        let line = records.reader().position().line().saturating_sub(1).max(2);
-                        Ok((line, row.normalised()))
-                    }
-                    Err(e) => {
-                        let line = e.position().map_or(0, |p| p.line());
-                        let message = match e.kind() {
-                            csv::ErrorKind::Deserialize { err, .. } => match err.field() {
-                                Some(i) => format!("column {}: {}", i + 1, err.kind()),
-                                None => err.kind().to_string(),
-                            },
-                            _ => e.to_string(),
-                        };
-                        Err(self.row_error(line, message))
-                    }
-                })
-            }
-            Source::Lines(lines, number) => loop {
-                *number += 1;
-                let line_no = *number;
-                let line = match lines.next()? {
-                    Ok(l) => l,
-                    Err(e) => return Some(Err(self.row_error(line_no, e.to_string()))),
-                };
-                if line.trim().is_empty() {
-                    continue;
-                }
-                return Some(
-                    serde_json::from_str::<Row>(&line)
-                        .map(|r| (line_no, r.normalised()))
-                        .map_err(|e| self.row_error(line_no, e.to_string())),
-                );
-            },
+        if self.ended {
+            return None;
         }
+        let item = match &mut self.source {
+            Source::Csv(records) => next_csv(records),
+            Source::Lines {
+                reader,
+                line_no,
+                line,
+            } => next_json_line(reader, line_no, line),
+        }?;
+        Some(item.map_err(|(line, message, fatal)| {
+            self.ended = fatal;
+            self.row_error(line, message)
+        }))
+    }
+}
+
+/// A row's problem: its line, the message, and whether reading cannot go on.
+type RowProblem = (u64, String, bool);
+
+fn next_csv(
+    records: &mut csv::DeserializeRecordsIntoIter<RowBudget<File>, Row>,
+) -> Option<Result<(u64, Row), RowProblem>> {
+    // Where the next record starts, for a record too long to be parsed.
+    let start_line = records.reader().position().line();
+    let result = records.next()?;
+    records.reader_mut().get_mut().mark();
+    Some(match result {
+        Ok(row) => {
+            // The reader has just passed the record: its line is the one before.
+            let line = records.reader().position().line().saturating_sub(1).max(2);
+            Ok((line, row.normalised()))
+        }
+        Err(e) => {
+            if let csv::ErrorKind::Io(io) = e.kind() {
+                let message = if is_row_too_long(io) {
+                    format!("{io}; is this a catalogue? (a row is one track's fields)")
+                } else {
+                    io.to_string()
+                };
+                return Some(Err((start_line, message, true)));
+            }
+            let line = e.position().map_or(start_line, |p| p.line());
+            let message = match e.kind() {
+                csv::ErrorKind::Deserialize { err, .. } => match err.field() {
+                    Some(i) => format!("column {}: {}", i + 1, err.kind()),
+                    None => err.kind().to_string(),
+                },
+                _ => e.to_string(),
+            };
+            Err((line, message, false))
+        }
+    })
+}
+
+fn next_json_line(
+    reader: &mut BufReader<File>,
+    line_no: &mut u64,
+    line: &mut Vec<u8>,
+) -> Option<Result<(u64, Row), RowProblem>> {
+    loop {
+        *line_no += 1;
+        let at = *line_no;
+        match read_line_bounded(reader, line, MAX_ROW_BYTES) {
+            Err(e) => return Some(Err((at, e.to_string(), true))),
+            Ok(Line::End) => return None,
+            Ok(Line::TooLong) => {
+                let message = format!(
+                    "the row is longer than {MAX_ROW_BYTES} bytes, the most one row may hold; is this a catalogue? (a row is one track's fields)"
+                );
+                return Some(Err((at, message, false)));
+            }
+            Ok(Line::Read) => {}
+        }
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        return Some(
+            serde_json::from_slice::<Row>(line)
+                .map(|r| (at, r.normalised()))
+                .map_err(|e| (at, e.to_string(), false)),
+        );
     }
 }
 

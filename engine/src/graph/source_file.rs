@@ -73,7 +73,9 @@ pub fn read_text_limited(path: &Path, limit_bytes: u64) -> Result<String, Source
     })
 }
 
-fn file_type_name(t: &std::fs::FileType) -> &'static str {
+/// What a file that is not a regular file is, for messages: "a FIFO (named pipe)", "a
+/// character device", "a folder" ...
+pub fn file_type_name(t: &std::fs::FileType) -> &'static str {
     #[cfg(unix)]
     {
         use std::os::unix::fs::FileTypeExt;
