@@ -358,6 +358,14 @@ fn class5_graph_referenced_files_are_read_with_limits() {
         &["pipe.wav", "not a regular file"],
     );
     tried += 2;
+    // The platform table of `analyze --platforms=FILE` is read as a graph file is.
+    refused(
+        d,
+        &["analyze", "in.wav", "--platforms=zero.ron"],
+        2,
+        &["zero.ron", "a character device, not a regular file"],
+    );
+    tried += 1;
     tried += catalogue_reads_are_bounded(d);
     println!("class 5: {tried} unbounded or blocking reads refused");
 }

@@ -612,6 +612,15 @@ fn stdin_and_osc_control() {
     assert!(lathe.wait_stderr(|l| l.contains("unknown command `frobnicate`"), SECOND));
     lathe.send("get trim.gain_dB");
     assert!(lathe.wait_stderr(|l| l.contains("did you mean `trim.gain_db`"), SECOND));
+    // A line past the console's 64 KiB and one that is not UTF-8 are reported and dropped;
+    // the console goes on reading.
+    lathe.send_bytes(&vec![b'x'; 100_000]);
+    assert!(lathe.wait_stderr(
+        |l| l.contains("longer than 65536 bytes; it was dropped"),
+        SECOND
+    ));
+    lathe.send_bytes(b"get trim.gain_db \xff");
+    assert!(lathe.wait_stderr(|l| l.contains("not UTF-8 text; it was dropped"), SECOND));
     lathe.send("set trim.gain_db 99");
     wait(&lathe, "trim.gain_db = 24");
     lathe.send("set trim.gain_db -3");

@@ -11,6 +11,7 @@
 //!
 //! The graph file format is documented in `docs/graph-format.md`.
 
+pub mod bounded_line;
 pub mod compile;
 pub mod compiled;
 pub mod config;

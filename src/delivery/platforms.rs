@@ -90,10 +90,12 @@ pub fn load(path: Option<&Path>) -> Result<Vec<Platform>, PlatformError> {
         None => parse(BUILT_IN, "presets/platforms.ron"),
         Some(p) => {
             let shown = p.display().to_string();
-            let text = std::fs::read_to_string(p).map_err(|e| PlatformError::Read {
-                path: shown.clone(),
-                reason: e.to_string(),
-            })?;
+            // A user's file: a regular file of at most 4 MiB, as graphs and presets.
+            let text =
+                lathe_engine::graph::read_source_text(p).map_err(|e| PlatformError::Read {
+                    path: shown.clone(),
+                    reason: e.to_string(),
+                })?;
             parse(&text, &shown)
         }
     }

@@ -266,8 +266,14 @@ impl Lathe {
     }
 
     pub fn send(&mut self, line: &str) {
+        self.send_bytes(line.as_bytes());
+    }
+
+    /// One line of any bytes (not UTF-8, very long) on lathe's stdin.
+    pub fn send_bytes(&mut self, line: &[u8]) {
         let stdin = self.stdin.as_mut().expect("stdin open");
-        writeln!(stdin, "{line}").expect("write to lathe");
+        stdin.write_all(line).expect("write to lathe");
+        stdin.write_all(b"\n").expect("write to lathe");
         stdin.flush().expect("flush");
     }
 

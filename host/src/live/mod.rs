@@ -38,10 +38,10 @@ mod watch;
 pub mod web;
 mod wiring;
 
-use std::io::BufRead;
 use std::process::ExitCode;
 use std::sync::mpsc::Sender;
 
+use lathe_engine::bounded_line::{Line, read_line_bounded};
 use lathe_engine::{GraphDoc, GraphError};
 
 pub use args::{DEFAULT_CLIENT_NAME, RunOptions};
@@ -146,15 +146,34 @@ impl control_loop::restart::Reconnect<JackBackend> for JackReconnect {
     }
 }
 
+/// The longest command read from stdin: a command is a few words; stdin may be a file
+/// with no line breaks.
+const MAX_CONSOLE_LINE_BYTES: u64 = 64 * 1024;
+
 /// Reads commands from stdin on a thread of its own. End of input leaves lathe running
 /// (it may be started with stdin closed); `quit` stops it.
 fn spawn_console(events: Sender<Event>) {
     let _ = std::thread::Builder::new()
         .name("lathe-console".into())
         .spawn(move || {
-            for line in std::io::stdin().lock().lines() {
-                let Ok(line) = line else { return };
-                match console::parse(&line) {
+            let mut stdin = std::io::stdin().lock();
+            let mut bytes = Vec::new();
+            loop {
+                match read_line_bounded(&mut stdin, &mut bytes, MAX_CONSOLE_LINE_BYTES) {
+                    Err(_) | Ok(Line::End) => return,
+                    Ok(Line::TooLong) => {
+                        eprintln!(
+                            "error: a command line is longer than {MAX_CONSOLE_LINE_BYTES} bytes; it was dropped"
+                        );
+                        continue;
+                    }
+                    Ok(Line::Read) => {}
+                }
+                let Ok(line) = std::str::from_utf8(&bytes) else {
+                    eprintln!("error: a command line is not UTF-8 text; it was dropped");
+                    continue;
+                };
+                match console::parse(line) {
                     Ok(Some(cmd)) => {
                         if events.send(Event::Command { cmd, reply: None }).is_err() {
                             return;
