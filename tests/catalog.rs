@@ -372,6 +372,45 @@ fn flac_deliveries_carry_the_provenance_in_vorbis_comments() {
     assert_eq!(line["tracks"][0]["isrc"], "GBAAA2400001");
 }
 
+/// `merge --json/--csv` never replaces a file of the run: the catalogue, a manifest, an
+/// input, a delivered file, or the other report. Every case exits 2 and changes nothing.
+#[test]
+fn merge_reports_never_replace_a_file_of_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fixture(d, 1, 2);
+    let o = run(d, "out", &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let manifest = "out/.lathe-catalog/task-0000.jsonl";
+    // `tree` skips dot folders, so the manifest is compared on its own.
+    let files = || (tree(d), std::fs::read(d.join(manifest)).unwrap());
+    let before = files();
+    let delivered = "out/Artist 0/Greatest Hits/01 Song 1.wav";
+    let cases: [(&[&str], &str); 6] = [
+        (&["--csv", "catalogue.csv"], "it is the catalogue"),
+        (&["--json", "./catalogue.csv"], "it is the catalogue"),
+        (&["--json", manifest], "it is the manifest"),
+        (&["--csv", "in/artist0/02.wav"], "it is the input file"),
+        (&["--json", delivered], "it is the delivered file"),
+        (
+            &["--json", "report.txt", "--csv", "./report.txt"],
+            "both name `./report.txt`",
+        ),
+    ];
+    for (extra, needle) in cases {
+        let mut args = vec!["catalog", "merge", "catalogue.csv", "-o", "out"];
+        args.extend(extra);
+        let o = lathe(d, &args, &[]);
+        assert_eq!(o.status.code(), Some(2), "{extra:?}: {}", text(&o));
+        assert!(
+            text(&o).contains(needle),
+            "{extra:?}: `{needle}` not in {}",
+            text(&o)
+        );
+        assert!(before == files(), "{extra:?} changed a file");
+    }
+}
+
 /// The GNU parallel recipe of docs/catalog.md, as written there. Skips with a notice
 /// without `parallel`; `LATHE_REQUIRE_PARALLEL=1` makes that a failure.
 #[test]

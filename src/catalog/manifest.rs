@@ -150,15 +150,12 @@ impl ManifestWriter {
     }
 }
 
-/// Every record of every `*.jsonl` manifest in `dir`, the latest per unit (by
-/// `finished_at`), and the number of lines that could not be read (torn by a kill, or
-/// longer than [`MAX_MANIFEST_RECORD_BYTES`]).
-pub fn read_latest(dir: &Path) -> std::io::Result<(HashMap<String, UnitRecord>, usize)> {
-    let mut latest: HashMap<String, UnitRecord> = HashMap::new();
-    let mut torn = 0;
+/// The manifests in `dir` (every regular `*.jsonl` file), in name order; none when the
+/// folder does not exist yet.
+pub fn manifest_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((latest, 0)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(e),
     };
     let mut files: Vec<PathBuf> = entries
@@ -168,8 +165,17 @@ pub fn read_latest(dir: &Path) -> std::io::Result<(HashMap<String, UnitRecord>, 
         .filter(|p| std::fs::metadata(p).is_ok_and(|m| m.is_file()))
         .collect();
     files.sort();
+    Ok(files)
+}
+
+/// Every record of every `*.jsonl` manifest in `dir`, the latest per unit (by
+/// `finished_at`), and the number of lines that could not be read (torn by a kill, or
+/// longer than [`MAX_MANIFEST_RECORD_BYTES`]).
+pub fn read_latest(dir: &Path) -> std::io::Result<(HashMap<String, UnitRecord>, usize)> {
+    let mut latest: HashMap<String, UnitRecord> = HashMap::new();
+    let mut torn = 0;
     let mut line = Vec::new();
-    for path in files {
+    for path in manifest_files(dir)? {
         let mut reader = BufReader::new(File::open(&path)?);
         loop {
             match read_line_bounded(&mut reader, &mut line, MAX_MANIFEST_RECORD_BYTES)? {

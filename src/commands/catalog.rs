@@ -24,10 +24,11 @@ use super::album::unit::{UnitSpec, UnitTrack, master_unit};
 use crate::album::metadata::Provenance;
 use crate::album::preset::Preset;
 use crate::album::shard::Shard;
-use crate::atomic_file::write_atomically;
+use crate::atomic_file::{ensure_not_overwriting, same_file, write_atomically};
 use crate::audio_io::read_audio;
 use crate::catalog::manifest::{
-    CodecCheck, Loudness, ManifestWriter, Status, TrackRecord, UnitRecord, read_latest, task_path,
+    CodecCheck, Loudness, ManifestWriter, Status, TrackRecord, UnitRecord, manifest_files,
+    read_latest, task_path,
 };
 use crate::catalog::plan::{Plan, PlanOptions, Unit, plan};
 use crate::catalog::report::{Merged, merge, to_csv};
@@ -450,6 +451,54 @@ fn codec_check(path: &Path) -> CodecCheck {
     }
 }
 
+/// `merge --json/--csv` may name no file the catalogue run reads or made: the catalogue,
+/// a manifest, a track's input or a delivered file; nor may both name one file.
+fn refuse_reports_over_inputs(
+    args: &CatalogReportArgs,
+    manifest_dir: &Path,
+    units: &[Unit],
+    latest: &HashMap<String, UnitRecord>,
+) -> Result<(), CliError> {
+    let reports: Vec<&Path> = [&args.json, &args.csv]
+        .into_iter()
+        .flatten()
+        .map(PathBuf::as_path)
+        .collect();
+    if let [json, csv] = reports[..]
+        && same_file(json, csv)
+    {
+        return Err(CliError::user(anyhow!(
+            "--json and --csv both name `{}`; give each report its own file",
+            csv.display()
+        )));
+    }
+    let manifests = manifest_files(manifest_dir).unwrap_or_default();
+    let inputs = units
+        .iter()
+        .flat_map(|u| &u.tracks)
+        .map(|t| t.input.clone());
+    let delivered = latest
+        .values()
+        .flat_map(|r| &r.tracks)
+        .map(|t| args.output.join(&t.output));
+    let candidates = std::iter::once(("catalogue", args.catalogue.clone()))
+        .chain(manifests.into_iter().map(|p| ("manifest", p)))
+        .chain(inputs.map(|p| ("input file", p)))
+        .chain(delivered.map(|p| ("delivered file", p)));
+    for (role, path) in candidates {
+        // A report replaces the directory entry of its own name, so only a path of that
+        // name, or a symbolic link (to a file of that name), can be the file it replaces:
+        // a million inputs cost a name comparison each, and an lstat for those that differ.
+        for report in &reports {
+            let may_be = path.file_name() == report.file_name() || path.is_symlink();
+            if may_be {
+                ensure_not_overwriting(report, &[(role, &path)]).user_fault()?;
+            }
+        }
+    }
+    Ok(())
+}
+
 fn report(args: &CatalogReportArgs, write: bool) -> Result<u8, CliError> {
     let manifest_dir = args
         .manifest_dir
@@ -477,6 +526,9 @@ fn report(args: &CatalogReportArgs, write: bool) -> Result<u8, CliError> {
             )
         })
         .runtime_fault()?;
+    if write {
+        refuse_reports_over_inputs(args, &manifest_dir, &plan.units, &latest)?;
+    }
     let merged = merge(&plan.units, &latest, torn);
     print!("{}", summary_text(&merged));
     if write {
