@@ -12,6 +12,9 @@ mod cleanup;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
+
+use lathe_engine::file_identity::parent_dir;
+pub use lathe_engine::file_identity::same_file;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Distinguishes temp files of several writes in one process.
@@ -95,14 +98,6 @@ impl AtomicFile {
     }
 }
 
-/// The directory a file path lives in (`.` for a bare file name).
-fn parent_dir(path: &Path) -> &Path {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    }
-}
-
 /// Creates a fresh temporary file beside the target, registered for removal on a signal
 /// *before* it exists: a signal that lands between the two would otherwise leave it.
 fn create_temp(dir: &Path, file_name: &str) -> io::Result<(PathBuf, File, cleanup::Registered)> {
@@ -181,32 +176,6 @@ pub fn ensure_not_overwriting(
     Ok(())
 }
 
-/// Do `a` and `b` name the same file? A path that does not exist yet is compared through
-/// its canonical parent directory.
-pub fn same_file(a: &Path, b: &Path) -> bool {
-    if let (Some(ca), Some(cb)) = (canonical(a), canonical(b))
-        && ca == cb
-    {
-        return true;
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        if let (Ok(ma), Ok(mb)) = (fs::metadata(a), fs::metadata(b)) {
-            return ma.dev() == mb.dev() && ma.ino() == mb.ino();
-        }
-    }
-    false
-}
-
-fn canonical(path: &Path) -> Option<PathBuf> {
-    if let Ok(c) = fs::canonicalize(path) {
-        return Some(c);
-    }
-    let name = path.file_name()?;
-    Some(fs::canonicalize(parent_dir(path)).ok()?.join(name))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -243,23 +212,5 @@ mod tests {
         assert_eq!(err.to_string(), "disk full");
         assert_eq!(fs::read(&path).unwrap(), b"old");
         assert_eq!(entries(dir.path()), ["out.txt"]);
-    }
-
-    #[test]
-    fn same_file_sees_through_dots_and_links() {
-        let dir = tempfile::tempdir().unwrap();
-        let a = dir.path().join("a.wav");
-        fs::write(&a, b"x").unwrap();
-        assert!(same_file(&a, &dir.path().join(".").join("a.wav")));
-        assert!(!same_file(&a, &dir.path().join("b.wav")));
-        #[cfg(unix)]
-        {
-            let hard = dir.path().join("hard.wav");
-            fs::hard_link(&a, &hard).unwrap();
-            assert!(same_file(&hard, &a));
-            let soft = dir.path().join("soft.wav");
-            std::os::unix::fs::symlink(&a, &soft).unwrap();
-            assert!(same_file(&soft, &a));
-        }
     }
 }

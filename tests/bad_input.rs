@@ -189,6 +189,60 @@ fn class2_outputs_never_overwrite_a_file_the_graph_reads() {
         &["rider.rhai", "file the graph reads"],
     );
     tried += 1;
+    // plot: its --data CSV over the graph, a subgraph or the image, and the image over
+    // the graph by another name.
+    for (args, needle) in [
+        (
+            &[
+                "plot",
+                "response",
+                "streaming.ron",
+                "-o",
+                "r.png",
+                "--data",
+                "./streaming.ron",
+            ][..],
+            "it is the graph file",
+        ),
+        (
+            &[
+                "plot",
+                "response",
+                "streaming.ron",
+                "-o",
+                "r.png",
+                "--data",
+                "multiband.ron",
+            ],
+            "file the graph reads",
+        ),
+        (
+            &[
+                "plot",
+                "response",
+                "streaming.ron",
+                "-o",
+                "r.png",
+                "--data",
+                "./r.png",
+            ],
+            "it is the plot",
+        ),
+        (
+            &["plot", "graph", "streaming.ron", "-o", "./streaming.ron"],
+            "it is the graph file",
+        ),
+        (
+            &[
+                "plot", "loudness", "in.wav", "-o", "x.png", "--data", "./in.wav",
+            ],
+            "it is the input file",
+        ),
+    ] {
+        refused(d, args, 2, &["refusing to write", needle]);
+        assert!(!d.join("r.png").exists() && !d.join("x.png").exists());
+        tried += 1;
+    }
     println!("class 2: {tried} outputs over indirect inputs refused");
 }
 

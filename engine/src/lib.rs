@@ -18,6 +18,7 @@ pub mod config;
 pub mod control;
 pub mod dot;
 pub mod exec;
+pub mod file_identity;
 pub mod graph;
 #[cfg(feature = "harness")]
 pub mod harness;

@@ -473,6 +473,58 @@ fn monitor_ab_loudness_match_mono_and_dim() {
     live.quit();
 }
 
+/// `save` never writes over a file the session reads (the graph, a subgraph, a script,
+/// by any name), and a save leaves no temporary file.
+#[test]
+fn save_never_replaces_a_file_the_session_reads() {
+    let graph = "(\n    inputs: {\"main\": 2},\n    outputs: {\"main\": 2},\n    nodes: [\n        \
+                 (id: \"inner\", kind: \"sub.ron\"),\n        \
+                 (id: \"trim\", kind: \"gain\"),\n        \
+                 (id: \"ride\", kind: \"script\", config: (file: \"ride.rhai\")),\n    ],\n    \
+                 links: [\"in.main -> inner -> trim -> out.main\"],\n)\n";
+    let sub = "(nodes: [(id: \"g\", kind: \"gain\")], links: [\"in -> g -> out\"])";
+    let ride = "fn tick(ctx) { ctx.set(\"trim.gain_db\", -1.0); }\n";
+    let live = Live::start(
+        &[("g.ron", graph), ("sub.ron", sub), ("ride.rhai", ride)],
+        false,
+    );
+    let dir = live.dir.path().to_path_buf();
+    let files = || {
+        let mut names: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
+            .expect("dir")
+            .map(|e| {
+                let e = e.expect("entry");
+                let bytes = std::fs::read(e.path()).expect("read");
+                (e.file_name().to_string_lossy().into_owned(), bytes)
+            })
+            .collect();
+        names.sort();
+        names
+    };
+    let before = files();
+    for (name, role) in [
+        ("sub.ron", "file the graph reads"),
+        ("./ride.rhai", "file the graph reads"),
+        ("g.ron", "graph file"),
+    ] {
+        let target = dir.join(name);
+        let refused = live.cmd(&format!("save {}", target.display())).unwrap_err();
+        assert!(
+            refused.starts_with(&format!("refusing to write over the {role}")),
+            "{name}: {refused}"
+        );
+    }
+    assert!(before == files(), "a refused save changed a file");
+    let other = dir.join("other.ron");
+    assert_eq!(
+        live.text(&format!("save {}", other.display())),
+        format!("saved {}", other.display())
+    );
+    let names: Vec<String> = files().into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, ["g.ron", "other.ron", "ride.rhai", "sub.ron"]);
+    live.quit();
+}
+
 /// A script ticks live on the control thread while a real-time clock plays the audio:
 /// `ride` steers `trim.gain_db` so a 0.5 DC input comes out at -12 dBFS; `bad` fails once,
 /// reported with its name and position, and the rest goes on.

@@ -22,7 +22,7 @@ use realfft::RealFftPlanner;
 
 use super::Rendered;
 use super::compare::compare;
-use crate::atomic_file::write_atomically;
+use crate::atomic_file::{ensure_not_overwriting, write_atomically};
 use crate::audio_io::{Audio, read_audio};
 use crate::cli::{PlotArgs, PlotKind};
 use crate::exit::{CliError, ResultExt};
@@ -35,18 +35,7 @@ pub const IMPULSE_FRAMES: usize = 16_384;
 pub const IMPULSE_LEVEL: f32 = 0.01;
 
 pub fn run(args: &PlotArgs) -> Result<(), CliError> {
-    if args.output == args.input
-        || args.reference.as_ref() == Some(&args.output)
-        || args
-            .data
-            .as_ref()
-            .is_some_and(|d| *d == args.input || *d == args.output)
-    {
-        return Err(CliError::user(anyhow!(
-            "refusing to write the plot over its input `{}`",
-            args.output.display()
-        )));
-    }
+    check_outputs(args)?;
     for out in std::iter::once(&args.output).chain(&args.data) {
         super::ensure_output_folder(out)?;
     }
@@ -75,6 +64,31 @@ pub fn run(args: &PlotArgs) -> Result<(), CliError> {
     };
     let height = args.height.unwrap_or_else(|| auto_height_px(panels.len()));
     draw(&args.output, args.width, height, &panels).map_err(|e| CliError::runtime(anyhow!(e)))
+}
+
+/// Refuses an image or `--data` file that is a file the plot reads (the input, the
+/// reference, and for a graph every subgraph and script it reads) or the other output,
+/// by file identity (`./g.ron` is `g.ron`), before anything is drawn.
+fn check_outputs(args: &PlotArgs) -> Result<(), CliError> {
+    let input_role = match args.kind {
+        PlotKind::Response | PlotKind::Graph => "graph file",
+        PlotKind::Loudness | PlotKind::Spectrum => "input file",
+    };
+    let mut protected: Vec<(&str, PathBuf)> = vec![(input_role, args.input.clone())];
+    protected.extend(args.reference.iter().map(|r| ("reference", r.clone())));
+    if matches!(args.kind, PlotKind::Response | PlotKind::Graph) {
+        // A subgraph or a script is known only once the graph is compiled.
+        let loaded = super::load(&args.input, &[], f64::from(args.rate), 512)?;
+        let reads = loaded.info().read_files.iter();
+        protected.extend(reads.map(|f| ("file the graph reads", f.clone())));
+    }
+    let protected: Vec<(&str, &Path)> = protected.iter().map(|(r, p)| (*r, p.as_path())).collect();
+    ensure_not_overwriting(&args.output, &protected).user_fault()?;
+    if let Some(data) = &args.data {
+        ensure_not_overwriting(data, &protected).user_fault()?;
+        ensure_not_overwriting(data, &[("plot", &args.output)]).user_fault()?;
+    }
+    Ok(())
 }
 
 /// Height of a plot of `panels` stacked panels when `--height` is not given: 600 pixels up

@@ -5,6 +5,7 @@
 //! in-process.
 
 pub mod restart;
+mod save_file;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -530,18 +531,23 @@ impl<B: Backend> ControlLoop<B> {
 
     /// Writes the running graph with its current values.
     fn save(&self, path: Option<PathBuf>) -> Result<String, String> {
-        let original = self
-            .graph_path
-            .canonicalize()
-            .unwrap_or(self.graph_path.clone());
         let target = match path {
             Some(p) => p,
             None => free_saved_name(&self.graph_path),
         };
-        if target.canonicalize().is_ok_and(|t| t == original) {
+        // Every file the session reads: the graph, its subgraphs and scripts, references.
+        let mut protected = vec![("graph file", self.graph_path.clone())];
+        let reads = self.info().read_files.iter();
+        protected.extend(reads.map(|f| ("file the graph reads", f.clone())));
+        protected.extend(
+            self.references
+                .paths()
+                .map(|p| ("reference", p.to_path_buf())),
+        );
+        if let Some((role, file)) = save_file::replaces(&target, &protected) {
             return Err(format!(
-                "refusing to write over the graph file {}; give another path",
-                self.graph_path.display()
+                "refusing to write over the {role} {}; give another path",
+                file.display()
             ));
         }
         let current = values_of_controller(&self.controller);
@@ -573,7 +579,7 @@ impl<B: Backend> ControlLoop<B> {
             at_root
         });
         let text = lathe_engine::graph::save::to_ron_with_configs(&self.doc, &per_node, &configs);
-        std::fs::write(&target, text)
+        save_file::write_replacing(&target, &text)
             .map_err(|e| format!("cannot write {}: {e}", target.display()))?;
         let mut msg = format!("saved {}", target.display());
         if !skipped.is_empty() {

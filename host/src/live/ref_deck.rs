@@ -168,6 +168,11 @@ impl RefDeck {
         said
     }
 
+    /// The files of the references held.
+    pub fn paths(&self) -> impl Iterator<Item = &Path> {
+        self.held.iter().map(|h| h.path.as_path())
+    }
+
     /// `ref FILE` for the monitor's state line, or nothing when `ref` is off.
     pub fn describe(&self) -> Option<String> {
         let on = self.controls.reference.on.load(Ordering::Relaxed);
